@@ -1,0 +1,270 @@
+//! IPv4 (with options and AH) and IPv6 (with extension headers) through etherparse's
+//! checked slices, then the transport header.
+//!
+//! Contract: a packet is accepted only when the captured bytes hold the whole IP packet
+//! as its length field states (shorter captures are counted as `*_capture_short`, as
+//! Suricata and nDPI refuse them); trailing link padding is cut off by the IP length.
+
+use super::link::Layers;
+use super::{anomaly, DecodeError, Decoded, DecodedPacket, IpVersion, TcpInfo, Transport};
+use etherparse::err::{ipv4, ipv6, ipv6_exts, Layer, LenError};
+use etherparse::LenSource;
+use etherparse::{IpPayloadSlice, Ipv4Slice, Ipv6ExtensionSlice, Ipv6Slice, LaxIpv4Slice};
+
+const PROTO_ICMP: u8 = 1;
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+const PROTO_ICMPV6: u8 = 58;
+const PROTO_SCTP: u8 = 132;
+
+fn v4_len_error(e: &LenError) -> DecodeError {
+    match (e.layer, e.len_source) {
+        (Layer::Ipv4Header, _) => DecodeError::Ipv4Truncated,
+        (Layer::Ipv4Packet, LenSource::Slice) => DecodeError::Ipv4CaptureShort,
+        (Layer::Ipv4Packet, _) => DecodeError::Ipv4BadTotalLength,
+        (Layer::IpAuthHeader, _) => DecodeError::Ipv4AuthInvalid,
+        _ => DecodeError::Ipv4CaptureShort,
+    }
+}
+
+pub(super) fn ipv4<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
+    let mut anomalies = 0;
+    let strict = Ipv4Slice::from_slice(data);
+    // Total length 0 comes from segmentation offload on the capturing host (Wireshark
+    // reads the packet to the end of the capture then).
+    let s = match strict {
+        Err(ipv4::SliceError::Len(e))
+            if e.layer == Layer::Ipv4Packet
+                && e.len_source == LenSource::Ipv4HeaderTotalLen
+                && data.get(2..4) == Some(&[0, 0]) =>
+        {
+            anomalies |= anomaly::IPV4_ZERO_LENGTH;
+            let lax = LaxIpv4Slice::from_slice(data)
+                .map_err(|_| DecodeError::Ipv4BadTotalLength)?
+                .0;
+            let h = lax.header();
+            let payload = lax.payload();
+            let first_fragment = h.more_fragments() && h.fragments_offset().value() == 0;
+            if h.fragments_offset().value() != 0 {
+                return Ok(Decoded::Fragment {
+                    version: IpVersion::V4,
+                });
+            }
+            let mut src = [0u8; 16];
+            let mut dst = [0u8; 16];
+            src[..4].copy_from_slice(&h.source());
+            dst[..4].copy_from_slice(&h.destination());
+            let ip = IpPayloadSlice {
+                ip_number: payload.ip_number,
+                fragmented: payload.fragmented,
+                len_source: payload.len_source,
+                payload: payload.payload,
+            };
+            return transport(
+                l,
+                IpVersion::V4,
+                src,
+                dst,
+                &ip,
+                first_fragment,
+                PROTO_ICMP,
+                anomalies,
+            );
+        }
+        other => other,
+    };
+    let s = s.map_err(|e| match e {
+        ipv4::SliceError::Len(e) => v4_len_error(&e),
+        ipv4::SliceError::Header(ipv4::HeaderError::UnexpectedVersion { .. }) => {
+            DecodeError::IpVersionMismatch
+        }
+        ipv4::SliceError::Header(_) => DecodeError::Ipv4BadHeader,
+        ipv4::SliceError::Exts(_) => DecodeError::Ipv4AuthInvalid,
+    })?;
+    let h = s.header();
+    let first_fragment = h.more_fragments() && h.fragments_offset().value() == 0;
+    let non_first = h.fragments_offset().value() != 0;
+    if non_first {
+        return Ok(Decoded::Fragment {
+            version: IpVersion::V4,
+        });
+    }
+    let mut src = [0u8; 16];
+    let mut dst = [0u8; 16];
+    src[..4].copy_from_slice(&h.source());
+    dst[..4].copy_from_slice(&h.destination());
+    let payload = s.payload();
+    transport(
+        l,
+        IpVersion::V4,
+        src,
+        dst,
+        payload,
+        first_fragment,
+        PROTO_ICMP,
+        anomalies,
+    )
+}
+
+pub(super) fn ipv6<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
+    let s = Ipv6Slice::from_slice(data).map_err(|e| match e {
+        ipv6::SliceError::Len(e) => match (e.layer, e.len_source) {
+            (Layer::Ipv6Header, _) => DecodeError::Ipv6Truncated,
+            (Layer::Ipv6Packet, LenSource::Slice) => DecodeError::Ipv6CaptureShort,
+            _ => DecodeError::Ipv6ExtInvalid,
+        },
+        ipv6::SliceError::Header(_) => DecodeError::IpVersionMismatch,
+        ipv6::SliceError::Exts(ipv6_exts::HeaderError::HopByHopNotAtStart)
+        | ipv6::SliceError::Exts(_) => DecodeError::Ipv6ExtInvalid,
+    })?;
+    let h = s.header();
+    let mut first_fragment = false;
+    if s.is_payload_fragmented() {
+        for ext in s.extensions().clone() {
+            if let Ipv6ExtensionSlice::Fragment(frag) = ext {
+                if frag.fragment_offset().value() != 0 {
+                    return Ok(Decoded::Fragment {
+                        version: IpVersion::V6,
+                    });
+                }
+                first_fragment = true;
+            }
+        }
+    }
+    let payload = s.payload();
+    transport(
+        l,
+        IpVersion::V6,
+        h.source(),
+        h.destination(),
+        payload,
+        first_fragment,
+        PROTO_ICMPV6,
+        0,
+    )
+}
+
+#[inline]
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline]
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[allow(clippy::too_many_arguments)]
+fn transport<'a>(
+    l: &Layers,
+    version: IpVersion,
+    src: [u8; 16],
+    dst: [u8; 16],
+    ip: &IpPayloadSlice<'a>,
+    first_fragment: bool,
+    icmp_proto: u8,
+    mut anomalies: u8,
+) -> Result<Decoded<'a>, DecodeError> {
+    let proto = ip.ip_number.0;
+    let seg = ip.payload;
+    // A first fragment holds only the start of the datagram: a transport header that
+    // does not fit is a fragment problem, not a malformed transport.
+    let short = |err| {
+        if first_fragment {
+            DecodeError::FragmentHeaderTruncated
+        } else {
+            err
+        }
+    };
+    let (transport, payload) = match proto {
+        PROTO_TCP => {
+            if seg.len() < 20 {
+                return Err(short(DecodeError::TcpTruncated));
+            }
+            let mut data_offset = usize::from(seg[12] >> 4) * 4;
+            if data_offset < 20 || data_offset > seg.len() {
+                if first_fragment && data_offset > seg.len() {
+                    return Err(DecodeError::FragmentHeaderTruncated);
+                }
+                anomalies |= anomaly::TCP_OFFSET;
+                data_offset = seg.len();
+            }
+            let info = TcpInfo {
+                src_port: be16(seg, 0),
+                dst_port: be16(seg, 2),
+                seq: be32(seg, 4),
+                ack: be32(seg, 8),
+                flags: seg[13],
+                window: be16(seg, 14),
+            };
+            (Transport::Tcp(info), &seg[data_offset..])
+        }
+        PROTO_UDP => {
+            if seg.len() < 8 {
+                return Err(short(DecodeError::UdpTruncated));
+            }
+            let udp_len = usize::from(be16(seg, 4));
+            // Zero is allowed for IPv6 jumbograms. Otherwise a length that does not
+            // match the IP payload is tolerated and counted: the IP length is trusted,
+            // and the payload ends at the UDP length when that is shorter.
+            let jumbo = udp_len == 0 && version == IpVersion::V6;
+            let exact = udp_len == seg.len() || (first_fragment && udp_len > seg.len());
+            let payload = if jumbo || exact {
+                &seg[8..]
+            } else {
+                anomalies |= anomaly::UDP_LENGTH;
+                &seg[8..udp_len.clamp(8, seg.len())]
+            };
+            (
+                Transport::Udp {
+                    src_port: be16(seg, 0),
+                    dst_port: be16(seg, 2),
+                },
+                payload,
+            )
+        }
+        PROTO_SCTP => {
+            if seg.len() < 12 {
+                return Err(short(DecodeError::SctpTruncated));
+            }
+            (
+                Transport::Sctp {
+                    src_port: be16(seg, 0),
+                    dst_port: be16(seg, 2),
+                },
+                &seg[12..],
+            )
+        }
+        p if p == icmp_proto => {
+            if seg.len() < 4 {
+                return Err(short(if version == IpVersion::V4 {
+                    DecodeError::IcmpTruncated
+                } else {
+                    DecodeError::Icmpv6Truncated
+                }));
+            }
+            (
+                Transport::Icmp {
+                    icmp_type: seg[0],
+                    icmp_code: seg[1],
+                },
+                &seg[4..],
+            )
+        }
+        _ => (Transport::Other, seg),
+    };
+    Ok(Decoded::Ip(DecodedPacket {
+        link: l.link,
+        vlans: l.vlans,
+        mpls_labels: l.mpls_labels,
+        depth: l.depth,
+        version,
+        src,
+        dst,
+        proto,
+        first_fragment,
+        anomalies,
+        transport,
+        payload,
+    }))
+}

@@ -1,0 +1,306 @@
+//! Engine: wires the stages for one worker: decode -> key -> cache -> stream -> record.
+//!
+//! Contract: [`Engine::push`] takes one captured frame with its packet time and link
+//! type; it never panics and never fails: what cannot be decoded is counted by reason,
+//! what cannot get a flow slot is counted as `no_flow`. Every flow that was created
+//! ends exactly once, in the sink: by timeout (on packet time), TCP reuse, pruning, or
+//! at [`Engine::finish`]/[`Engine::flush`] (reason `shutdown`, or `timeout` when it had
+//! already expired by the last packet's time). The packets in the records add up to
+//! the packets tracked: `Stats::packets_tracked`.
+
+use crate::cache::{CacheError, CacheStats, FlowCache, FlowId};
+use crate::config::{Config, ConfigError};
+use crate::decode::{decode, decode_tunnel, DecodeStats, Decoded, DecodedPacket, Transport};
+use crate::feed::Packet;
+use crate::flow::{EndReason, Flow, FlowState, Verdict};
+use crate::key::{FlowKey, KeyOptions};
+use crate::record::{FlowRecord, Sink};
+use crate::stream::{Session, TcpOptions, TcpSession, Tracked};
+use crate::time::Timestamp;
+
+/// Counters of an engine.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Decoder counters.
+    pub decode: DecodeStats,
+    /// Flow cache counters (Snort's `stream` pegs).
+    pub cache: CacheStats,
+    /// IP packets counted in a flow.
+    pub packets_tracked: u64,
+    /// IP packets for which no flow could be made (cache full of blocked flows, or the
+    /// memory cap).
+    pub packets_no_flow: u64,
+    /// Flow records handed to the sink.
+    pub records: u64,
+    /// Bytes of one flow slot.
+    pub slot_bytes: u64,
+    /// Bytes reserved per flow (slot plus its share of the hash index).
+    pub bytes_per_flow: u64,
+    /// Configured `max_flows`.
+    pub max_flows: u64,
+    /// Slots that ever held a flow (resident memory is about this times the slot).
+    pub slots_touched: u64,
+}
+
+impl Stats {
+    /// Adds another engine's counters.
+    pub fn merge(&mut self, o: &Stats) {
+        self.decode.merge(&o.decode);
+        self.cache.merge(&o.cache);
+        self.packets_tracked += o.packets_tracked;
+        self.packets_no_flow += o.packets_no_flow;
+        self.records += o.records;
+        self.slot_bytes = self.slot_bytes.max(o.slot_bytes);
+        self.bytes_per_flow = self.bytes_per_flow.max(o.bytes_per_flow);
+        self.max_flows += o.max_flows;
+        self.slots_touched += o.slots_touched;
+    }
+}
+
+/// Why an engine could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The flow cache could not be built.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// A flow-tracking engine feeding a [`Sink`].
+pub struct Engine<S: Sink> {
+    cache: FlowCache<Session>,
+    key_opts: KeyOptions,
+    tcp_opts: TcpOptions,
+    bypass_midstream: bool,
+    max_layers: u8,
+    sweep_per_packet: u32,
+    sweep_when_idle: u32,
+    sink: S,
+    decode: DecodeStats,
+    clock: Timestamp,
+    tracked: u64,
+    no_flow: u64,
+    records: u64,
+}
+
+/// The closure that turns ending flows into records.
+fn ender<'a, S: Sink>(
+    sink: &'a mut S,
+    records: &'a mut u64,
+    now: Timestamp,
+) -> impl FnMut(&Flow<Session>, EndReason) + 'a {
+    move |f, reason| {
+        sink.flow(&FlowRecord::from_flow(f, reason, now));
+        *records += 1;
+    }
+}
+
+impl<S: Sink> Engine<S> {
+    /// Builds an engine: validates the configuration and reserves the flow cache.
+    pub fn new(config: &Config, sink: S) -> Result<Self, EngineError> {
+        config.validate()?;
+        let cache = FlowCache::new(config.cache_config(false))?;
+        Ok(Engine {
+            cache,
+            key_opts: config.key_options(),
+            tcp_opts: config.tcp_options(),
+            bypass_midstream: config.stream.midstream_policy == "bypass",
+            max_layers: config.decoder.max_layers,
+            sweep_per_packet: config.stream.timeout_flows_per_packet,
+            sweep_when_idle: config.stream.timeout_flows_when_idle,
+            sink,
+            decode: DecodeStats::default(),
+            clock: Timestamp::ZERO,
+            tracked: 0,
+            no_flow: 0,
+            records: 0,
+        })
+    }
+
+    /// Processes one frame.
+    #[inline]
+    pub fn push(&mut self, pkt: &Packet<'_>) {
+        let now = pkt.ts;
+        if now > self.clock {
+            self.clock = now;
+        }
+        let outcome = decode(pkt.link, pkt.data);
+        self.decode.count(pkt.link, &outcome);
+        let Ok(Decoded::Ip(mut p)) = outcome else {
+            return;
+        };
+        // Every layer's flow counts the whole captured frame (EVE's and nDPI's unit),
+        // tunnel inner flows included.
+        let len = pkt.data.len() as u32;
+        loop {
+            self.track(&p, len, now);
+            if p.depth + 1 >= self.max_layers {
+                return;
+            }
+            // A tunnel: its inner packet is a flow of its own.
+            let Some(inner) = decode_tunnel(&p) else {
+                return;
+            };
+            self.decode.count_inner(&inner);
+            match inner {
+                Ok(Decoded::Ip(i)) => p = i,
+                _ => return,
+            }
+        }
+    }
+
+    /// Finds or creates the flow of one decoded IP packet and accounts the packet
+    /// (`len` bytes) to it.
+    #[inline]
+    fn track(&mut self, p: &DecodedPacket<'_>, len: u32, now: Timestamp) {
+        let (key, reversed) = FlowKey::from_packet(p, self.key_opts, 0);
+        let hash = self.cache.hash_key(&key);
+        let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
+        self.cache
+            .sweep(self.clock, self.sweep_per_packet, &mut on_end);
+
+        let found = match self.cache.find(&key, hash) {
+            Some(id) if self.cache.is_expired(id, now) => {
+                self.cache.end(id, EndReason::Timeout, &mut on_end);
+                None
+            }
+            Some(id) => match p.transport {
+                Transport::Tcp(t) => {
+                    let f = self.cache.flow(id);
+                    if f.ext
+                        .tcp
+                        .is_reuse(f.direction(reversed), &t, &self.tcp_opts)
+                    {
+                        self.cache.end(id, EndReason::TcpReuse, &mut on_end);
+                        None
+                    } else {
+                        Some(id)
+                    }
+                }
+                _ => Some(id),
+            },
+            None => None,
+        };
+        let id = match found {
+            Some(id) => id,
+            None => match self
+                .cache
+                .create(key, hash, reversed, p.vlans, now, &mut on_end)
+            {
+                Some(id) => id,
+                None => {
+                    self.no_flow += 1;
+                    return;
+                }
+            },
+        };
+        let flow = self.cache.flow_mut(id);
+        let dir = flow.direction(reversed);
+        flow.count(dir, len, now);
+        match p.transport {
+            Transport::Tcp(t) => {
+                let tracked =
+                    TcpSession::track(flow, dir, &t, p.payload.len() as u32, &self.tcp_opts);
+                if tracked == Tracked::MidstreamRefused && self.bypass_midstream {
+                    self.cache.set_verdict(id, Verdict::Allow);
+                }
+            }
+            Transport::Icmp {
+                icmp_type,
+                icmp_code,
+            } => {
+                flow.note_icmp(dir, icmp_type, icmp_code);
+                establish_if_bidirectional(flow);
+            }
+            _ => establish_if_bidirectional(flow),
+        }
+        self.cache.touch(id, now);
+        self.tracked += 1;
+    }
+
+    /// Lets the engine use idle time at packet time `now` (live capture with no
+    /// traffic): the timeout sweep ends up to `stream.timeout_flows_when_idle` flows.
+    pub fn idle(&mut self, now: Timestamp) {
+        if now > self.clock {
+            self.clock = now;
+        }
+        let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
+        self.cache
+            .sweep(self.clock, self.sweep_when_idle, &mut on_end);
+    }
+
+    /// Ends every open flow now (reason `shutdown`, or `timeout` for flows already
+    /// expired at the last packet time). The engine stays usable.
+    pub fn flush(&mut self) {
+        let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
+        self.cache.flush(self.clock, &mut on_end);
+    }
+
+    /// Flushes every open flow and returns the counters and the sink.
+    pub fn finish(mut self) -> (Stats, S) {
+        self.flush();
+        let stats = self.stats();
+        (stats, self.sink)
+    }
+
+    /// Sets the verdict of the live flow with `key`; returns false when there is none.
+    /// An allow verdict moves the flow to the allowlist LRU when it is enabled.
+    pub fn set_verdict(&mut self, key: &FlowKey, verdict: Verdict) -> bool {
+        let hash = self.cache.hash_key(key);
+        match self.cache.find(key, hash) {
+            Some(id) => {
+                self.cache.set_verdict(id, verdict);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The live flow with `key`, if any.
+    pub fn flow(&self, key: &FlowKey) -> Option<&Flow<Session>> {
+        let hash = self.cache.hash_key(key);
+        self.cache
+            .find(key, hash)
+            .map(|id: FlowId| self.cache.flow(id))
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            decode: self.decode.clone(),
+            cache: self.cache.stats(),
+            packets_tracked: self.tracked,
+            packets_no_flow: self.no_flow,
+            records: self.records,
+            slot_bytes: FlowCache::<Session>::slot_bytes() as u64,
+            bytes_per_flow: self.cache.bytes_per_flow() as u64,
+            max_flows: u64::from(self.cache.config().max_flows),
+            slots_touched: self.cache.slots_touched() as u64,
+        }
+    }
+
+    /// Latest packet time seen.
+    pub fn now(&self) -> Timestamp {
+        self.clock
+    }
+
+    /// The sink.
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// The sink, mutably.
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+}
+
+#[inline]
+fn establish_if_bidirectional<X>(flow: &mut Flow<X>) {
+    if flow.state() == FlowState::New && flow.is_bidirectional() {
+        flow.set_state(FlowState::Established);
+    }
+}

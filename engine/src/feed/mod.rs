@@ -1,0 +1,89 @@
+//! Feeds: where packets come from. Today: capture files (pcap and pcapng).
+//!
+//! Contract: a feed yields [`Packet`]s in capture order, each borrowing the feed's
+//! buffer until the next one. File-level problems are [`FeedError`]s that say which
+//! file, at which byte offset, after how many packets; they never lose what was read
+//! before them.
+
+mod buffer;
+mod legacy;
+pub mod pcap;
+mod pcapng;
+
+pub use pcap::{FeedStats, PcapFile};
+
+use crate::decode::LinkType;
+use crate::time::Timestamp;
+use std::path::PathBuf;
+
+/// One captured frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Link-layer type of `data`.
+    pub link: LinkType,
+    /// The captured bytes, from the link-layer header on. Their length is what the
+    /// flow's byte counters add (as Suricata's EVE and nDPI count).
+    pub data: &'a [u8],
+}
+
+/// A problem with a capture file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FeedError {
+    /// The file cannot be opened.
+    #[error("{}: cannot open: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is empty.
+    #[error("{}: empty file (zero bytes), not a capture", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file does not start with a pcap or pcapng magic number.
+    #[error("{}: not a pcap or pcapng file (starts with 0x{magic:08x})", path.display())]
+    NotACapture {
+        /// The file.
+        path: PathBuf,
+        /// Its first four bytes, little-endian.
+        magic: u32,
+    },
+    /// The file ends in the middle of a header or packet record.
+    #[error("{}: truncated: the file ends inside a record at byte {offset} (after {packets} packets)", path.display())]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Where the cut record starts.
+        offset: u64,
+        /// Packets read before it.
+        packets: u64,
+    },
+    /// A record cannot be parsed.
+    #[error("{}: corrupt at byte {offset} (after {packets} packets): {detail}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Where the bad record starts.
+        offset: u64,
+        /// Packets read before it.
+        packets: u64,
+        /// What is wrong.
+        detail: &'static str,
+    },
+    /// Reading failed.
+    #[error("{}: read error at byte {offset} (after {packets} packets)", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Where.
+        offset: u64,
+        /// Packets read before it.
+        packets: u64,
+    },
+}

@@ -1,0 +1,698 @@
+//! TCP session tracking: Suricata's state machine, enough of it to give each flow the
+//! state, flags, direction and session-reuse decisions Suricata's EVE records show.
+//!
+//! Contract: [`TcpSession::track`] is called once per TCP packet of a flow, after the
+//! packet was counted, and may swap the flow's direction (a SYN/ACK picked up first)
+//! and move its [`FlowState`]. [`TcpSession::is_reuse`] says, before a packet is
+//! counted, whether it starts a new session on the tuple of a finished one (the caller
+//! then ends the old flow with reason `tcp_reuse`). Sequence numbers are compared
+//! modulo 2^32. States keep Suricata's numbering, because reuse compares them.
+//!
+//! Rules, from Suricata's `stream-tcp.c`:
+//! - no session yet: a SYN opens one (`syn_sent`); with `midstream` an ACK opens an
+//!   established one and a FIN carrying data a `fin_wait1` one; with `midstream` or
+//!   `async_oneside` a SYN/ACK opens `syn_recv` and makes its receiver the client;
+//!   anything else leaves the flow without a session (state `new` for life);
+//! - handshake `syn_sent -> syn_recv -> established`; the client's FIN leads through
+//!   `close_wait -> last_ack -> closed`, the server's through `fin_wait1 -> fin_wait2
+//!   (or closing) -> time_wait -> closed`;
+//! - an RST closes the session when its sequence number is exactly the one expected
+//!   from its sender (Suricata's default Windows/BSD policy);
+//! - a SYN reuses the tuple when there is no session, or the session is `none`,
+//!   `last_ack`, `close_wait`, `closing` or `closed` (not `time_wait`), unless it
+//!   retransmits the session's own SYN; a client SYN also reuses it when the server
+//!   ignored the data of a TCP Fast Open SYN.
+
+use crate::decode::{tcp_flags as tf, TcpInfo};
+use crate::flow::{Direction, Flow, FlowState};
+
+/// Stream options that change TCP tracking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// Track sessions picked up mid-stream (Suricata `stream.midstream`).
+    pub midstream: bool,
+    /// Accept sessions seen in one direction only (Suricata `stream.async-oneside`).
+    pub async_oneside: bool,
+}
+
+/// What tracking a packet led to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracked {
+    /// Nothing the caller must act on.
+    Ok,
+    /// The packet would have started a session mid-stream, which `midstream` forbids.
+    MidstreamRefused,
+}
+
+/// TCP session state, numbered as Suricata's `TcpState`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum TcpState {
+    /// No state yet.
+    #[default]
+    None = 0,
+    /// SYN seen.
+    SynSent = 2,
+    /// SYN/ACK seen.
+    SynRecv = 3,
+    /// Handshake complete (or picked up mid-stream).
+    Established = 4,
+    /// The server sent a FIN.
+    FinWait1 = 5,
+    /// The client acknowledged the server's FIN.
+    FinWait2 = 6,
+    /// Both FINs sent, the client's not yet acknowledged.
+    TimeWait = 7,
+    /// Both FINs sent after the client's; waiting for the client's last ACK.
+    LastAck = 8,
+    /// The client sent a FIN.
+    CloseWait = 9,
+    /// Both sides sent FINs at once.
+    Closing = 10,
+    /// Closed by the FIN exchange or an RST.
+    Closed = 11,
+}
+
+impl TcpState {
+    /// EVE `tcp.state` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::None => "none",
+            TcpState::SynSent => "syn_sent",
+            TcpState::SynRecv => "syn_recv",
+            TcpState::Established => "established",
+            TcpState::FinWait1 => "fin_wait1",
+            TcpState::FinWait2 => "fin_wait2",
+            TcpState::TimeWait => "time_wait",
+            TcpState::LastAck => "last_ack",
+            TcpState::CloseWait => "close_wait",
+            TcpState::Closing => "closing",
+            TcpState::Closed => "closed",
+        }
+    }
+
+    /// The flow state this session state implies, if it implies one.
+    fn flow_state(self) -> Option<FlowState> {
+        match self {
+            TcpState::Established
+            | TcpState::FinWait1
+            | TcpState::FinWait2
+            | TcpState::Closing
+            | TcpState::CloseWait => Some(FlowState::Established),
+            TcpState::LastAck | TcpState::TimeWait | TcpState::Closed => Some(FlowState::Closed),
+            _ => None,
+        }
+    }
+}
+
+#[inline]
+fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+#[inline]
+fn seq_geq(a: u32, b: u32) -> bool {
+    !seq_lt(a, b)
+}
+
+/// One side of a session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Peer {
+    /// Initial sequence number (valid once `seen`).
+    isn: u32,
+    /// Next sequence number expected from this side.
+    next_seq: u32,
+    /// Sequence number of this side's FIN (valid once `fin`).
+    fin_seq: u32,
+    seen: bool,
+    fin: bool,
+}
+
+impl Peer {
+    /// Notes a segment sent by this side.
+    #[inline]
+    fn sent(&mut self, t: &TcpInfo, payload_len: u32) {
+        let syn = u32::from(t.flags & tf::SYN != 0);
+        let fin = u32::from(t.flags & tf::FIN != 0);
+        let end = t
+            .seq
+            .wrapping_add(payload_len)
+            .wrapping_add(syn)
+            .wrapping_add(fin);
+        if !self.seen || seq_lt(self.next_seq, end) {
+            self.next_seq = end;
+        }
+        if !self.seen {
+            self.isn = t.seq;
+            self.seen = true;
+        }
+        if fin == 1 && !self.fin {
+            self.fin = true;
+            self.fin_seq = t.seq.wrapping_add(payload_len);
+        }
+    }
+
+    /// True when `ack` (from the other side) acknowledges this side's FIN.
+    #[inline]
+    fn fin_acked_by(&self, t: &TcpInfo) -> bool {
+        self.fin && t.flags & tf::ACK != 0 && seq_geq(t.ack, self.fin_seq.wrapping_add(1))
+    }
+}
+
+/// The TCP session of a flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpSession {
+    active: bool,
+    state: TcpState,
+    flags: u8,
+    flags_ts: u8,
+    flags_tc: u8,
+    midstream: bool,
+    /// The SYN carried data (TCP Fast Open) that the SYN/ACK did not acknowledge.
+    tfo_data_ignored: bool,
+    client: Peer,
+    server: Peer,
+}
+
+impl AsMut<TcpSession> for TcpSession {
+    fn as_mut(&mut self) -> &mut TcpSession {
+        self
+    }
+}
+
+impl TcpSession {
+    /// True once a session exists (Suricata's `ssn != NULL`).
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// The session state (`None` without a session).
+    pub fn state(&self) -> TcpState {
+        self.state
+    }
+
+    /// Union of the flags of every packet since the session began.
+    pub fn flags(&self) -> u8 {
+        self.flags
+    }
+
+    /// Union of the client's flags.
+    pub fn flags_ts(&self) -> u8 {
+        self.flags_ts
+    }
+
+    /// Union of the server's flags.
+    pub fn flags_tc(&self) -> u8 {
+        self.flags_tc
+    }
+
+    /// True when the session was picked up mid-stream.
+    pub fn is_midstream(&self) -> bool {
+        self.midstream
+    }
+
+    fn peers(&mut self, dir: Direction) -> (&mut Peer, &mut Peer) {
+        match dir {
+            Direction::ToServer => (&mut self.client, &mut self.server),
+            Direction::ToClient => (&mut self.server, &mut self.client),
+        }
+    }
+
+    fn set_state<X>(flow: &mut Flow<X>, s: &mut TcpSession, state: TcpState) {
+        s.state = state;
+        if let Some(fs) = state.flow_state() {
+            flow.set_state(fs);
+        }
+    }
+
+    fn add_flags(&mut self, dir: Direction, flags: u8) {
+        self.flags |= flags;
+        match dir {
+            Direction::ToServer => self.flags_ts |= flags,
+            Direction::ToClient => self.flags_tc |= flags,
+        }
+    }
+
+    /// Would this packet, arriving in direction `dir` on the flow holding this session,
+    /// start a new session on the same tuple (Suricata's `TcpSessionPacketSsnReuse`)?
+    pub fn is_reuse(&self, dir: Direction, t: &TcpInfo, opts: &TcpOptions) -> bool {
+        let f = t.flags;
+        if f & (tf::RST | tf::FIN) != 0 {
+            return false;
+        }
+        let reusable = |s: &TcpSession| s.state == TcpState::None || s.state >= TcpState::LastAck;
+        match f & (tf::SYN | tf::ACK) {
+            tf::SYN => {
+                if !self.active || (dir == Direction::ToServer && self.tfo_data_ignored) {
+                    return true;
+                }
+                if dir == Direction::ToServer && self.client.seen && t.seq == self.client.isn {
+                    return false; // a retransmitted SYN
+                }
+                reusable(self)
+            }
+            x if x == tf::SYN | tf::ACK && (opts.midstream || opts.async_oneside) => match dir {
+                Direction::ToClient => {
+                    if !self.active || (self.server.seen && t.seq == self.server.isn) {
+                        return false;
+                    }
+                    reusable(self)
+                }
+                Direction::ToServer => !self.active || reusable(self),
+            },
+            _ => false,
+        }
+    }
+
+    /// Tracks one packet of `flow` (already counted) sent in direction `dir`.
+    /// Returns [`Tracked::MidstreamRefused`] when the packet would have picked up a
+    /// session mid-stream but `midstream` is off (Suricata then applies its
+    /// `stream.midstream-policy`).
+    #[inline]
+    pub fn track<X: AsMut<TcpSession>>(
+        flow: &mut Flow<X>,
+        dir: Direction,
+        t: &TcpInfo,
+        payload_len: u32,
+        opts: &TcpOptions,
+    ) -> Tracked {
+        let mut s = *flow.ext.as_mut();
+        let was_active = s.active;
+        Self::step(flow, &mut s, dir, t, payload_len, opts);
+        *flow.ext.as_mut() = s;
+        let f = t.flags;
+        let midstream_start = (f & tf::FIN != 0 && f & (tf::SYN | tf::RST) == 0)
+            || (f & (tf::SYN | tf::ACK) == tf::SYN | tf::ACK && !opts.async_oneside)
+            || (f & (tf::SYN | tf::FIN | tf::RST) == 0 && f & tf::ACK != 0);
+        if !was_active && !s.active && !opts.midstream && midstream_start {
+            Tracked::MidstreamRefused
+        } else {
+            Tracked::Ok
+        }
+    }
+
+    fn step<X>(
+        flow: &mut Flow<X>,
+        s: &mut TcpSession,
+        dir: Direction,
+        t: &TcpInfo,
+        payload_len: u32,
+        opts: &TcpOptions,
+    ) {
+        if !s.active {
+            Self::start(flow, s, dir, t, payload_len, opts);
+            return;
+        }
+        s.add_flags(dir, t.flags);
+        let f = t.flags;
+        if f & tf::RST != 0 {
+            Self::rst(flow, s, dir, t);
+            return;
+        }
+        let (snd, _) = s.peers(dir);
+        let sender_was_seen = snd.seen;
+        snd.sent(t, payload_len);
+        let fin = f & tf::FIN != 0;
+        let ack = f & tf::ACK != 0;
+        match s.state {
+            TcpState::None => {}
+            TcpState::SynSent => match dir {
+                Direction::ToClient if f & (tf::SYN | tf::ACK) == tf::SYN | tf::ACK => {
+                    let syn_acked = t.ack == s.client.isn.wrapping_add(1);
+                    if syn_acked || t.ack == s.client.next_seq {
+                        // Data on the SYN (TCP Fast Open) that the server did not take:
+                        // the client will send it again in a new session.
+                        s.tfo_data_ignored =
+                            syn_acked && s.client.next_seq != s.client.isn.wrapping_add(1);
+                        Self::set_state(flow, s, TcpState::SynRecv);
+                    }
+                }
+                Direction::ToServer if f & tf::SYN != 0 && !ack => {
+                    // A SYN with a new sequence number replaces the first.
+                    s.client.isn = t.seq;
+                    s.client.next_seq = t.seq.wrapping_add(1);
+                }
+                Direction::ToServer
+                    if opts.async_oneside && ack && f & tf::SYN == 0 && sender_was_seen =>
+                {
+                    Self::set_state(flow, s, TcpState::Established);
+                }
+                _ => {}
+            },
+            TcpState::SynRecv => {
+                if dir == Direction::ToServer && ack && f & tf::SYN == 0 {
+                    let server_ack_ok =
+                        !s.server.seen || seq_geq(t.ack, s.server.isn.wrapping_add(1));
+                    if server_ack_ok {
+                        Self::set_state(flow, s, TcpState::Established);
+                        if fin {
+                            Self::set_state(flow, s, TcpState::CloseWait);
+                        }
+                    }
+                }
+            }
+            TcpState::Established => {
+                if fin {
+                    let next = match dir {
+                        Direction::ToServer => TcpState::CloseWait,
+                        Direction::ToClient => TcpState::FinWait1,
+                    };
+                    Self::set_state(flow, s, next);
+                }
+            }
+            // The server closed first.
+            TcpState::FinWait1 => {
+                if dir == Direction::ToServer {
+                    let acked = s.server.fin_acked_by(t);
+                    let next = match (fin, acked) {
+                        (true, true) => TcpState::TimeWait,
+                        (true, false) => TcpState::Closing,
+                        (false, true) => TcpState::FinWait2,
+                        (false, false) => TcpState::FinWait1,
+                    };
+                    Self::set_state(flow, s, next);
+                }
+            }
+            TcpState::FinWait2 => {
+                if dir == Direction::ToServer && fin {
+                    Self::set_state(flow, s, TcpState::TimeWait);
+                }
+            }
+            TcpState::Closing => {
+                if dir == Direction::ToClient && s.client.fin_acked_by(t) {
+                    Self::set_state(flow, s, TcpState::TimeWait);
+                }
+            }
+            TcpState::TimeWait => {
+                if dir == Direction::ToClient && s.client.fin_acked_by(t) {
+                    Self::set_state(flow, s, TcpState::Closed);
+                }
+            }
+            // The client closed first.
+            TcpState::CloseWait => {
+                if dir == Direction::ToClient && fin {
+                    Self::set_state(flow, s, TcpState::LastAck);
+                }
+            }
+            TcpState::LastAck => {
+                if dir == Direction::ToServer && s.server.fin_acked_by(t) {
+                    Self::set_state(flow, s, TcpState::Closed);
+                }
+            }
+            TcpState::Closed => {}
+        }
+    }
+
+    /// The first packet of a session (Suricata's `StreamTcpPacketStateNone`).
+    fn start<X>(
+        flow: &mut Flow<X>,
+        s: &mut TcpSession,
+        dir: Direction,
+        t: &TcpInfo,
+        payload_len: u32,
+        opts: &TcpOptions,
+    ) {
+        let f = t.flags;
+        let mut dir = dir;
+        let state = if f & tf::RST != 0 {
+            return;
+        } else if f & tf::FIN != 0 && f & tf::SYN == 0 {
+            if !(opts.midstream && payload_len > 0) {
+                return;
+            }
+            s.midstream = true;
+            TcpState::FinWait1
+        } else if f & (tf::SYN | tf::ACK) == tf::SYN | tf::ACK {
+            if !(opts.midstream || opts.async_oneside) {
+                return;
+            }
+            // A SYN/ACK seen first: its receiver is the client.
+            if dir == Direction::ToServer {
+                flow.swap_direction();
+                dir = Direction::ToClient;
+            }
+            s.midstream = true;
+            TcpState::SynRecv
+        } else if f & tf::SYN != 0 {
+            TcpState::SynSent
+        } else if f & tf::ACK != 0 {
+            if !opts.midstream {
+                return;
+            }
+            s.midstream = true;
+            TcpState::Established
+        } else {
+            return;
+        };
+        s.active = true;
+        s.add_flags(dir, f);
+        let (snd, _) = s.peers(dir);
+        snd.sent(t, payload_len);
+        if state == TcpState::FinWait1 && dir == Direction::ToServer {
+            // Picked up on the client's FIN: from the server's view, close_wait.
+            Self::set_state(flow, s, TcpState::Established);
+            Self::set_state(flow, s, TcpState::CloseWait);
+        } else {
+            Self::set_state(flow, s, state);
+        }
+    }
+
+    fn rst<X>(flow: &mut Flow<X>, s: &mut TcpSession, dir: Direction, t: &TcpInfo) {
+        let valid = match s.state {
+            TcpState::None | TcpState::Closed => false,
+            TcpState::SynSent => match dir {
+                // The server refuses the connection.
+                Direction::ToClient => {
+                    t.flags & tf::ACK == 0 || t.ack == s.client.isn.wrapping_add(1)
+                }
+                Direction::ToServer => {
+                    t.seq == s.client.isn && t.ack == s.client.isn.wrapping_add(1)
+                }
+            },
+            _ => {
+                let (snd, _) = s.peers(dir);
+                !snd.seen || t.seq == snd.next_seq
+            }
+        };
+        if valid {
+            Self::set_state(flow, s, TcpState::Closed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::IpVersion;
+    use crate::key::FlowKey;
+    use crate::time::Timestamp;
+
+    const C: Direction = Direction::ToServer;
+    const S: Direction = Direction::ToClient;
+
+    fn flow() -> Flow<TcpSession> {
+        let (k, _) = FlowKey::new(IpVersion::V4, 6, [1; 16], 1000, [2; 16], 80, [0; 3], 0, 0);
+        Flow::new(k, 0, 0, false, Timestamp::ZERO, Default::default())
+    }
+
+    fn seg(flags: u8, seq: u32, ack: u32) -> TcpInfo {
+        TcpInfo {
+            src_port: 0,
+            dst_port: 0,
+            seq,
+            ack,
+            flags,
+            window: 1000,
+        }
+    }
+
+    struct Run {
+        f: Flow<TcpSession>,
+        o: TcpOptions,
+    }
+
+    impl Run {
+        fn new(o: TcpOptions) -> Self {
+            Run { f: flow(), o }
+        }
+        fn pkt(&mut self, dir: Direction, flags: u8, seq: u32, ack: u32, len: u32) -> TcpState {
+            let d = self.f.direction(dir != Direction::ToServer);
+            self.f.count(d, 60, Timestamp::ZERO);
+            TcpSession::track(&mut self.f, d, &seg(flags, seq, ack), len, &self.o);
+            self.f.ext.state()
+        }
+    }
+
+    const SYN: u8 = tf::SYN;
+    const SA: u8 = tf::SYN | tf::ACK;
+    const A: u8 = tf::ACK;
+    const FA: u8 = tf::FIN | tf::ACK;
+    const R: u8 = tf::RST;
+    const RA: u8 = tf::RST | tf::ACK;
+
+    fn handshake(r: &mut Run) {
+        assert_eq!(r.pkt(C, SYN, 100, 0, 0), TcpState::SynSent);
+        assert_eq!(r.f.state(), FlowState::New);
+        assert_eq!(r.pkt(S, SA, 500, 101, 0), TcpState::SynRecv);
+        assert_eq!(r.pkt(C, A, 101, 501, 0), TcpState::Established);
+        assert_eq!(r.f.state(), FlowState::Established);
+    }
+
+    #[test]
+    fn client_closes_first() {
+        let mut r = Run::new(TcpOptions::default());
+        handshake(&mut r);
+        r.pkt(C, A | tf::PSH, 101, 501, 10);
+        assert_eq!(r.pkt(C, FA, 111, 501, 0), TcpState::CloseWait);
+        assert_eq!(r.f.state(), FlowState::Established);
+        assert_eq!(r.pkt(S, FA, 501, 112, 0), TcpState::LastAck);
+        assert_eq!(r.f.state(), FlowState::Closed);
+        assert_eq!(r.pkt(C, A, 112, 502, 0), TcpState::Closed);
+        assert_eq!(r.f.ext.flags(), SYN | A | FA | tf::PSH);
+        assert_eq!(r.f.ext.flags_tc(), SA | FA);
+    }
+
+    #[test]
+    fn server_closes_first() {
+        let mut r = Run::new(TcpOptions::default());
+        handshake(&mut r);
+        assert_eq!(r.pkt(S, FA, 501, 101, 0), TcpState::FinWait1);
+        assert_eq!(r.pkt(C, A, 101, 502, 0), TcpState::FinWait2);
+        assert_eq!(r.pkt(C, FA, 101, 502, 0), TcpState::TimeWait);
+        assert_eq!(r.f.state(), FlowState::Closed);
+        assert_eq!(r.pkt(S, A, 502, 102, 0), TcpState::Closed);
+    }
+
+    #[test]
+    fn rst_needs_the_expected_sequence_number() {
+        let mut r = Run::new(TcpOptions::default());
+        handshake(&mut r);
+        assert_eq!(
+            r.pkt(S, R, 9999, 0, 0),
+            TcpState::Established,
+            "out of window"
+        );
+        assert_eq!(r.pkt(S, RA, 501, 101, 0), TcpState::Closed);
+        assert_eq!(r.f.state(), FlowState::Closed);
+    }
+
+    #[test]
+    fn refused_connection_closes() {
+        let mut r = Run::new(TcpOptions::default());
+        r.pkt(C, SYN, 100, 0, 0);
+        assert_eq!(r.pkt(S, RA, 0, 101, 0), TcpState::Closed);
+    }
+
+    #[test]
+    fn midstream_off_leaves_no_session() {
+        let mut r = Run::new(TcpOptions::default());
+        assert_eq!(r.pkt(C, A, 1, 1, 100), TcpState::None);
+        assert_eq!(r.pkt(S, A, 1, 101, 100), TcpState::None);
+        assert!(!r.f.ext.is_active());
+        assert_eq!(r.f.ext.flags(), 0);
+        assert_eq!(r.f.state(), FlowState::New);
+        // A SYN on a session-less flow starts a new one, in either direction.
+        assert!(r.f.ext.is_reuse(C, &seg(SYN, 5, 0), &r.o));
+        assert!(r.f.ext.is_reuse(S, &seg(SYN, 5, 0), &r.o));
+    }
+
+    #[test]
+    fn midstream_ack_is_established_and_keeps_direction() {
+        let o = TcpOptions {
+            midstream: true,
+            async_oneside: false,
+        };
+        let mut r = Run::new(o);
+        assert_eq!(r.pkt(C, A, 1, 1, 100), TcpState::Established);
+        assert!(r.f.ext.is_midstream());
+        assert_eq!(r.f.state(), FlowState::Established);
+        assert_eq!(r.f.packets(Direction::ToServer), 1);
+    }
+
+    #[test]
+    fn synack_first_swaps_only_with_midstream() {
+        let mut r = Run::new(TcpOptions::default());
+        r.pkt(C, SA, 500, 101, 0);
+        assert_eq!(
+            r.f.packets(Direction::ToServer),
+            1,
+            "no swap without midstream"
+        );
+        assert!(!r.f.ext.is_active());
+
+        let o = TcpOptions {
+            midstream: true,
+            async_oneside: false,
+        };
+        let mut r = Run::new(o);
+        r.pkt(C, SA, 500, 101, 0);
+        assert_eq!(
+            r.f.packets(Direction::ToClient),
+            1,
+            "the SYN/ACK went to the client"
+        );
+        assert!(!r.f.client_is_lo());
+        assert_eq!(r.f.ext.state(), TcpState::SynRecv);
+        assert_eq!(r.f.ext.flags_tc(), SA);
+    }
+
+    #[test]
+    fn reuse_rules() {
+        let o = TcpOptions::default();
+        let mut r = Run::new(o);
+        handshake(&mut r);
+        assert!(
+            !r.f.ext.is_reuse(C, &seg(SYN, 7, 0), &o),
+            "established is not reused"
+        );
+        r.pkt(C, FA, 101, 501, 0);
+        assert!(
+            r.f.ext.is_reuse(C, &seg(SYN, 7, 0), &o),
+            "close_wait is reused"
+        );
+        assert!(
+            !r.f.ext.is_reuse(C, &seg(SYN, 100, 0), &o),
+            "retransmitted SYN"
+        );
+        assert!(
+            !r.f.ext.is_reuse(C, &seg(SA, 7, 0), &o),
+            "SYN/ACK only with midstream"
+        );
+        assert!(!r.f.ext.is_reuse(C, &seg(SYN | tf::RST, 7, 0), &o));
+
+        let mut r = Run::new(o);
+        handshake(&mut r);
+        r.pkt(S, FA, 501, 101, 0);
+        r.pkt(C, FA, 101, 502, 0);
+        assert_eq!(r.f.ext.state(), TcpState::TimeWait);
+        assert!(
+            !r.f.ext.is_reuse(C, &seg(SYN, 7, 0), &o),
+            "time_wait is not reused"
+        );
+        r.pkt(S, A, 502, 102, 0);
+        assert!(r.f.ext.is_reuse(C, &seg(SYN, 7, 0), &o), "closed is reused");
+    }
+
+    #[test]
+    fn ignored_fast_open_data_makes_the_next_syn_a_new_session() {
+        let o = TcpOptions::default();
+        let mut r = Run::new(o);
+        r.pkt(C, SYN, 100, 0, 50); // SYN with 50 bytes of data
+        r.pkt(S, SA, 500, 101, 0); // acknowledges the SYN only
+        assert_eq!(r.f.ext.state(), TcpState::SynRecv);
+        assert!(r.f.ext.is_reuse(C, &seg(SYN, 100, 0), &o));
+
+        let mut r = Run::new(o);
+        r.pkt(C, SYN, 100, 0, 50);
+        r.pkt(S, SA, 500, 151, 0); // data accepted
+        assert_eq!(r.f.ext.state(), TcpState::SynRecv);
+        assert!(!r.f.ext.is_reuse(C, &seg(SYN, 100, 0), &o));
+    }
+
+    #[test]
+    fn sequence_comparison_wraps() {
+        assert!(seq_lt(u32::MAX - 1, 3));
+        assert!(seq_geq(3, u32::MAX - 1));
+        assert!(seq_geq(5, 5));
+    }
+}

@@ -1,0 +1,137 @@
+//! Packet time.
+//!
+//! Time is an input: every timestamp the engine sees comes from a packet (or an event),
+//! never from the wall clock. A [`Timestamp`] is nanoseconds since the Unix epoch, which
+//! covers pcap's microsecond and nanosecond resolutions and pcapng's arbitrary ones
+//! without loss, and fits in a `u64` until the year 2554.
+
+use std::fmt;
+
+/// A point in packet time: nanoseconds since 1970-01-01T00:00:00Z.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(u64);
+
+/// Nanoseconds in one second.
+pub const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+impl Timestamp {
+    /// The epoch itself.
+    pub const ZERO: Timestamp = Timestamp(0);
+
+    /// A timestamp from nanoseconds since the epoch.
+    pub const fn from_nanos(nanos: u64) -> Self {
+        Timestamp(nanos)
+    }
+
+    /// A timestamp from whole seconds and a sub-second part in microseconds (pcap).
+    pub const fn from_secs_micros(secs: u64, micros: u32) -> Self {
+        Timestamp(
+            secs.saturating_mul(NANOS_PER_SEC)
+                .saturating_add(micros as u64 * 1_000),
+        )
+    }
+
+    /// A timestamp from whole seconds and a sub-second part in nanoseconds.
+    pub const fn from_secs_nanos(secs: u64, nanos: u32) -> Self {
+        Timestamp(
+            secs.saturating_mul(NANOS_PER_SEC)
+                .saturating_add(nanos as u64),
+        )
+    }
+
+    /// Nanoseconds since the epoch.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Whole seconds since the epoch (truncated).
+    pub const fn secs(self) -> u64 {
+        self.0 / NANOS_PER_SEC
+    }
+
+    /// The sub-second part in microseconds (truncated).
+    pub const fn subsec_micros(self) -> u32 {
+        ((self.0 % NANOS_PER_SEC) / 1_000) as u32
+    }
+
+    /// This timestamp plus `secs` seconds, saturating.
+    pub const fn add_secs(self, secs: u32) -> Self {
+        Timestamp(self.0.saturating_add(secs as u64 * NANOS_PER_SEC))
+    }
+
+    /// The later of two timestamps.
+    pub fn max(self, other: Timestamp) -> Timestamp {
+        if other.0 > self.0 {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// Civil date (year, month, day) of a count of days since 1970-01-01, proleptic
+/// Gregorian calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Formats as EVE does: `2016-03-01T11:02:03.123456+0000` (UTC, microseconds).
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.secs();
+        let days = (secs / 86_400) as i64;
+        let rem = secs % 86_400;
+        let (y, mo, d) = civil_from_days(days);
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+0000",
+            y,
+            mo,
+            d,
+            rem / 3_600,
+            (rem % 3_600) / 60,
+            rem % 60,
+            self.subsec_micros()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_eve() {
+        assert_eq!(
+            Timestamp::ZERO.to_string(),
+            "1970-01-01T00:00:00.000000+0000"
+        );
+        // 2016-02-29 (a leap day) 23:59:59.999999
+        let t = Timestamp::from_secs_micros(1_456_790_399, 999_999);
+        assert_eq!(t.to_string(), "2016-02-29T23:59:59.999999+0000");
+        let t = Timestamp::from_secs_nanos(1_700_000_000, 123_456_789);
+        assert_eq!(t.to_string(), "2023-11-14T22:13:20.123456+0000");
+        let t = Timestamp::from_secs_micros(951_782_400, 0);
+        assert_eq!(t.to_string(), "2000-02-29T00:00:00.000000+0000");
+    }
+
+    #[test]
+    fn arithmetic_saturates() {
+        let t = Timestamp::from_nanos(u64::MAX - 5);
+        assert_eq!(t.add_secs(10), Timestamp::from_nanos(u64::MAX));
+        assert_eq!(Timestamp::from_secs_micros(3, 250_000).secs(), 3);
+        assert_eq!(
+            Timestamp::from_secs_micros(3, 250_000).subsec_micros(),
+            250_000
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! The end-of-run summary, laid out like `snort -r`'s: sections of `name: count`
+//! lines, right-aligned names, zero counters left out except the headline ones.
+
+use flowengine::feed::FeedStats;
+use flowengine::flow::ProtoClass;
+use flowengine::Stats;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// What the summary reports.
+pub struct Summary<'a> {
+    pub files: usize,
+    pub feed: FeedStats,
+    pub stats: &'a Stats,
+    pub records_written: u64,
+    pub elapsed: Duration,
+    pub ignored: &'a [String],
+}
+
+const RULE: &str = "--------------------------------------------------\n";
+
+struct Section<'a> {
+    out: &'a mut String,
+}
+
+impl Section<'_> {
+    fn line(&mut self, name: &str, value: impl std::fmt::Display) {
+        let _ = writeln!(self.out, "{name:>26}: {value}");
+    }
+
+    /// A counter, left out when zero.
+    fn count(&mut self, name: &str, value: u64) {
+        if value > 0 {
+            self.line(name, value);
+        }
+    }
+}
+
+fn section<'a>(out: &'a mut String, title: &str) -> Section<'a> {
+    out.push_str(RULE);
+    let _ = writeln!(out, "{title}");
+    Section { out }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+pub fn render(s: &Summary<'_>) -> String {
+    let st = s.stats;
+    let d = &st.decode;
+    let c = &st.cache;
+    let mut out = String::new();
+
+    let mut p = section(&mut out, "Packet I/O Totals:");
+    p.line("files", s.files);
+    p.line("received", s.feed.packets);
+    p.line("bytes", s.feed.bytes);
+    p.count("caplen_over_snaplen", s.feed.caplen_over_snaplen);
+    p.line("analyzed", d.packets);
+    p.line("tracked", st.packets_tracked);
+    p.count("no_flow", st.packets_no_flow);
+
+    let mut p = section(&mut out, "link:");
+    for (name, n) in d.links_seen() {
+        p.line(name, n);
+    }
+
+    let mut p = section(&mut out, "codec:");
+    p.line("ipv4", d.ipv4);
+    p.line("ipv6", d.ipv6);
+    p.count("tcp", d.tcp);
+    p.count("udp", d.udp);
+    p.count("icmp4", d.icmp);
+    p.count("icmp6", d.icmpv6);
+    p.count("sctp", d.sctp);
+    p.count("other_ip", d.other_ip);
+    p.count("vlan", d.vlan_tagged);
+    p.count("mpls", d.mpls);
+    p.count("first_fragments", d.first_fragments);
+    p.count("ipv4_fragments_untracked", d.ipv4_fragments);
+    p.count("ipv6_fragments_untracked", d.ipv6_fragments);
+    p.count("arp", d.arp);
+    p.count("llc", d.llc);
+    p.count("other_ethertype", d.other_ethertype);
+    p.count("link_control", d.link_control);
+    p.line("decode_errors", d.error_total());
+
+    if d.error_total() > 0 {
+        let mut p = section(&mut out, "decode errors:");
+        for (name, n) in d.errors_by_reason() {
+            p.line(name, n);
+        }
+    }
+
+    let mut p = section(&mut out, "stream:");
+    p.line("flows", c.flows);
+    for class in ProtoClass::ALL {
+        p.count(&format!("{}_flows", class.name()), c.flows_of(class));
+    }
+    p.line("total_prunes", c.total_prunes());
+    p.count("idle_prunes_max_flows", c.idle_prunes_max_flows);
+    p.count("idle_prunes_proto_timeout", c.idle_prunes_proto_timeout);
+    p.count("excess_prunes", c.excess_prunes);
+    p.count("uni_prunes", c.uni_prunes);
+    p.count("memcap_prunes", c.memcap_prunes);
+    p.count("ha_prunes", c.ha_prunes);
+    p.count("stale_prunes", c.stale_prunes);
+    for class in ProtoClass::ALL {
+        p.count(
+            &format!("{}_timeout_prunes", class.name()),
+            c.timeout_prunes[class as usize],
+        );
+    }
+    for class in ProtoClass::ALL {
+        p.count(
+            &format!("{}_memcap_prunes", class.name()),
+            c.memcap_prunes_by_class[class as usize],
+        );
+    }
+    p.count("allowlist_memcap_prunes", c.allowlist_memcap_prunes);
+    p.count("allowlist_excess_prunes", c.allowlist_excess_prunes);
+    p.count("excess_to_allowlist", c.excess_to_allowlist);
+    p.count("flows_closed", c.flows_closed);
+    p.count("tcp_reuse", c.tcp_reuse);
+    p.count("shutdown_flows", c.shutdown_flows);
+    p.count("no_flow_max_flows", c.no_flow_max_flows);
+    p.count("no_flow_memcap", c.no_flow_memcap);
+    p.line("current_flows", c.current_flows);
+    p.line("peak_flows", c.peak_flows);
+    p.count("allowlist_flows", c.allowlist_flows);
+
+    let mut p = section(&mut out, "memory:");
+    p.line("bytes_per_flow_slot", st.slot_bytes);
+    p.line(
+        "bytes_per_flow",
+        format!("{} (slot + hash index)", st.bytes_per_flow),
+    );
+    p.line("max_flows", st.max_flows);
+    p.line("reserved", mib(st.bytes_per_flow * st.max_flows));
+    p.line(
+        "slots_touched",
+        format!(
+            "{} ({})",
+            st.slots_touched,
+            mib(st.slots_touched * st.slot_bytes)
+        ),
+    );
+
+    let mut p = section(&mut out, "output:");
+    p.line("flow_records", st.records);
+    p.line("eve_records_written", s.records_written);
+    if !s.ignored.is_empty() {
+        p.line("ignored_config_keys", s.ignored.join(", "));
+    }
+
+    let secs = s.elapsed.as_secs_f64();
+    let mut p = section(&mut out, "timing:");
+    p.line("wall_time", format!("{secs:.3} s"));
+    let pps = if secs > 0.0 {
+        d.packets as f64 / secs
+    } else {
+        0.0
+    };
+    p.line("packets_per_second", format!("{pps:.0}"));
+    out.push_str(RULE);
+    out
+}
