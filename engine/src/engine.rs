@@ -10,7 +10,10 @@
 
 use crate::cache::{CacheError, CacheStats, FlowCache, FlowId};
 use crate::config::{Config, ConfigError};
-use crate::decode::{decode, decode_tunnel, DecodeStats, Decoded, DecodedPacket, Transport};
+use crate::decode::{
+    decode, decode_tunnel, DecodeStats, Decoded, DecodedPacket, Transport, Vlans, PROTO_IPIP,
+    PROTO_IPV6,
+};
 use crate::feed::Packet;
 use crate::flow::{EndReason, Flow, FlowState, Verdict};
 use crate::key::{FlowKey, KeyOptions};
@@ -86,6 +89,23 @@ pub struct Engine<S: Sink> {
     records: u64,
 }
 
+/// Most frames processed as one prefetching group by [`Engine::push_batch`].
+pub const BATCH: usize = 32;
+
+/// What flow tracking needs of a decoded IP packet: its key and hash, and the few
+/// header fields the flow and the stream read (small, so a batch of them is cheap).
+#[derive(Clone, Copy, Debug)]
+struct Keyed {
+    key: FlowKey,
+    hash: u64,
+    reversed: bool,
+    /// The packet carries another IP packet (IP-in-IP).
+    tunnel: bool,
+    transport: Transport,
+    payload_len: u32,
+    vlans: Vlans,
+}
+
 /// The closure that turns ending flows into records.
 fn ender<'a, S: Sink>(
     sink: &'a mut S,
@@ -123,41 +143,105 @@ impl<S: Sink> Engine<S> {
     /// Processes one frame.
     #[inline]
     pub fn push(&mut self, pkt: &Packet<'_>) {
-        let now = pkt.ts;
-        if now > self.clock {
-            self.clock = now;
+        if pkt.ts > self.clock {
+            self.clock = pkt.ts;
         }
         let outcome = decode(pkt.link, pkt.data);
         self.decode.count(pkt.link, &outcome);
-        let Ok(Decoded::Ip(mut p)) = outcome else {
-            return;
-        };
-        // Every layer's flow counts the whole captured frame (EVE's and nDPI's unit),
-        // tunnel inner flows included.
-        let len = pkt.data.len() as u32;
-        loop {
-            self.track(&p, len, now);
-            if p.depth + 1 >= self.max_layers {
-                return;
+        if let Ok(Decoded::Ip(p)) = outcome {
+            let k = self.keyed(&p);
+            self.track_layers(pkt, k, Some(p));
+        }
+    }
+
+    /// Processes frames in capture order, exactly as pushing them one by one would,
+    /// but faster: each group of up to [`BATCH`] frames is decoded and hashed first, and
+    /// the memory its lookups will touch is prefetched before any is processed.
+    pub fn push_batch(&mut self, pkts: &[Packet<'_>]) {
+        for chunk in pkts.chunks(BATCH) {
+            self.push_chunk(chunk);
+        }
+    }
+
+    #[inline]
+    fn keyed(&self, p: &DecodedPacket<'_>) -> Keyed {
+        let (key, reversed) = FlowKey::from_packet(p, self.key_opts, 0);
+        Keyed {
+            hash: self.cache.hash_key(&key),
+            key,
+            reversed,
+            tunnel: p.transport == Transport::Other && matches!(p.proto, PROTO_IPIP | PROTO_IPV6),
+            transport: p.transport,
+            payload_len: p.payload.len() as u32,
+            vlans: p.vlans,
+        }
+    }
+
+    fn push_chunk(&mut self, pkts: &[Packet<'_>]) {
+        // Stage 1: decode, key, hash; prefetch the index lines.
+        let mut ready: [Option<Keyed>; BATCH] = [None; BATCH];
+        for (slot, pkt) in ready.iter_mut().zip(pkts) {
+            let outcome = decode(pkt.link, pkt.data);
+            self.decode.count(pkt.link, &outcome);
+            if let Ok(Decoded::Ip(p)) = outcome {
+                let k = self.keyed(&p);
+                self.cache.prefetch_index(k.hash);
+                *slot = Some(k);
             }
-            // A tunnel: its inner packet is a flow of its own.
-            let Some(inner) = decode_tunnel(&p) else {
-                return;
-            };
-            self.decode.count_inner(&inner);
-            match inner {
-                Ok(Decoded::Ip(i)) => p = i,
-                _ => return,
+        }
+        // Stage 2: prefetch the flows the lookups will land on.
+        for k in ready.iter().flatten() {
+            self.cache.prefetch_flow(k.hash);
+        }
+        // Stage 3: track, in order.
+        for (k, pkt) in ready.iter().zip(pkts) {
+            if pkt.ts > self.clock {
+                self.clock = pkt.ts;
+            }
+            if let Some(k) = k {
+                self.track_layers(pkt, *k, None);
             }
         }
     }
 
-    /// Finds or creates the flow of one decoded IP packet and accounts the packet
-    /// (`len` bytes) to it.
+    /// Tracks a frame's outer IP packet and, through IP-in-IP tunnels, the packets it
+    /// carries. `decoded` is the outer packet when the caller still has it.
     #[inline]
-    fn track(&mut self, p: &DecodedPacket<'_>, len: u32, now: Timestamp) {
-        let (key, reversed) = FlowKey::from_packet(p, self.key_opts, 0);
-        let hash = self.cache.hash_key(&key);
+    fn track_layers(&mut self, pkt: &Packet<'_>, k: Keyed, decoded: Option<DecodedPacket<'_>>) {
+        // Every layer's flow counts the whole captured frame (EVE's and nDPI's unit),
+        // tunnel inner flows included.
+        let len = pkt.data.len() as u32;
+        self.track_keyed(&k, len, pkt.ts);
+        if !k.tunnel {
+            return;
+        }
+        let mut p = match decoded {
+            Some(p) => p,
+            None => match decode(pkt.link, pkt.data) {
+                Ok(Decoded::Ip(p)) => p,
+                _ => return,
+            },
+        };
+        while p.depth + 1 < self.max_layers {
+            // A tunnel: its inner packet is a flow of its own.
+            let Some(inner) = decode_tunnel(&p) else {
+                break;
+            };
+            self.decode.count_inner(&inner);
+            let Ok(Decoded::Ip(i)) = inner else {
+                break;
+            };
+            p = i;
+            let k = self.keyed(&p);
+            self.track_keyed(&k, len, pkt.ts);
+        }
+    }
+
+    /// Finds or creates the flow of one decoded IP packet (with its key and hash) and
+    /// accounts the packet (`len` bytes) to it.
+    #[inline]
+    fn track_keyed(&mut self, k: &Keyed, len: u32, now: Timestamp) {
+        let (key, hash, reversed) = (k.key, k.hash, k.reversed);
         let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
         self.cache
             .sweep(self.clock, self.sweep_per_packet, &mut on_end);
@@ -167,7 +251,7 @@ impl<S: Sink> Engine<S> {
                 self.cache.end(id, EndReason::Timeout, &mut on_end);
                 None
             }
-            Some(id) => match p.transport {
+            Some(id) => match k.transport {
                 Transport::Tcp(t) => {
                     let f = self.cache.flow(id);
                     if f.ext
@@ -188,7 +272,7 @@ impl<S: Sink> Engine<S> {
             Some(id) => id,
             None => match self
                 .cache
-                .create(key, hash, reversed, p.vlans, now, &mut on_end)
+                .create(key, hash, reversed, k.vlans, now, &mut on_end)
             {
                 Some(id) => id,
                 None => {
@@ -200,10 +284,9 @@ impl<S: Sink> Engine<S> {
         let flow = self.cache.flow_mut(id);
         let dir = flow.direction(reversed);
         flow.count(dir, len, now);
-        match p.transport {
+        match k.transport {
             Transport::Tcp(t) => {
-                let tracked =
-                    TcpSession::track(flow, dir, &t, p.payload.len() as u32, &self.tcp_opts);
+                let tracked = TcpSession::track(flow, dir, &t, k.payload_len, &self.tcp_opts);
                 if tracked == Tracked::MidstreamRefused && self.bypass_midstream {
                     self.cache.set_verdict(id, Verdict::Allow);
                 }

@@ -169,10 +169,14 @@ pub(crate) struct Links {
     pub(crate) list: u8,
     /// Which uni list it is on, or `NO_UNI`.
     pub(crate) uni: u8,
+    /// Packet second (low 32 bits) of the last move to the most recently used end.
+    pub(crate) touched: u32,
 }
 
-/// A tracked flow.
+/// A tracked flow. Slots are cache-line aligned, so a flow spans as few lines as its
+/// size allows.
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 pub struct Flow<X> {
     pub(crate) links: Links,
     pub(crate) hash: u64,
@@ -213,6 +217,7 @@ impl<X: Default> Flow<X> {
                 uni_next: u32::MAX,
                 list: u8::MAX,
                 uni: u8::MAX,
+                touched: now.secs() as u32,
             },
             hash,
             key,

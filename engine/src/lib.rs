@@ -47,6 +47,7 @@ mod engine;
 pub mod feed;
 pub mod flow;
 pub mod key;
+mod prefetch;
 pub mod record;
 pub mod stream;
 pub mod time;

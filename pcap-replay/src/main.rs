@@ -14,7 +14,9 @@ mod summary;
 use anyhow::Context;
 use clap::Parser;
 use flowengine::config::SetOutcome;
-use flowengine::{ConfigBuilder, Engine, EveOptions, EveWriter, FeedError, PcapFile};
+use flowengine::{
+    ConfigBuilder, Engine, EveOptions, EveWriter, FeedError, FlowRecord, PcapFile, Sink,
+};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
@@ -59,15 +61,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn open_eve(path: Option<&str>) -> anyhow::Result<Box<dyn Write>> {
-    Ok(match path {
-        None => Box::new(io::sink()),
+/// Where records go: an EVE file (or stdout), or nowhere (no `--eve`).
+enum Output {
+    Eve(EveWriter<Box<dyn Write>>),
+    Count(u64),
+}
+
+impl Sink for Output {
+    fn flow(&mut self, record: &FlowRecord) {
+        match self {
+            Output::Eve(w) => w.flow(record),
+            Output::Count(n) => *n += 1,
+        }
+    }
+}
+
+fn open_eve(path: Option<&str>, opts: EveOptions) -> anyhow::Result<Output> {
+    let out: Box<dyn Write> = match path {
+        None => return Ok(Output::Count(0)),
         Some("-") => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
         Some(p) => Box::new(BufWriter::with_capacity(
             1 << 16,
             File::create(p).with_context(|| format!("cannot create EVE file {p}"))?,
         )),
-    })
+    };
+    Ok(Output::Eve(EveWriter::new(out, opts)))
 }
 
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -94,8 +112,8 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let opts = EveOptions {
         ipv6_compress: config.eve.ipv6_compress,
     };
-    let eve = EveWriter::new(open_eve(args.eve.as_deref())?, opts);
-    let mut engine = Engine::new(&config, eve)?;
+    let out = open_eve(args.eve.as_deref(), opts)?;
+    let mut engine = Engine::new(&config, out)?;
 
     let started = Instant::now();
     let total: u64 = args
@@ -131,11 +149,11 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let mut n = 0u64;
+        let mut batches = 0u64;
         loop {
-            match file.next_packet() {
-                Ok(Some(pkt)) => engine.push(&pkt),
-                Ok(None) => break,
+            match file.read_batch(&mut |pkts| engine.push_batch(pkts)) {
+                Ok(0) => break,
+                Ok(_) => {}
                 Err(e @ FeedError::Truncated { .. }) => {
                     // A capture cut short (the capturing program was killed): what was
                     // read counts, as libpcap-based tools do.
@@ -148,8 +166,8 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     break;
                 }
             }
-            n += 1;
-            if n % 8192 == 0 {
+            batches += 1;
+            if batches % 1024 == 0 {
                 if let Some(bar) = &bar {
                     bar.set_position(done_bytes + file.position());
                 }
@@ -164,12 +182,18 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let (stats, eve) = engine.finish();
-    let written = eve.written();
-    if let Err(e) = eve.finish() {
-        eprintln!("pcap-replay: error: writing EVE output: {e}");
-        failed = true;
-    }
+    let (stats, out) = engine.finish();
+    let written = match out {
+        Output::Eve(eve) => {
+            let written = eve.written();
+            if let Err(e) = eve.finish() {
+                eprintln!("pcap-replay: error: writing EVE output: {e}");
+                failed = true;
+            }
+            written
+        }
+        Output::Count(_) => 0,
+    };
     let elapsed = started.elapsed();
     if !args.quiet {
         let text = summary::render(&summary::Summary {

@@ -23,6 +23,7 @@
 //! - Every flow that leaves the cache is handed once to the caller's `on_end` with its
 //!   [`EndReason`] before its slot is reused.
 
+mod index;
 mod lru;
 mod slab;
 mod stats;
@@ -33,7 +34,7 @@ use crate::decode::Vlans;
 use crate::flow::{EndReason, Flow, FlowState, ProtoClass, PruneReason, Verdict};
 use crate::key::{FlowKey, KeyHasher};
 use crate::time::Timestamp;
-use hashbrown::HashTable;
+use index::FlowIndex;
 use lru::{List, Main, Uni, NIL};
 use slab::{Slab, FREE};
 
@@ -164,7 +165,7 @@ pub enum CacheError {
 pub struct FlowCache<X> {
     cfg: CacheConfig,
     slab: Slab<X>,
-    index: HashTable<u32>,
+    index: FlowIndex,
     hasher: KeyHasher,
     lists: [List; LISTS],
     unis: [List; 2],
@@ -222,15 +223,10 @@ impl<X: Default> FlowCache<X> {
             bytes: u64::from(capacity) * Self::slot_bytes() as u64,
         };
         let slab = Slab::with_capacity(capacity).ok_or(oom)?;
-        // Twice the slots: hashbrown then always rehashes in place (never grows) when
-        // deleted entries use up its growth room.
-        let mut index = HashTable::new();
-        index
-            .try_reserve(capacity as usize * 2, |_: &u32| 0)
-            .map_err(|_| CacheError::OutOfMemory {
-                flows: u64::from(capacity),
-                bytes: u64::from(capacity) * 10,
-            })?;
+        let index = FlowIndex::with_slots(capacity).ok_or(CacheError::OutOfMemory {
+            flows: u64::from(capacity),
+            bytes: u64::from(capacity) * 16,
+        })?;
         let hasher = match cfg.hash_seed {
             Some(seed) => KeyHasher::with_seed(seed),
             None => KeyHasher::random(),
@@ -315,8 +311,27 @@ impl<X> FlowCache<X> {
     pub fn find(&self, key: &FlowKey, hash: u64) -> Option<FlowId> {
         let slots = self.slab.slots();
         self.index
-            .find(hash, |&id| slots[id as usize].key() == key)
-            .map(|&id| FlowId(id))
+            .find(hash, |id| slots[id as usize].key() == key)
+            .map(FlowId)
+    }
+
+    /// Starts loading the index line a lookup of `hash` reads (batched lookups call
+    /// this for a batch before looking any of it up).
+    #[inline]
+    pub fn prefetch_index(&self, hash: u64) {
+        self.index.prefetch(hash);
+    }
+
+    /// Starts loading the flow a lookup of `hash` will most likely find (call after
+    /// [`prefetch_index`](Self::prefetch_index) had time to complete).
+    #[inline]
+    pub fn prefetch_flow(&self, hash: u64) {
+        if let Some(id) = self.index.peek(hash) {
+            let p = self.slab.slots().as_ptr().wrapping_add(id as usize) as *const u8;
+            crate::prefetch::prefetch(p);
+            crate::prefetch::prefetch(p.wrapping_add(64));
+            crate::prefetch::prefetch(p.wrapping_add(128));
+        }
     }
 
     /// The flow `id`.
@@ -351,23 +366,30 @@ impl<X> FlowCache<X> {
 
     /// Marks `id` as just used: moves it to the most recently used end of its LRU
     /// (changing segment if its state changed) and leaves the uni list once it has seen
-    /// both directions.
+    /// both directions. A flow already moved during the same packet-second stays where
+    /// it is: LRU order is kept to the second, which is all timeouts and pruning read,
+    /// and a burst of packets costs one relink instead of one per packet.
     #[inline]
     pub fn touch(&mut self, id: FlowId, now: Timestamp) {
+        let sec = now.secs() as u32;
         let slots = self.slab.slots_mut();
-        let f = &slots[id.0 as usize];
+        let f = &mut slots[id.0 as usize];
         let cur = f.links.list as usize;
         let bidir = f.links.uni != NO_UNI && f.is_bidirectional();
-        if cur == ALLOW {
-            self.lists[ALLOW].touch::<Main, X>(id.0, slots);
+        let want = if cur == ALLOW {
+            ALLOW
         } else {
-            let want = list_of(f.class(), f.state());
-            if want == cur {
+            list_of(f.class(), f.state())
+        };
+        if want == cur {
+            if f.links.touched != sec {
+                f.links.touched = sec;
                 self.lists[cur].touch::<Main, X>(id.0, slots);
-            } else {
-                self.lists[cur].unlink::<Main, X>(id.0, slots);
-                self.link_swept(id.0, want, now);
             }
+        } else {
+            f.links.touched = sec;
+            self.lists[cur].unlink::<Main, X>(id.0, slots);
+            self.link_swept(id.0, want, now);
         }
         if bidir {
             self.unlink_uni(id.0);
@@ -472,9 +494,7 @@ impl<X> FlowCache<X> {
         }
         self.lists[list].unlink::<Main, X>(id, slots);
         self.unlink_uni(id);
-        if let Ok(e) = self.index.find_entry(hash, |&x| x == id) {
-            e.remove();
-        }
+        self.index.remove(hash, id);
         self.memory = self.memory.saturating_sub(Self::slot_bytes() as u64);
         self.slab.remove(id);
     }
@@ -680,9 +700,7 @@ impl<X> FlowCache<X> {
         let id = self
             .slab
             .insert(Flow::new(key, hash, flow_id, reversed, now, vlans))?;
-        let slots = self.slab.slots();
-        self.index
-            .insert_unique(hash, id, |&x| slots[x as usize].hash);
+        self.index.insert(hash, id);
         self.link_swept(id, list_of(class, FlowState::New), now);
         let u = if class == ProtoClass::Ip {
             UNI_IP

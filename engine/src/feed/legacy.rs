@@ -9,7 +9,7 @@
 //! than the snapshot length is cut to it, and a record longer than 256 KiB is corrupt.
 //! The rusticata parser used for pcapng does none of this, hence this small reader.
 
-use super::buffer::ReadBuf;
+use super::buffer::Source;
 use crate::decode::LinkType;
 use crate::time::{Timestamp, NANOS_PER_SEC};
 use std::fs::File;
@@ -33,12 +33,31 @@ pub(super) enum LegacyError {
     Read,
 }
 
-/// One record.
+/// What [`LegacyReader::next`] found.
+pub(super) enum Next {
+    /// A record.
+    Record(Record),
+    /// The clean end of the file.
+    End,
+    /// No more buffered bytes for this batch.
+    Wait,
+}
+
+/// One record: where its packet bytes lie in [`LegacyReader::bytes`].
+#[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Record {
     pub(super) ts: Timestamp,
-    pub(super) data: Range<usize>,
+    pub(super) start: usize,
+    pub(super) len: usize,
     /// True when the record was cut to the snapshot length.
     pub(super) cut: bool,
+}
+
+impl Record {
+    /// The record's byte range.
+    pub(super) fn range(&self) -> Range<usize> {
+        self.start..self.start + self.len
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,14 +68,19 @@ enum Lengths {
 }
 
 pub(super) struct LegacyReader {
-    buf: ReadBuf,
+    buf: Source,
     big_endian: bool,
     nanos: bool,
     record_header: usize,
     lengths: Lengths,
     snapshot: u32,
     pub(super) link: LinkType,
+    /// Buffer offset up to which prefetches were issued.
+    frontier: usize,
 }
+
+/// How far ahead of the current record the reader prefetches (bytes).
+const PREFETCH_AHEAD: usize = 2048;
 
 /// True when `magic` (first four bytes, little-endian) starts a classic pcap file.
 pub(super) fn is_legacy_magic(magic: u32) -> bool {
@@ -66,9 +90,10 @@ pub(super) fn is_legacy_magic(magic: u32) -> bool {
 }
 
 impl LegacyReader {
-    /// Reads the file header. `None` when the file is shorter than one.
-    pub(super) fn open(file: File) -> Result<Option<LegacyReader>, LegacyError> {
-        let mut buf = ReadBuf::new(file);
+    /// Reads the file header (memory-mapping the file when `map` and possible).
+    /// `None` when the file is shorter than a header.
+    pub(super) fn open(file: File, map: bool) -> Result<Option<LegacyReader>, LegacyError> {
+        let mut buf = Source::open(file, map);
         if !buf.ensure(24).map_err(|_| LegacyError::Read)? {
             return Ok(None);
         }
@@ -102,7 +127,8 @@ impl LegacyReader {
             (543, _) => Lengths::Swapped,
             _ => Lengths::NotSwapped,
         };
-        buf.consume(24);
+        buf.take(24);
+        buf.release();
         Ok(Some(LegacyReader {
             buf,
             big_endian,
@@ -115,16 +141,8 @@ impl LegacyReader {
                 snaplen
             },
             link,
+            frontier: 0,
         }))
-    }
-
-    fn u32_at(&self, b: &[u8], i: usize) -> u32 {
-        let x = [b[i], b[i + 1], b[i + 2], b[i + 3]];
-        if self.big_endian {
-            u32::from_be_bytes(x)
-        } else {
-            u32::from_le_bytes(x)
-        }
     }
 
     /// Bytes consumed so far (the offset of the next record).
@@ -137,23 +155,40 @@ impl LegacyReader {
         self.buf.window()
     }
 
-    /// The next record, `Ok(None)` at a clean end of file. The previous record's bytes
-    /// are released.
-    pub(super) fn next(&mut self) -> Result<Option<Record>, LegacyError> {
-        self.buf.release();
+    /// The next record. With `fresh`, the records handed out before are released
+    /// first and more of the file may be read; without it (the rest of a batch) only
+    /// bytes already buffered are used, and [`Next::Wait`] says none are left.
+    pub(super) fn next(&mut self, fresh: bool) -> Result<Next, LegacyError> {
+        if fresh {
+            self.buf.release();
+        }
         let hl = self.record_header;
-        if !self.buf.ensure(hl).map_err(|_| LegacyError::Read)? {
-            return if self.buf.available() == 0 {
-                Ok(None)
+        let have = if fresh {
+            self.buf.ensure(hl).map_err(|_| LegacyError::Read)?
+        } else {
+            self.buf.buffered(hl)
+        };
+        if !have {
+            return if !fresh {
+                Ok(Next::Wait)
+            } else if self.buf.available() == 0 {
+                Ok(Next::End)
             } else {
                 Err(LegacyError::Truncated)
             };
         }
-        let h = self.buf.peek(hl);
-        let secs = self.u32_at(h, 0);
-        let frac = self.u32_at(h, 4);
-        let mut caplen = self.u32_at(h, 8);
-        let mut len = self.u32_at(h, 12);
+        let Ok(h) = <[u8; 16]>::try_from(self.buf.peek(16)) else {
+            return Err(LegacyError::Truncated);
+        };
+        let word = |i: usize| {
+            let x = u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+            if self.big_endian {
+                x.swap_bytes()
+            } else {
+                x
+            }
+        };
+        let (secs, frac, mut caplen, mut len) = (word(0), word(4), word(8), word(12));
         let swap = match self.lengths {
             Lengths::NotSwapped => false,
             Lengths::Swapped => true,
@@ -165,11 +200,11 @@ impl LegacyReader {
         if caplen > MAX_SNAPLEN {
             return Err(LegacyError::TooLong(caplen));
         }
-        if !self
-            .buf
-            .ensure(hl + caplen as usize)
-            .map_err(|_| LegacyError::Read)?
-        {
+        let total = hl + caplen as usize;
+        if !fresh && !self.buf.buffered(total) {
+            return Ok(Next::Wait);
+        }
+        if !self.buf.ensure(total).map_err(|_| LegacyError::Read)? {
             return Err(LegacyError::Truncated);
         }
         let nanos = if self.nanos {
@@ -184,11 +219,32 @@ impl LegacyReader {
         );
         let cut = caplen > self.snapshot;
         let keep = caplen.min(self.snapshot) as usize;
-        let start = self.buf.offset() + hl;
-        self.buf.hold(hl + caplen as usize);
-        Ok(Some(Record {
+        let start = self.buf.cursor() + hl;
+        self.buf.take(total);
+        // Keep the bytes a few records ahead loading while these are processed.
+        let next = start + caplen as usize;
+        let base = self.buf.window().as_ptr();
+        if !self.buf.is_mapped() {
+            // Read bytes were just copied in: they are already in cache.
+            return Ok(Next::Record(Record {
+                ts,
+                start,
+                len: keep,
+                cut,
+            }));
+        }
+        if self.frontier < next || self.frontier > next + 2 * PREFETCH_AHEAD {
+            // Behind, or the read buffer shifted its bytes to the front.
+            self.frontier = next;
+        }
+        while self.frontier < next + PREFETCH_AHEAD {
+            crate::prefetch::prefetch(base.wrapping_add(self.frontier));
+            self.frontier += 64;
+        }
+        Ok(Next::Record(Record {
             ts,
-            data: start..start + keep,
+            start,
+            len: keep,
             cut,
         }))
     }

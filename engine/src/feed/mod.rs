@@ -10,7 +10,7 @@ mod legacy;
 pub mod pcap;
 mod pcapng;
 
-pub use pcap::{FeedStats, PcapFile};
+pub use pcap::{FeedStats, PcapFile, BATCH};
 
 use crate::decode::LinkType;
 use crate::time::Timestamp;
