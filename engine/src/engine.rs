@@ -148,9 +148,10 @@ impl<S: Sink> Engine<S> {
         }
         let outcome = decode(pkt.link, pkt.data);
         self.decode.count(pkt.link, &outcome);
+        let frame = self.decode.packets;
         if let Ok(Decoded::Ip(p)) = outcome {
             let k = self.keyed(&p);
-            self.track_layers(pkt, k, Some(p));
+            self.track_layers(pkt, frame, k, Some(p));
         }
     }
 
@@ -180,6 +181,7 @@ impl<S: Sink> Engine<S> {
     fn push_chunk(&mut self, pkts: &[Packet<'_>]) {
         // Stage 1: decode, key, hash; prefetch the index lines.
         let mut ready: [Option<Keyed>; BATCH] = [None; BATCH];
+        let first_frame = self.decode.packets + 1;
         for (slot, pkt) in ready.iter_mut().zip(pkts) {
             let outcome = decode(pkt.link, pkt.data);
             self.decode.count(pkt.link, &outcome);
@@ -194,24 +196,31 @@ impl<S: Sink> Engine<S> {
             self.cache.prefetch_flow(k.hash);
         }
         // Stage 3: track, in order.
-        for (k, pkt) in ready.iter().zip(pkts) {
+        for ((k, pkt), frame) in ready.iter().zip(pkts).zip(first_frame..) {
             if pkt.ts > self.clock {
                 self.clock = pkt.ts;
             }
             if let Some(k) = k {
-                self.track_layers(pkt, *k, None);
+                self.track_layers(pkt, frame, *k, None);
             }
         }
     }
 
     /// Tracks a frame's outer IP packet and, through IP-in-IP tunnels, the packets it
-    /// carries. `decoded` is the outer packet when the caller still has it.
+    /// carries. `frame` is the frame's ordinal in the run (from 1); `decoded` is the
+    /// outer packet when the caller still has it.
     #[inline]
-    fn track_layers(&mut self, pkt: &Packet<'_>, k: Keyed, decoded: Option<DecodedPacket<'_>>) {
+    fn track_layers(
+        &mut self,
+        pkt: &Packet<'_>,
+        frame: u64,
+        k: Keyed,
+        decoded: Option<DecodedPacket<'_>>,
+    ) {
         // Every layer's flow counts the whole captured frame (EVE's and nDPI's unit),
-        // tunnel inner flows included.
+        // tunnel inner flows included. Each layer gets its own ordinal (flow ids).
         let len = pkt.data.len() as u32;
-        self.track_keyed(&k, len, pkt.ts);
+        self.track_keyed(&k, len, pkt.ts, frame << 7);
         if !k.tunnel {
             return;
         }
@@ -233,18 +242,19 @@ impl<S: Sink> Engine<S> {
             };
             p = i;
             let k = self.keyed(&p);
-            self.track_keyed(&k, len, pkt.ts);
+            self.track_keyed(&k, len, pkt.ts, frame << 7 | u64::from(p.depth.min(127)));
         }
     }
 
     /// Finds or creates the flow of one decoded IP packet (with its key and hash) and
     /// accounts the packet (`len` bytes) to it.
     #[inline]
-    fn track_keyed(&mut self, k: &Keyed, len: u32, now: Timestamp) {
+    fn track_keyed(&mut self, k: &Keyed, len: u32, now: Timestamp, ordinal: u64) {
         let (key, hash, reversed) = (k.key, k.hash, k.reversed);
         let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
-        self.cache
-            .sweep(self.clock, self.sweep_per_packet, &mut on_end);
+        // The sweep runs on this packet's time: a packet older than the newest one seen
+        // (merged or unordered captures) does not expire the flows it belongs to.
+        self.cache.sweep(now, self.sweep_per_packet, &mut on_end);
 
         let found = match self.cache.find(&key, hash) {
             Some(id) if self.cache.is_expired(id, now) => {
@@ -272,7 +282,7 @@ impl<S: Sink> Engine<S> {
             Some(id) => id,
             None => match self
                 .cache
-                .create(key, hash, reversed, k.vlans, now, &mut on_end)
+                .create(key, hash, reversed, k.vlans, now, ordinal, &mut on_end)
             {
                 Some(id) => id,
                 None => {

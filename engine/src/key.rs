@@ -301,6 +301,11 @@ impl KeyHasher {
         KeyHasher(foldhash::fast::FixedState::with_seed(seed))
     }
 
+    /// A value derived from the seed, to key other per-run permutations (flow ids).
+    pub fn id_seed(&self) -> u64 {
+        self.0.hash_one(0x1d_u64)
+    }
+
     /// A hasher with a random seed (from the operating system's randomness, through
     /// the standard library's `RandomState`).
     pub fn random() -> Self {

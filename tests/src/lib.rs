@@ -1,1 +1,11 @@
-//! Test support.
+//! Test support for flowengine: a pcap writer, frame builders, the deterministic
+//! benchmark capture generator, and access to the shared verification captures.
+//!
+//! Everything here produces bytes the tests then read back through the engine's own
+//! reader, so the captures the tests use are generated, never committed.
+
+pub mod bench;
+pub mod fixtures;
+pub mod frame;
+pub mod pcap;
+pub mod shared;

@@ -177,6 +177,8 @@ pub struct FlowCache<X> {
     prune_rr: usize,
     /// Bytes accounted against the memory cap.
     memory: u64,
+    /// Key of the flow id bijection (from the hash seed).
+    id_seed: u64,
     stats: CacheStats,
 }
 
@@ -231,6 +233,7 @@ impl<X: Default> FlowCache<X> {
             Some(seed) => KeyHasher::with_seed(seed),
             None => KeyHasher::random(),
         };
+        let id_seed = hasher.id_seed();
         Ok(FlowCache {
             cfg,
             slab,
@@ -243,6 +246,7 @@ impl<X: Default> FlowCache<X> {
             sweep_rr: 0,
             prune_rr: 0,
             memory: 0,
+            id_seed,
             stats: CacheStats::default(),
         })
     }
@@ -662,8 +666,9 @@ impl<X> FlowCache<X> {
 
     /// Creates a flow for `key` (which must not be live), first making room as Snort's
     /// `allocate` does. The packet that starts it was sent by the key's high endpoint
-    /// when `reversed`. Returns `None` (and counts a `no_flow_*`) when no room can be
-    /// made.
+    /// when `reversed`; `ordinal` numbers that packet uniquely within the run (it
+    /// becomes the flow id, through a bijection, so ids never repeat). Returns `None`
+    /// (and counts a `no_flow_*`) when no room can be made.
     #[allow(clippy::too_many_arguments)]
     pub fn create<F: FnMut(&Flow<X>, EndReason)>(
         &mut self,
@@ -672,6 +677,7 @@ impl<X> FlowCache<X> {
         reversed: bool,
         vlans: Vlans,
         now: Timestamp,
+        ordinal: u64,
         on_end: &mut F,
     ) -> Option<FlowId>
     where
@@ -696,7 +702,7 @@ impl<X> FlowCache<X> {
                 return None;
             }
         }
-        let flow_id = flow_id(hash, now);
+        let flow_id = flow_id(ordinal, self.id_seed);
         let id = self
             .slab
             .insert(Flow::new(key, hash, flow_id, reversed, now, vlans))?;
@@ -841,16 +847,39 @@ impl<X> FlowCache<X> {
     }
 }
 
-/// A flow id from the (seeded) key hash and the start time: 51 bits, as Suricata's,
-/// never zero.
+/// Flow ids have 51 bits, as Suricata's (JSON readers keep them exact).
+const ID_MASK: u64 = (1 << 51) - 1;
+
+/// A flow id from the creating packet's ordinal: a keyed bijection of the 51-bit space
+/// (multiplications by odd constants and xor-shifts are invertible modulo 2^51), so
+/// distinct ordinals never share an id, and the ids look random.
 #[inline]
-fn flow_id(hash: u64, start: Timestamp) -> u64 {
-    let mut z = hash ^ start.as_nanos().wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z & 0x7_ffff_ffff_ffff).max(1)
+fn flow_id(ordinal: u64, seed: u64) -> u64 {
+    let mut z = (ordinal ^ seed) & ID_MASK;
+    z = z.wrapping_mul(0x9e37_79b9_7f4a_7c15) & ID_MASK;
+    z ^= z >> 25;
+    z = z.wrapping_mul(0xbf58_476d_1ce4_e5b9) & ID_MASK;
+    z ^= z >> 23;
+    z = z.wrapping_mul(0x94d0_49bb_1331_11eb) & ID_MASK;
+    z ^ (z >> 27)
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod id_tests {
+    use super::flow_id;
+    use std::collections::HashSet;
+
+    #[test]
+    fn flow_ids_are_distinct_and_fit_51_bits() {
+        let mut seen = HashSet::new();
+        for ordinal in 0..200_000u64 {
+            let id = flow_id(ordinal, 0x1234);
+            assert!(id < 1 << 51);
+            assert!(seen.insert(id), "duplicate id for {ordinal}");
+        }
+        assert_ne!(flow_id(5, 1), flow_id(5, 2));
+    }
+}

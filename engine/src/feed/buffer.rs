@@ -1,13 +1,15 @@
-//! Where a classic pcap reader's bytes come from: reads into a buffer, or a memory map.
+//! The read buffer of the classic pcap reader.
 //!
-//! Contract: bytes are parsed in place at a cursor. [`Source::take`] moves the cursor
+//! Contract: bytes are parsed in place at a cursor. [`ReadBuf::take`] moves the cursor
 //! over a record and keeps its bytes in place (they may be borrowed through
-//! [`Source::window`]) until [`Source::release`]; several records can be held at once,
-//! which is how a batch of packets borrows the buffer together. [`Source::ensure`] may
-//! read more (shifting unconsumed bytes to the front), but only when nothing is held;
-//! [`Source::buffered`] never reads. The read buffer holds 1 MiB, more than the largest
-//! record a pcap can carry (256 KiB plus its header), and asks the kernel for 64 KiB at
-//! a time, so the bytes it copies are still in cache when they are parsed.
+//! [`ReadBuf::window`]) until [`ReadBuf::release`]; several records can be held at
+//! once, which is how a batch of packets borrows the buffer together.
+//! [`ReadBuf::ensure`] may read more (shifting unconsumed bytes to the front), but only
+//! when nothing is held; [`ReadBuf::buffered`] never reads. The buffer holds 1 MiB,
+//! more than the largest record a pcap can carry (256 KiB plus its header), and asks
+//! the kernel for 64 KiB at a time, so the bytes it copies are still in cache when they
+//! are parsed. (A memory-mapped reader was measured too: no faster on the benchmark
+//! capture, and it needs `unsafe` and breaks when a file is truncated while read.)
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -43,7 +45,9 @@ impl ReadBuf {
         }
     }
 
-    fn ensure(&mut self, n: usize) -> io::Result<bool> {
+    /// Makes `n` bytes available at the cursor, reading if nothing is held; false when
+    /// they are not (end of file, or held bytes forbid reading).
+    pub(super) fn ensure(&mut self, n: usize) -> io::Result<bool> {
         if self.cursor != self.start || n > self.buf.len() {
             // Held bytes must not move: no reading while a batch is out.
             return Ok(self.end - self.cursor >= n);
@@ -68,135 +72,52 @@ impl ReadBuf {
         }
         Ok(true)
     }
-}
-
-/// A capture file mapped into memory: records are read in place, with no copy.
-pub(super) struct MapBuf {
-    map: memmap2::Mmap,
-    start: usize,
-    cursor: usize,
-}
-
-impl MapBuf {
-    /// Maps `file` read-only; `None` when it cannot be mapped (pipes, special files).
-    pub(super) fn new(file: &File) -> Option<Self> {
-        // SAFETY: the mapping is read-only and private to this reader, and the bytes are
-        // only ever read through bounds-checked slices. The one hazard is another
-        // process truncating the file while it is mapped (the kernel then raises
-        // SIGBUS on access to the lost pages); every mmap-based reader shares it, which
-        // is why mapping is opt-in (`PcapFile::open_with`). Exercised by the feed tests,
-        // which read captures through both sources and compare them.
-        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
-        let _ = map.advise(memmap2::Advice::Sequential);
-        Some(MapBuf {
-            map,
-            start: 0,
-            cursor: 0,
-        })
-    }
-}
-
-/// The bytes of a file, read or mapped.
-pub(super) enum Source {
-    Map(MapBuf),
-    Read(ReadBuf),
-}
-
-impl Source {
-    /// A memory map of `file` when `map` and possible, else a read buffer.
-    pub(super) fn open(file: File, map: bool) -> Self {
-        if map && file.metadata().is_ok_and(|m| m.is_file()) {
-            if let Some(m) = MapBuf::new(&file) {
-                return Source::Map(m);
-            }
-        }
-        Source::Read(ReadBuf::new(file))
-    }
-
-    /// True for a memory map.
-    pub(super) fn is_mapped(&self) -> bool {
-        matches!(self, Source::Map(_))
-    }
-
-    /// Makes `n` bytes available at the cursor, reading if nothing is held; false when
-    /// they are not (end of file, or held bytes forbid reading).
-    #[inline]
-    pub(super) fn ensure(&mut self, n: usize) -> io::Result<bool> {
-        match self {
-            Source::Map(m) => Ok(m.map.len() - m.cursor >= n),
-            Source::Read(r) => r.ensure(n),
-        }
-    }
 
     /// True when `n` bytes are available at the cursor without reading.
     #[inline]
     pub(super) fn buffered(&self, n: usize) -> bool {
-        match self {
-            Source::Map(m) => m.map.len() - m.cursor >= n,
-            Source::Read(r) => r.end - r.cursor >= n,
-        }
+        self.end - self.cursor >= n
     }
 
     /// The next `n` bytes at the cursor (check availability first).
     #[inline]
     pub(super) fn peek(&self, n: usize) -> &[u8] {
-        let (w, c) = (self.window(), self.cursor());
-        &w[c..c + n]
+        &self.buf[self.cursor..self.cursor + n]
     }
 
     /// Bytes available at the cursor without reading.
     #[inline]
     pub(super) fn available(&self) -> usize {
-        match self {
-            Source::Map(m) => m.map.len() - m.cursor,
-            Source::Read(r) => r.end - r.cursor,
-        }
+        self.end - self.cursor
     }
 
     /// Moves the cursor over `n` available bytes, holding them.
     #[inline]
     pub(super) fn take(&mut self, n: usize) {
-        match self {
-            Source::Map(m) => m.cursor += n.min(m.map.len() - m.cursor),
-            Source::Read(r) => r.cursor += n.min(r.end - r.cursor),
-        }
+        self.cursor += n.min(self.end - self.cursor);
     }
 
     /// Releases every held byte.
     #[inline]
     pub(super) fn release(&mut self) {
-        match self {
-            Source::Map(m) => m.start = m.cursor,
-            Source::Read(r) => {
-                r.released += (r.cursor - r.start) as u64;
-                r.start = r.cursor;
-            }
-        }
+        self.released += (self.cursor - self.start) as u64;
+        self.start = self.cursor;
     }
 
     /// Index of the cursor in [`window`](Self::window).
     #[inline]
     pub(super) fn cursor(&self) -> usize {
-        match self {
-            Source::Map(m) => m.cursor,
-            Source::Read(r) => r.cursor,
-        }
+        self.cursor
     }
 
     /// The bytes ranges from [`cursor`](Self::cursor) index into.
     #[inline]
     pub(super) fn window(&self) -> &[u8] {
-        match self {
-            Source::Map(m) => &m.map,
-            Source::Read(r) => &r.buf,
-        }
+        &self.buf
     }
 
     /// Bytes of the file released so far.
     pub(super) fn position(&self) -> u64 {
-        match self {
-            Source::Map(m) => m.start as u64,
-            Source::Read(r) => r.released,
-        }
+        self.released
     }
 }

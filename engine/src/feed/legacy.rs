@@ -9,7 +9,7 @@
 //! than the snapshot length is cut to it, and a record longer than 256 KiB is corrupt.
 //! The rusticata parser used for pcapng does none of this, hence this small reader.
 
-use super::buffer::Source;
+use super::buffer::ReadBuf;
 use crate::decode::LinkType;
 use crate::time::{Timestamp, NANOS_PER_SEC};
 use std::fs::File;
@@ -68,19 +68,14 @@ enum Lengths {
 }
 
 pub(super) struct LegacyReader {
-    buf: Source,
+    buf: ReadBuf,
     big_endian: bool,
     nanos: bool,
     record_header: usize,
     lengths: Lengths,
     snapshot: u32,
     pub(super) link: LinkType,
-    /// Buffer offset up to which prefetches were issued.
-    frontier: usize,
 }
-
-/// How far ahead of the current record the reader prefetches (bytes).
-const PREFETCH_AHEAD: usize = 2048;
 
 /// True when `magic` (first four bytes, little-endian) starts a classic pcap file.
 pub(super) fn is_legacy_magic(magic: u32) -> bool {
@@ -90,10 +85,9 @@ pub(super) fn is_legacy_magic(magic: u32) -> bool {
 }
 
 impl LegacyReader {
-    /// Reads the file header (memory-mapping the file when `map` and possible).
-    /// `None` when the file is shorter than a header.
-    pub(super) fn open(file: File, map: bool) -> Result<Option<LegacyReader>, LegacyError> {
-        let mut buf = Source::open(file, map);
+    /// Reads the file header. `None` when the file is shorter than a header.
+    pub(super) fn open(file: File) -> Result<Option<LegacyReader>, LegacyError> {
+        let mut buf = ReadBuf::new(file);
         if !buf.ensure(24).map_err(|_| LegacyError::Read)? {
             return Ok(None);
         }
@@ -141,7 +135,6 @@ impl LegacyReader {
                 snaplen
             },
             link,
-            frontier: 0,
         }))
     }
 
@@ -163,19 +156,17 @@ impl LegacyReader {
             self.buf.release();
         }
         let hl = self.record_header;
-        let have = if fresh {
-            self.buf.ensure(hl).map_err(|_| LegacyError::Read)?
-        } else {
-            self.buf.buffered(hl)
-        };
-        if !have {
-            return if !fresh {
-                Ok(Next::Wait)
-            } else if self.buf.available() == 0 {
-                Ok(Next::End)
-            } else {
-                Err(LegacyError::Truncated)
-            };
+        if !self.buf.buffered(hl) {
+            if !fresh {
+                return Ok(Next::Wait);
+            }
+            if !self.buf.ensure(hl).map_err(|_| LegacyError::Read)? {
+                return if self.buf.available() == 0 {
+                    Ok(Next::End)
+                } else {
+                    Err(LegacyError::Truncated)
+                };
+            }
         }
         let Ok(h) = <[u8; 16]>::try_from(self.buf.peek(16)) else {
             return Err(LegacyError::Truncated);
@@ -201,11 +192,13 @@ impl LegacyReader {
             return Err(LegacyError::TooLong(caplen));
         }
         let total = hl + caplen as usize;
-        if !fresh && !self.buf.buffered(total) {
-            return Ok(Next::Wait);
-        }
-        if !self.buf.ensure(total).map_err(|_| LegacyError::Read)? {
-            return Err(LegacyError::Truncated);
+        if !self.buf.buffered(total) {
+            if !fresh {
+                return Ok(Next::Wait);
+            }
+            if !self.buf.ensure(total).map_err(|_| LegacyError::Read)? {
+                return Err(LegacyError::Truncated);
+            }
         }
         let nanos = if self.nanos {
             u64::from(frac)
@@ -217,35 +210,13 @@ impl LegacyReader {
                 .saturating_mul(NANOS_PER_SEC)
                 .saturating_add(nanos),
         );
-        let cut = caplen > self.snapshot;
-        let keep = caplen.min(self.snapshot) as usize;
         let start = self.buf.cursor() + hl;
         self.buf.take(total);
-        // Keep the bytes a few records ahead loading while these are processed.
-        let next = start + caplen as usize;
-        let base = self.buf.window().as_ptr();
-        if !self.buf.is_mapped() {
-            // Read bytes were just copied in: they are already in cache.
-            return Ok(Next::Record(Record {
-                ts,
-                start,
-                len: keep,
-                cut,
-            }));
-        }
-        if self.frontier < next || self.frontier > next + 2 * PREFETCH_AHEAD {
-            // Behind, or the read buffer shifted its bytes to the front.
-            self.frontier = next;
-        }
-        while self.frontier < next + PREFETCH_AHEAD {
-            crate::prefetch::prefetch(base.wrapping_add(self.frontier));
-            self.frontier += 64;
-        }
         Ok(Next::Record(Record {
             ts,
             start,
-            len: keep,
-            cut,
+            len: caplen.min(self.snapshot) as usize,
+            cut: caplen > self.snapshot,
         }))
     }
 }

@@ -54,16 +54,8 @@ impl std::fmt::Debug for PcapFile {
 }
 
 impl PcapFile {
-    /// Opens a capture and reads its header (buffered reads; see
-    /// [`PcapFile::open_with`]).
+    /// Opens a capture and reads its header.
     pub fn open(path: &Path) -> Result<PcapFile, FeedError> {
-        Self::open_with(path, false)
-    }
-
-    /// Opens a capture; `map` memory-maps a regular classic pcap instead of reading it
-    /// through a buffer (no copy, but the file must not be truncated while it is read,
-    /// and on the machines measured it was slower: see the changelog).
-    pub fn open_with(path: &Path, map: bool) -> Result<PcapFile, FeedError> {
         let p = || path.to_path_buf();
         let open = || File::open(path).map_err(|source| FeedError::Open { path: p(), source });
         let mut file = open()?;
@@ -101,7 +93,7 @@ impl PcapFile {
                 },
             })?)
         } else if is_legacy_magic(magic) {
-            match LegacyReader::open(open()?, map) {
+            match LegacyReader::open(open()?) {
                 Ok(Some(r)) => Inner::Legacy(r),
                 Ok(None) => return Err(truncated()),
                 Err(_) => {
@@ -180,11 +172,7 @@ impl PcapFile {
             Inner::Legacy(r) => match r.next(fresh) {
                 Ok(Next::Record(rec)) => Ok(Some(Located::Legacy(rec))),
                 Ok(Next::End | Next::Wait) => Ok(None),
-                Err(LegacyError::Truncated) => Err(Fail::Truncated),
-                Err(LegacyError::Read) => Err(Fail::Read),
-                Err(LegacyError::TooLong(_)) => Err(Fail::Corrupt(
-                    "a record claims more than 262144 captured bytes",
-                )),
+                Err(e) => Err(legacy_fail(e)),
             },
             Inner::Ng(_) if !fresh => Ok(None),
             Inner::Ng(r) => match r.next() {
@@ -263,20 +251,27 @@ impl PcapFile {
                 None => Ok(0),
             };
         }
+        if let Some(fail) = self.pending.take() {
+            return Err(self.fail(fail));
+        }
         let mut recs = [Record::default(); BATCH];
         let mut n = 0;
-        while n < BATCH {
-            match self.locate(n == 0) {
-                Ok(Some(Located::Legacy(r))) => {
-                    recs[n] = r;
-                    n += 1;
+        if let Inner::Legacy(reader) = &mut self.inner {
+            while n < BATCH {
+                let kind = match reader.next(n == 0) {
+                    Ok(Next::Record(r)) => {
+                        recs[n] = r;
+                        n += 1;
+                        continue;
+                    }
+                    Ok(Next::End | Next::Wait) => break,
+                    Err(e) => legacy_fail(e),
+                };
+                if n == 0 {
+                    return Err(self.fail(kind));
                 }
-                Ok(_) => break,
-                Err(kind) if n == 0 => return Err(self.fail(kind)),
-                Err(kind) => {
-                    self.pending = Some(kind);
-                    break;
-                }
+                self.pending = Some(kind);
+                break;
             }
         }
         let Inner::Legacy(reader) = &self.inner else {
@@ -311,6 +306,14 @@ pub const BATCH: usize = 32;
 enum Located {
     Legacy(super::legacy::Record),
     Ng(super::pcapng::Found),
+}
+
+fn legacy_fail(e: LegacyError) -> Fail {
+    match e {
+        LegacyError::Truncated => Fail::Truncated,
+        LegacyError::Read => Fail::Read,
+        LegacyError::TooLong(_) => Fail::Corrupt("a record claims more than 262144 captured bytes"),
+    }
 }
 
 enum Fail {

@@ -237,3 +237,144 @@ impl<W: Write> Sink for EveWriter<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{IpVersion, Vlans};
+    use crate::flow::{EndReason, FlowState};
+    use crate::record::{IcmpRecord, TcpRecord};
+    use crate::stream::TcpState;
+    use crate::time::Timestamp;
+
+    fn record() -> FlowRecord {
+        FlowRecord {
+            timestamp: Timestamp::from_secs_micros(1_456_786_925, 500_000),
+            flow_id: 1_234_567,
+            vlans: Vlans::default(),
+            src_ip: "10.0.0.1".parse().unwrap(),
+            dest_ip: "10.0.0.2".parse().unwrap(),
+            ports: Some((40000, 80)),
+            ip_version: IpVersion::V4,
+            proto: 6,
+            icmp: None,
+            pkts_toserver: 5,
+            pkts_toclient: 3,
+            bytes_toserver: 400,
+            bytes_toclient: 1200,
+            start: Timestamp::from_secs_micros(1_456_786_920, 999_999),
+            end: Timestamp::from_secs_micros(1_456_786_925, 1),
+            state: FlowState::Closed,
+            reason: EndReason::Timeout,
+            allowed: false,
+            tcp: Some(TcpRecord {
+                flags: 0x1b,
+                flags_ts: 0x1b,
+                flags_tc: 0x13,
+                state: Some(TcpState::Closed),
+            }),
+        }
+    }
+
+    fn render(r: &FlowRecord, opts: EveOptions) -> String {
+        let mut w = EveWriter::new(Vec::new(), opts);
+        w.flow(r);
+        assert_eq!(w.written(), 1);
+        String::from_utf8(w.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn tcp_flow_renders_like_suricata() {
+        assert_eq!(
+            render(&record(), EveOptions::default()),
+            concat!(
+                r#"{"timestamp":"2016-02-29T23:02:05.500000+0000","flow_id":1234567,"event_type":"flow","#,
+                r#""src_ip":"10.0.0.1","src_port":40000,"dest_ip":"10.0.0.2","dest_port":80,"ip_v":4,"#,
+                r#""proto":"TCP","flow":{"pkts_toserver":5,"pkts_toclient":3,"bytes_toserver":400,"#,
+                r#""bytes_toclient":1200,"start":"2016-02-29T23:02:00.999999+0000","#,
+                r#""end":"2016-02-29T23:02:05.000001+0000","age":5,"state":"closed","reason":"timeout","#,
+                r#""alerted":false},"tcp":{"tcp_flags":"1b","tcp_flags_ts":"1b","tcp_flags_tc":"13","#,
+                r#""syn":true,"fin":true,"psh":true,"ack":true,"state":"closed"}}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn ipv6_icmp_vlans_and_unknown_protocols() {
+        let mut r = record();
+        r.src_ip = "fe80::20c:29ff:fef3:cf38".parse().unwrap();
+        r.dest_ip = "ff02::1".parse().unwrap();
+        r.ip_version = IpVersion::V6;
+        r.proto = 58;
+        r.ports = None;
+        r.tcp = None;
+        r.vlans = Vlans::from_slice(&[1, 10]);
+        r.icmp = Some(IcmpRecord {
+            icmp_type: 128,
+            icmp_code: 0,
+            response: Some((129, 0)),
+        });
+        let v: serde_json::Value =
+            serde_json::from_str(&render(&r, EveOptions::default())).unwrap();
+        assert_eq!(v["src_ip"], "fe80:0000:0000:0000:020c:29ff:fef3:cf38");
+        assert_eq!(v["dest_ip"], "ff02:0000:0000:0000:0000:0000:0000:0001");
+        assert_eq!(v["proto"], "IPv6-ICMP");
+        assert_eq!(v["vlan"], serde_json::json!([1, 10]));
+        assert_eq!(
+            (v["icmp_type"].as_u64(), v["response_icmp_type"].as_u64()),
+            (Some(128), Some(129))
+        );
+        assert!(v.get("src_port").is_none() && v.get("tcp").is_none());
+        let c: serde_json::Value = serde_json::from_str(&render(
+            &r,
+            EveOptions {
+                ipv6_compress: true,
+            },
+        ))
+        .unwrap();
+        assert_eq!(c["src_ip"], "fe80::20c:29ff:fef3:cf38");
+        r.proto = 253;
+        let v: serde_json::Value =
+            serde_json::from_str(&render(&r, EveOptions::default())).unwrap();
+        assert_eq!(v["proto"], "253");
+    }
+
+    #[test]
+    fn tcp_without_a_session_and_bypassed_flows() {
+        let mut r = record();
+        r.tcp = Some(TcpRecord {
+            flags: 0,
+            flags_ts: 0,
+            flags_tc: 0,
+            state: None,
+        });
+        r.allowed = true;
+        let v: serde_json::Value =
+            serde_json::from_str(&render(&r, EveOptions::default())).unwrap();
+        assert_eq!(
+            v["tcp"],
+            serde_json::json!({"tcp_flags": "00", "tcp_flags_ts": "00", "tcp_flags_tc": "00"})
+        );
+        assert_eq!(v["flow"]["state"], "bypassed");
+    }
+
+    #[test]
+    fn write_errors_are_kept_and_later_records_counted() {
+        #[derive(Debug)]
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = EveWriter::new(Broken, EveOptions::default());
+        w.flow(&record());
+        w.flow(&record());
+        assert_eq!((w.written(), w.dropped()), (0, 2));
+        assert!(w.finish().unwrap_err().to_string().contains("disk full"));
+    }
+}

@@ -1,0 +1,330 @@
+//! `pcap-replay` as a user runs it: output, determinism, the summary, and what bad
+//! input does (one clear line, a documented exit status, nothing read is lost).
+
+use flowengine_tests::{fixtures, pcap, shared};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pcap-replay"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pcap-replay-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn sample_file() -> PathBuf {
+    let p = tmp("sample.pcap");
+    pcap::write_file(&p, pcap::DLT_EN10MB, &fixtures::sample()).unwrap();
+    p
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run pcap-replay")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn eve_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect()
+}
+
+#[test]
+fn writes_one_eve_flow_event_per_flow_and_a_summary() {
+    let p = sample_file();
+    let eve = tmp("sample.json");
+    let o = run(&[
+        "--deterministic",
+        "--eve",
+        eve.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let events = eve_lines(&eve);
+    assert_eq!(events.len(), 11);
+    for e in &events {
+        assert_eq!(e["event_type"], "flow");
+        assert!(e["flow_id"].as_u64().unwrap() < 1 << 53);
+        assert!(e["flow"]["pkts_toserver"].is_u64());
+        for k in ["start", "end", "state", "reason", "age"] {
+            assert!(!e["flow"][k].is_null(), "flow.{k} missing in {e}");
+        }
+    }
+    let summary = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "received: 26",
+        "flows: 11",
+        "idle_prunes_proto_timeout: 3",
+        "tcp_reuse: 1",
+        "bytes_per_flow_slot",
+        "packets_per_second",
+        "arp: 1",
+    ] {
+        assert!(
+            summary.contains(needle),
+            "summary lacks {needle}:\n{summary}"
+        );
+    }
+}
+
+#[test]
+fn deterministic_runs_are_identical() {
+    let p = sample_file();
+    let (a, b) = (tmp("det-a.json"), tmp("det-b.json"));
+    for out in [&a, &b] {
+        let o = run(&[
+            "-q",
+            "--deterministic",
+            "--eve",
+            out.to_str().unwrap(),
+            p.to_str().unwrap(),
+        ]);
+        assert!(o.status.success());
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    // Without the flag the hash seed (and so the flow ids) change from run to run.
+    let c = tmp("det-c.json");
+    let o = run(&["-q", "--eve", c.to_str().unwrap(), p.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
+}
+
+#[test]
+fn eve_to_stdout_moves_the_summary_to_stderr() {
+    let p = sample_file();
+    let o = run(&["--eve", "-", p.to_str().unwrap()]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 11);
+    assert!(out.lines().all(|l| l.starts_with('{')));
+    assert!(stderr(&o).contains("Packet I/O Totals"));
+}
+
+#[test]
+fn several_files_are_one_timeline() {
+    let frames = fixtures::sample();
+    let (first, second) = frames.split_at(frames.len() / 2);
+    let (a, b) = (tmp("half-a.pcap"), tmp("half-b.pcap"));
+    pcap::write_file(&a, pcap::DLT_EN10MB, first).unwrap();
+    pcap::write_file(&b, pcap::DLT_EN10MB, second).unwrap();
+    let eve = tmp("halves.json");
+    let o = run(&[
+        "-q",
+        "--deterministic",
+        "--eve",
+        eve.to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let whole = tmp("whole.json");
+    let p = sample_file();
+    run(&[
+        "-q",
+        "--deterministic",
+        "--eve",
+        whole.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    let key = |v: &serde_json::Value| v["flow_id"].as_u64().unwrap();
+    let mut x = eve_lines(&eve);
+    let mut y = eve_lines(&whole);
+    x.sort_by_key(key);
+    y.sort_by_key(key);
+    assert_eq!(x, y);
+}
+
+#[test]
+fn unknown_set_keys_are_reported_once_and_ignored() {
+    let p = sample_file();
+    let o = run(&[
+        "--set",
+        "cli.simulate-ips=true",
+        "--set",
+        "checksum=none",
+        "--set",
+        "stream.midstream=yes",
+        "--eve",
+        tmp("unknown.json").to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("ignoring unknown configuration keys").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("cli.simulate-ips") && err.contains("checksum"));
+}
+
+#[test]
+fn configuration_errors_exit_2_and_name_the_problem() {
+    let p = sample_file();
+    let o = run(&["--set", "stream.max_flows=many", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("stream.max_flows"), "{}", stderr(&o));
+    let cfg = tmp("bad.toml");
+    std::fs::write(&cfg, "[stream]\nmax_flowz = 4\n").unwrap();
+    let o = run(&["--config", cfg.to_str().unwrap(), p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("max_flowz"), "{}", stderr(&o));
+    let good = tmp("good.toml");
+    std::fs::write(&good, "[stream]\nmax_flows = 4\n").unwrap();
+    let o = run(&["--config", good.to_str().unwrap(), p.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("max_flows: 4"));
+}
+
+fn error_lines(o: &Output) -> Vec<String> {
+    stderr(o)
+        .lines()
+        .filter(|l| l.contains("error") || l.contains("warning"))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_truncated_capture_is_read_up_to_the_cut() {
+    let full = pcap::to_bytes(pcap::DLT_EN10MB, &fixtures::sample());
+    let cut = tmp("cut.pcap");
+    std::fs::write(&cut, &full[..full.len() - 10]).unwrap();
+    let eve = tmp("cut.json");
+    let o = run(&["-q", "--eve", eve.to_str().unwrap(), cut.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = error_lines(&o);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("truncated") && lines[0].contains("after 25 packets"),
+        "{lines:?}"
+    );
+    let pkts: u64 = eve_lines(&eve)
+        .iter()
+        .map(|e| {
+            e["flow"]["pkts_toserver"].as_u64().unwrap()
+                + e["flow"]["pkts_toclient"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(pkts, 24, "every IP packet before the cut is in a record");
+}
+
+#[test]
+fn files_that_are_not_captures_exit_1_with_one_line_and_an_empty_eve() {
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.pcap", vec![], "empty file"),
+        (
+            "text.pcap",
+            b"this is not a capture at all\n".to_vec(),
+            "not a pcap or pcapng file",
+        ),
+        (
+            "random.pcap",
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+            "not a pcap or pcapng file",
+        ),
+        (
+            "short.pcap",
+            vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0],
+            "truncated",
+        ),
+    ];
+    for (name, bytes, needle) in cases {
+        let p = tmp(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let eve = tmp(&format!("{name}.json"));
+        let o = run(&["-q", "--eve", eve.to_str().unwrap(), p.to_str().unwrap()]);
+        let lines = error_lines(&o);
+        assert_eq!(lines.len(), 1, "{name}: {lines:?}");
+        assert!(lines[0].contains(needle), "{name}: {lines:?}");
+        assert!(lines[0].contains(name), "{name}: the line names the file");
+        if needle == "truncated" {
+            assert_eq!(o.status.code(), Some(0), "{name}");
+        } else {
+            assert_eq!(o.status.code(), Some(1), "{name}");
+        }
+        assert!(eve.exists(), "{name}: the EVE file exists even so");
+    }
+    let o = run(&["-q", "/nonexistent/capture.pcap"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot open"));
+}
+
+#[test]
+fn a_corrupt_record_keeps_what_was_read_and_the_other_files() {
+    // Two good packets, then a record claiming 1 MB of data.
+    let frames = fixtures::sample();
+    let mut w = pcap::PcapWriter::new(Vec::new(), pcap::DLT_EN10MB, 65535, false).unwrap();
+    for (t, f) in &frames[..2] {
+        w.write(*t, f).unwrap();
+    }
+    w.write_record(frames[2].0, &frames[2].1, 1 << 20, 1 << 20)
+        .unwrap();
+    let bad = tmp("corrupt.pcap");
+    std::fs::write(&bad, w.finish().unwrap()).unwrap();
+    let good = sample_file();
+    let eve = tmp("corrupt.json");
+    let o = run(&[
+        "-q",
+        "--eve",
+        eve.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let lines = error_lines(&o);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("corrupt") && lines[0].contains("after 2 packets"),
+        "{lines:?}"
+    );
+    let pkts: u64 = eve_lines(&eve)
+        .iter()
+        .map(|e| {
+            e["flow"]["pkts_toserver"].as_u64().unwrap()
+                + e["flow"]["pkts_toclient"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(
+        pkts,
+        2 + 25,
+        "the two packets before the bad record, then the next file"
+    );
+}
+
+#[test]
+fn records_longer_than_the_snapshot_length_are_cut_and_counted() {
+    let frames = fixtures::sample();
+    let mut w = pcap::PcapWriter::new(Vec::new(), pcap::DLT_EN10MB, 60, false).unwrap();
+    for (t, f) in &frames {
+        w.write(*t, f).unwrap();
+    }
+    let p = tmp("snap.pcap");
+    std::fs::write(&p, w.finish().unwrap()).unwrap();
+    let o = run(&[p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("caplen_over_snaplen"), "{out}");
+    // Cut to 60 bytes, the longer IP packets no longer hold their whole length:
+    // counted as decode errors by reason, not lost silently.
+    assert!(out.contains("ipv4_capture_short"), "{out}");
+}
+
+#[test]
+fn reads_pcapng() {
+    let p = shared::shared_dir().join("verify/ndpi/cases/dns/input.pcapng");
+    assert!(p.exists(), "{} missing", p.display());
+    let eve = tmp("ng.json");
+    let o = run(&["-q", "--eve", eve.to_str().unwrap(), p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!eve_lines(&eve).is_empty());
+}

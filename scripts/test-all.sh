@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every check CI runs: set-up, formatting, lints, the release build, all tests (unit,
+# integration, doc, the example), and both verify harnesses held to verify/floors.json.
+# Needs ../shared beside the repository (or FLOWENGINE_SHARED pointing at it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format";   cargo fmt --all -- --check
+step "lint";     cargo clippy --workspace --all-targets --locked -- -D warnings
+step "build";    cargo build --release --locked
+step "tests";    cargo test --workspace --locked
+step "example";  cargo run --release --locked -q -p flowengine --example embed -- fixtures/sample.pcap >/dev/null
+step "verify";   python3 verify/check.py --jobs 2
+step "done"
