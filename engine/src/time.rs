@@ -84,24 +84,39 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+impl Timestamp {
+    /// Length of [`Timestamp::to_eve_bytes`]'s text.
+    pub const EVE_LEN: usize = 31;
+
+    /// The EVE text of this time, `2016-03-01T11:02:03.123456+0000` (UTC, microseconds),
+    /// without going through `core::fmt` (record writing is on the packet path's heels).
+    pub fn to_eve_bytes(self) -> [u8; Self::EVE_LEN] {
+        let secs = self.secs();
+        let rem = secs % 86_400;
+        let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+        let mut out = *b"0000-00-00T00:00:00.000000+0000";
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (0..width).rev() {
+                out[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y.clamp(0, 9999) as u64);
+        put(5, 2, u64::from(mo));
+        put(8, 2, u64::from(d));
+        put(11, 2, rem / 3_600);
+        put(14, 2, (rem % 3_600) / 60);
+        put(17, 2, rem % 60);
+        put(20, 6, u64::from(self.subsec_micros()));
+        out
+    }
+}
+
 /// Formats as EVE does: `2016-03-01T11:02:03.123456+0000` (UTC, microseconds).
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.secs();
-        let days = (secs / 86_400) as i64;
-        let rem = secs % 86_400;
-        let (y, mo, d) = civil_from_days(days);
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+0000",
-            y,
-            mo,
-            d,
-            rem / 3_600,
-            (rem % 3_600) / 60,
-            rem % 60,
-            self.subsec_micros()
-        )
+        let b = self.to_eve_bytes();
+        f.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)
     }
 }
 

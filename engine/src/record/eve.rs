@@ -24,40 +24,124 @@ pub struct EveOptions {
     pub ipv6_compress: bool,
 }
 
-/// An address formatted as EVE writes it.
-struct Ip(IpAddr, bool);
+/// Short ASCII text built on the stack: what the record's fields are formatted into
+/// before serde_json writes them (no `core::fmt` on the common paths).
+struct Text<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
 
-impl fmt::Display for Ip {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            IpAddr::V4(a) => a.fmt(f),
-            IpAddr::V6(a) if self.1 => a.fmt(f),
-            IpAddr::V6(a) => {
-                let s = a.segments();
-                write!(
-                    f,
-                    "{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}",
-                    s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
-                )
+impl<const N: usize> Text<N> {
+    fn new() -> Self {
+        Text {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        if self.len < N {
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+    }
+
+    fn push_dec(&mut self, v: u8) {
+        if v >= 100 {
+            self.push(b'0' + v / 100);
+        }
+        if v >= 10 {
+            self.push(b'0' + (v / 10) % 10);
+        }
+        self.push(b'0' + v % 10);
+    }
+
+    fn push_hex(&mut self, v: u64, digits: u32) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for i in (0..digits).rev() {
+            self.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII is ever pushed.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl<const N: usize> fmt::Write for Text<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for b in s.bytes() {
+            self.push(b);
+        }
+        Ok(())
+    }
+}
+
+impl<const N: usize> Serialize for Text<N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// An address as EVE writes it: IPv6 in full unless `compress`.
+fn ip_text(a: IpAddr, compress: bool) -> Text<48> {
+    let mut t = Text::new();
+    match a {
+        IpAddr::V4(a) => {
+            for (i, o) in a.octets().iter().enumerate() {
+                if i > 0 {
+                    t.push(b'.');
+                }
+                t.push_dec(*o);
+            }
+        }
+        IpAddr::V6(a) if compress => {
+            let _ = fmt::Write::write_fmt(&mut t, format_args!("{a}"));
+        }
+        IpAddr::V6(a) => {
+            for (i, seg) in a.segments().iter().enumerate() {
+                if i > 0 {
+                    t.push(b':');
+                }
+                t.push_hex(u64::from(*seg), 4);
             }
         }
     }
+    t
 }
 
-struct Hex(u8);
-
-impl fmt::Display for Hex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02x}", self.0)
+fn time_text(ts: crate::time::Timestamp) -> Text<{ crate::time::Timestamp::EVE_LEN }> {
+    Text {
+        buf: ts.to_eve_bytes(),
+        len: crate::time::Timestamp::EVE_LEN,
     }
 }
 
-/// Serializes a value through its `Display` without allocating.
-struct Disp<T>(T);
+fn hex_text(v: u8) -> Text<2> {
+    let mut t = Text::new();
+    t.push_hex(u64::from(v), 2);
+    t
+}
 
-impl<T: fmt::Display> Serialize for Disp<T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+/// EVE's boolean per TCP flag, in Suricata's order.
+const TCP_FLAG_NAMES: [(u8, &str); 8] = [
+    (tf::SYN, "syn"),
+    (tf::FIN, "fin"),
+    (tf::RST, "rst"),
+    (tf::PSH, "psh"),
+    (tf::ACK, "ack"),
+    (tf::URG, "urg"),
+    (tf::ECE, "ecn"),
+    (tf::CWR, "cwr"),
+];
+
+/// EVE `flow.state`: an allowed (trusted) flow is what Suricata calls bypassed.
+fn state_name(r: &FlowRecord) -> &'static str {
+    if r.allowed {
+        "bypassed"
+    } else {
+        r.state.name()
     }
 }
 
@@ -71,16 +155,10 @@ impl Serialize for FlowPart<'_> {
         m.serialize_entry("pkts_toclient", &r.pkts_toclient)?;
         m.serialize_entry("bytes_toserver", &r.bytes_toserver)?;
         m.serialize_entry("bytes_toclient", &r.bytes_toclient)?;
-        m.serialize_entry("start", &Disp(r.start))?;
-        m.serialize_entry("end", &Disp(r.end))?;
+        m.serialize_entry("start", &time_text(r.start))?;
+        m.serialize_entry("end", &time_text(r.end))?;
         m.serialize_entry("age", &r.age())?;
-        // An allowed (trusted) flow is what Suricata calls bypassed.
-        let state = if r.allowed {
-            "bypassed"
-        } else {
-            r.state.name()
-        };
-        m.serialize_entry("state", state)?;
+        m.serialize_entry("state", state_name(r))?;
         m.serialize_entry("reason", r.reason.name())?;
         m.serialize_entry("alerted", &false)?;
         m.end()
@@ -93,19 +171,10 @@ impl Serialize for TcpPart<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let t = self.0;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("tcp_flags", &Disp(Hex(t.flags)))?;
-        m.serialize_entry("tcp_flags_ts", &Disp(Hex(t.flags_ts)))?;
-        m.serialize_entry("tcp_flags_tc", &Disp(Hex(t.flags_tc)))?;
-        for (bit, name) in [
-            (tf::SYN, "syn"),
-            (tf::FIN, "fin"),
-            (tf::RST, "rst"),
-            (tf::PSH, "psh"),
-            (tf::ACK, "ack"),
-            (tf::URG, "urg"),
-            (tf::ECE, "ecn"),
-            (tf::CWR, "cwr"),
-        ] {
+        m.serialize_entry("tcp_flags", &hex_text(t.flags))?;
+        m.serialize_entry("tcp_flags_ts", &hex_text(t.flags_ts))?;
+        m.serialize_entry("tcp_flags_tc", &hex_text(t.flags_tc))?;
+        for (bit, name) in TCP_FLAG_NAMES {
             if t.flags & bit != 0 {
                 m.serialize_entry(name, &true)?;
             }
@@ -135,17 +204,17 @@ impl Serialize for EveFlow<'_> {
         let r = self.record;
         let compress = self.opts.ipv6_compress;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("timestamp", &Disp(r.timestamp))?;
+        m.serialize_entry("timestamp", &time_text(r.timestamp))?;
         m.serialize_entry("flow_id", &r.flow_id)?;
         m.serialize_entry("event_type", "flow")?;
         if !r.vlans.is_empty() {
             m.serialize_entry("vlan", r.vlans.as_slice())?;
         }
-        m.serialize_entry("src_ip", &Disp(Ip(r.src_ip, compress)))?;
+        m.serialize_entry("src_ip", &ip_text(r.src_ip, compress))?;
         if let Some((sp, _)) = r.ports {
             m.serialize_entry("src_port", &sp)?;
         }
-        m.serialize_entry("dest_ip", &Disp(Ip(r.dest_ip, compress)))?;
+        m.serialize_entry("dest_ip", &ip_text(r.dest_ip, compress))?;
         if let Some((_, dp)) = r.ports {
             m.serialize_entry("dest_port", &dp)?;
         }
@@ -158,7 +227,11 @@ impl Serialize for EveFlow<'_> {
         )?;
         match proto_name(r.proto) {
             Some(name) => m.serialize_entry("proto", name)?,
-            None => m.serialize_entry("proto", &Disp(r.proto))?,
+            None => {
+                let mut t = Text::<3>::new();
+                t.push_dec(r.proto);
+                m.serialize_entry("proto", &t)?
+            }
         }
         if let Some(icmp) = r.icmp {
             m.serialize_entry("icmp_type", &icmp.icmp_type)?;
@@ -176,9 +249,148 @@ impl Serialize for EveFlow<'_> {
     }
 }
 
+/// A JSON object built straight into a byte buffer. Only for the flow record's fixed
+/// schema: keys are literals and every string value is ASCII text without quotes,
+/// backslashes or control characters (addresses, times, hex, fixed names), so nothing
+/// needs escaping; `serde_json` (which `EveFlow`'s `Serialize` uses, and the tests
+/// check this writer against) spends most of its time looking for characters to
+/// escape that cannot be there.
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Obj { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    fn num(&mut self, k: &str, v: u64) {
+        self.key(k);
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        debug_assert!(!v.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20));
+        self.key(k);
+        self.out.push(b'"');
+        self.out.extend_from_slice(v.as_bytes());
+        self.out.push(b'"');
+    }
+
+    fn bool(&mut self, k: &str, v: bool) {
+        self.key(k);
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+    }
+
+    /// Opens a nested object under `k`; close it with [`Obj::close`].
+    fn child(&mut self, k: &str) -> Obj<'_> {
+        self.key(k);
+        Obj::open(self.out)
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// Appends `r` as one EVE JSON object (no newline) to `out`.
+fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
+    let mut m = Obj::open(out);
+    m.str("timestamp", time_text(r.timestamp).as_str());
+    m.num("flow_id", r.flow_id);
+    m.str("event_type", "flow");
+    if !r.vlans.is_empty() {
+        m.key("vlan");
+        m.out.push(b'[');
+        for (i, v) in r.vlans.as_slice().iter().enumerate() {
+            if i > 0 {
+                m.out.push(b',');
+            }
+            m.out
+                .extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+        }
+        m.out.push(b']');
+    }
+    m.str("src_ip", ip_text(r.src_ip, opts.ipv6_compress).as_str());
+    if let Some((sp, _)) = r.ports {
+        m.num("src_port", u64::from(sp));
+    }
+    m.str("dest_ip", ip_text(r.dest_ip, opts.ipv6_compress).as_str());
+    if let Some((_, dp)) = r.ports {
+        m.num("dest_port", u64::from(dp));
+    }
+    m.num(
+        "ip_v",
+        match r.ip_version {
+            crate::decode::IpVersion::V4 => 4,
+            crate::decode::IpVersion::V6 => 6,
+        },
+    );
+    match proto_name(r.proto) {
+        Some(name) => m.str("proto", name),
+        None => {
+            let mut t = Text::<3>::new();
+            t.push_dec(r.proto);
+            m.str("proto", t.as_str());
+        }
+    }
+    if let Some(icmp) = r.icmp {
+        m.num("icmp_type", u64::from(icmp.icmp_type));
+        m.num("icmp_code", u64::from(icmp.icmp_code));
+        if let Some((t, c)) = icmp.response {
+            m.num("response_icmp_type", u64::from(t));
+            m.num("response_icmp_code", u64::from(c));
+        }
+    }
+    let mut f = m.child("flow");
+    f.num("pkts_toserver", r.pkts_toserver);
+    f.num("pkts_toclient", r.pkts_toclient);
+    f.num("bytes_toserver", r.bytes_toserver);
+    f.num("bytes_toclient", r.bytes_toclient);
+    f.str("start", time_text(r.start).as_str());
+    f.str("end", time_text(r.end).as_str());
+    f.num("age", r.age());
+    f.str("state", state_name(r));
+    f.str("reason", r.reason.name());
+    f.bool("alerted", false);
+    f.close();
+    if let Some(t) = &r.tcp {
+        let mut c = m.child("tcp");
+        c.str("tcp_flags", hex_text(t.flags).as_str());
+        c.str("tcp_flags_ts", hex_text(t.flags_ts).as_str());
+        c.str("tcp_flags_tc", hex_text(t.flags_tc).as_str());
+        for (bit, name) in TCP_FLAG_NAMES {
+            if t.flags & bit != 0 {
+                c.bool(name, true);
+            }
+        }
+        if let Some(state) = t.state {
+            c.str("state", state.name());
+        }
+        c.close();
+    }
+    m.close();
+}
+
 /// Writes EVE `flow` events, one per line.
 pub struct EveWriter<W: Write> {
     out: W,
+    /// The line being built (reused: no allocation once it has grown to a line's size).
+    line: Vec<u8>,
     opts: EveOptions,
     error: Option<io::Error>,
     written: u64,
@@ -190,6 +402,7 @@ impl<W: Write> EveWriter<W> {
     pub fn new(out: W, opts: EveOptions) -> Self {
         EveWriter {
             out,
+            line: Vec::with_capacity(1024),
             opts,
             error: None,
             written: 0,
@@ -217,8 +430,10 @@ impl<W: Write> EveWriter<W> {
     }
 
     fn write_one(&mut self, record: &FlowRecord) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &EveFlow::new(record, self.opts))?;
-        self.out.write_all(b"\n")
+        self.line.clear();
+        write_flow(&mut self.line, record, self.opts);
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)
     }
 }
 
@@ -357,6 +572,38 @@ mod tests {
             serde_json::json!({"tcp_flags": "00", "tcp_flags_ts": "00", "tcp_flags_tc": "00"})
         );
         assert_eq!(v["flow"]["state"], "bypassed");
+    }
+
+    #[test]
+    fn the_fast_writer_matches_serde_json() {
+        let mut records = vec![record()];
+        let mut r = record();
+        r.src_ip = "2001:db8::1".parse().unwrap();
+        r.dest_ip = "2001:db8::2".parse().unwrap();
+        r.ip_version = IpVersion::V6;
+        r.vlans = Vlans::from_slice(&[4095, 0, 7]);
+        r.tcp = None;
+        r.ports = None;
+        r.proto = 200;
+        r.allowed = true;
+        r.icmp = Some(IcmpRecord {
+            icmp_type: 3,
+            icmp_code: 1,
+            response: None,
+        });
+        records.push(r);
+        for r in &records {
+            for opts in [
+                EveOptions::default(),
+                EveOptions {
+                    ipv6_compress: true,
+                },
+            ] {
+                let fast = render(r, opts);
+                let slow = serde_json::to_string(&EveFlow::new(r, opts)).unwrap() + "\n";
+                assert_eq!(fast, slow);
+            }
+        }
     }
 
     #[test]
