@@ -15,8 +15,9 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn sample_file() -> PathBuf {
-    let p = tmp("sample.pcap");
+/// The sample capture under a name of the test's own (tests run in parallel).
+fn sample_file(test: &str) -> PathBuf {
+    let p = tmp(&format!("sample-{test}.pcap"));
     pcap::write_file(&p, pcap::DLT_EN10MB, &fixtures::sample()).unwrap();
     p
 }
@@ -39,7 +40,7 @@ fn eve_lines(path: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn writes_one_eve_flow_event_per_flow_and_a_summary() {
-    let p = sample_file();
+    let p = sample_file("writes_one_eve_flow_event_per_flow_and_a_summary");
     let eve = tmp("sample.json");
     let o = run(&[
         "--deterministic",
@@ -77,7 +78,7 @@ fn writes_one_eve_flow_event_per_flow_and_a_summary() {
 
 #[test]
 fn deterministic_runs_are_identical() {
-    let p = sample_file();
+    let p = sample_file("deterministic_runs_are_identical");
     let (a, b) = (tmp("det-a.json"), tmp("det-b.json"));
     for out in [&a, &b] {
         let o = run(&[
@@ -99,7 +100,7 @@ fn deterministic_runs_are_identical() {
 
 #[test]
 fn eve_to_stdout_moves_the_summary_to_stderr() {
-    let p = sample_file();
+    let p = sample_file("eve_to_stdout_moves_the_summary_to_stderr");
     let o = run(&["--eve", "-", p.to_str().unwrap()]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
@@ -126,7 +127,7 @@ fn several_files_are_one_timeline() {
     ]);
     assert!(o.status.success());
     let whole = tmp("whole.json");
-    let p = sample_file();
+    let p = sample_file("several_files_are_one_timeline");
     run(&[
         "-q",
         "--deterministic",
@@ -144,7 +145,7 @@ fn several_files_are_one_timeline() {
 
 #[test]
 fn unknown_set_keys_are_reported_once_and_ignored() {
-    let p = sample_file();
+    let p = sample_file("unknown_set_keys_are_reported_once_and_ignored");
     let o = run(&[
         "--set",
         "cli.simulate-ips=true",
@@ -168,7 +169,7 @@ fn unknown_set_keys_are_reported_once_and_ignored() {
 
 #[test]
 fn configuration_errors_exit_2_and_name_the_problem() {
-    let p = sample_file();
+    let p = sample_file("configuration_errors_exit_2_and_name_the_problem");
     let o = run(&["--set", "stream.max_flows=many", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("stream.max_flows"), "{}", stderr(&o));
@@ -271,7 +272,7 @@ fn a_corrupt_record_keeps_what_was_read_and_the_other_files() {
         .unwrap();
     let bad = tmp("corrupt.pcap");
     std::fs::write(&bad, w.finish().unwrap()).unwrap();
-    let good = sample_file();
+    let good = sample_file("a_corrupt_record_keeps_what_was_read_and_the_other_files");
     let eve = tmp("corrupt.json");
     let o = run(&[
         "-q",

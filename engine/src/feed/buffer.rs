@@ -120,4 +120,9 @@ impl ReadBuf {
     pub(super) fn position(&self) -> u64 {
         self.released
     }
+
+    /// File offset of the cursor (released bytes plus those held).
+    pub(super) fn cursor_position(&self) -> u64 {
+        self.released + (self.cursor - self.start) as u64
+    }
 }

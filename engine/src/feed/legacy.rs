@@ -138,9 +138,14 @@ impl LegacyReader {
         }))
     }
 
-    /// Bytes consumed so far (the offset of the next record).
+    /// Bytes consumed so far (the offset of the first record not yet released).
     pub(super) fn position(&self) -> u64 {
         self.buf.position()
+    }
+
+    /// File offset of the next record to parse (past the ones handed out in a batch).
+    pub(super) fn cursor_position(&self) -> u64 {
+        self.buf.cursor_position()
     }
 
     /// The buffer the last record's range points into.

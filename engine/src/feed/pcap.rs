@@ -41,7 +41,7 @@ pub struct PcapFile {
     stats: FeedStats,
     size: u64,
     /// An error found while filling a batch, reported by the next call.
-    pending: Option<Fail>,
+    pending: Option<FeedError>,
 }
 
 impl std::fmt::Debug for PcapFile {
@@ -165,9 +165,6 @@ impl PcapFile {
     /// (the rest of a batch) only already-buffered bytes are used and `None` may just
     /// mean "none buffered".
     fn locate(&mut self, fresh: bool) -> Result<Option<Located>, Fail> {
-        if let Some(fail) = self.pending.take() {
-            return Err(fail);
-        }
         match &mut self.inner {
             Inner::Legacy(r) => match r.next(fresh) {
                 Ok(Next::Record(rec)) => Ok(Some(Located::Legacy(rec))),
@@ -223,6 +220,9 @@ impl PcapFile {
 
     /// The next packet, `Ok(None)` at the end of the file.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, FeedError> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         let located = match self.locate(true) {
             Ok(Some(l)) => l,
             Ok(None) => return Ok(None),
@@ -251,8 +251,8 @@ impl PcapFile {
                 None => Ok(0),
             };
         }
-        if let Some(fail) = self.pending.take() {
-            return Err(self.fail(fail));
+        if let Some(e) = self.pending.take() {
+            return Err(e);
         }
         let mut recs = [Record::default(); BATCH];
         let mut n = 0;
@@ -270,7 +270,12 @@ impl PcapFile {
                 if n == 0 {
                     return Err(self.fail(kind));
                 }
-                self.pending = Some(kind);
+                // Reported by the next call, naming where the bad record starts (past
+                // the good records of this batch) and counting those records as read.
+                let offset = reader.cursor_position();
+                let mut e = self.fail(kind);
+                set_place(&mut e, offset, self.stats.packets + n as u64);
+                self.pending = Some(e);
                 break;
             }
         }
@@ -306,6 +311,25 @@ pub const BATCH: usize = 32;
 enum Located {
     Legacy(super::legacy::Record),
     Ng(super::pcapng::Found),
+}
+
+/// Sets where an error happened and how many packets came before it.
+fn set_place(e: &mut FeedError, at: u64, count: u64) {
+    match e {
+        FeedError::Truncated {
+            offset, packets, ..
+        }
+        | FeedError::Corrupt {
+            offset, packets, ..
+        }
+        | FeedError::Read {
+            offset, packets, ..
+        } => {
+            *offset = at;
+            *packets = count;
+        }
+        _ => {}
+    }
 }
 
 fn legacy_fail(e: LegacyError) -> Fail {
