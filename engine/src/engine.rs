@@ -18,7 +18,7 @@ use crate::feed::Packet;
 use crate::flow::{EndReason, Flow, FlowState, Verdict};
 use crate::key::{FlowKey, KeyOptions};
 use crate::record::{FlowRecord, Sink};
-use crate::stream::{Session, TcpOptions, TcpSession, Tracked};
+use crate::stream::{Session, TcpOptions};
 use crate::time::Timestamp;
 
 /// Counters of an engine.
@@ -296,8 +296,9 @@ impl<S: Sink> Engine<S> {
         flow.count(dir, len, now);
         match k.transport {
             Transport::Tcp(t) => {
-                let tracked = TcpSession::track(flow, dir, &t, k.payload_len, &self.tcp_opts);
-                if tracked == Tracked::MidstreamRefused && self.bypass_midstream {
+                let up = flow.ext.tcp.track(dir, &t, k.payload_len, &self.tcp_opts);
+                up.apply(flow);
+                if up.midstream_refused && self.bypass_midstream {
                     self.cache.set_verdict(id, Verdict::Allow);
                 }
             }

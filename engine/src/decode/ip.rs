@@ -149,11 +149,6 @@ fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
-#[inline]
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
 #[allow(clippy::too_many_arguments)]
 fn transport<'a>(
     l: &Layers,
@@ -178,10 +173,10 @@ fn transport<'a>(
     };
     let (transport, payload) = match proto {
         PROTO_TCP => {
-            if seg.len() < 20 {
+            let Some(h) = seg.first_chunk::<20>() else {
                 return Err(short(DecodeError::TcpTruncated));
-            }
-            let mut data_offset = usize::from(seg[12] >> 4) * 4;
+            };
+            let mut data_offset = usize::from(h[12] >> 4) * 4;
             if data_offset < 20 || data_offset > seg.len() {
                 if first_fragment && data_offset > seg.len() {
                     return Err(DecodeError::FragmentHeaderTruncated);
@@ -190,12 +185,12 @@ fn transport<'a>(
                 data_offset = seg.len();
             }
             let info = TcpInfo {
-                src_port: be16(seg, 0),
-                dst_port: be16(seg, 2),
-                seq: be32(seg, 4),
-                ack: be32(seg, 8),
-                flags: seg[13],
-                window: be16(seg, 14),
+                src_port: u16::from_be_bytes([h[0], h[1]]),
+                dst_port: u16::from_be_bytes([h[2], h[3]]),
+                seq: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+                ack: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
+                flags: h[13],
+                window: u16::from_be_bytes([h[14], h[15]]),
             };
             (Transport::Tcp(info), &seg[data_offset..])
         }

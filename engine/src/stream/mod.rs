@@ -6,17 +6,11 @@
 
 pub mod tcp;
 
-pub use tcp::{TcpOptions, TcpSession, TcpState, Tracked};
+pub use tcp::{TcpOptions, TcpSession, TcpState, TcpUpdate};
 
 /// Per-flow stream state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Session {
     /// TCP session (inactive for other protocols).
     pub tcp: TcpSession,
-}
-
-impl AsMut<TcpSession> for Session {
-    fn as_mut(&mut self) -> &mut TcpSession {
-        &mut self.tcp
-    }
 }

@@ -35,13 +35,28 @@ pub struct TcpOptions {
     pub async_oneside: bool,
 }
 
-/// What tracking a packet led to.
+/// What tracking a packet means for its flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tracked {
-    /// Nothing the caller must act on.
-    Ok,
+pub struct TcpUpdate {
+    /// Swap the flow's client and server (a SYN/ACK seen first).
+    pub swap: bool,
+    /// The flow state the session's state implies, if it implies one.
+    pub flow_state: Option<FlowState>,
     /// The packet would have started a session mid-stream, which `midstream` forbids.
-    MidstreamRefused,
+    pub midstream_refused: bool,
+}
+
+impl TcpUpdate {
+    /// Applies the swap and the state to `flow`.
+    #[inline]
+    pub fn apply<X>(&self, flow: &mut Flow<X>) {
+        if self.swap {
+            flow.swap_direction();
+        }
+        if let Some(fs) = self.flow_state {
+            flow.set_state(fs);
+        }
+    }
 }
 
 /// TCP session state, numbered as Suricata's `TcpState`.
@@ -168,16 +183,12 @@ pub struct TcpSession {
     flags_ts: u8,
     flags_tc: u8,
     midstream: bool,
+    /// `async_oneside` was on when the session began.
+    async_oneside: bool,
     /// The SYN carried data (TCP Fast Open) that the SYN/ACK did not acknowledge.
     tfo_data_ignored: bool,
     client: Peer,
     server: Peer,
-}
-
-impl AsMut<TcpSession> for TcpSession {
-    fn as_mut(&mut self) -> &mut TcpSession {
-        self
-    }
 }
 
 impl TcpSession {
@@ -218,11 +229,8 @@ impl TcpSession {
         }
     }
 
-    fn set_state<X>(flow: &mut Flow<X>, s: &mut TcpSession, state: TcpState) {
+    fn set_state(s: &mut TcpSession, state: TcpState) {
         s.state = state;
-        if let Some(fs) = state.flow_state() {
-            flow.set_state(fs);
-        }
     }
 
     fn add_flags(&mut self, dir: Direction, flags: u8) {
@@ -264,49 +272,45 @@ impl TcpSession {
         }
     }
 
-    /// Tracks one packet of `flow` (already counted) sent in direction `dir`.
-    /// Returns [`Tracked::MidstreamRefused`] when the packet would have picked up a
-    /// session mid-stream but `midstream` is off (Suricata then applies its
-    /// `stream.midstream-policy`).
+    /// Tracks one packet of the flow holding this session (already counted), sent in
+    /// direction `dir`. The caller applies the returned [`TcpUpdate`] to the flow: a
+    /// direction swap, the flow state the session state implies, and whether the
+    /// packet would have picked up a session mid-stream that `midstream` forbids
+    /// (Suricata then applies its `stream.midstream-policy`).
     #[inline]
-    pub fn track<X: AsMut<TcpSession>>(
-        flow: &mut Flow<X>,
+    pub fn track(
+        &mut self,
         dir: Direction,
         t: &TcpInfo,
         payload_len: u32,
         opts: &TcpOptions,
-    ) -> Tracked {
-        let mut s = *flow.ext.as_mut();
-        let was_active = s.active;
-        Self::step(flow, &mut s, dir, t, payload_len, opts);
-        *flow.ext.as_mut() = s;
-        let f = t.flags;
-        let midstream_start = (f & tf::FIN != 0 && f & (tf::SYN | tf::RST) == 0)
-            || (f & (tf::SYN | tf::ACK) == tf::SYN | tf::ACK && !opts.async_oneside)
-            || (f & (tf::SYN | tf::FIN | tf::RST) == 0 && f & tf::ACK != 0);
-        if !was_active && !s.active && !opts.midstream && midstream_start {
-            Tracked::MidstreamRefused
+    ) -> TcpUpdate {
+        let was_active = self.active;
+        let mut swap = false;
+        if was_active {
+            Self::step(self, dir, t, payload_len);
         } else {
-            Tracked::Ok
+            swap = Self::start(self, dir, t, payload_len, opts);
         }
+        let mut up = TcpUpdate {
+            swap,
+            flow_state: self.state.flow_state(),
+            midstream_refused: false,
+        };
+        if !was_active && !self.active && !opts.midstream {
+            let f = t.flags;
+            up.midstream_refused = (f & tf::FIN != 0 && f & (tf::SYN | tf::RST) == 0)
+                || (f & (tf::SYN | tf::ACK) == tf::SYN | tf::ACK && !opts.async_oneside)
+                || (f & (tf::SYN | tf::FIN | tf::RST) == 0 && f & tf::ACK != 0);
+        }
+        up
     }
 
-    fn step<X>(
-        flow: &mut Flow<X>,
-        s: &mut TcpSession,
-        dir: Direction,
-        t: &TcpInfo,
-        payload_len: u32,
-        opts: &TcpOptions,
-    ) {
-        if !s.active {
-            Self::start(flow, s, dir, t, payload_len, opts);
-            return;
-        }
+    fn step(s: &mut TcpSession, dir: Direction, t: &TcpInfo, payload_len: u32) {
         s.add_flags(dir, t.flags);
         let f = t.flags;
         if f & tf::RST != 0 {
-            Self::rst(flow, s, dir, t);
+            Self::rst(s, dir, t);
             return;
         }
         let (snd, _) = s.peers(dir);
@@ -324,7 +328,7 @@ impl TcpSession {
                         // the client will send it again in a new session.
                         s.tfo_data_ignored =
                             syn_acked && s.client.next_seq != s.client.isn.wrapping_add(1);
-                        Self::set_state(flow, s, TcpState::SynRecv);
+                        Self::set_state(s, TcpState::SynRecv);
                     }
                 }
                 Direction::ToServer if f & tf::SYN != 0 && !ack => {
@@ -333,9 +337,9 @@ impl TcpSession {
                     s.client.next_seq = t.seq.wrapping_add(1);
                 }
                 Direction::ToServer
-                    if opts.async_oneside && ack && f & tf::SYN == 0 && sender_was_seen =>
+                    if s.async_oneside && ack && f & tf::SYN == 0 && sender_was_seen =>
                 {
-                    Self::set_state(flow, s, TcpState::Established);
+                    Self::set_state(s, TcpState::Established);
                 }
                 _ => {}
             },
@@ -344,9 +348,9 @@ impl TcpSession {
                     let server_ack_ok =
                         !s.server.seen || seq_geq(t.ack, s.server.isn.wrapping_add(1));
                     if server_ack_ok {
-                        Self::set_state(flow, s, TcpState::Established);
+                        Self::set_state(s, TcpState::Established);
                         if fin {
-                            Self::set_state(flow, s, TcpState::CloseWait);
+                            Self::set_state(s, TcpState::CloseWait);
                         }
                     }
                 }
@@ -357,7 +361,7 @@ impl TcpSession {
                         Direction::ToServer => TcpState::CloseWait,
                         Direction::ToClient => TcpState::FinWait1,
                     };
-                    Self::set_state(flow, s, next);
+                    Self::set_state(s, next);
                 }
             }
             // The server closed first.
@@ -370,65 +374,66 @@ impl TcpSession {
                         (false, true) => TcpState::FinWait2,
                         (false, false) => TcpState::FinWait1,
                     };
-                    Self::set_state(flow, s, next);
+                    Self::set_state(s, next);
                 }
             }
             TcpState::FinWait2 => {
                 if dir == Direction::ToServer && fin {
-                    Self::set_state(flow, s, TcpState::TimeWait);
+                    Self::set_state(s, TcpState::TimeWait);
                 }
             }
             TcpState::Closing => {
                 if dir == Direction::ToClient && s.client.fin_acked_by(t) {
-                    Self::set_state(flow, s, TcpState::TimeWait);
+                    Self::set_state(s, TcpState::TimeWait);
                 }
             }
             TcpState::TimeWait => {
                 if dir == Direction::ToClient && s.client.fin_acked_by(t) {
-                    Self::set_state(flow, s, TcpState::Closed);
+                    Self::set_state(s, TcpState::Closed);
                 }
             }
             // The client closed first.
             TcpState::CloseWait => {
                 if dir == Direction::ToClient && fin {
-                    Self::set_state(flow, s, TcpState::LastAck);
+                    Self::set_state(s, TcpState::LastAck);
                 }
             }
             TcpState::LastAck => {
                 if dir == Direction::ToServer && s.server.fin_acked_by(t) {
-                    Self::set_state(flow, s, TcpState::Closed);
+                    Self::set_state(s, TcpState::Closed);
                 }
             }
             TcpState::Closed => {}
         }
     }
 
-    /// The first packet of a session (Suricata's `StreamTcpPacketStateNone`).
-    fn start<X>(
-        flow: &mut Flow<X>,
+    /// The first packet of a session (Suricata's `StreamTcpPacketStateNone`). Returns
+    /// true when the flow's direction must be swapped (a SYN/ACK seen first).
+    fn start(
         s: &mut TcpSession,
         dir: Direction,
         t: &TcpInfo,
         payload_len: u32,
         opts: &TcpOptions,
-    ) {
+    ) -> bool {
         let f = t.flags;
         let mut dir = dir;
+        let mut swap = false;
         let state = if f & tf::RST != 0 {
-            return;
+            return false;
         } else if f & tf::FIN != 0 && f & tf::SYN == 0 {
             if !(opts.midstream && payload_len > 0) {
-                return;
+                return false;
             }
             s.midstream = true;
             TcpState::FinWait1
         } else if f & (tf::SYN | tf::ACK) == tf::SYN | tf::ACK {
             if !(opts.midstream || opts.async_oneside) {
-                return;
+                return false;
             }
             // A SYN/ACK seen first: its receiver is the client.
             if dir == Direction::ToServer {
-                flow.swap_direction();
+                swap = true;
                 dir = Direction::ToClient;
             }
             s.midstream = true;
@@ -437,27 +442,28 @@ impl TcpSession {
             TcpState::SynSent
         } else if f & tf::ACK != 0 {
             if !opts.midstream {
-                return;
+                return false;
             }
             s.midstream = true;
             TcpState::Established
         } else {
-            return;
+            return false;
         };
         s.active = true;
+        s.async_oneside = opts.async_oneside;
         s.add_flags(dir, f);
         let (snd, _) = s.peers(dir);
         snd.sent(t, payload_len);
         if state == TcpState::FinWait1 && dir == Direction::ToServer {
             // Picked up on the client's FIN: from the server's view, close_wait.
-            Self::set_state(flow, s, TcpState::Established);
-            Self::set_state(flow, s, TcpState::CloseWait);
+            Self::set_state(s, TcpState::CloseWait);
         } else {
-            Self::set_state(flow, s, state);
+            Self::set_state(s, state);
         }
+        swap
     }
 
-    fn rst<X>(flow: &mut Flow<X>, s: &mut TcpSession, dir: Direction, t: &TcpInfo) {
+    fn rst(s: &mut TcpSession, dir: Direction, t: &TcpInfo) {
         let valid = match s.state {
             TcpState::None | TcpState::Closed => false,
             TcpState::SynSent => match dir {
@@ -475,7 +481,7 @@ impl TcpSession {
             }
         };
         if valid {
-            Self::set_state(flow, s, TcpState::Closed);
+            Self::set_state(s, TcpState::Closed);
         }
     }
 }
@@ -518,7 +524,8 @@ mod tests {
         fn pkt(&mut self, dir: Direction, flags: u8, seq: u32, ack: u32, len: u32) -> TcpState {
             let d = self.f.direction(dir != Direction::ToServer);
             self.f.count(d, 60, Timestamp::ZERO);
-            TcpSession::track(&mut self.f, d, &seg(flags, seq, ack), len, &self.o);
+            let up = self.f.ext.track(d, &seg(flags, seq, ack), len, &self.o);
+            up.apply(&mut self.f);
             self.f.ext.state()
         }
     }
