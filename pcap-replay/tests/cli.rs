@@ -185,6 +185,17 @@ fn configuration_errors_exit_2_and_name_the_problem() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("max_flows: 4"));
 }
 
+/// Packets counted by all the records of an EVE file.
+fn packets_in(eve: &Path) -> u64 {
+    eve_lines(eve)
+        .iter()
+        .map(|e| {
+            e["flow"]["pkts_toserver"].as_u64().unwrap()
+                + e["flow"]["pkts_toclient"].as_u64().unwrap()
+        })
+        .sum()
+}
+
 fn error_lines(o: &Output) -> Vec<String> {
     stderr(o)
         .lines()
@@ -207,13 +218,7 @@ fn a_truncated_capture_is_read_up_to_the_cut() {
         lines[0].contains("truncated") && lines[0].contains("after 25 packets"),
         "{lines:?}"
     );
-    let pkts: u64 = eve_lines(&eve)
-        .iter()
-        .map(|e| {
-            e["flow"]["pkts_toserver"].as_u64().unwrap()
-                + e["flow"]["pkts_toclient"].as_u64().unwrap()
-        })
-        .sum();
+    let pkts = packets_in(&eve);
     assert_eq!(pkts, 24, "every IP packet before the cut is in a record");
 }
 
@@ -288,13 +293,7 @@ fn a_corrupt_record_keeps_what_was_read_and_the_other_files() {
         lines[0].contains("corrupt") && lines[0].contains("after 2 packets"),
         "{lines:?}"
     );
-    let pkts: u64 = eve_lines(&eve)
-        .iter()
-        .map(|e| {
-            e["flow"]["pkts_toserver"].as_u64().unwrap()
-                + e["flow"]["pkts_toclient"].as_u64().unwrap()
-        })
-        .sum();
+    let pkts = packets_in(&eve);
     assert_eq!(
         pkts,
         2 + 25,
