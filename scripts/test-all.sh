@@ -10,6 +10,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "format";   cargo fmt --all -- --check
 step "lint";     cargo clippy --workspace --all-targets --locked -- -D warnings
+step "docs";     RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked -q
 step "build";    cargo build --release --locked
 step "tests";    cargo test --workspace --locked
 step "example";  cargo run --release --locked -q -p flowengine --example embed -- fixtures/sample.pcap >/dev/null

@@ -156,7 +156,7 @@ impl<S: Sink> Engine<S> {
     }
 
     /// Processes frames in capture order, exactly as pushing them one by one would,
-    /// but faster: each group of up to [`BATCH`] frames is decoded and hashed first, and
+    /// but faster: each group of up to 32 frames is decoded and hashed first, and
     /// the memory its lookups will touch is prefetched before any is processed.
     pub fn push_batch(&mut self, pkts: &[Packet<'_>]) {
         for chunk in pkts.chunks(BATCH) {

@@ -4,7 +4,7 @@
 //! its lifecycle state, per-direction packet and byte counters, first/last packet
 //! times, its verdict and a protocol extension `X` owned by later stages (the stream's
 //! TCP session). Fields are private; the cache links flows into its lists through the
-//! crate-private [`Links`]. Nothing here allocates: `X` must be plain data.
+//! crate-private `Links`. Nothing here allocates: `X` must be plain data.
 
 use crate::decode::Vlans;
 use crate::key::{proto, FlowKey};

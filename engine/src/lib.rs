@@ -38,7 +38,7 @@
 //! assert_eq!(flows[0].reason.name(), "shutdown");
 //! ```
 //!
-//! For EVE JSON, pass an [`EveWriter`](record::eve::EveWriter) as the sink.
+//! For EVE JSON, pass an [`EveWriter`] as the sink.
 
 pub mod cache;
 pub mod config;

@@ -1,5 +1,5 @@
-//! Capture files: classic pcap (read like libpcap, see [`super::legacy`]) and pcapng
-//! (through rusticata's `pcap-parser`, see [`super::pcapng`]), told apart by their
+//! Capture files: classic pcap (read like libpcap, see `feed::legacy`) and pcapng
+//! (through rusticata's `pcap-parser`, see `feed::pcapng`), told apart by their
 //! magic number.
 //!
 //! Contract: [`PcapFile::next_packet`] yields each packet once, borrowing the reader's
