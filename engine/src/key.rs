@@ -29,7 +29,7 @@ pub mod proto {
 }
 
 /// The canonical key of a flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Eq)]
 #[repr(C, align(8))]
 pub struct FlowKey {
     addrs: [[u8; 16]; 2],
@@ -40,6 +40,16 @@ pub struct FlowKey {
     version: u8,
     depth: u8,
     _pad: u8,
+}
+
+/// Keys compare as six 64-bit words: every byte, padding included (always zero).
+impl PartialEq for FlowKey {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.words(), other.words());
+        (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) | (a[5] ^ b[5])
+            == 0
+    }
 }
 
 /// Which parts of a packet enter its key.
@@ -149,7 +159,9 @@ impl FlowKey {
         addr_space: u16,
         depth: u8,
     ) -> (FlowKey, bool) {
-        let reversed = (dst, dst_port) < (src, src_port);
+        // Endpoint order: address (as a big-endian number, i.e. byte-wise), then port.
+        let (a, b) = (u128::from_be_bytes(src), u128::from_be_bytes(dst));
+        let reversed = b < a || (b == a && dst_port < src_port);
         let (lo, hi) = if reversed {
             ((dst, dst_port), (src, src_port))
         } else {
