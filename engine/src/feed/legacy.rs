@@ -156,6 +156,7 @@ impl LegacyReader {
     /// The next record. With `fresh`, the records handed out before are released
     /// first and more of the file may be read; without it (the rest of a batch) only
     /// bytes already buffered are used, and [`Next::Wait`] says none are left.
+    #[inline]
     pub(super) fn next(&mut self, fresh: bool) -> Result<Next, LegacyError> {
         if fresh {
             self.buf.release();
@@ -176,15 +177,14 @@ impl LegacyReader {
         let Ok(h) = <[u8; 16]>::try_from(self.buf.peek(16)) else {
             return Err(LegacyError::Truncated);
         };
-        let word = |i: usize| {
-            let x = u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-            if self.big_endian {
-                x.swap_bytes()
-            } else {
-                x
-            }
-        };
-        let (secs, frac, mut caplen, mut len) = (word(0), word(4), word(8), word(12));
+        let w = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let (mut secs, mut frac, mut caplen, mut len) = (w(0), w(4), w(8), w(12));
+        if self.big_endian {
+            secs = secs.swap_bytes();
+            frac = frac.swap_bytes();
+            caplen = caplen.swap_bytes();
+            len = len.swap_bytes();
+        }
         let swap = match self.lengths {
             Lengths::NotSwapped => false,
             Lengths::Swapped => true,
