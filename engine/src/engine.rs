@@ -250,13 +250,13 @@ impl<S: Sink> Engine<S> {
     /// accounts the packet (`len` bytes) to it.
     #[inline]
     fn track_keyed(&mut self, k: &Keyed, len: u32, now: Timestamp, ordinal: u64) {
-        let (key, hash, reversed) = (k.key, k.hash, k.reversed);
+        let (hash, reversed) = (k.hash, k.reversed);
         let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
         // The sweep runs on this packet's time: a packet older than the newest one seen
         // (merged or unordered captures) does not expire the flows it belongs to.
         self.cache.sweep(now, self.sweep_per_packet, &mut on_end);
 
-        let found = match self.cache.find(&key, hash) {
+        let found = match self.cache.find(&k.key, hash) {
             Some(id) if self.cache.is_expired(id, now) => {
                 self.cache.end(id, EndReason::Timeout, &mut on_end);
                 None
@@ -280,16 +280,18 @@ impl<S: Sink> Engine<S> {
         };
         let id = match found {
             Some(id) => id,
-            None => match self
-                .cache
-                .create(key, hash, reversed, k.vlans, now, ordinal, &mut on_end)
-            {
-                Some(id) => id,
-                None => {
-                    self.no_flow += 1;
-                    return;
+            None => {
+                match self
+                    .cache
+                    .create(k.key, hash, reversed, k.vlans, now, ordinal, &mut on_end)
+                {
+                    Some(id) => id,
+                    None => {
+                        self.no_flow += 1;
+                        return;
+                    }
                 }
-            },
+            }
         };
         let flow = self.cache.flow_mut(id);
         let dir = flow.direction(reversed);

@@ -47,7 +47,12 @@ impl PartialEq for FlowKey {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
         let (a, b) = (self.words(), other.words());
-        (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) | (a[5] ^ b[5])
+        (a[0] ^ b[0])
+            | (a[1] ^ b[1])
+            | (a[2] ^ b[2])
+            | (a[3] ^ b[3])
+            | (a[4] ^ b[4])
+            | (a[5] ^ b[5])
             == 0
     }
 }
