@@ -752,7 +752,11 @@ impl<X> FlowCache<X> {
         let mut ended = 0;
         let mut next_due = NEVER;
         for step in 0..SWEPT {
-            let l = (self.sweep_rr + step) % SWEPT;
+            // Round-robin from where the last call stopped (no division on this path).
+            let l = match self.sweep_rr + step {
+                x if x >= SWEPT => x - SWEPT,
+                x => x,
+            };
             if now < self.due[l] {
                 next_due = next_due.min(self.due[l]);
                 continue;
