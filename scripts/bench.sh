@@ -5,8 +5,9 @@
 # (100,000 TCP + 50,000 UDP flows; once, then reused), replays it RUNS times without
 # EVE output (decode + flow tracking) and RUNS times with `--eve /dev/null` (decode +
 # tracking + EVE serialisation), and prints the median packets per second of each
-# mode and the flow slot size. With --criterion, also runs the engine's criterion
-# benchmarks (decode, cache) afterwards.
+# mode (whole run, and engine alone without file reading) and the flow slot size.
+# With --criterion, also runs the engine's criterion benchmarks (decode, cache)
+# afterwards.
 #
 # Usage: scripts/bench.sh [--criterion] [-h|--help]
 # Environment:
@@ -71,15 +72,17 @@ median() {
 run_mode() {
     local label="$1"
     shift
-    local out pps all=()
+    local out pps epps all=() eng=()
     for ((i = 1; i <= runs; i++)); do
         out="$("$replay" --deterministic "$@" "$pcap")"
         pps="$(field packets_per_second <<<"$out")"
-        if [[ -z "$pps" ]]; then
-            echo "bench.sh: no packets_per_second line in pcap-replay's summary" >&2
+        epps="$(field engine_packets_per_second <<<"$out")"
+        if [[ -z "$pps" || -z "$epps" ]]; then
+            echo "bench.sh: no packets_per_second lines in pcap-replay's summary" >&2
             exit 1
         fi
         all+=("$pps")
+        eng+=("$epps")
         if ((i == 1)); then
             summary="$out"
         fi
@@ -87,6 +90,9 @@ run_mode() {
     printf '%-36s runs: %s\n' "$label" "${all[*]}"
     printf '%-36s median packets_per_second: %s\n' "$label" \
         "$(printf '%s\n' "${all[@]}" | median)"
+    printf '%-36s engine runs: %s\n' "$label" "${eng[*]}"
+    printf '%-36s median engine_packets_per_second: %s (no file reading)\n' "$label" \
+        "$(printf '%s\n' "${eng[@]}" | median)"
 }
 
 summary=""

@@ -134,6 +134,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     });
 
     let mut failed = false;
+    let mut engine_time = std::time::Duration::ZERO;
     let mut feed = flowengine::feed::FeedStats::default();
     let mut done_bytes = 0u64;
     for path in &args.pcaps {
@@ -151,7 +152,14 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         };
         let mut batches = 0u64;
         loop {
-            match file.read_batch(&mut |pkts| engine.push_batch(pkts)) {
+            // Time spent in the engine, apart from reading the file: one clock read per
+            // batch of up to 32 packets.
+            let step = file.read_batch(&mut |pkts| {
+                let t = Instant::now();
+                engine.push_batch(pkts);
+                engine_time += t.elapsed();
+            });
+            match step {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e @ FeedError::Truncated { .. }) => {
@@ -182,7 +190,9 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let t = Instant::now();
     let (stats, out) = engine.finish();
+    engine_time += t.elapsed();
     let written = match out {
         Output::Eve(eve) => {
             let written = eve.written();
@@ -202,6 +212,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             stats: &stats,
             records_written: written,
             elapsed,
+            engine_time,
             ignored: &ignored,
         });
         if args.eve.as_deref() == Some("-") {

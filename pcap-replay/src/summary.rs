@@ -14,6 +14,8 @@ pub struct Summary<'a> {
     pub stats: &'a Stats,
     pub records_written: u64,
     pub elapsed: Duration,
+    /// Time spent inside the engine (decode, tracking, records), without file reading.
+    pub engine_time: Duration,
     pub ignored: &'a [String],
 }
 
@@ -163,6 +165,17 @@ pub fn render(s: &Summary<'_>) -> String {
         0.0
     };
     p.line("packets_per_second", format!("{pps:.0}"));
+    let esecs = s.engine_time.as_secs_f64();
+    p.line(
+        "engine_time",
+        format!("{esecs:.3} s (decode, tracking, records; no file reading)"),
+    );
+    let epps = if esecs > 0.0 {
+        d.packets as f64 / esecs
+    } else {
+        0.0
+    };
+    p.line("engine_packets_per_second", format!("{epps:.0}"));
     out.push_str(RULE);
     out
 }

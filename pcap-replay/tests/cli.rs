@@ -67,6 +67,7 @@ fn writes_one_eve_flow_event_per_flow_and_a_summary() {
         "tcp_reuse: 1",
         "bytes_per_flow_slot",
         "packets_per_second",
+        "engine_packets_per_second",
         "arp: 1",
     ] {
         assert!(
