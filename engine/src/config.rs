@@ -11,6 +11,7 @@
 //! booleans accept `true/false/yes/no/on/off/1/0`.
 
 use crate::cache::{CacheConfig, Timeouts};
+use crate::decode::{PortSet, TunnelConfig};
 use crate::flow::{FlowState, ProtoClass};
 use crate::key::{KeyHasher, KeyOptions};
 use crate::stream::TcpOptions;
@@ -153,8 +154,55 @@ impl Default for RecursionConfig {
     }
 }
 
-/// `[decoder]`.
+/// A UDP tunnel's `[decoder.<tunnel>]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UdpTunnelConfig {
+    /// Open this tunnel.
+    pub enabled: bool,
+    /// Its UDP ports, as Suricata writes them: `"4789"`, `"4789,8472"` or
+    /// `"[4789, 8472]"` (at most 8).
+    pub ports: String,
+}
+
+impl UdpTunnelConfig {
+    fn on(ports: &str) -> Self {
+        UdpTunnelConfig {
+            enabled: true,
+            ports: ports.into(),
+        }
+    }
+
+    fn port_set(&self, name: &str) -> Result<PortSet, ConfigError> {
+        if !self.enabled {
+            return Ok(PortSet::EMPTY);
+        }
+        PortSet::parse(&self.ports).map_err(|e| {
+            ConfigError::Invalid(format!("decoder.{name}.ports '{}': {e}", self.ports))
+        })
+    }
+}
+
+/// A tunnel's on/off switch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enabled {
+    /// Open this tunnel.
+    pub enabled: bool,
+}
+
+/// `[decoder.erspan]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErspanConfig {
+    /// `[decoder.erspan.typeI]`: ERSPAN type I (GRE 0x88be without a sequence number
+    /// and without an ERSPAN header). Off by default, as in Suricata.
+    #[serde(rename = "typeI")]
+    pub type_one: Enabled,
+}
+
+/// `[decoder]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecoderConfig {
     /// Most IP layers decoded per frame (tunnels inside tunnels); the packet of the
@@ -165,6 +213,21 @@ pub struct DecoderConfig {
     /// `[decoder.recursion-level]`
     #[serde(rename = "recursion-level")]
     pub recursion_level: RecursionConfig,
+    /// `[decoder.ipip]`: IPv4/IPv6 in IPv4/IPv6 (protocols 4 and 41).
+    pub ipip: Enabled,
+    /// `[decoder.gre]`: GRE, ERSPAN and PPTP.
+    pub gre: Enabled,
+    /// `[decoder.erspan]`
+    pub erspan: ErspanConfig,
+    /// `[decoder.vxlan]`: VXLAN by destination port (Suricata default 4789).
+    pub vxlan: UdpTunnelConfig,
+    /// `[decoder.geneve]`: Geneve by destination port (6081).
+    pub geneve: UdpTunnelConfig,
+    /// `[decoder.teredo]`: Teredo by either port (3544).
+    pub teredo: UdpTunnelConfig,
+    /// `[decoder.gtp]`: GTP-U by either port (2152). Suricata does not open GTP-U;
+    /// nDPI does.
+    pub gtp: UdpTunnelConfig,
 }
 
 impl Default for DecoderConfig {
@@ -172,7 +235,31 @@ impl Default for DecoderConfig {
         DecoderConfig {
             max_layers: 16,
             recursion_level: RecursionConfig::default(),
+            ipip: Enabled { enabled: true },
+            gre: Enabled { enabled: true },
+            erspan: ErspanConfig {
+                type_one: Enabled { enabled: false },
+            },
+            vxlan: UdpTunnelConfig::on("4789"),
+            geneve: UdpTunnelConfig::on("6081"),
+            teredo: UdpTunnelConfig::on("3544"),
+            gtp: UdpTunnelConfig::on("2152"),
         }
+    }
+}
+
+impl DecoderConfig {
+    /// The tunnels to open.
+    pub fn tunnels(&self) -> Result<TunnelConfig, ConfigError> {
+        Ok(TunnelConfig {
+            ipip: self.ipip.enabled,
+            gre: self.gre.enabled,
+            erspan_type1: self.erspan.type_one.enabled,
+            vxlan: self.vxlan.port_set("vxlan")?,
+            geneve: self.geneve.port_set("geneve")?,
+            teredo: self.teredo.port_set("teredo")?,
+            gtp: self.gtp.port_set("gtp")?,
+        })
     }
 }
 
@@ -363,6 +450,7 @@ impl Config {
                 "decoder.max-layers must be at least 1".into(),
             ));
         }
+        self.decoder.tunnels()?;
         if self.stream.prune_flows == 0 {
             return Err(ConfigError::Invalid(
                 "stream.prune_flows must be at least 1".into(),

@@ -11,8 +11,7 @@
 use crate::cache::{CacheError, CacheStats, FlowCache, FlowId};
 use crate::config::{Config, ConfigError};
 use crate::decode::{
-    decode, decode_tunnel, DecodeStats, Decoded, DecodedPacket, Transport, Vlans, PROTO_IPIP,
-    PROTO_IPV6,
+    decode, decode_tunnel, DecodeStats, Decoded, DecodedPacket, Transport, TunnelConfig, Vlans,
 };
 use crate::feed::Packet;
 use crate::flow::{EndReason, Flow, FlowState, Verdict};
@@ -79,6 +78,7 @@ pub struct Engine<S: Sink> {
     tcp_opts: TcpOptions,
     bypass_midstream: bool,
     max_layers: u8,
+    tunnels: TunnelConfig,
     sweep_per_packet: u32,
     sweep_when_idle: u32,
     sink: S,
@@ -99,7 +99,7 @@ struct Keyed {
     key: FlowKey,
     hash: u64,
     reversed: bool,
-    /// The packet carries another IP packet (IP-in-IP).
+    /// The packet may carry another packet (a tunnel the configuration opens).
     tunnel: bool,
     transport: Transport,
     payload_len: u32,
@@ -129,6 +129,7 @@ impl<S: Sink> Engine<S> {
             tcp_opts: config.tcp_options(),
             bypass_midstream: config.stream.midstream_policy == "bypass",
             max_layers: config.decoder.max_layers,
+            tunnels: config.decoder.tunnels()?,
             sweep_per_packet: config.stream.timeout_flows_per_packet,
             sweep_when_idle: config.stream.timeout_flows_when_idle,
             sink,
@@ -171,7 +172,7 @@ impl<S: Sink> Engine<S> {
             hash: self.cache.hash_key(&key),
             key,
             reversed,
-            tunnel: p.transport == Transport::Other && matches!(p.proto, PROTO_IPIP | PROTO_IPV6),
+            tunnel: self.tunnels.may_carry(p),
             transport: p.transport,
             payload_len: p.payload.len() as u32,
             vlans: p.vlans,
@@ -206,8 +207,7 @@ impl<S: Sink> Engine<S> {
         }
     }
 
-    /// Tracks a frame's outer IP packet and, through IP-in-IP tunnels, the packets it
-    /// carries. `frame` is the frame's ordinal in the run (from 1); `decoded` is the
+    /// Tracks a frame's outer IP packet and, through tunnels, the packets it carries. `frame` is the frame's ordinal in the run (from 1); `decoded` is the
     /// outer packet when the caller still has it.
     #[inline]
     fn track_layers(
@@ -233,10 +233,10 @@ impl<S: Sink> Engine<S> {
         };
         while p.depth + 1 < self.max_layers {
             // A tunnel: its inner packet is a flow of its own.
-            let Some(inner) = decode_tunnel(&p) else {
+            let Some((kind, inner)) = decode_tunnel(&p, &self.tunnels) else {
                 break;
             };
-            self.decode.count_inner(&inner);
+            self.decode.count_inner(kind, &inner);
             let Ok(Decoded::Ip(i)) = inner else {
                 break;
             };

@@ -86,7 +86,16 @@ pub fn render(s: &Summary<'_>) -> String {
     p.count("llc", d.llc);
     p.count("other_ethertype", d.other_ethertype);
     p.count("link_control", d.link_control);
+    p.count("tunnel_control", d.tunnel_control);
     p.line("decode_errors", d.error_total());
+
+    if d.tunneled > 0 {
+        let mut p = section(&mut out, "tunnels:");
+        p.line("inner_packets", d.tunneled);
+        for (name, n) in d.tunnels_seen() {
+            p.line(name, n);
+        }
+    }
 
     if d.error_total() > 0 {
         let mut p = section(&mut out, "decode errors:");

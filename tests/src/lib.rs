@@ -1,4 +1,4 @@
-//! Test support for flowengine: a pcap writer, frame builders, the deterministic
+//! Test support for flowengine: a pcap writer, frame and tunnel builders, the deterministic
 //! benchmark capture generator, and access to the shared verification captures.
 //!
 //! Everything here produces bytes the tests then read back through the engine's own
@@ -9,3 +9,4 @@ pub mod fixtures;
 pub mod frame;
 pub mod pcap;
 pub mod shared;
+pub mod tunnel;

@@ -16,7 +16,7 @@
 //! ```
 #![no_main]
 
-use flowengine::decode::{decode, decode_tunnel, Decoded};
+use flowengine::decode::{decode, decode_tunnel, Decoded, TunnelConfig};
 use flowengine::flow::Verdict;
 use flowengine::key::FlowKey;
 use flowengine::record::Collect;
@@ -36,8 +36,8 @@ fn decode_raw(data: &[u8]) {
                 p.payload.len() <= data.len(),
                 "payload longer than the frame"
             );
-            match decode_tunnel(&p) {
-                Some(inner) => outcome = inner,
+            match decode_tunnel(&p, &TunnelConfig::default()) {
+                Some((_, inner)) => outcome = inner,
                 None => break,
             }
         }

@@ -5,7 +5,7 @@
 //! and hands the rest to the next layer; it never indexes past the slice and never
 //! panics. VLAN tags are collected outer first.
 
-use super::{ip, DecodeError, Decoded, NonIp, Vlans, MAX_MPLS_LABELS};
+use super::{ip, tunnel, DecodeError, Decoded, NonIp, Vlans, MAX_MPLS_LABELS};
 use std::fmt;
 
 /// The link-layer header type of a capture (pcap's `LINKTYPE_*` / `DLT_*`).
@@ -240,13 +240,13 @@ pub(super) fn decode_link(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, De
     }
 }
 
-fn ethernet<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
+pub(super) fn ethernet<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
     let ether_type = be16(data, 12).ok_or(DecodeError::LinkTruncated)?;
     ether_payload(ether_type, &data[14..], l)
 }
 
 /// Walks VLAN tags and MPLS labels, then hands IP to the IP decoder.
-fn ether_payload<'a>(
+pub(super) fn ether_payload<'a>(
     mut ether_type: u16,
     mut data: &'a [u8],
     l: &mut Layers,
@@ -262,6 +262,7 @@ fn ether_payload<'a>(
                 data = &data[4..];
             }
             ETH_MPLS_UC | ETH_MPLS_MC => return mpls(data, l),
+            tunnel::ETH_NSH => return tunnel::nsh(data, l),
             ETH_PPPOE_SESSION => {
                 // version/type (1), code (1), session id (2), length (2), then PPP.
                 let h = data.get(..6).ok_or(DecodeError::PppoeTruncated)?;
@@ -298,7 +299,7 @@ fn relink(d: Decoded<'_>, link: LinkType) -> Decoded<'_> {
 }
 
 /// An MPLS label stack, then IPv4, IPv6 or (pseudowire) Ethernet.
-fn mpls<'a>(mut data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
+pub(super) fn mpls<'a>(mut data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
     loop {
         let entry = data.get(..4).ok_or(DecodeError::MplsTruncated)?;
         if l.mpls_labels as usize >= MAX_MPLS_LABELS {
@@ -388,7 +389,7 @@ fn sll_payload<'a>(
 /// PPP: optional address/control bytes (0xff 0x03), then a 1- or 2-byte protocol.
 /// Frames starting with a Cisco HDLC address byte (0x0f, 0x8f) are Cisco HDLC, as
 /// libpcap's readers accept on PPP links.
-fn ppp<'a>(mut data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
+pub(super) fn ppp<'a>(mut data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
     if matches!(data.first(), Some(0x0f | 0x8f)) && data.get(1) == Some(&0) {
         return cisco_hdlc(data, l);
     }

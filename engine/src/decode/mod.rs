@@ -1,4 +1,6 @@
-//! Packet decoding: link layer, VLAN/MPLS, IPv4/IPv6, transport header.
+//! Packet decoding: link layer, VLAN/MPLS/NSH/PPPoE, IPv4/IPv6, transport header, and
+//! the tunnels inside ([`decode_tunnel`]: IP-in-IP, GRE/ERSPAN/PPTP, VXLAN, Geneve,
+//! Teredo, GTP-U).
 //!
 //! Contract: [`decode`] takes the captured bytes of one frame and its [`LinkType`] and
 //! returns a [`Decoded`] that borrows from those bytes (nothing is copied, nothing is
@@ -11,14 +13,20 @@
 //! first fragment of a fragmented datagram is tracked with its ports when its transport
 //! header is present; later fragments are reported as [`Decoded::Fragment`] (IP
 //! reassembly comes with the defragmenter). Non-IP frames (ARP, STP, LLC, PPP control,
-//! ...) are reported as [`Decoded::NotIp`].
+//! ...) are reported as [`Decoded::NotIp`]. A tracked packet that carries another one
+//! is opened by [`decode_tunnel`], one depth deeper, by the caller.
 
 mod ip;
 mod link;
 mod stats;
+mod tunnel;
 
 pub use link::LinkType;
 pub use stats::DecodeStats;
+pub use tunnel::{
+    decode_tunnel, PortListError, PortSet, TunnelConfig, TunnelKind, MAX_TUNNEL_PORTS, PROTO_GRE,
+    PROTO_IPIP, PROTO_IPV6,
+};
 
 /// Most VLAN tags kept per packet (outer first); more is a decode error, as in Suricata.
 pub const MAX_VLANS: usize = 3;
@@ -153,6 +161,12 @@ impl Vlans {
         v
     }
 
+    /// Adds a tag found inside a tunnel (ERSPAN): dropped when all slots are used, as
+    /// Suricata keeps only its first three.
+    fn push_lenient(&mut self, id: u16) {
+        let _ = self.push(id);
+    }
+
     fn push(&mut self, id: u16) -> Result<(), DecodeError> {
         if self.len as usize >= MAX_VLANS {
             return Err(DecodeError::VlanTooManyLayers);
@@ -205,6 +219,8 @@ pub enum NonIp {
     OtherEtherType(u16),
     /// PPP control protocols (LCP, IPCP, ...), Cisco SLARP/CDP and the like.
     LinkControl,
+    /// Tunnel signalling that carries no user packet (GTP-U echo, end marker, ...).
+    TunnelControl,
 }
 
 /// Outcome of a successful decode.
@@ -271,33 +287,27 @@ decode_errors! {
     Icmpv6Truncated => "icmpv6_header_truncated", "Fewer than 4 bytes of ICMPv6 header.";
     SctpTruncated => "sctp_header_truncated", "Fewer than 12 bytes of SCTP common header.";
     FragmentHeaderTruncated => "fragment_header_truncated", "A first fragment too short to hold its transport header.";
+    GreTruncated => "gre_truncated", "A GRE header cut short.";
+    GreInvalid => "gre_invalid", "A GRE header with an unknown version or flags its version forbids.";
+    GreUnknownPayload => "gre_unknown_payload", "GRE carrying a protocol the decoder does not open.";
+    ErspanTruncated => "erspan_truncated", "An ERSPAN header cut short.";
+    ErspanInvalid => "erspan_invalid", "An ERSPAN header of the wrong version for its GRE type.";
+    ErspanTypeOneDisabled => "erspan_type1_disabled", "ERSPAN type I while decoder.erspan.typeI.enabled is off.";
+    VxlanTruncated => "vxlan_truncated", "A VXLAN header or its inner Ethernet header cut short.";
+    VxlanInvalid => "vxlan_invalid", "A packet on a VXLAN port whose header is not VXLAN.";
+    GeneveTruncated => "geneve_truncated", "A Geneve header or its options cut short.";
+    GeneveInvalid => "geneve_invalid", "A Geneve header of an unknown version or payload type.";
+    TeredoInvalid => "teredo_invalid", "A packet on a Teredo port that holds no well-formed IPv6 packet.";
+    GtpTruncated => "gtp_truncated", "A GTP-U header or its extension headers cut short.";
+    GtpInvalid => "gtp_invalid", "A packet on a GTP-U port that is not GTPv1-U carrying IP.";
+    NshTruncated => "nsh_truncated", "An NSH header cut short.";
+    NshInvalid => "nsh_invalid", "An NSH header of an unknown version, MD type or length.";
+    NshUnknownPayload => "nsh_unknown_payload", "NSH carrying a protocol the decoder does not open.";
 }
 
 /// Decodes one frame. Never panics; borrows `data`.
 pub fn decode(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     link::decode_link(link, data)
-}
-
-/// IP protocol numbers of IP-in-IP encapsulation.
-pub const PROTO_IPIP: u8 = 4;
-/// IPv6 encapsulated in IP.
-pub const PROTO_IPV6: u8 = 41;
-
-/// Decodes the packet a tunnel packet carries (IPv4 or IPv6 in IPv4 or IPv6), one level
-/// deeper, with the outer packet's link type and VLAN tags. `None` when `outer` is not
-/// a tunnel.
-pub fn decode_tunnel<'a>(outer: &DecodedPacket<'a>) -> Option<Result<Decoded<'a>, DecodeError>> {
-    let mut l = link::Layers {
-        link: outer.link,
-        vlans: outer.vlans,
-        mpls_labels: outer.mpls_labels,
-        depth: outer.depth.saturating_add(1),
-    };
-    match (outer.proto, outer.transport) {
-        (PROTO_IPIP, Transport::Other) => Some(ip::ipv4(outer.payload, &mut l)),
-        (PROTO_IPV6, Transport::Other) => Some(ip::ipv6(outer.payload, &mut l)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! and error counters count every layer, so `packets + tunneled = ip + fragments +
 //! not_ip + errors`.
 
-use super::{anomaly, DecodeError, Decoded, IpVersion, LinkType, NonIp, Transport};
+use super::{anomaly, DecodeError, Decoded, IpVersion, LinkType, NonIp, Transport, TunnelKind};
 
 /// Counters kept by the decode stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub struct DecodeStats {
     pub packets: u64,
     /// Inner packets of tunnels decoded (each also counted by network and transport).
     pub tunneled: u64,
+    /// Tunnel packets opened, by kind, indexed like [`TunnelKind::ALL`].
+    pub tunnels: [u64; TunnelKind::ALL.len()],
     /// Frames by link type, indexed by [`LinkType::index`].
     pub by_link: [u64; LinkType::COUNT],
     /// IPv4 packets decoded for tracking.
@@ -51,6 +53,8 @@ pub struct DecodeStats {
     pub other_ethertype: u64,
     /// Link control frames (PPP LCP, Cisco SLARP, loopback of other families, ...).
     pub link_control: u64,
+    /// Tunnel signalling carrying no user packet (GTP-U echo, ...).
+    pub tunnel_control: u64,
     /// IPv4 packets with total length 0 read to the end of the capture (offload).
     pub ipv4_zero_length: u64,
     /// UDP packets whose length field disagrees with the IP payload.
@@ -66,6 +70,7 @@ impl Default for DecodeStats {
         DecodeStats {
             packets: 0,
             tunneled: 0,
+            tunnels: [0; TunnelKind::ALL.len()],
             by_link: [0; LinkType::COUNT],
             ipv4: 0,
             ipv6: 0,
@@ -84,6 +89,7 @@ impl Default for DecodeStats {
             llc: 0,
             other_ethertype: 0,
             link_control: 0,
+            tunnel_control: 0,
             ipv4_zero_length: 0,
             udp_length_mismatch: 0,
             tcp_bad_offset: 0,
@@ -103,8 +109,9 @@ impl DecodeStats {
 
     /// Counts the outcome of decoding a tunnel's inner packet.
     #[inline]
-    pub fn count_inner(&mut self, outcome: &Result<Decoded<'_>, DecodeError>) {
+    pub fn count_inner(&mut self, kind: TunnelKind, outcome: &Result<Decoded<'_>, DecodeError>) {
         self.tunneled += 1;
+        self.tunnels[kind as usize] += 1;
         self.count_layer(outcome);
     }
 
@@ -149,6 +156,7 @@ impl DecodeStats {
                 NonIp::Llc => self.llc += 1,
                 NonIp::OtherEtherType(_) => self.other_ethertype += 1,
                 NonIp::LinkControl => self.link_control += 1,
+                NonIp::TunnelControl => self.tunnel_control += 1,
             },
             Err(e) => self.errors[*e as usize] += 1,
         }
@@ -163,6 +171,15 @@ impl DecodeStats {
             .map(|(t, n)| (t.name(), *n))
     }
 
+    /// Tunnel packets opened, by kind name, for kinds seen at least once.
+    pub fn tunnels_seen(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        TunnelKind::ALL
+            .iter()
+            .zip(self.tunnels.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(t, n)| (t.name(), *n))
+    }
+
     /// IP packets decoded for tracking (IPv4 + IPv6).
     pub fn ip_packets(&self) -> u64 {
         self.ipv4 + self.ipv6
@@ -170,7 +187,7 @@ impl DecodeStats {
 
     /// Non-IP frames of every kind.
     pub fn not_ip(&self) -> u64 {
-        self.arp + self.llc + self.other_ethertype + self.link_control
+        self.arp + self.llc + self.other_ethertype + self.link_control + self.tunnel_control
     }
 
     /// Total decode errors.
@@ -191,6 +208,9 @@ impl DecodeStats {
     pub fn merge(&mut self, o: &DecodeStats) {
         self.packets += o.packets;
         self.tunneled += o.tunneled;
+        for (a, b) in self.tunnels.iter_mut().zip(o.tunnels.iter()) {
+            *a += b;
+        }
         for (a, b) in self.by_link.iter_mut().zip(o.by_link.iter()) {
             *a += b;
         }
@@ -211,6 +231,7 @@ impl DecodeStats {
         self.llc += o.llc;
         self.other_ethertype += o.other_ethertype;
         self.link_control += o.link_control;
+        self.tunnel_control += o.tunnel_control;
         self.ipv4_zero_length += o.ipv4_zero_length;
         self.udp_length_mismatch += o.udp_length_mismatch;
         self.tcp_bad_offset += o.tcp_bad_offset;

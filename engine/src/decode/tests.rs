@@ -410,7 +410,7 @@ proptest! {
             let start = data.as_ptr() as usize;
             let pay = p.payload.as_ptr() as usize;
             prop_assert!(pay >= start && pay + p.payload.len() <= start + data.len());
-            let _ = decode_tunnel(&p);
+            let _ = decode_tunnel(&p, &TunnelConfig::default());
         }
     }
 
@@ -427,5 +427,53 @@ proptest! {
         };
         pkt.extend_from_slice(&tail);
         let _ = decode(LinkType::Raw, &pkt);
+    }
+
+    /// Random bytes behind a well-formed outer packet of every tunnel type (with a
+    /// plausible tunnel header in front half of the time): decoding down through the
+    /// tunnels never panics and every payload lies inside the frame.
+    #[test]
+    fn random_tunnel_payloads_never_panic(kind in 0usize..8, plausible in any::<bool>(),
+                                          tail in prop::collection::vec(any::<u8>(), 0..160)) {
+        // (IP protocol, UDP destination port, plausible header)
+        let (proto, port, head): (u8, u16, &[u8]) = match kind {
+            0 => (4, 0, &[0x45, 0, 0, 40]),
+            1 => (41, 0, &[0x60, 0, 0, 0]),
+            2 => (47, 0, &[0x30, 0x81, 0x88, 0x0b]),
+            3 => (47, 0, &[0x10, 0, 0x22, 0xeb, 0, 0, 0, 1, 0x20]),
+            4 => (17, 4789, &[0x08, 0, 0, 0, 0, 0, 1, 0]),
+            5 => (17, 6081, &[0x01, 0, 0x65, 0x58]),
+            6 => (17, 3544, &[0, 0, 0, 0, 0, 0, 0, 0, 0x60]),
+            _ => (17, 2152, &[0x34, 0xff, 0, 0]),
+        };
+        let mut body = if plausible { head.to_vec() } else { Vec::new() };
+        body.extend_from_slice(&tail);
+        if proto == 17 {
+            let len = (8 + body.len()) as u16;
+            let mut udp = vec![0x9c, 0x40];
+            udp.extend_from_slice(&port.to_be_bytes());
+            udp.extend_from_slice(&len.to_be_bytes());
+            udp.extend_from_slice(&[0, 0]);
+            udp.extend_from_slice(&body);
+            body = udp;
+        }
+        let total = (20 + body.len()) as u16;
+        let mut pkt = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, proto, 0, 0,
+                           10, 0, 0, 1, 10, 0, 0, 2];
+        pkt.extend_from_slice(&body);
+        let cfg = TunnelConfig { erspan_type1: true, ..TunnelConfig::default() };
+        let mut outcome = decode(LinkType::Raw, &pkt);
+        let mut depth = 0;
+        while let Ok(Decoded::Ip(p)) = outcome {
+            let start = pkt.as_ptr() as usize;
+            let pay = p.payload.as_ptr() as usize;
+            prop_assert!(pay >= start && pay + p.payload.len() <= start + pkt.len());
+            prop_assert_eq!(usize::from(p.depth), depth);
+            match decode_tunnel(&p, &cfg) {
+                Some((_, inner)) => outcome = inner,
+                None => break,
+            }
+            depth += 1;
+        }
     }
 }
