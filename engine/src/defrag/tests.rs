@@ -1,8 +1,10 @@
 //! Defragmenter tests: orders of arrival, Suricata's overlap tests under every policy
 //! (the Sturges/Novak pattern and the 2024 BSD cases, same expected bytes), duplicates,
-//! expiry, the bounds and eviction order, header fix-ups, teardrop and size anomalies.
+//! expiry, the bounds and eviction order, header fix-ups, teardrop and size anomalies,
+//! and, under random streams, the bounds and the accounting of every fragment.
 
 use super::*;
+use proptest::prelude::*;
 
 const SRC: [u8; 4] = [1, 1, 1, 1];
 const DST: [u8; 4] = [2, 2, 2, 2];
@@ -940,4 +942,107 @@ fn config_is_validated() {
         ));
     }
     assert!(Defragmenter::new(DefragConfig::default()).is_ok());
+}
+
+// ---- random streams ----
+
+#[derive(Clone, Debug)]
+enum Op {
+    Frag {
+        id: u32,
+        v6: bool,
+        off: u32,
+        len: usize,
+        more: bool,
+        fill: u8,
+    },
+    Advance(u64),
+    Back(u64),
+    Expire,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        12 => (0u32..4, any::<bool>(), 0u32..8, 1usize..6, 0u32..4, 0u8..3, 0usize..8, any::<bool>())
+            .prop_map(|(id, v6, off, len, big, fill, odd, more)| Op::Frag {
+                id,
+                v6,
+                off: off * 8,
+                // Mostly small; one in four spans several chunks.
+                len: len * 8 * if big == 3 { 16 } else { 1 } + if more { 0 } else { odd },
+                more,
+                fill,
+            }),
+        2 => (0u64..40).prop_map(Op::Advance),
+        1 => (0u64..10).prop_map(Op::Back),
+        1 => Just(Op::Expire),
+    ]
+}
+
+proptest! {
+    /// Whatever the stream: the bounds hold after every call, nothing allocates, every
+    /// fragment is accounted for exactly once, and reassembled IPv4 headers are fixed.
+    #[test]
+    fn bounds_and_accounting_hold(
+        ops in prop::collection::vec(op(), 1..300),
+        max_frags in 1u32..10,
+        max_datagrams in 1u32..4,
+        chunks in 1usize..12,
+        timeout in 1u32..60,
+        policy in 0usize..7,
+    ) {
+        let cfg = DefragConfig {
+            max_frags,
+            max_datagrams,
+            memcap: chunks * CHUNK,
+            timeout_secs: timeout,
+            policy: OverlapPolicy::ALL[policy],
+        };
+        let mut r = Run::new(cfg.clone());
+        let caps = r.d.capacities();
+        let mut now = 100u64;
+        let (mut offered, mut rejected, mut in_complete, mut completes) = (0u64, 0u64, 0u64, 0u64);
+        for op in ops {
+            match op {
+                Op::Frag { id, v6, off, len, more, fill } => {
+                    let data: Vec<u8> = (0..len).map(|i| fill.wrapping_add((i / 8) as u8 % 2)).collect();
+                    let f = if v6 { v6_with(id, off, more, &data, 0) } else { v4_with(id, off, more, &data) };
+                    offered += 1;
+                    match r.offer(&f, t(now)) {
+                        Out::Rejected(_) => rejected += 1,
+                        Out::Complete { packet, fragments, .. } => {
+                            completes += 1;
+                            in_complete += u64::from(fragments);
+                            if !v6 {
+                                prop_assert_eq!(usize::from(u16::from_be_bytes([packet[2], packet[3]])), packet.len());
+                                prop_assert_eq!(&packet[6..8], &[0, 0]);
+                                prop_assert!(checksum_ok(&packet[..20]));
+                            } else {
+                                prop_assert_eq!(usize::from(u16::from_be_bytes([packet[4], packet[5]])) + 40, packet.len());
+                                prop_assert_eq!(packet[6], ICMPV6);
+                            }
+                        }
+                        Out::Held | Out::Abandoned => {}
+                    }
+                }
+                Op::Advance(s) => now += s,
+                Op::Back(s) => now -= s.min(now),
+                Op::Expire => r.expire(t(now)),
+            }
+            prop_assert!(r.d.held_fragments() <= cfg.max_frags);
+            prop_assert!(r.d.held_bytes() <= cfg.memcap);
+            prop_assert!(r.d.held_datagrams() <= cfg.max_datagrams);
+            prop_assert_eq!(r.d.capacities(), caps);
+        }
+        r.flush();
+        prop_assert_eq!((r.d.held_fragments(), r.d.held_bytes(), r.d.held_datagrams()), (0, 0, 0));
+        let in_incomplete: u64 = r.ended.iter().map(|e| u64::from(e.fragments)).sum();
+        prop_assert_eq!(in_complete + in_incomplete + rejected, offered);
+        let s = r.d.stats();
+        prop_assert_eq!(s.fragments, offered);
+        prop_assert_eq!(s.rejected, rejected);
+        prop_assert_eq!(s.reassembled, completes);
+        prop_assert_eq!(s.timeouts + s.over_cap + s.flushed + s.abandoned, r.ended.len() as u64);
+        prop_assert!(r.ended.iter().all(|e| e.fragments > 0));
+    }
 }
