@@ -43,6 +43,7 @@
 pub mod cache;
 pub mod config;
 pub mod decode;
+pub mod defrag;
 mod engine;
 pub mod feed;
 pub mod flow;
