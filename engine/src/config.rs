@@ -12,6 +12,7 @@
 
 use crate::cache::{CacheConfig, Timeouts};
 use crate::decode::{PortSet, TunnelConfig};
+use crate::defrag::{DefragConfig, DefragError, OverlapPolicy};
 use crate::flow::{FlowState, ProtoClass};
 use crate::key::{KeyHasher, KeyOptions};
 use crate::stream::TcpOptions;
@@ -263,6 +264,58 @@ impl DecoderConfig {
     }
 }
 
+/// `[defrag]`: IP reassembly (Snort's `stream_ip`, Suricata's `defrag`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefragSection {
+    /// Reassemble fragmented IPv4 and IPv6 datagrams before flow lookup. Off: each
+    /// fragment is counted on its own (the first with its ports, the others without).
+    pub enabled: bool,
+    /// Fragments held at once (Snort `stream_ip.max_frags`).
+    pub max_frags: u32,
+    /// Datagrams being reassembled at once.
+    pub max_datagrams: u32,
+    /// Bytes of fragments held at once.
+    pub memcap: u64,
+    /// Seconds after its first fragment that an incomplete datagram is given up
+    /// (Snort `stream_ip.session_timeout`, Suricata `defrag.timeout`).
+    pub timeout: u32,
+    /// Overlap policy: first, last, bsd, bsd-right, linux, windows, solaris
+    /// (Suricata `defrag.default-policy`).
+    pub policy: String,
+}
+
+impl Default for DefragSection {
+    fn default() -> Self {
+        let d = DefragConfig::default();
+        DefragSection {
+            enabled: true,
+            max_frags: d.max_frags,
+            max_datagrams: d.max_datagrams,
+            memcap: d.memcap as u64,
+            timeout: d.timeout_secs,
+            policy: d.policy.name().to_string(),
+        }
+    }
+}
+
+impl DefragSection {
+    /// The defragmenter's settings.
+    pub fn defrag_config(&self) -> Result<DefragConfig, ConfigError> {
+        let policy: OverlapPolicy = self
+            .policy
+            .parse()
+            .map_err(|e: DefragError| ConfigError::Invalid(format!("defrag.policy: {e}")))?;
+        Ok(DefragConfig {
+            max_frags: self.max_frags,
+            timeout_secs: self.timeout,
+            memcap: usize::try_from(self.memcap).unwrap_or(usize::MAX),
+            max_datagrams: self.max_datagrams,
+            policy,
+        })
+    }
+}
+
 /// `[flow]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -295,6 +348,8 @@ pub struct Config {
     pub vlan: VlanConfig,
     /// `[decoder]`
     pub decoder: DecoderConfig,
+    /// `[defrag]`
+    pub defrag: DefragSection,
     /// `[flow]`
     pub flow: FlowConfig,
     /// `[eve]`
@@ -451,6 +506,7 @@ impl Config {
             ));
         }
         self.decoder.tunnels()?;
+        self.defrag.defrag_config()?;
         if self.stream.prune_flows == 0 {
             return Err(ConfigError::Invalid(
                 "stream.prune_flows must be at least 1".into(),

@@ -11,8 +11,10 @@
 use crate::cache::{CacheError, CacheStats, FlowCache, FlowId};
 use crate::config::{Config, ConfigError};
 use crate::decode::{
-    decode, decode_tunnel, DecodeStats, Decoded, DecodedPacket, Transport, TunnelConfig, Vlans,
+    decode, decode_ip, decode_tunnel, DecodeStats, Decoded, DecodedPacket, Fragment, IpVersion,
+    Layers, Transport, TunnelConfig, Vlans,
 };
+use crate::defrag::{self, DefragStats, Defragmenter, Incomplete, Insert};
 use crate::feed::Packet;
 use crate::flow::{EndReason, Flow, FlowState, Verdict};
 use crate::key::{FlowKey, KeyOptions};
@@ -25,6 +27,8 @@ use crate::time::Timestamp;
 pub struct Stats {
     /// Decoder counters.
     pub decode: DecodeStats,
+    /// Defragmenter counters.
+    pub defrag: DefragStats,
     /// Flow cache counters (Snort's `stream` pegs).
     pub cache: CacheStats,
     /// IP packets counted in a flow.
@@ -48,6 +52,7 @@ impl Stats {
     /// Adds another engine's counters.
     pub fn merge(&mut self, o: &Stats) {
         self.decode.merge(&o.decode);
+        self.defrag.merge(&o.defrag);
         self.cache.merge(&o.cache);
         self.packets_tracked += o.packets_tracked;
         self.packets_no_flow += o.packets_no_flow;
@@ -69,6 +74,9 @@ pub enum EngineError {
     /// The flow cache could not be built.
     #[error(transparent)]
     Cache(#[from] CacheError),
+    /// The defragmenter could not be built.
+    #[error(transparent)]
+    Defrag(#[from] defrag::DefragError),
 }
 
 /// A flow-tracking engine feeding a [`Sink`].
@@ -79,6 +87,12 @@ pub struct Engine<S: Sink> {
     bypass_midstream: bool,
     max_layers: u8,
     tunnels: TunnelConfig,
+    /// The defragmenter; `None` when reassembly is off, and while it is lent out
+    /// during one of its own calls (see [`Engine::fragment`]).
+    defrag: Option<Box<Defragmenter>>,
+    /// Ordinals for flows created by datagrams given up by the defragmenter: above
+    /// every frame's ordinal, counted up.
+    loose_ordinal: u64,
     sweep_per_packet: u32,
     sweep_when_idle: u32,
     sink: S,
@@ -91,6 +105,26 @@ pub struct Engine<S: Sink> {
 
 /// Most frames processed as one prefetching group by [`Engine::push_batch`].
 pub const BATCH: usize = 32;
+
+/// First ordinal of flows created by given-up datagrams (frame ordinals are
+/// `frame << 7 | depth`, far below for any capture).
+const LOOSE_ORDINALS: u64 = 1 << 50;
+
+/// Packets and bytes one tracking call accounts to a flow.
+#[derive(Clone, Copy, Debug)]
+struct Count {
+    pkts: u32,
+    bytes: u64,
+}
+
+impl Count {
+    fn frame(len: usize) -> Count {
+        Count {
+            pkts: 1,
+            bytes: len as u64,
+        }
+    }
+}
 
 /// What flow tracking needs of a decoded IP packet: its key and hash, and the few
 /// header fields the flow and the stream read (small, so a batch of them is cheap).
@@ -130,6 +164,12 @@ impl<S: Sink> Engine<S> {
             bypass_midstream: config.stream.midstream_policy == "bypass",
             max_layers: config.decoder.max_layers,
             tunnels: config.decoder.tunnels()?,
+            defrag: if config.defrag.enabled {
+                Some(Box::new(Defragmenter::new(config.defrag.defrag_config()?)?))
+            } else {
+                None
+            },
+            loose_ordinal: LOOSE_ORDINALS,
             sweep_per_packet: config.stream.timeout_flows_per_packet,
             sweep_when_idle: config.stream.timeout_flows_when_idle,
             sink,
@@ -147,12 +187,19 @@ impl<S: Sink> Engine<S> {
         if pkt.ts > self.clock {
             self.clock = pkt.ts;
         }
+        self.expire_fragments(pkt.ts);
         let outcome = decode(pkt.link, pkt.data);
         self.decode.count(pkt.link, &outcome);
         let frame = self.decode.packets;
-        if let Ok(Decoded::Ip(p)) = outcome {
-            let k = self.keyed(&p);
-            self.track_layers(pkt, frame, k, Some(p));
+        match outcome {
+            Ok(Decoded::Ip(p)) => {
+                let k = self.keyed(&p);
+                self.track_layers(pkt, frame, k, Some(p));
+            }
+            Ok(Decoded::Fragment(f)) => {
+                self.fragment(&f, Count::frame(pkt.data.len()), pkt.ts, frame)
+            }
+            _ => {}
         }
     }
 
@@ -182,14 +229,19 @@ impl<S: Sink> Engine<S> {
     fn push_chunk(&mut self, pkts: &[Packet<'_>]) {
         // Stage 1: decode, key, hash; prefetch the index lines.
         let mut ready: [Option<Keyed>; BATCH] = [None; BATCH];
+        let mut fragments = 0u32;
         let first_frame = self.decode.packets + 1;
-        for (slot, pkt) in ready.iter_mut().zip(pkts) {
+        for (i, (slot, pkt)) in ready.iter_mut().zip(pkts).enumerate() {
             let outcome = decode(pkt.link, pkt.data);
             self.decode.count(pkt.link, &outcome);
-            if let Ok(Decoded::Ip(p)) = outcome {
-                let k = self.keyed(&p);
-                self.cache.prefetch_index(k.hash);
-                *slot = Some(k);
+            match outcome {
+                Ok(Decoded::Ip(p)) => {
+                    let k = self.keyed(&p);
+                    self.cache.prefetch_index(k.hash);
+                    *slot = Some(k);
+                }
+                Ok(Decoded::Fragment(_)) => fragments |= 1 << i,
+                _ => {}
             }
         }
         // Stage 2: prefetch the flows the lookups will land on.
@@ -197,13 +249,137 @@ impl<S: Sink> Engine<S> {
             self.cache.prefetch_flow(k.hash);
         }
         // Stage 3: track, in order.
-        for ((k, pkt), frame) in ready.iter().zip(pkts).zip(first_frame..) {
+        for (i, ((k, pkt), frame)) in ready.iter().zip(pkts).zip(first_frame..).enumerate() {
             if pkt.ts > self.clock {
                 self.clock = pkt.ts;
             }
+            self.expire_fragments(pkt.ts);
             if let Some(k) = k {
                 self.track_layers(pkt, frame, *k, None);
+            } else if fragments & (1 << i) != 0 {
+                // Fragments are rare: decode again rather than keep them in the batch.
+                if let Ok(Decoded::Fragment(f)) = decode(pkt.link, pkt.data) {
+                    self.fragment(&f, Count::frame(pkt.data.len()), pkt.ts, frame);
+                }
             }
+        }
+    }
+
+    /// Gives up the datagrams whose fragments waited longer than the timeout (cheap
+    /// while none is held).
+    #[inline]
+    fn expire_fragments(&mut self, now: Timestamp) {
+        let Some(d) = self.defrag.as_deref() else {
+            return;
+        };
+        if d.held_datagrams() == 0 {
+            return;
+        }
+        let mut d = self.defrag.take().expect("checked above");
+        d.expire(now, &mut |inc| self.track_incomplete(&inc));
+        self.defrag = Some(d);
+    }
+
+    /// Hands a fragment to the defragmenter and tracks what comes out: the datagram it
+    /// completes (one packet per original fragment, their frames' bytes), datagrams
+    /// given up on the way, or the fragment on its own when it cannot be held.
+    fn fragment(&mut self, f: &Fragment<'_>, count: Count, now: Timestamp, frame: u64) {
+        let Some(mut d) = self.defrag.take() else {
+            // Reassembly off, or a fragment inside a reassembled datagram.
+            self.track_loose(f, count, now);
+            return;
+        };
+        let offered = defrag::Fragment {
+            version: f.version,
+            src: f.src,
+            dst: f.dst,
+            id: f.id,
+            proto: f.proto,
+            offset: f.offset,
+            more: f.more,
+            header: f.header,
+            data: f.data,
+            context: f.layers.pack(),
+            frame_len: count.bytes as u32,
+            ttl: f.ttl,
+        };
+        match d.insert(&offered, now, &mut |inc| self.track_incomplete(&inc)) {
+            Insert::Complete(r) => {
+                let layers = Layers::unpack(r.context);
+                let outcome = decode_ip(r.version, r.packet, layers);
+                self.decode.count_reassembled(&outcome);
+                let count = Count {
+                    pkts: r.fragments,
+                    bytes: r.frame_bytes,
+                };
+                let ordinal = frame << 7 | u64::from(f.layers.depth.min(127));
+                match outcome {
+                    Ok(Decoded::Ip(p)) => self.track_datagram(&p, count, now, ordinal, true),
+                    // A datagram whose reassembled headers do not decode: its fragments
+                    // still count, on a flow without ports.
+                    _ => {
+                        let p = portless(layers, f.version, f.src, f.dst, f.proto);
+                        self.track_datagram(&p, count, now, ordinal, false);
+                    }
+                }
+            }
+            Insert::Rejected(_) => self.track_loose(f, count, now),
+            Insert::Held | Insert::Abandoned => {}
+        }
+        self.defrag = Some(d);
+    }
+
+    /// Tracks a datagram the defragmenter gave up: with its ports when its first
+    /// fragment came, else as a flow without ports.
+    fn track_incomplete(&mut self, inc: &Incomplete<'_>) {
+        let layers = Layers::unpack(inc.context);
+        let count = Count {
+            pkts: inc.fragments,
+            bytes: inc.frame_bytes,
+        };
+        let head = inc
+            .first
+            .and_then(|first| match decode_ip(inc.version, first, layers) {
+                Ok(Decoded::Fragment(f)) => match f.head() {
+                    Some(Ok(Decoded::Ip(p))) => Some(p),
+                    _ => None,
+                },
+                _ => None,
+            });
+        let p = head.unwrap_or_else(|| portless(layers, inc.version, inc.src, inc.dst, inc.proto));
+        let ordinal = self.next_loose_ordinal();
+        self.track_datagram(&p, count, inc.last_seen, ordinal, false);
+    }
+
+    /// Tracks one fragment on its own (reassembly off, or refused by the defragmenter).
+    fn track_loose(&mut self, f: &Fragment<'_>, count: Count, now: Timestamp) {
+        let p = match f.head() {
+            Some(Ok(Decoded::Ip(p))) => p,
+            _ => portless(f.layers, f.version, f.src, f.dst, f.proto),
+        };
+        let ordinal = self.next_loose_ordinal();
+        self.track_datagram(&p, count, now, ordinal, false);
+    }
+
+    fn next_loose_ordinal(&mut self) -> u64 {
+        self.loose_ordinal += 1;
+        self.loose_ordinal
+    }
+
+    /// Tracks a packet that is not a captured frame of its own (a reassembled datagram,
+    /// or fragments counted together), and the tunnels it carries when `tunnels`.
+    fn track_datagram(
+        &mut self,
+        p: &DecodedPacket<'_>,
+        count: Count,
+        now: Timestamp,
+        ordinal: u64,
+        tunnels: bool,
+    ) {
+        let k = self.keyed(p);
+        self.track_keyed(&k, count, now, ordinal);
+        if tunnels && k.tunnel {
+            self.open_tunnels(*p, count, now, ordinal >> 7);
         }
     }
 
@@ -219,37 +395,51 @@ impl<S: Sink> Engine<S> {
     ) {
         // Every layer's flow counts the whole captured frame (EVE's and nDPI's unit),
         // tunnel inner flows included. Each layer gets its own ordinal (flow ids).
-        let len = pkt.data.len() as u32;
-        self.track_keyed(&k, len, pkt.ts, frame << 7);
+        let count = Count::frame(pkt.data.len());
+        self.track_keyed(&k, count, pkt.ts, frame << 7);
         if !k.tunnel {
             return;
         }
-        let mut p = match decoded {
+        let p = match decoded {
             Some(p) => p,
             None => match decode(pkt.link, pkt.data) {
                 Ok(Decoded::Ip(p)) => p,
                 _ => return,
             },
         };
+        self.open_tunnels(p, count, pkt.ts, frame);
+    }
+
+    /// Opens the tunnels `p` carries, down to `decoder.max-layers`: each inner packet
+    /// is a flow of its own (or a fragment for the defragmenter), counted `count`.
+    fn open_tunnels(&mut self, mut p: DecodedPacket<'_>, count: Count, now: Timestamp, frame: u64) {
         while p.depth + 1 < self.max_layers {
-            // A tunnel: its inner packet is a flow of its own.
             let Some((kind, inner)) = decode_tunnel(&p, &self.tunnels) else {
                 break;
             };
             self.decode.count_inner(kind, &inner);
-            let Ok(Decoded::Ip(i)) = inner else {
-                break;
-            };
-            p = i;
-            let k = self.keyed(&p);
-            self.track_keyed(&k, len, pkt.ts, frame << 7 | u64::from(p.depth.min(127)));
+            match inner {
+                Ok(Decoded::Ip(i)) => {
+                    p = i;
+                    let k = self.keyed(&p);
+                    self.track_keyed(&k, count, now, frame << 7 | u64::from(p.depth.min(127)));
+                    if !k.tunnel {
+                        break;
+                    }
+                }
+                Ok(Decoded::Fragment(f)) => {
+                    self.fragment(&f, count, now, frame);
+                    break;
+                }
+                _ => break,
+            }
         }
     }
 
     /// Finds or creates the flow of one decoded IP packet (with its key and hash) and
-    /// accounts the packet (`len` bytes) to it.
+    /// accounts `count` to it.
     #[inline]
-    fn track_keyed(&mut self, k: &Keyed, len: u32, now: Timestamp, ordinal: u64) {
+    fn track_keyed(&mut self, k: &Keyed, count: Count, now: Timestamp, ordinal: u64) {
         let (hash, reversed) = (k.hash, k.reversed);
         let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
         // The sweep runs on this packet's time: a packet older than the newest one seen
@@ -287,7 +477,7 @@ impl<S: Sink> Engine<S> {
                 {
                     Some(id) => id,
                     None => {
-                        self.no_flow += 1;
+                        self.no_flow += u64::from(count.pkts);
                         return;
                     }
                 }
@@ -295,7 +485,7 @@ impl<S: Sink> Engine<S> {
         };
         let flow = self.cache.flow_mut(id);
         let dir = flow.direction(reversed);
-        flow.count(dir, len, now);
+        flow.count_n(dir, count.pkts, count.bytes, now);
         match k.transport {
             Transport::Tcp(t) => {
                 let up = flow.ext.tcp.track(dir, &t, k.payload_len, &self.tcp_opts);
@@ -314,7 +504,7 @@ impl<S: Sink> Engine<S> {
             _ => establish_if_bidirectional(flow),
         }
         self.cache.touch(id, now);
-        self.tracked += 1;
+        self.tracked += u64::from(count.pkts);
     }
 
     /// Lets the engine use idle time at packet time `now` (live capture with no
@@ -323,14 +513,20 @@ impl<S: Sink> Engine<S> {
         if now > self.clock {
             self.clock = now;
         }
+        self.expire_fragments(self.clock);
         let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
         self.cache
             .sweep(self.clock, self.sweep_when_idle, &mut on_end);
     }
 
     /// Ends every open flow now (reason `shutdown`, or `timeout` for flows already
-    /// expired at the last packet time). The engine stays usable.
+    /// expired at the last packet time), after counting the datagrams still waiting
+    /// for fragments. The engine stays usable.
     pub fn flush(&mut self) {
+        if let Some(mut d) = self.defrag.take() {
+            d.flush(&mut |inc| self.track_incomplete(&inc));
+            self.defrag = Some(d);
+        }
         let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
         self.cache.flush(self.clock, &mut on_end);
     }
@@ -367,6 +563,11 @@ impl<S: Sink> Engine<S> {
     pub fn stats(&self) -> Stats {
         Stats {
             decode: self.decode.clone(),
+            defrag: self
+                .defrag
+                .as_deref()
+                .map(|d| d.stats())
+                .unwrap_or_default(),
             cache: self.cache.stats(),
             packets_tracked: self.tracked,
             packets_no_flow: self.no_flow,
@@ -398,5 +599,30 @@ impl<S: Sink> Engine<S> {
 fn establish_if_bidirectional<X>(flow: &mut Flow<X>) {
     if flow.state() == FlowState::New && flow.is_bidirectional() {
         flow.set_state(FlowState::Established);
+    }
+}
+
+/// A packet of `proto` between `src` and `dst` whose transport header was never seen
+/// (fragments without their first): tracked without ports.
+fn portless<'a>(
+    layers: Layers,
+    version: IpVersion,
+    src: [u8; 16],
+    dst: [u8; 16],
+    proto: u8,
+) -> DecodedPacket<'a> {
+    DecodedPacket {
+        link: layers.link,
+        vlans: layers.vlans,
+        mpls_labels: layers.mpls_labels,
+        depth: layers.depth,
+        version,
+        src,
+        dst,
+        proto,
+        first_fragment: false,
+        anomalies: 0,
+        transport: Transport::Other,
+        payload: &[],
     }
 }

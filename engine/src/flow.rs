@@ -325,9 +325,16 @@ impl<X> Flow<X> {
     /// Counts a packet of `len` bytes in direction `dir` at `now`.
     #[inline]
     pub fn count(&mut self, dir: Direction, len: u32, now: Timestamp) {
+        self.count_n(dir, 1, u64::from(len), now);
+    }
+
+    /// Counts `pkts` packets of `bytes` bytes in all (the fragments of a datagram) in
+    /// direction `dir` at `now`.
+    #[inline]
+    pub fn count_n(&mut self, dir: Direction, pkts: u32, bytes: u64, now: Timestamp) {
         let i = dir.index();
-        self.pkts[i] += 1;
-        self.bytes[i] += u64::from(len);
+        self.pkts[i] += u64::from(pkts);
+        self.bytes[i] += bytes;
         self.last = self.last.max(now);
     }
 

@@ -79,15 +79,26 @@ pub fn render(s: &Summary<'_>) -> String {
     p.count("other_ip", d.other_ip);
     p.count("vlan", d.vlan_tagged);
     p.count("mpls", d.mpls);
-    p.count("first_fragments", d.first_fragments);
-    p.count("ipv4_fragments_untracked", d.ipv4_fragments);
-    p.count("ipv6_fragments_untracked", d.ipv6_fragments);
+    p.count("ipv4_fragments", d.ipv4_fragments);
+    p.count("ipv6_fragments", d.ipv6_fragments);
+    p.count("reassembled", d.reassembled);
     p.count("arp", d.arp);
     p.count("llc", d.llc);
     p.count("other_ethertype", d.other_ethertype);
     p.count("link_control", d.link_control);
     p.count("tunnel_control", d.tunnel_control);
     p.line("decode_errors", d.error_total());
+
+    if st.defrag.fragments > 0 {
+        let mut p = section(&mut out, "defrag:");
+        for (name, n) in st.defrag.pairs() {
+            if name == "fragments" {
+                p.line(name, n);
+            } else {
+                p.count(name, n);
+            }
+        }
+    }
 
     if d.tunneled > 0 {
         let mut p = section(&mut out, "tunnels:");

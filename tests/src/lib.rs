@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod fixtures;
+pub mod fragment;
 pub mod frame;
 pub mod pcap;
 pub mod shared;

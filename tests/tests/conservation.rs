@@ -53,9 +53,12 @@ fn check(path: &Path, stats: &Stats, records: &[FlowRecord]) {
     assert_eq!(ids.len(), records.len(), "{name}: flow ids are unique");
     let pkts: u64 = records.iter().map(|r| r.packets()).sum();
     assert_eq!(pkts, stats.packets_tracked, "{name}: packets conserved");
+    // Every decoded IP packet and every fragment is tracked or counted as refused; a
+    // reassembled datagram stands for its fragments.
+    let d = &stats.decode;
     assert_eq!(
         stats.packets_tracked + stats.packets_no_flow,
-        stats.decode.ip_packets(),
+        d.ip_packets() - d.reassembled + d.ipv4_fragments + d.ipv6_fragments,
         "{name}: every decoded IP packet is tracked or counted as refused"
     );
     assert_eq!(stats.cache.current_flows, 0, "{name}: all flushed");
@@ -64,7 +67,7 @@ fn check(path: &Path, stats: &Stats, records: &[FlowRecord]) {
         d.ip_packets() + d.ipv4_fragments + d.ipv6_fragments + d.not_ip() + d.error_total();
     assert_eq!(
         layers,
-        d.packets + d.tunneled,
+        d.packets + d.tunneled + d.reassembled,
         "{name}: decode counters add up"
     );
     for r in records {

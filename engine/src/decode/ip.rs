@@ -5,17 +5,19 @@
 //! as its length field states (shorter captures are counted as `*_capture_short`, as
 //! Suricata and nDPI refuse them); trailing link padding is cut off by the IP length.
 
-use super::link::Layers;
-use super::{anomaly, DecodeError, Decoded, DecodedPacket, IpVersion, TcpInfo, Transport};
+use super::{
+    anomaly, DecodeError, Decoded, DecodedPacket, Fragment, IpVersion, Layers, TcpInfo, Transport,
+};
 use etherparse::err::{ipv4, ipv6, ipv6_exts, Layer, LenError};
 use etherparse::LenSource;
-use etherparse::{IpPayloadSlice, Ipv4Slice, Ipv6ExtensionSlice, Ipv6Slice, LaxIpv4Slice};
+use etherparse::{Ipv4Slice, Ipv6Slice, LaxIpv4Slice};
 
-const PROTO_ICMP: u8 = 1;
+pub(super) const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
-const PROTO_ICMPV6: u8 = 58;
+pub(super) const PROTO_ICMPV6: u8 = 58;
 const PROTO_SCTP: u8 = 132;
+const PROTO_FRAGMENT: u8 = 44;
 
 fn v4_len_error(e: &LenError) -> DecodeError {
     match (e.layer, e.len_source) {
@@ -44,29 +46,22 @@ pub(super) fn ipv4<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
                 .0;
             let h = lax.header();
             let payload = lax.payload();
-            let first_fragment = h.more_fragments() && h.fragments_offset().value() == 0;
-            if h.fragments_offset().value() != 0 {
-                return Ok(Decoded::Fragment {
-                    version: IpVersion::V4,
-                });
+            let hlen = h.slice().len();
+            if h.more_fragments() || h.fragments_offset().value() != 0 {
+                return Ok(v4_fragment(l, &h, &data[..hlen], payload.payload));
             }
             let mut src = [0u8; 16];
             let mut dst = [0u8; 16];
             src[..4].copy_from_slice(&h.source());
             dst[..4].copy_from_slice(&h.destination());
-            let ip = IpPayloadSlice {
-                ip_number: payload.ip_number,
-                fragmented: payload.fragmented,
-                len_source: payload.len_source,
-                payload: payload.payload,
-            };
             return transport(
                 l,
                 IpVersion::V4,
                 src,
                 dst,
-                &ip,
-                first_fragment,
+                payload.ip_number.0,
+                payload.payload,
+                false,
                 PROTO_ICMP,
                 anomalies,
             );
@@ -82,12 +77,10 @@ pub(super) fn ipv4<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
         ipv4::SliceError::Exts(_) => DecodeError::Ipv4AuthInvalid,
     })?;
     let h = s.header();
-    let first_fragment = h.more_fragments() && h.fragments_offset().value() == 0;
-    let non_first = h.fragments_offset().value() != 0;
-    if non_first {
-        return Ok(Decoded::Fragment {
-            version: IpVersion::V4,
-        });
+    if h.more_fragments() || h.fragments_offset().value() != 0 {
+        let hlen = h.slice().len();
+        let total = usize::from(h.total_len());
+        return Ok(v4_fragment(l, &h, &data[..hlen], &data[hlen..total]));
     }
     let mut src = [0u8; 16];
     let mut dst = [0u8; 16];
@@ -99,11 +92,38 @@ pub(super) fn ipv4<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
         IpVersion::V4,
         src,
         dst,
-        payload,
-        first_fragment,
+        payload.ip_number.0,
+        payload.payload,
+        false,
         PROTO_ICMP,
         anomalies,
     )
+}
+
+/// An IPv4 fragment: the header as captured and the fragment's data.
+fn v4_fragment<'a>(
+    l: &Layers,
+    h: &etherparse::Ipv4HeaderSlice<'_>,
+    header: &'a [u8],
+    data: &'a [u8],
+) -> Decoded<'a> {
+    let mut src = [0u8; 16];
+    let mut dst = [0u8; 16];
+    src[..4].copy_from_slice(&h.source());
+    dst[..4].copy_from_slice(&h.destination());
+    Decoded::Fragment(Fragment {
+        layers: *l,
+        version: IpVersion::V4,
+        src,
+        dst,
+        proto: h.protocol().0,
+        id: u32::from(h.identification()),
+        offset: u32::from(h.fragments_offset().value()) * 8,
+        more: h.more_fragments(),
+        ttl: h.ttl(),
+        header,
+        data,
+    })
 }
 
 pub(super) fn ipv6<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
@@ -118,18 +138,9 @@ pub(super) fn ipv6<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
         | ipv6::SliceError::Exts(_) => DecodeError::Ipv6ExtInvalid,
     })?;
     let h = s.header();
-    let mut first_fragment = false;
     if s.is_payload_fragmented() {
-        for ext in s.extensions().clone() {
-            if let Ipv6ExtensionSlice::Fragment(frag) = ext {
-                if frag.fragment_offset().value() != 0 {
-                    return Ok(Decoded::Fragment {
-                        version: IpVersion::V6,
-                    });
-                }
-                first_fragment = true;
-            }
-        }
+        let end = 40 + usize::from(h.payload_length());
+        return v6_fragment(l, &data[..end]).ok_or(DecodeError::Ipv6ExtInvalid);
     }
     let payload = s.payload();
     transport(
@@ -137,11 +148,51 @@ pub(super) fn ipv6<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
         IpVersion::V6,
         h.source(),
         h.destination(),
-        payload,
-        first_fragment,
+        payload.ip_number.0,
+        payload.payload,
+        false,
         PROTO_ICMPV6,
         0,
     )
+}
+
+/// An IPv6 fragment: walks the extension headers before the Fragment header (their
+/// chain was already checked) to split the packet into the unfragmentable part and
+/// the fragment's data.
+fn v6_fragment<'a>(l: &Layers, pkt: &'a [u8]) -> Option<Decoded<'a>> {
+    let mut next = *pkt.get(6)?;
+    let mut at = 40usize;
+    loop {
+        let len = match next {
+            PROTO_FRAGMENT => break,
+            // Hop-by-hop, routing, destination options, mobility, HIP, shim6.
+            0 | 43 | 60 | 135 | 139 | 140 => (usize::from(*pkt.get(at + 1)?) + 1) * 8,
+            // Authentication header: length in 4-byte words, minus 2.
+            51 => (usize::from(*pkt.get(at + 1)?) + 2) * 4,
+            _ => return None,
+        };
+        next = *pkt.get(at)?;
+        at += len;
+    }
+    let f = pkt.get(at..at + 8)?;
+    let mut src = [0u8; 16];
+    let mut dst = [0u8; 16];
+    src.copy_from_slice(&pkt[8..24]);
+    dst.copy_from_slice(&pkt[24..40]);
+    let off_flags = u16::from_be_bytes([f[2], f[3]]);
+    Some(Decoded::Fragment(Fragment {
+        layers: *l,
+        version: IpVersion::V6,
+        src,
+        dst,
+        proto: f[0],
+        id: u32::from_be_bytes([f[4], f[5], f[6], f[7]]),
+        offset: u32::from(off_flags >> 3) * 8,
+        more: off_flags & 1 != 0,
+        ttl: pkt[7],
+        header: &pkt[..at],
+        data: &pkt[at + 8..],
+    }))
 }
 
 #[inline]
@@ -149,19 +200,20 @@ fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
+/// Decodes the transport header of `seg` (the IP payload, protocol `proto`).
+/// `first_fragment`: `seg` is only the start of a fragmented datagram.
 #[allow(clippy::too_many_arguments)]
-fn transport<'a>(
+pub(super) fn transport<'a>(
     l: &Layers,
     version: IpVersion,
     src: [u8; 16],
     dst: [u8; 16],
-    ip: &IpPayloadSlice<'a>,
+    proto: u8,
+    seg: &'a [u8],
     first_fragment: bool,
     icmp_proto: u8,
     mut anomalies: u8,
 ) -> Result<Decoded<'a>, DecodeError> {
-    let proto = ip.ip_number.0;
-    let seg = ip.payload;
     // A first fragment holds only the start of the datagram: a transport header that
     // does not fit is a fragment problem, not a malformed transport.
     let short = |err| {

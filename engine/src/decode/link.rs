@@ -5,7 +5,7 @@
 //! and hands the rest to the next layer; it never indexes past the slice and never
 //! panics. VLAN tags are collected outer first.
 
-use super::{ip, tunnel, DecodeError, Decoded, NonIp, Vlans, MAX_MPLS_LABELS};
+use super::{ip, tunnel, DecodeError, Decoded, Layers, NonIp, MAX_MPLS_LABELS};
 use std::fmt;
 
 /// The link-layer header type of a capture (pcap's `LINKTYPE_*` / `DLT_*`).
@@ -172,14 +172,6 @@ const ETH_MPLS_UC: u16 = 0x8847;
 const ETH_MPLS_MC: u16 = 0x8848;
 const ETH_PPPOE_SESSION: u16 = 0x8864;
 
-/// Mutable decode state carried down the layers.
-pub(super) struct Layers {
-    pub(super) link: LinkType,
-    pub(super) vlans: Vlans,
-    pub(super) mpls_labels: u8,
-    pub(super) depth: u8,
-}
-
 #[inline]
 fn be16(data: &[u8], at: usize) -> Option<u16> {
     let b = data.get(at..at + 2)?;
@@ -187,12 +179,7 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
 }
 
 pub(super) fn decode_link(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
-    let mut l = Layers {
-        link,
-        vlans: Vlans::default(),
-        mpls_labels: 0,
-        depth: 0,
-    };
+    let mut l = Layers::outer(link);
     match link {
         LinkType::Ethernet => ethernet(data, &mut l),
         LinkType::Raw => raw_ip(data, &mut l),

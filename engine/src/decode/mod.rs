@@ -9,10 +9,11 @@
 //! [`DecodeStats`], so nothing is dropped silently.
 //!
 //! What becomes a flow: an IP packet whose transport header (when the protocol has one
-//! that carries ports or types: TCP, UDP, SCTP, ICMP, ICMPv6) is present in full. The
-//! first fragment of a fragmented datagram is tracked with its ports when its transport
-//! header is present; later fragments are reported as [`Decoded::Fragment`] (IP
-//! reassembly comes with the defragmenter). Non-IP frames (ARP, STP, LLC, PPP control,
+//! that carries ports or types: TCP, UDP, SCTP, ICMP, ICMPv6) is present in full.
+//! Every fragment of a fragmented datagram is reported as [`Decoded::Fragment`], for the
+//! defragmenter; [`decode_ip`] decodes the reassembled datagram, and
+//! [`Fragment::head`] the transport header of a first fragment whose datagram never
+//! completes. Non-IP frames (ARP, STP, LLC, PPP control,
 //! ...) are reported as [`Decoded::NotIp`]. A tracked packet that carries another one
 //! is opened by [`decode_tunnel`], one depth deeper, by the caller.
 
@@ -223,16 +224,133 @@ pub enum NonIp {
     TunnelControl,
 }
 
+/// The layers a packet was found under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layers {
+    /// Link type of the frame.
+    pub link: LinkType,
+    /// VLAN tags, outer first.
+    pub vlans: Vlans,
+    /// MPLS labels crossed.
+    pub mpls_labels: u8,
+    /// Tunnel depth.
+    pub depth: u8,
+}
+
+impl Layers {
+    /// The outermost layer of a frame of link type `link`.
+    pub fn outer(link: LinkType) -> Layers {
+        Layers {
+            link,
+            vlans: Vlans::default(),
+            mpls_labels: 0,
+            depth: 0,
+        }
+    }
+
+    /// Packs into one word (for keys that must stay small, such as the
+    /// defragmenter's): 3 x 12 bits of VLAN, 2 bits of tag count, 6 of MPLS labels, 8
+    /// of depth, 8 of link type index. [`unpack`](Self::unpack) inverts it for every
+    /// supported link type.
+    pub fn pack(&self) -> u64 {
+        let mut w = 0u64;
+        for (i, id) in self.vlans.ids.iter().enumerate() {
+            w |= u64::from(id & 0x0fff) << (12 * i);
+        }
+        w |= u64::from(self.vlans.len & 0x3) << 36;
+        w |= u64::from(self.mpls_labels & 0x3f) << 38;
+        w |= u64::from(self.depth) << 44;
+        w |= (self.link.index() as u64 & 0xff) << 52;
+        w
+    }
+
+    /// The layers [`pack`](Self::pack) packed.
+    pub fn unpack(w: u64) -> Layers {
+        let mut vlans = Vlans::default();
+        for i in 0..MAX_VLANS {
+            vlans.ids[i] = ((w >> (12 * i)) & 0x0fff) as u16;
+        }
+        vlans.len = ((w >> 36) & 0x3) as u8;
+        let link = LinkType::NAMED
+            .get(((w >> 52) & 0xff) as usize)
+            .copied()
+            .unwrap_or(LinkType::Other(u32::MAX));
+        Layers {
+            link,
+            vlans,
+            mpls_labels: ((w >> 38) & 0x3f) as u8,
+            depth: ((w >> 44) & 0xff) as u8,
+        }
+    }
+}
+
+/// One fragment of a fragmented IPv4 or IPv6 datagram; borrows the frame's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    /// Where the fragment was found.
+    pub layers: Layers,
+    /// IP version.
+    pub version: IpVersion,
+    /// Source address (IPv4 in the first four bytes).
+    pub src: [u8; 16],
+    /// Destination address (IPv4 in the first four bytes).
+    pub dst: [u8; 16],
+    /// Protocol of the datagram (IPv4 protocol; IPv6 next header after the Fragment
+    /// header).
+    pub proto: u8,
+    /// Identification (16 bits in IPv4, 32 in IPv6).
+    pub id: u32,
+    /// Offset of `data` in the datagram, in bytes.
+    pub offset: u32,
+    /// More fragments follow.
+    pub more: bool,
+    /// TTL or hop limit.
+    pub ttl: u8,
+    /// The IP header: IPv4 with options; IPv6 fixed header and the extension headers
+    /// before the Fragment header (whose next-header field still says 44).
+    pub header: &'a [u8],
+    /// The fragment's part of the datagram.
+    pub data: &'a [u8],
+}
+
+impl<'a> Fragment<'a> {
+    /// True for the fragment at offset 0.
+    pub fn is_first(&self) -> bool {
+        self.offset == 0
+    }
+
+    /// Decodes the transport header at the start of a first fragment, as a packet to
+    /// track on its own (when its datagram cannot be reassembled). `None` for later
+    /// fragments.
+    pub fn head(&self) -> Option<Result<Decoded<'a>, DecodeError>> {
+        if !self.is_first() {
+            return None;
+        }
+        let icmp = match self.version {
+            IpVersion::V4 => ip::PROTO_ICMP,
+            IpVersion::V6 => ip::PROTO_ICMPV6,
+        };
+        Some(ip::transport(
+            &self.layers,
+            self.version,
+            self.src,
+            self.dst,
+            self.proto,
+            self.data,
+            true,
+            icmp,
+            0,
+        ))
+    }
+}
+
 /// Outcome of a successful decode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
     /// An IP packet to track.
     Ip(DecodedPacket<'a>),
-    /// A non-first IP fragment: counted, not tracked until IP reassembly exists.
-    Fragment {
-        /// IP version of the fragment.
-        version: IpVersion,
-    },
+    /// A fragment of an IP datagram, for the defragmenter.
+    Fragment(Fragment<'a>),
     /// Not IP.
     NotIp(NonIp),
 }
@@ -308,6 +426,20 @@ decode_errors! {
 /// Decodes one frame. Never panics; borrows `data`.
 pub fn decode(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     link::decode_link(link, data)
+}
+
+/// Decodes an IP packet found under `layers` (a reassembled datagram, say). Never
+/// panics; borrows `data`.
+pub fn decode_ip(
+    version: IpVersion,
+    data: &[u8],
+    layers: Layers,
+) -> Result<Decoded<'_>, DecodeError> {
+    let mut l = layers;
+    match version {
+        IpVersion::V4 => ip::ipv4(data, &mut l),
+        IpVersion::V6 => ip::ipv6(data, &mut l),
+    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! refused what it refused.
 //!
 //! Contract: [`DecodeStats::count`] is called once per frame with the decode outcome,
-//! [`DecodeStats::count_inner`] once per tunnel inner packet; the network, transport
-//! and error counters count every layer, so `packets + tunneled = ip + fragments +
-//! not_ip + errors`.
+//! [`DecodeStats::count_inner`] once per tunnel inner packet,
+//! [`DecodeStats::count_reassembled`] once per reassembled datagram; the network,
+//! transport and error counters count every layer, so `packets + tunneled +
+//! reassembled = ip + fragments + not_ip + errors`.
 
 use super::{anomaly, DecodeError, Decoded, IpVersion, LinkType, NonIp, Transport, TunnelKind};
 
@@ -39,12 +40,15 @@ pub struct DecodeStats {
     pub vlan_tagged: u64,
     /// Packets that crossed an MPLS label stack.
     pub mpls: u64,
-    /// First fragments tracked with their transport header.
+    /// Fragments at offset 0 (also counted by version below).
     pub first_fragments: u64,
-    /// Non-first IPv4 fragments (not tracked until IP reassembly exists).
+    /// IPv4 fragments, each handed to the defragmenter.
     pub ipv4_fragments: u64,
-    /// Non-first IPv6 fragments (not tracked until IP reassembly exists).
+    /// IPv6 fragments, each handed to the defragmenter.
     pub ipv6_fragments: u64,
+    /// Datagrams reassembled from fragments, decoded as one packet each (counted by
+    /// network and transport too).
+    pub reassembled: u64,
     /// ARP and RARP frames.
     pub arp: u64,
     /// 802.3/LLC frames (STP, CDP, ...).
@@ -83,6 +87,7 @@ impl Default for DecodeStats {
             vlan_tagged: 0,
             mpls: 0,
             first_fragments: 0,
+            reassembled: 0,
             ipv4_fragments: 0,
             ipv6_fragments: 0,
             arp: 0,
@@ -115,6 +120,12 @@ impl DecodeStats {
         self.count_layer(outcome);
     }
 
+    /// Counts the outcome of decoding a reassembled datagram.
+    pub fn count_reassembled(&mut self, outcome: &Result<Decoded<'_>, DecodeError>) {
+        self.reassembled += 1;
+        self.count_layer(outcome);
+    }
+
     #[inline]
     fn count_layer(&mut self, outcome: &Result<Decoded<'_>, DecodeError>) {
         match outcome {
@@ -137,9 +148,6 @@ impl DecodeStats {
                 if p.mpls_labels > 0 {
                     self.mpls += 1;
                 }
-                if p.first_fragment {
-                    self.first_fragments += 1;
-                }
                 if p.anomalies != 0 {
                     self.ipv4_zero_length +=
                         u64::from(p.anomalies & anomaly::IPV4_ZERO_LENGTH != 0);
@@ -147,10 +155,15 @@ impl DecodeStats {
                     self.tcp_bad_offset += u64::from(p.anomalies & anomaly::TCP_OFFSET != 0);
                 }
             }
-            Ok(Decoded::Fragment { version }) => match version {
-                IpVersion::V4 => self.ipv4_fragments += 1,
-                IpVersion::V6 => self.ipv6_fragments += 1,
-            },
+            Ok(Decoded::Fragment(f)) => {
+                match f.version {
+                    IpVersion::V4 => self.ipv4_fragments += 1,
+                    IpVersion::V6 => self.ipv6_fragments += 1,
+                }
+                if f.is_first() {
+                    self.first_fragments += 1;
+                }
+            }
             Ok(Decoded::NotIp(kind)) => match kind {
                 NonIp::Arp => self.arp += 1,
                 NonIp::Llc => self.llc += 1,
@@ -225,6 +238,7 @@ impl DecodeStats {
         self.vlan_tagged += o.vlan_tagged;
         self.mpls += o.mpls;
         self.first_fragments += o.first_fragments;
+        self.reassembled += o.reassembled;
         self.ipv4_fragments += o.ipv4_fragments;
         self.ipv6_fragments += o.ipv6_fragments;
         self.arp += o.arp;

@@ -233,12 +233,28 @@ fn non_ip_is_reported_not_refused() {
     );
 }
 
+fn frag(d: Result<Decoded<'_>, DecodeError>) -> Fragment<'_> {
+    match d {
+        Ok(Decoded::Fragment(f)) => f,
+        other => panic!("expected a fragment, got {other:?}"),
+    }
+}
+
 #[test]
-fn fragments_first_tracked_others_reported() {
-    // First fragment: MF set, offset 0 -> tracked with its ports.
+fn every_fragment_is_reported_for_the_defragmenter() {
+    // First fragment: MF set, offset 0; its transport header is read by head().
     let mut first = ipv4_udp([1, 1, 1, 1], [2, 2, 2, 2], 7, 8, &[0; 16]);
+    first[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
     first[6] = 0x20;
-    let p = ip(decode(LinkType::Raw, &first));
+    let f = frag(decode(LinkType::Raw, &first));
+    assert!(f.is_first() && f.more);
+    assert_eq!(
+        (f.id, f.proto, f.offset, f.version),
+        (0x1234, 17, 0, IpVersion::V4)
+    );
+    assert_eq!(f.header, &first[..20]);
+    assert_eq!(f.data, &first[20..]);
+    let p = ip(f.head().unwrap());
     assert!(p.first_fragment);
     assert!(matches!(
         p.transport,
@@ -247,16 +263,40 @@ fn fragments_first_tracked_others_reported() {
             dst_port: 8
         }
     ));
-    // Later fragment: offset != 0.
+    // Later fragment: offset 3 * 8 bytes, last.
     let mut later = ipv4_udp([1, 1, 1, 1], [2, 2, 2, 2], 7, 8, &[0; 16]);
     later[6] = 0x00;
     later[7] = 0x03;
+    let f = frag(decode(LinkType::Raw, &later));
+    assert_eq!((f.offset, f.more), (24, false));
+    assert!(f.head().is_none());
+    // The layers travel with the fragment and survive packing.
+    let mut tagged = vec![0u8; 12];
+    tagged.extend_from_slice(&[0x81, 0, 0, 42, 0x08, 0]);
+    tagged.extend_from_slice(&later);
+    let f = frag(decode(LinkType::Ethernet, &tagged));
+    assert_eq!(f.layers.vlans.as_slice(), &[42]);
+    assert_eq!(Layers::unpack(f.layers.pack()), f.layers);
+}
+
+#[test]
+fn ipv6_fragments_split_at_the_fragment_header() {
+    // Fixed header, hop-by-hop options (8 bytes), fragment header, 16 bytes of data.
+    let mut pkt = vec![0x60, 0, 0, 0, 0, 32, 0, 64];
+    pkt.extend_from_slice(&[0x20; 16]);
+    pkt.extend_from_slice(&[0x30; 16]);
+    pkt.extend_from_slice(&[44, 0, 1, 4, 0, 0, 0, 0]);
+    pkt.extend_from_slice(&[17, 0, 0x00, 0x11, 0xde, 0xad, 0xbe, 0xef]);
+    pkt.extend_from_slice(&[0x55; 16]);
+    let f = frag(decode(LinkType::Raw, &pkt));
+    assert_eq!(f.version, IpVersion::V6);
     assert_eq!(
-        decode(LinkType::Raw, &later),
-        Ok(Decoded::Fragment {
-            version: IpVersion::V4
-        })
+        (f.id, f.proto, f.offset, f.more),
+        (0xdead_beef, 17, 16, true)
     );
+    assert_eq!(f.header.len(), 48);
+    assert_eq!(f.header[40], 44);
+    assert_eq!(f.data, &[0x55; 16]);
 }
 
 #[test]

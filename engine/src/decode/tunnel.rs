@@ -23,8 +23,8 @@
 //! NSH (EtherType 0x894f) and PPPoE sessions are link layers, not tunnels: they do not
 //! change the depth (as in Suricata).
 
-use super::link::{ethernet, mpls, ppp, Layers};
-use super::{ip, DecodeError, Decoded, DecodedPacket, NonIp, Transport};
+use super::link::{ethernet, mpls, ppp};
+use super::{ip, DecodeError, Decoded, DecodedPacket, Layers, NonIp, Transport};
 use std::fmt;
 
 /// IP protocol number of IPv4-in-IP.
