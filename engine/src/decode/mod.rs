@@ -14,8 +14,11 @@
 //! ...) are reported as [`Decoded::NotIp`].
 
 mod ip;
+mod juniper;
 mod link;
+mod nflog;
 mod stats;
+mod wifi;
 
 pub use link::LinkType;
 pub use stats::DecodeStats;
