@@ -13,6 +13,7 @@
 //! reassembly comes with the defragmenter). Non-IP frames (ARP, STP, LLC, PPP control,
 //! ...) are reported as [`Decoded::NotIp`].
 
+pub mod checksum;
 mod ip;
 mod juniper;
 mod link;
