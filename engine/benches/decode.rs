@@ -155,12 +155,39 @@ fn bench_decode(c: &mut Criterion) {
     g.finish();
 }
 
+/// Checksum validation of a full-size IPv4 TCP segment (header and transport, with
+/// the pseudo header), in bytes per second.
+fn bench_checksum(c: &mut Criterion) {
+    use flowengine::decode::checksum::{ipv4_header_ok, transport_ok};
+    use flowengine::decode::IpVersion;
+    let frame = ipv4_tcp(1460);
+    let ip = &frame[14..];
+    let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
+    src[..4].copy_from_slice(&ip[12..16]);
+    dst[..4].copy_from_slice(&ip[16..20]);
+    let segment = &ip[20..];
+    assert!(ipv4_header_ok(ip));
+    assert_eq!(
+        transport_ok(IpVersion::V4, &src, &dst, 6, segment),
+        Some(true)
+    );
+    let mut g = c.benchmark_group("checksum");
+    g.throughput(Throughput::Bytes(ip.len() as u64));
+    g.bench_function("ipv4_tcp_1460", |b| {
+        b.iter(|| {
+            ipv4_header_ok(black_box(ip))
+                && transport_ok(IpVersion::V4, &src, &dst, 6, black_box(segment)) == Some(true)
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(20);
-    targets = bench_decode
+    targets = bench_decode, bench_checksum
 }
 criterion_main!(benches);

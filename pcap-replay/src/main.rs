@@ -4,9 +4,10 @@
 //! Exit status:
 //! - 0: every input was read (a capture cut short inside its last record, as when the
 //!   capturing program was killed, is read up to the cut with a warning line);
-//! - 1: an input could not be read (missing, empty, not a capture, corrupt) or the EVE
-//!   output failed; one error line says which file, where and why, the other inputs
-//!   are still read and the records of everything read are still written;
+//! - 1: an input could not be read (missing, empty, not a capture, corrupt, of a link
+//!   type the decoder does not read) or the EVE output failed; one error line says
+//!   which file, where and why, the other inputs are still read and the records of
+//!   everything read are still written;
 //! - 2: a usage or configuration error (nothing is read).
 
 mod summary;

@@ -329,3 +329,31 @@ fn reads_pcapng() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!eve_lines(&eve).is_empty());
 }
+
+#[test]
+fn an_unsupported_link_type_is_one_error_naming_it() {
+    // Three frames of LINKTYPE_USER0 (147), then a good file.
+    let frames: Vec<(u64, Vec<u8>)> = (0..3).map(|i| (i * 1_000, vec![0u8; 40])).collect();
+    let bad = tmp("user0.pcap");
+    pcap::write_file(&bad, 147, &frames).unwrap();
+    let good = sample_file("an_unsupported_link_type_is_one_error_naming_it");
+    let eve = tmp("user0.json");
+    let o = run(&[
+        "-q",
+        "--eve",
+        eve.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = error_lines(&o);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "pcap-replay: error: {}: unsupported link type 147 (LINKTYPE_USER0)",
+            bad.display()
+        )
+    );
+    assert_eq!(packets_in(&eve), 25, "the next file is still read");
+}

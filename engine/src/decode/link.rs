@@ -1,11 +1,14 @@
 //! Link layers: Ethernet (with 802.1Q/QinQ VLAN tags and MPLS label stacks), Linux
-//! cooked captures (SLL, SLL2), raw IP, BSD loopback, Cisco HDLC and PPP.
+//! cooked captures (SLL, SLL2), raw IP, BSD loopback, Cisco HDLC and PPP; 802.11
+//! (`wifi`), NFLOG (`nflog`) and Juniper Ethernet (`juniper`) in their own files.
 //!
 //! Contract: each function consumes its own header, checks lengths before every read
 //! and hands the rest to the next layer; it never indexes past the slice and never
 //! panics. VLAN tags are collected outer first.
 
-use super::{ip, tunnel, DecodeError, Decoded, Layers, NonIp, MAX_MPLS_LABELS};
+use super::{
+    ip, juniper, nflog, tunnel, wifi, DecodeError, Decoded, Layers, NonIp, MAX_MPLS_LABELS,
+};
 use std::fmt;
 
 /// The link-layer header type of a capture (pcap's `LINKTYPE_*` / `DLT_*`).
@@ -38,6 +41,14 @@ pub enum LinkType {
     PppWithDir,
     /// Per-Packet Information header, then another link type (192).
     Ppi,
+    /// IEEE 802.11 without a radio header (105).
+    Ieee80211,
+    /// IEEE 802.11 behind a radiotap header (127).
+    Ieee80211Radiotap,
+    /// Linux netfilter NFLOG (239).
+    Nflog,
+    /// Juniper Ethernet, "MGC" header then Ethernet (178).
+    JuniperEther,
     /// A link type the decoder does not know (its pcap number).
     Other(u32),
 }
@@ -59,6 +70,10 @@ impl LinkType {
             228 => LinkType::Ipv4,
             229 => LinkType::Ipv6,
             276 => LinkType::LinuxSll2,
+            105 => LinkType::Ieee80211,
+            127 => LinkType::Ieee80211Radiotap,
+            239 => LinkType::Nflog,
+            178 => LinkType::JuniperEther,
             other => LinkType::Other(other),
         }
     }
@@ -79,12 +94,16 @@ impl LinkType {
             LinkType::Ipv4 => 228,
             LinkType::Ipv6 => 229,
             LinkType::LinuxSll2 => 276,
+            LinkType::Ieee80211 => 105,
+            LinkType::Ieee80211Radiotap => 127,
+            LinkType::Nflog => 239,
+            LinkType::JuniperEther => 178,
             LinkType::Other(n) => n,
         }
     }
 
     /// Every known link type, in [`index`](Self::index) order; `Other` is last.
-    pub const NAMED: [LinkType; 14] = [
+    pub const NAMED: [LinkType; 18] = [
         LinkType::Ethernet,
         LinkType::Null,
         LinkType::Loop,
@@ -98,6 +117,10 @@ impl LinkType {
         LinkType::PppHdlc,
         LinkType::PppWithDir,
         LinkType::Ppi,
+        LinkType::Ieee80211,
+        LinkType::Ieee80211Radiotap,
+        LinkType::Nflog,
+        LinkType::JuniperEther,
         LinkType::Other(u32::MAX),
     ];
 
@@ -120,7 +143,11 @@ impl LinkType {
             LinkType::PppHdlc => 10,
             LinkType::PppWithDir => 11,
             LinkType::Ppi => 12,
-            LinkType::Other(_) => 13,
+            LinkType::Ieee80211 => 13,
+            LinkType::Ieee80211Radiotap => 14,
+            LinkType::Nflog => 15,
+            LinkType::JuniperEther => 16,
+            LinkType::Other(_) => 17,
         }
     }
 
@@ -145,6 +172,10 @@ impl LinkType {
             LinkType::PppHdlc => "ppp_hdlc",
             LinkType::PppWithDir => "ppp_with_dir",
             LinkType::Ppi => "ppi",
+            LinkType::Ieee80211 => "ieee802_11",
+            LinkType::Ieee80211Radiotap => "ieee802_11_radiotap",
+            LinkType::Nflog => "nflog",
+            LinkType::JuniperEther => "juniper_ether",
             LinkType::Other(_) => "other",
         }
     }
@@ -223,6 +254,10 @@ pub(super) fn decode_link(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, De
             let d = decode_link(inner, rest)?;
             Ok(relink(d, LinkType::Ppi))
         }
+        LinkType::Ieee80211 => wifi::ieee80211(data, false, &mut l),
+        LinkType::Ieee80211Radiotap => wifi::radiotap(data, &mut l),
+        LinkType::Nflog => nflog::nflog(data, &mut l),
+        LinkType::JuniperEther => juniper::juniper_ether(data, &mut l),
         LinkType::Other(_) => Err(DecodeError::UnsupportedLinkType),
     }
 }
@@ -266,7 +301,7 @@ pub(super) fn ether_payload<'a>(
 }
 
 /// Cisco HDLC: address (1), control (1), protocol (2, an EtherType).
-fn cisco_hdlc<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
+pub(super) fn cisco_hdlc<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
     let proto = be16(data, 2).ok_or(DecodeError::LinkTruncated)?;
     match proto {
         ETH_IPV4 | ETH_IPV6 | ETH_MPLS_UC | ETH_MPLS_MC => ether_payload(proto, &data[4..], l),

@@ -17,10 +17,14 @@
 //! ...) are reported as [`Decoded::NotIp`]. A tracked packet that carries another one
 //! is opened by [`decode_tunnel`], one depth deeper, by the caller.
 
+pub mod checksum;
 mod ip;
+mod juniper;
 mod link;
+mod nflog;
 mod stats;
 mod tunnel;
+mod wifi;
 
 pub use link::LinkType;
 pub use stats::DecodeStats;

@@ -4,6 +4,8 @@
 use super::*;
 use proptest::prelude::*;
 
+mod links;
+
 fn ipv4_udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let total = 28 + payload.len();
     let mut v = vec![
@@ -443,7 +445,7 @@ proptest! {
     /// Random bytes on every link type: a result, never a panic; and a decoded
     /// packet's payload always lies inside the input.
     #[test]
-    fn random_bytes_never_panic(dlt in prop::sample::select(vec![0u32, 1, 9, 50, 101, 104, 108, 113, 192, 204, 228, 229, 276, 7]),
+    fn random_bytes_never_panic(dlt in prop::sample::select(vec![0u32, 1, 9, 50, 101, 104, 105, 108, 113, 127, 178, 192, 204, 228, 229, 239, 276, 7]),
                                 data in prop::collection::vec(any::<u8>(), 0..256)) {
         let link = LinkType::from_dlt(dlt);
         if let Ok(Decoded::Ip(p)) = decode(link, &data) {

@@ -76,6 +76,17 @@ pub enum FeedError {
         /// What is wrong.
         detail: &'static str,
     },
+    /// The capture's link type is not one the decoder reads: classic pcap files are
+    /// refused when opened, pcapng files at the first packet of such an interface.
+    #[error("{}: unsupported link type {dlt}{}", path.display(), linktype_suffix(*dlt))]
+    UnsupportedLinkType {
+        /// The file.
+        path: PathBuf,
+        /// The pcap `LINKTYPE_*` number.
+        dlt: u32,
+        /// Packets read before it.
+        packets: u64,
+    },
     /// Reading failed.
     #[error("{}: read error at byte {offset} (after {packets} packets)", path.display())]
     Read {
@@ -87,3 +98,34 @@ pub enum FeedError {
         packets: u64,
     },
 }
+
+/// " (LINKTYPE_NAME)" for the link types a capture of an unsupported type is most
+/// likely to carry (libpcap's names), "" for the others.
+fn linktype_suffix(dlt: u32) -> String {
+    let name = match dlt {
+        3 => "AX25",
+        6 => "IEEE802_5",
+        8 => "SLIP",
+        10 => "FDDI",
+        11 => "ATM_RFC1483",
+        107 => "FRELAY",
+        119 => "PRISM_HEADER",
+        147..=162 => return format!(" (LINKTYPE_USER{})", dlt - 147),
+        163 => "IEEE802_11_AVS",
+        187 => "BLUETOOTH_HCI_H4",
+        189 => "USB_LINUX",
+        195 => "IEEE802_15_4_WITHFCS",
+        201 => "BLUETOOTH_HCI_H4_WITH_PHDR",
+        215 => "IEEE802_15_4_NONASK_PHY",
+        220 => "USB_LINUX_MMAPPED",
+        227 => "CAN_SOCKETCAN",
+        249 => "PFSYNC",
+        253 => "NETLINK",
+        254 => "BLUETOOTH_LINUX_MONITOR",
+        _ => return String::new(),
+    };
+    format!(" (LINKTYPE_{name})")
+}
+
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,9 @@
 //! a capture, empty, cut short, corrupt) is a [`FeedError`] naming the file, the byte
 //! offset and how many packets were read before it; the packets already returned stay
 //! valid. A record whose captured length exceeds the snapshot length is cut to it, as
-//! libpcap does, and counted.
+//! libpcap does, and counted. A capture of a link type the decoder does not read is
+//! refused with one [`FeedError::UnsupportedLinkType`] rather than yielding packets
+//! that could only be counted as decode errors.
 
 use super::legacy::{is_legacy_magic, LegacyError, LegacyReader, Next, Record, MAX_SNAPLEN};
 use super::pcapng::{NgError, NgReader};
@@ -91,9 +93,21 @@ impl PcapFile {
                     packets: 0,
                     detail,
                 },
+                NgError::UnsupportedLinkType(dlt) => FeedError::UnsupportedLinkType {
+                    path: p(),
+                    dlt,
+                    packets: 0,
+                },
             })?)
         } else if is_legacy_magic(magic) {
             match LegacyReader::open(open()?) {
+                Ok(Some(r)) if !r.link.is_supported() => {
+                    return Err(FeedError::UnsupportedLinkType {
+                        path: p(),
+                        dlt: r.link.dlt(),
+                        packets: 0,
+                    })
+                }
                 Ok(Some(r)) => Inner::Legacy(r),
                 Ok(None) => return Err(truncated()),
                 Err(_) => {
@@ -158,6 +172,7 @@ impl PcapFile {
                 packets,
                 detail,
             },
+            Fail::UnsupportedLinkType(dlt) => FeedError::UnsupportedLinkType { path, dlt, packets },
         }
     }
 
@@ -178,6 +193,7 @@ impl PcapFile {
                 Err(NgError::Truncated) => Err(Fail::Truncated),
                 Err(NgError::Read) => Err(Fail::Read),
                 Err(NgError::Corrupt(d)) => Err(Fail::Corrupt(d)),
+                Err(NgError::UnsupportedLinkType(dlt)) => Err(Fail::UnsupportedLinkType(dlt)),
             },
         }
     }
@@ -344,4 +360,5 @@ enum Fail {
     Truncated,
     Read,
     Corrupt(&'static str),
+    UnsupportedLinkType(u32),
 }

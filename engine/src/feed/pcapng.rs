@@ -32,6 +32,8 @@ pub(super) enum NgError {
     Truncated,
     Read,
     Corrupt(&'static str),
+    /// A packet on an interface of a link type the decoder does not read.
+    UnsupportedLinkType(u32),
 }
 
 /// Where a packet lies: its interface, time, address and length in the buffer.
@@ -170,6 +172,9 @@ fn read_block(
                     "packet names an interface that was never described",
                 ));
             };
+            if !i.link.is_supported() {
+                return Step::Fail(NgError::UnsupportedLinkType(i.link.dlt()));
+            }
             let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
             (
                 i,
@@ -181,6 +186,9 @@ fn read_block(
             let Some(i) = interfaces.first().copied() else {
                 return Step::Skip;
             };
+            if !i.link.is_supported() {
+                return Step::Fail(NgError::UnsupportedLinkType(i.link.dlt()));
+            }
             (i, last_ts, place(spb.packet_data()))
         }
         _ => return Step::Skip,

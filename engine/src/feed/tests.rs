@@ -1,0 +1,142 @@
+//! Feed tests: a capture of a link type the decoder does not read is one error naming
+//! the type, in classic pcap at open and in pcapng at the first packet of such an
+//! interface, after the packets read before it.
+
+use super::*;
+use std::path::Path;
+
+fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowengine-feed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn classic(dlt: u32, packets: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for w in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, dlt] {
+        v.extend_from_slice(&w.to_le_bytes());
+    }
+    for i in 0..packets as u32 {
+        for w in [1_700_000_000 + i, 0, 40, 40] {
+            v.extend_from_slice(&w.to_le_bytes());
+        }
+        v.extend_from_slice(&[0; 40]);
+    }
+    v
+}
+
+fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let len = (12 + body.len()) as u32;
+    let mut v = kind.to_le_bytes().to_vec();
+    v.extend_from_slice(&len.to_le_bytes());
+    v.extend_from_slice(body);
+    v.extend_from_slice(&len.to_le_bytes());
+    v
+}
+
+fn pcapng(interfaces: &[u16], packets_on: &[u32]) -> Vec<u8> {
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    let mut v = block(0x0a0d_0d0a, &shb);
+    for &link in interfaces {
+        let mut idb = link.to_le_bytes().to_vec();
+        idb.extend_from_slice(&[0, 0]);
+        idb.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&block(1, &idb));
+    }
+    // An Ethernet frame carrying ARP: read by the feed, whatever the decoder says.
+    let mut frame = vec![0xff; 12];
+    frame.extend_from_slice(&[0x08, 0x06]);
+    frame.extend_from_slice(&[0; 28]);
+    for &iface in packets_on {
+        let mut epb = Vec::new();
+        for w in [iface, 0, 1, frame.len() as u32, frame.len() as u32] {
+            epb.extend_from_slice(&w.to_le_bytes());
+        }
+        epb.extend_from_slice(&frame);
+        while epb.len() % 4 != 0 {
+            epb.push(0);
+        }
+        v.extend_from_slice(&block(6, &epb));
+    }
+    v
+}
+
+fn read_all(path: &Path) -> (u64, Option<FeedError>) {
+    let mut f = match PcapFile::open(path) {
+        Ok(f) => f,
+        Err(e) => return (0, Some(e)),
+    };
+    let mut n = 0;
+    loop {
+        match f.next_packet() {
+            Ok(Some(_)) => n += 1,
+            Ok(None) => return (n, None),
+            Err(e) => return (n, Some(e)),
+        }
+    }
+}
+
+#[test]
+fn classic_pcap_of_an_unknown_link_type_is_refused_at_open() {
+    let p = tmp("user0.pcap", &classic(147, 3));
+    let (n, e) = read_all(&p);
+    assert_eq!(n, 0);
+    let e = e.expect("an error");
+    assert!(
+        matches!(
+            e,
+            FeedError::UnsupportedLinkType {
+                dlt: 147,
+                packets: 0,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: unsupported link type 147 (LINKTYPE_USER0)",
+            p.display()
+        )
+    );
+    // A type without a known name, and a known type read as before.
+    let p = tmp("odd.pcap", &classic(4000, 1));
+    let e = read_all(&p).1.expect("an error");
+    assert!(e.to_string().ends_with("unsupported link type 4000"), "{e}");
+    let (n, e) = read_all(&tmp("eth.pcap", &classic(1, 2)));
+    assert!(n == 2 && e.is_none(), "{n} {e:?}");
+}
+
+#[test]
+fn pcapng_fails_at_the_first_packet_of_an_unknown_interface() {
+    // Two interfaces, Ethernet and USB (189): two packets on the first, then one on
+    // the second.
+    let p = tmp("mixed.pcapng", &pcapng(&[1, 189], &[0, 0, 1, 0]));
+    let (n, e) = read_all(&p);
+    assert_eq!(n, 2, "{e:?}");
+    let e = e.expect("an error");
+    assert!(
+        matches!(
+            e,
+            FeedError::UnsupportedLinkType {
+                dlt: 189,
+                packets: 2,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string()
+            .ends_with("unsupported link type 189 (LINKTYPE_USB_LINUX)"),
+        "{e}"
+    );
+    // An interface of an unknown type that carries no packet is no error.
+    let (n, e) = read_all(&tmp("unused.pcapng", &pcapng(&[1, 189], &[0, 0])));
+    assert!(n == 2 && e.is_none(), "{n} {e:?}");
+}
