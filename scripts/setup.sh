@@ -7,11 +7,20 @@ set -euo pipefail
 declare -A NEED=(
   [python3]=python3   # the verify harnesses and verify/check.py
   [cc]=gcc            # the linker driver rustc uses
+  [ip]=iproute2       # network namespaces for pcap-replay's live-capture test
+  [kill]=procps       # the live-capture test stops pcap-replay with SIGTERM
+)
+# Debian packages with no command to look for
+PACKAGES=(
+  libpcap-dev         # libpcap for pcap-replay's --interface and --bpf (the `pcap` crate)
 )
 
 missing=()
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
+done
+for pkg in "${PACKAGES[@]}"; do
+  dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$pkg")
 done
 
 if ((${#missing[@]})); then

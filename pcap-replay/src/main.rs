@@ -1,36 +1,62 @@
-//! `pcap-replay`: replays capture files through flowengine, writes one EVE `flow` event
-//! per finished flow and prints a summary in the spirit of `snort -r`.
+//! `pcap-replay`: replays capture files through flowengine, or captures live on an
+//! interface (libpcap), writes one EVE `flow` event per finished flow and prints a
+//! summary in the spirit of `snort -r`.
 //!
 //! Exit status:
 //! - 0: every input was read (a capture cut short inside its last record, as when the
-//!   capturing program was killed, is read up to the cut with a warning line);
+//!   capturing program was killed, is read up to the cut with a warning line), or the
+//!   run was stopped by SIGINT/SIGTERM (every open flow still gets its record);
 //! - 1: an input could not be read (missing, empty, not a capture, corrupt, of a link
-//!   type the decoder does not read) or the EVE output failed; one error line says
-//!   which file, where and why, the other inputs are still read and the records of
-//!   everything read are still written;
-//! - 2: a usage or configuration error (nothing is read).
+//!   type the decoder does not read; an interface that cannot be opened or read) or the
+//!   EVE output failed; one error line says which input, where and why, the other
+//!   inputs are still read and the records of everything read are still written;
+//! - 2: a usage or configuration error, a bad `--bpf` expression included (nothing is
+//!   read).
 
+mod filter;
+mod live;
+mod stop;
 mod summary;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{ArgGroup, Parser};
+use filter::FileFilter;
 use flowengine::config::SetOutcome;
+use flowengine::feed::{FeedStats, BATCH};
 use flowengine::{
     ConfigBuilder, Engine, EveOptions, EveWriter, FeedError, FlowRecord, PcapFile, Sink,
 };
+use live::{Live, LiveOptions, OpenError};
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use stop::Stop;
 
-/// Replay pcap/pcapng files through the flow engine.
+/// Replay pcap/pcapng files, or capture live on an interface, through the flow engine.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
+#[command(group(ArgGroup::new("input").required(true).args(["pcaps", "interface"])))]
 struct Args {
     /// Capture files (pcap or pcapng), read in order as one timeline.
-    #[arg(required = true, value_name = "PCAP")]
+    #[arg(value_name = "PCAP")]
     pcaps: Vec<PathBuf>,
+    /// Capture live on interface IF (libpcap) until SIGINT or SIGTERM.
+    #[arg(short = 'i', long, value_name = "IF")]
+    interface: Option<String>,
+    /// Only packets matching this BPF expression (tcpdump syntax) reach the engine.
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
+    /// Live capture: bytes kept of each packet.
+    #[arg(long, value_name = "N", default_value_t = 262_144, conflicts_with = "pcaps",
+          value_parser = clap::value_parser!(u32).range(1..=262_144))]
+    snaplen: u32,
+    /// Live capture: leave the interface out of promiscuous mode.
+    #[arg(long, conflicts_with = "pcaps")]
+    no_promisc: bool,
     /// Write EVE JSON lines (one "flow" event per finished flow) to FILE; '-' = stdout.
     #[arg(long, value_name = "FILE")]
     eve: Option<String>,
@@ -43,7 +69,7 @@ struct Args {
     /// Fixed hash seed, for reproducible output.
     #[arg(long)]
     deterministic: bool,
-    /// No summary.
+    /// No summary (and no capture line).
     #[arg(short, long)]
     quiet: bool,
 }
@@ -62,9 +88,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// The EVE output's buffered writer, shared so that live capture can flush it now and
+/// then (records show up while capturing) while the engine's sink writes to it.
+#[derive(Clone)]
+struct SharedWriter(Rc<RefCell<BufWriter<Box<dyn Write>>>>);
+
+impl Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.borrow_mut().write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}
+
 /// Where records go: an EVE file (or stdout), or nowhere (no `--eve`).
 enum Output {
-    Eve(EveWriter<Box<dyn Write>>),
+    Eve(EveWriter<SharedWriter>),
     Count(u64),
 }
 
@@ -77,19 +122,44 @@ impl Sink for Output {
     }
 }
 
-fn open_eve(path: Option<&str>, opts: EveOptions) -> anyhow::Result<Output> {
+fn open_eve(
+    path: Option<&str>,
+    opts: EveOptions,
+) -> anyhow::Result<(Output, Option<SharedWriter>)> {
     let out: Box<dyn Write> = match path {
-        None => return Ok(Output::Count(0)),
-        Some("-") => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
-        Some(p) => Box::new(BufWriter::with_capacity(
-            1 << 16,
-            File::create(p).with_context(|| format!("cannot create EVE file {p}"))?,
-        )),
+        None => return Ok((Output::Count(0), None)),
+        Some("-") => Box::new(io::stdout()),
+        Some(p) => {
+            Box::new(File::create(p).with_context(|| format!("cannot create EVE file {p}"))?)
+        }
     };
-    Ok(Output::Eve(EveWriter::new(out, opts)))
+    let shared = SharedWriter(Rc::new(RefCell::new(BufWriter::with_capacity(
+        1 << 16,
+        out,
+    ))));
+    Ok((
+        Output::Eve(EveWriter::new(shared.clone(), opts)),
+        Some(shared),
+    ))
+}
+
+/// The input, opened before any output is created so that a usage error writes nothing.
+enum Input {
+    Files(Option<FileFilter>),
+    Live(Live),
+}
+
+/// What reading the input came to.
+struct Read {
+    feed: FeedStats,
+    engine_time: Duration,
+    filtered_out: Option<u64>,
+    capture: Option<summary::CaptureStats>,
+    failed: bool,
 }
 
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let stop = Stop::install().context("cannot install the SIGINT/SIGTERM handlers")?;
     let mut builder = ConfigBuilder::new();
     if let Some(path) = &args.config {
         builder.merge_file(path)?;
@@ -104,6 +174,25 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.deterministic {
         config.flow.hash_seed = flowengine::key::KeyHasher::DETERMINISTIC_SEED;
     }
+    let input = match &args.interface {
+        Some(interface) => {
+            let opts = LiveOptions {
+                interface,
+                bpf: args.bpf.as_deref(),
+                snaplen: args.snaplen,
+                promisc: !args.no_promisc,
+            };
+            match Live::open(&opts) {
+                Ok(live) => Input::Live(live),
+                Err(OpenError::Filter(e)) => return Err(e.into()),
+                Err(OpenError::Device(msg)) => {
+                    eprintln!("pcap-replay: error: {msg}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        None => Input::Files(args.bpf.as_deref().map(FileFilter::new).transpose()?),
+    };
     if !ignored.is_empty() && !args.quiet {
         eprintln!(
             "pcap-replay: note: ignoring unknown configuration keys: {}",
@@ -113,10 +202,88 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let opts = EveOptions {
         ipv6_compress: config.eve.ipv6_compress,
     };
-    let out = open_eve(args.eve.as_deref(), opts)?;
+    let (out, shared) = open_eve(args.eve.as_deref(), opts)?;
     let mut engine = Engine::new(&config, out)?;
 
     let started = Instant::now();
+    let mut read = match input {
+        Input::Files(filter) => replay_files(args, &mut engine, filter, &stop),
+        Input::Live(live) => {
+            if !args.quiet {
+                eprintln!("pcap-replay: {}", live.describe());
+            }
+            let mut flush = || {
+                // A failed write stays in the buffer and is reported at the end.
+                if let Some(w) = &shared {
+                    let _ = w.clone().flush();
+                }
+            };
+            let outcome = live.run(&mut engine, &stop, &mut flush);
+            if let Some(e) = &outcome.error {
+                eprintln!("pcap-replay: error: {e}");
+            }
+            Read {
+                feed: outcome.feed,
+                engine_time: outcome.engine_time,
+                filtered_out: None,
+                capture: outcome.capture,
+                failed: outcome.error.is_some(),
+            }
+        }
+    };
+    let t = Instant::now();
+    let (stats, out) = engine.finish();
+    read.engine_time += t.elapsed();
+    let written = match out {
+        Output::Eve(eve) => {
+            let written = eve.written();
+            if let Err(e) = eve.finish() {
+                eprintln!("pcap-replay: error: writing EVE output: {e}");
+                read.failed = true;
+            }
+            written
+        }
+        Output::Count(_) => 0,
+    };
+    let elapsed = started.elapsed();
+    if !args.quiet {
+        let source = match &args.interface {
+            Some(name) => summary::Source::Interface(name),
+            None => summary::Source::Files(args.pcaps.len()),
+        };
+        let text = summary::render(&summary::Summary {
+            source,
+            feed: read.feed,
+            filtered_out: read.filtered_out,
+            stopped_by: stop.signal_name(),
+            capture: read.capture,
+            stats: &stats,
+            records_written: written,
+            elapsed,
+            engine_time: read.engine_time,
+            ignored: &ignored,
+        });
+        if args.eve.as_deref() == Some("-") {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    }
+    Ok(if read.failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads the capture files in order into the engine, through the `--bpf` filter when
+/// there is one, until they end or a stop is requested (checked between batches).
+fn replay_files<S: Sink>(
+    args: &Args,
+    engine: &mut Engine<S>,
+    mut filter: Option<FileFilter>,
+    stop: &Stop,
+) -> Read {
     let total: u64 = args
         .pcaps
         .iter()
@@ -135,10 +302,13 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     });
 
     let mut failed = false;
-    let mut engine_time = std::time::Duration::ZERO;
-    let mut feed = flowengine::feed::FeedStats::default();
+    let mut engine_time = Duration::ZERO;
+    let mut feed = FeedStats::default();
     let mut done_bytes = 0u64;
     for path in &args.pcaps {
+        if stop.requested() {
+            break;
+        }
         let mut file = match PcapFile::open(path) {
             Ok(f) => f,
             Err(e @ FeedError::Truncated { .. }) => {
@@ -153,13 +323,33 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         };
         let mut batches = 0u64;
         loop {
-            // Time spent in the engine, apart from reading the file: one clock read per
-            // batch of up to 32 packets.
+            let mut bpf_error = None;
+            // Time spent in the engine, apart from reading the file (and filtering):
+            // one clock read per batch of up to 32 packets.
             let step = file.read_batch(&mut |pkts| {
+                let mut keep;
+                let pkts = match (&mut filter, pkts.first()) {
+                    (Some(f), Some(&first)) => {
+                        keep = [first; BATCH];
+                        match f.select(pkts, &mut keep) {
+                            Ok(n) => &keep[..n],
+                            Err(e) => {
+                                bpf_error = Some(e);
+                                return;
+                            }
+                        }
+                    }
+                    _ => pkts,
+                };
                 let t = Instant::now();
                 engine.push_batch(pkts);
                 engine_time += t.elapsed();
             });
+            if let Some(e) = bpf_error {
+                eprintln!("pcap-replay: error: {}: {e}", path.display());
+                failed = true;
+                break;
+            }
             match step {
                 Ok(0) => break,
                 Ok(_) => {}
@@ -174,6 +364,9 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     failed = true;
                     break;
                 }
+            }
+            if stop.requested() {
+                break;
             }
             batches += 1;
             if batches % 1024 == 0 {
@@ -191,40 +384,71 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let t = Instant::now();
-    let (stats, out) = engine.finish();
-    engine_time += t.elapsed();
-    let written = match out {
-        Output::Eve(eve) => {
-            let written = eve.written();
-            if let Err(e) = eve.finish() {
-                eprintln!("pcap-replay: error: writing EVE output: {e}");
-                failed = true;
-            }
-            written
-        }
-        Output::Count(_) => 0,
-    };
-    let elapsed = started.elapsed();
-    if !args.quiet {
-        let text = summary::render(&summary::Summary {
-            files: args.pcaps.len(),
-            feed,
-            stats: &stats,
-            records_written: written,
-            elapsed,
-            engine_time,
-            ignored: &ignored,
-        });
-        if args.eve.as_deref() == Some("-") {
-            eprint!("{text}");
-        } else {
-            print!("{text}");
-        }
+    Read {
+        feed,
+        engine_time,
+        filtered_out: filter.map(|f| f.filtered_out),
+        capture: None,
+        failed,
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowengine_tests::{frame, pcap};
+    use signal_hook::consts::signal::SIGTERM;
+
+    /// 4 000 one-packet UDP flows, one millisecond apart: 125 batches.
+    fn many_flows(path: &std::path::Path) {
+        let packets: Vec<(u64, Vec<u8>)> = (0..4_000u64)
+            .map(|i| {
+                let src = (frame::v4(10, 0, (i >> 8) as u8, i as u8), 40_000);
+                let dst = (frame::v4(10, 1, 0, 1), 53);
+                (
+                    1_700_000_000_000_000_000 + i * 1_000_000,
+                    frame::udp(src, dst, b"q"),
+                )
+            })
+            .collect();
+        pcap::write_file(path, pcap::DLT_EN10MB, &packets).unwrap();
+    }
+
+    #[test]
+    fn a_stop_request_ends_file_replay_between_batches_and_every_flow_gets_a_record() {
+        let path =
+            std::env::temp_dir().join(format!("pcap-replay-stop-{}.pcap", std::process::id()));
+        many_flows(&path);
+        let args = Args::parse_from(["pcap-replay", path.to_str().unwrap()]);
+        let stop = Stop::default();
+        let mut builder = ConfigBuilder::new();
+        builder.set("stream.max_flows=100").unwrap();
+        let config = builder.build().unwrap();
+        // The first record (a flow pruned when the cache fills up) requests a stop, as
+        // a signal arriving in the middle of the file would.
+        let requester = stop.clone();
+        let mut reasons = Vec::new();
+        let mut engine = Engine::new(&config, |r: &FlowRecord| {
+            requester.request(SIGTERM);
+            reasons.push(r.reason.name());
+        })
+        .unwrap();
+        let read = replay_files(&args, &mut engine, None, &stop);
+        let _ = std::fs::remove_file(&path);
+        assert!(!read.failed);
+        assert_eq!(stop.signal_name(), Some("SIGTERM"));
+        // Reading ended with the batch that filled the cache (batches of 32).
+        assert!(
+            read.feed.packets > 100 && read.feed.packets <= 128,
+            "{}",
+            read.feed.packets
+        );
+        let (stats, _) = engine.finish();
+        // Every flow of every packet read has exactly one record.
+        assert_eq!(stats.decode.packets, read.feed.packets);
+        assert_eq!(stats.records, stats.cache.flows);
+        assert_eq!(reasons.len() as u64, read.feed.packets);
+        let shutdown = reasons.iter().filter(|r| **r == "shutdown").count();
+        assert_eq!(shutdown, 100);
+    }
 }

@@ -7,10 +7,36 @@ use flowengine::Stats;
 use std::fmt::Write;
 use std::time::Duration;
 
+/// Where the packets came from.
+#[derive(Clone, Copy, Debug)]
+pub enum Source<'a> {
+    /// This many capture files.
+    Files(usize),
+    /// Live capture on this interface.
+    Interface(&'a str),
+}
+
+/// libpcap's counters of a live capture (`pcap_stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Packets the kernel captured (that passed the filter, on Linux).
+    pub received: u64,
+    /// Packets the kernel dropped: no room in its buffer, not read fast enough.
+    pub dropped: u64,
+    /// Packets the interface or its driver dropped.
+    pub if_dropped: u64,
+}
+
 /// What the summary reports.
 pub struct Summary<'a> {
-    pub files: usize,
+    pub source: Source<'a>,
     pub feed: FeedStats,
+    /// Packets a `--bpf` filter kept from the engine (files; `None` without one).
+    pub filtered_out: Option<u64>,
+    /// The signal that stopped the run, if one did.
+    pub stopped_by: Option<&'a str>,
+    /// libpcap's counters (live capture).
+    pub capture: Option<CaptureStats>,
     pub stats: &'a Stats,
     pub records_written: u64,
     pub elapsed: Duration,
@@ -55,13 +81,29 @@ pub fn render(s: &Summary<'_>) -> String {
     let mut out = String::new();
 
     let mut p = section(&mut out, "Packet I/O Totals:");
-    p.line("files", s.files);
+    match s.source {
+        Source::Files(n) => p.line("files", n),
+        Source::Interface(name) => p.line("interface", name),
+    }
     p.line("received", s.feed.packets);
     p.line("bytes", s.feed.bytes);
     p.count("caplen_over_snaplen", s.feed.caplen_over_snaplen);
+    if let Some(n) = s.filtered_out {
+        p.line("filtered_out", n);
+    }
     p.line("analyzed", d.packets);
     p.line("tracked", st.packets_tracked);
     p.count("no_flow", st.packets_no_flow);
+    if let Some(sig) = s.stopped_by {
+        p.line("stopped_by", sig);
+    }
+
+    if let Some(c) = s.capture {
+        let mut p = section(&mut out, "capture (libpcap):");
+        p.line("kernel_received", c.received);
+        p.line("kernel_dropped", c.dropped);
+        p.count("interface_dropped", c.if_dropped);
+    }
 
     let mut p = section(&mut out, "link:");
     for (name, n) in d.links_seen() {

@@ -1,0 +1,458 @@
+//! `pcap-replay --interface` on a real interface: two network namespaces made for the
+//! test and joined by a veth pair (10.77.0.1/24 in A, 10.77.0.2/24 in B; the addresses
+//! exist only inside them). pcap-replay captures on A's end; B pings A, exchanges a UDP
+//! datagram with it and opens a TCP connection to it; then pcap-replay gets SIGTERM
+//! and must exit 0 with one EVE record per flow, open flows ending `shutdown`.
+//!
+//! The test skips, saying why, only when the machine forbids network namespaces (not
+//! root, or `ip` refused with a permission error); any other failure fails it. The
+//! namespaces (and so the veth pair) and every process started are removed at the end,
+//! whatever happens (a drop guard).
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+const A_IP: &str = "10.77.0.1";
+const B_IP: &str = "10.77.0.2";
+const UDP_PORT: u16 = 7000;
+const TCP_PORT: u16 = 7001;
+/// UDP sent here is dropped by the capture's `--bpf` filter.
+const FILTERED_PORT: u16 = 7002;
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Three ICMP echo requests from a raw socket (no `ping` needed), each answered by A's
+/// kernel before the next.
+const PING: &str = r#"
+import socket, struct, sys
+def csum(b):
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(5)
+body = b'flowengine-live!'
+for seq in range(3):
+    hdr = struct.pack('!BBHHH', 8, 0, 0, 0x7777, seq) + body
+    s.sendto(struct.pack('!BBHHH', 8, 0, csum(hdr), 0x7777, seq) + body, (sys.argv[1], 0))
+    while s.recv(2048)[20] != 0:
+        pass
+print('ok', flush=True)
+"#;
+
+/// A UDP echo server for one datagram.
+const UDP_SERVER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+print('ready', flush=True)
+data, peer = s.recvfrom(100)
+s.sendto(data, peer)
+"#;
+
+/// One UDP exchange, then a datagram to the filtered port.
+const UDP_CLIENT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b'hello', (sys.argv[1], int(sys.argv[2])))
+assert s.recv(100) == b'hello'
+s.sendto(b'not seen', (sys.argv[1], int(sys.argv[3])))
+print('ok', flush=True)
+"#;
+
+/// A TCP server: echoes one message, then holds the connection until the peer closes.
+const TCP_SERVER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+print('ready', flush=True)
+c, _ = s.accept()
+c.sendall(c.recv(100))
+c.recv(100)
+"#;
+
+/// A TCP client: one exchange, then the connection stays open until stdin closes.
+const TCP_CLIENT: &str = r#"
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.sendall(b'hello')
+assert s.recv(100) == b'hello'
+print('ok', flush=True)
+sys.stdin.read()
+s.close()
+"#;
+
+/// Two namespaces joined by a veth pair, and the processes started in them; all gone
+/// on drop.
+struct Lab {
+    a: String,
+    b: String,
+    /// A's end of the veth pair.
+    veth_a: String,
+    made: Vec<String>,
+    children: Vec<Child>,
+}
+
+/// Why the test cannot run on this machine.
+struct Skip(String);
+
+fn ip(args: &[&str]) -> Output {
+    Command::new("ip")
+        .args(args)
+        .output()
+        .expect("run `ip` (iproute2; scripts/setup.sh installs it)")
+}
+
+fn is_permission_error(o: &Output) -> bool {
+    let err = String::from_utf8_lossy(&o.stderr);
+    err.contains("Operation not permitted") || err.contains("Permission denied")
+}
+
+/// The effective user id, from /proc.
+fn euid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+impl Lab {
+    fn new() -> Result<Lab, Skip> {
+        match euid() {
+            Some(0) => {}
+            Some(id) => return Err(Skip(format!("not root (uid {id})"))),
+            None => return Err(Skip("cannot tell the user id".into())),
+        }
+        static RUN: AtomicUsize = AtomicUsize::new(0);
+        let tag = format!(
+            "{}{}",
+            std::process::id(),
+            RUN.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut lab = Lab {
+            a: format!("fe-live-{tag}-a"),
+            b: format!("fe-live-{tag}-b"),
+            // Interface names have at most 15 bytes.
+            veth_a: format!("fev{tag}a"),
+            made: Vec::new(),
+            children: Vec::new(),
+        };
+        let veth_b = format!("fev{tag}b");
+        for ns in [lab.a.clone(), lab.b.clone()] {
+            let o = ip(&["netns", "add", &ns]);
+            if !o.status.success() && is_permission_error(&o) {
+                return Err(Skip(format!(
+                    "`ip netns add` is not permitted: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )));
+            }
+            check(&o, "ip netns add");
+            lab.made.push(ns);
+        }
+        // Both ends are made inside the namespaces: nothing appears on the host.
+        let o = ip(&[
+            "link",
+            "add",
+            &lab.veth_a,
+            "netns",
+            &lab.a,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &veth_b,
+            "netns",
+            &lab.b,
+        ]);
+        if !o.status.success() && is_permission_error(&o) {
+            return Err(Skip(format!(
+                "creating a veth pair is not permitted: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )));
+        }
+        check(&o, "ip link add veth");
+        for (ns, dev, addr) in [(&lab.a, &lab.veth_a, A_IP), (&lab.b, &veth_b, B_IP)] {
+            let cidr = format!("{addr}/24");
+            check(
+                &ip(&["-n", ns, "addr", "add", &cidr, "dev", dev]),
+                "ip addr add",
+            );
+            check(&ip(&["-n", ns, "link", "set", dev, "up"]), "ip link set up");
+            check(
+                &ip(&["-n", ns, "link", "set", "lo", "up"]),
+                "ip link set lo up",
+            );
+        }
+        Ok(lab)
+    }
+
+    /// A command run inside namespace `ns` (`ip netns exec` execs it: same process).
+    fn exec(ns: &str, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]).args(args);
+        c
+    }
+
+    /// Starts a python3 snippet in `ns`; returns the index of its child and its
+    /// stdout lines.
+    fn python(&mut self, ns: &str, code: &str, args: &[&str]) -> (usize, Receiver<String>) {
+        let mut all = vec!["-c", code];
+        all.extend_from_slice(args);
+        let mut child = Lab::exec(ns, "python3", &all)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python3");
+        let lines = lines_of(child.stdout.take().unwrap());
+        self.children.push(child);
+        (self.children.len() - 1, lines)
+    }
+
+    /// Runs a python3 snippet in `ns` to its end and checks it printed `ok`.
+    fn python_ok(&mut self, ns: &str, code: &str, args: &[&str], what: &str) {
+        let (i, lines) = self.python(ns, code, args);
+        expect_line(&lines, "ok", what);
+        let status = wait_for(&mut self.children[i], what);
+        assert!(status.success(), "{what}: {status}");
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Deleting a namespace deletes the veth end inside it (and so the pair).
+        for ns in self.made.drain(..).rev() {
+            let o = ip(&["netns", "del", &ns]);
+            if !o.status.success() {
+                eprintln!(
+                    "live test: cannot delete namespace {ns}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+            }
+        }
+    }
+}
+
+fn check(o: &Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&o.stderr).trim()
+    );
+}
+
+/// The lines a reader yields, from a thread of their own.
+fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing `needle`; returns the lines before it.
+fn expect_line(lines: &Receiver<String>, needle: &str, what: &str) -> Vec<String> {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(l) if l.contains(needle) => return seen,
+            Ok(l) => seen.push(l),
+            Err(e) => panic!("{what}: no line with {needle:?} ({e}); got {seen:?}"),
+        }
+    }
+}
+
+fn wait_for(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still running after {WAIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn eve_path() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pcap-replay-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("live.json")
+}
+
+fn port(e: &Value, k: &str) -> u64 {
+    e[k].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn live_capture_in_namespaces_stops_on_sigterm_with_one_record_per_flow() {
+    let mut lab = match Lab::new() {
+        Ok(lab) => lab,
+        Err(Skip(why)) => {
+            println!("SKIPPED live_capture_in_namespaces: this machine forbids network namespaces: {why}");
+            return;
+        }
+    };
+    let eve = eve_path();
+    let _ = std::fs::remove_file(&eve);
+    let filter = format!("not udp port {FILTERED_PORT}");
+    let mut replay = Lab::exec(
+        &lab.a,
+        env!("CARGO_BIN_EXE_pcap-replay"),
+        &[
+            "--interface",
+            &lab.veth_a,
+            "--eve",
+            eve.to_str().unwrap(),
+            "--deterministic",
+            "--bpf",
+            &filter,
+        ],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start pcap-replay");
+    let pid = replay.id();
+    let mut summary_out = replay.stdout.take().unwrap();
+    let stderr = lines_of(replay.stderr.take().unwrap());
+    lab.children.push(replay);
+    let replay_at = lab.children.len() - 1;
+
+    // Ready: the capture is active and filtered once this line is out.
+    expect_line(&stderr, "capturing on", "pcap-replay readiness line");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_eq!(comm.trim(), "pcap-replay", "`ip netns exec` should exec it");
+
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    let (udp_port, tcp_port, filtered) = (
+        UDP_PORT.to_string(),
+        TCP_PORT.to_string(),
+        FILTERED_PORT.to_string(),
+    );
+    let (_, udp_ready) = lab.python(&a, UDP_SERVER, &[A_IP, &udp_port]);
+    let (_, tcp_ready) = lab.python(&a, TCP_SERVER, &[A_IP, &tcp_port]);
+    expect_line(&udp_ready, "ready", "UDP server");
+    expect_line(&tcp_ready, "ready", "TCP server");
+
+    lab.python_ok(&b, PING, &[A_IP], "ICMP echo from B");
+    lab.python_ok(
+        &b,
+        UDP_CLIENT,
+        &[A_IP, &udp_port, &filtered],
+        "UDP exchange from B",
+    );
+    let (tcp_client, tcp_ok) = lab.python(&b, TCP_CLIENT, &[A_IP, &tcp_port]);
+    expect_line(&tcp_ok, "ok", "TCP exchange from B");
+
+    // The TCP connection is still open: its flow must end `shutdown`.
+    std::thread::sleep(Duration::from_millis(300));
+    let o = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .output()
+        .expect("run kill");
+    check(&o, "kill -TERM pcap-replay");
+    let status = wait_for(&mut lab.children[replay_at], "pcap-replay after SIGTERM");
+    let mut summary = String::new();
+    summary_out.read_to_string(&mut summary).unwrap();
+    let err: Vec<String> = stderr.try_iter().collect();
+    assert_eq!(status.code(), Some(0), "stderr: {err:?}\n{summary}");
+    assert!(summary.contains("stopped_by: SIGTERM"), "{summary}");
+    assert!(summary.contains("kernel_received:"), "{summary}");
+    // Let the TCP peers go.
+    drop(lab.children[tcp_client].stdin.take());
+
+    let events: Vec<Value> = std::fs::read_to_string(&eve)
+        .expect("EVE file written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let ours: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["src_ip"] == B_IP && e["dest_ip"] == A_IP)
+        .collect();
+    let show = || {
+        ours.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    // Exactly one record per flow.
+    let mut keys: Vec<String> = events
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}:{} {}:{} {}",
+                e["proto"],
+                e["src_ip"],
+                e["src_port"],
+                e["dest_ip"],
+                e["dest_port"],
+                e["icmp_type"]
+            )
+        })
+        .collect();
+    let n = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "a flow with two records:\n{}", show());
+
+    let icmp: Vec<&&Value> = ours.iter().filter(|e| e["proto"] == "ICMP").collect();
+    assert_eq!(icmp.len(), 1, "{}", show());
+    let f = &icmp[0]["flow"];
+    assert_eq!(f["pkts_toserver"], 3, "{}", show());
+    assert_eq!(f["pkts_toclient"], 3, "{}", show());
+    assert_eq!(f["reason"], "shutdown");
+
+    let udp: Vec<&&Value> = ours
+        .iter()
+        .filter(|e| e["proto"] == "UDP" && port(e, "dest_port") == u64::from(UDP_PORT))
+        .collect();
+    assert_eq!(udp.len(), 1, "{}", show());
+    assert_eq!(udp[0]["flow"]["pkts_toserver"], 1);
+    assert_eq!(udp[0]["flow"]["pkts_toclient"], 1);
+    assert_eq!(udp[0]["flow"]["reason"], "shutdown");
+
+    // The kernel filter kept this one from the engine.
+    assert!(
+        !events
+            .iter()
+            .any(|e| port(e, "dest_port") == u64::from(FILTERED_PORT)),
+        "{}",
+        show()
+    );
+
+    let tcp: Vec<&&Value> = ours
+        .iter()
+        .filter(|e| e["proto"] == "TCP" && port(e, "dest_port") == u64::from(TCP_PORT))
+        .collect();
+    assert_eq!(tcp.len(), 1, "{}", show());
+    let f = &tcp[0]["flow"];
+    assert_eq!(f["reason"], "shutdown", "{}", show());
+    assert_eq!(f["state"], "established", "{}", show());
+    // SYN, ACK, data (and its ACK) one way; SYN/ACK and data (and its ACK) the other.
+    assert!(f["pkts_toserver"].as_u64().unwrap() >= 3, "{}", show());
+    assert!(f["pkts_toclient"].as_u64().unwrap() >= 2, "{}", show());
+    let _ = std::fs::remove_file(&eve);
+}
