@@ -11,6 +11,7 @@
 //! booleans accept `true/false/yes/no/on/off/1/0`.
 
 use crate::cache::{CacheConfig, Timeouts};
+use crate::decode::checksum::{ChecksumMode, ParseChecksumModeError};
 use crate::decode::{PortSet, TunnelConfig};
 use crate::defrag::{DefragConfig, DefragError, OverlapPolicy};
 use crate::flow::{FlowState, ProtoClass};
@@ -264,6 +265,26 @@ impl DecoderConfig {
     }
 }
 
+/// The `checksum` key: a [`ChecksumMode`] name, kept as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ChecksumSetting(pub String);
+
+impl Default for ChecksumSetting {
+    fn default() -> Self {
+        ChecksumSetting("auto".into())
+    }
+}
+
+impl ChecksumSetting {
+    /// The mode.
+    pub fn mode(&self) -> Result<ChecksumMode, ConfigError> {
+        self.0
+            .parse()
+            .map_err(|e: ParseChecksumModeError| ConfigError::Invalid(format!("checksum: {e}")))
+    }
+}
+
 /// `[defrag]`: IP reassembly (Snort's `stream_ip`, Suricata's `defrag`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -337,6 +358,9 @@ pub struct EveConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Checksum validation: `auto`, `all` (`yes`) or `none` (`no`), as Suricata's
+    /// `-k` / `checksum-validation`.
+    pub checksum: ChecksumSetting,
     /// `[stream]`
     pub stream: StreamConfig,
     /// `[allowlist_cache]`
@@ -507,6 +531,7 @@ impl Config {
         }
         self.decoder.tunnels()?;
         self.defrag.defrag_config()?;
+        self.checksum.mode()?;
         if self.stream.prune_flows == 0 {
             return Err(ConfigError::Invalid(
                 "stream.prune_flows must be at least 1".into(),
@@ -691,7 +716,7 @@ mod tests {
             SetOutcome::Applied
         );
         assert_eq!(b.set("cli.simulate-ips=true").unwrap(), SetOutcome::Ignored);
-        assert_eq!(b.set("checksum=none").unwrap(), SetOutcome::Ignored);
+        assert_eq!(b.set("checksum=none").unwrap(), SetOutcome::Applied);
         assert_eq!(b.set("stream.nope=1").unwrap(), SetOutcome::Ignored);
         let c = b.build().unwrap();
         assert!(c.stream.midstream);

@@ -10,6 +10,7 @@
 
 use crate::cache::{CacheError, CacheStats, FlowCache, FlowId};
 use crate::config::{Config, ConfigError};
+use crate::decode::checksum::{self, ChecksumMode, ChecksumStats};
 use crate::decode::{
     decode, decode_ip, decode_tunnel, DecodeStats, Decoded, DecodedPacket, Fragment, IpVersion,
     Layers, Transport, TunnelConfig, Vlans,
@@ -29,6 +30,9 @@ pub struct Stats {
     pub decode: DecodeStats,
     /// Defragmenter counters.
     pub defrag: DefragStats,
+    /// Checksum validation: the configured mode, whether `auto` found the capture
+    /// checksum-offloaded and stopped, and what was checked.
+    pub checksum: ChecksumReport,
     /// Flow cache counters (Snort's `stream` pegs).
     pub cache: CacheStats,
     /// IP packets counted in a flow.
@@ -53,6 +57,7 @@ impl Stats {
     pub fn merge(&mut self, o: &Stats) {
         self.decode.merge(&o.decode);
         self.defrag.merge(&o.defrag);
+        self.checksum.merge(&o.checksum);
         self.cache.merge(&o.cache);
         self.packets_tracked += o.packets_tracked;
         self.packets_no_flow += o.packets_no_flow;
@@ -61,6 +66,88 @@ impl Stats {
         self.bytes_per_flow = self.bytes_per_flow.max(o.bytes_per_flow);
         self.max_flows += o.max_flows;
         self.slots_touched += o.slots_touched;
+    }
+}
+
+/// What checksum validation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChecksumReport {
+    /// The configured mode.
+    pub mode: ChecksumMode,
+    /// `auto` judged the capture checksum-offloaded and stopped validating.
+    pub offload_detected: bool,
+    /// Checks and failures by layer.
+    pub stats: ChecksumStats,
+}
+
+impl ChecksumReport {
+    /// Adds another worker's report.
+    pub fn merge(&mut self, o: &ChecksumReport) {
+        self.offload_detected |= o.offload_detected;
+        self.stats.merge(&o.stats);
+    }
+}
+
+/// Packets `auto` checksum validation samples before deciding (Suricata's
+/// `CHECKSUM_SAMPLE_COUNT`).
+const CHECKSUM_SAMPLE: u64 = 1000;
+/// More than one bad packet in this many means offload (Suricata's
+/// `CHECKSUM_INVALID_RATIO`).
+const CHECKSUM_INVALID_RATIO: u64 = 10;
+
+/// Checksum validation state of an engine.
+#[derive(Clone, Debug)]
+struct Checksums {
+    report: ChecksumReport,
+    validating: bool,
+    sampled: u64,
+    sampled_bad: u64,
+}
+
+impl Checksums {
+    fn new(mode: ChecksumMode) -> Self {
+        Checksums {
+            report: ChecksumReport {
+                mode,
+                ..Default::default()
+            },
+            validating: mode != ChecksumMode::None,
+            sampled: 0,
+            sampled_bad: 0,
+        }
+    }
+
+    /// Validates the packet's IPv4 header and transport checksum; true when none is
+    /// known bad.
+    #[inline]
+    fn check(&mut self, p: &DecodedPacket<'_>) -> bool {
+        if !self.validating {
+            return true;
+        }
+        let st = &mut self.report.stats;
+        let mut ok = true;
+        if !p.ip_header.is_empty() {
+            let h = checksum::ipv4_header_ok(p.ip_header);
+            st.count_ipv4(h);
+            ok &= h;
+        }
+        // A first fragment alone cannot be checked: the sum covers the datagram.
+        if !p.first_fragment {
+            let t = checksum::transport_ok(p.version, &p.src, &p.dst, p.proto, p.segment);
+            st.count_transport(p.proto, t);
+            ok &= t != Some(false);
+        }
+        if self.report.mode == ChecksumMode::Auto && self.sampled < CHECKSUM_SAMPLE {
+            self.sampled += 1;
+            self.sampled_bad += u64::from(!ok);
+            if self.sampled == CHECKSUM_SAMPLE
+                && self.sampled_bad * CHECKSUM_INVALID_RATIO > self.sampled
+            {
+                self.validating = false;
+                self.report.offload_detected = true;
+            }
+        }
+        ok
     }
 }
 
@@ -87,6 +174,7 @@ pub struct Engine<S: Sink> {
     bypass_midstream: bool,
     max_layers: u8,
     tunnels: TunnelConfig,
+    checksums: Checksums,
     /// The defragmenter; `None` when reassembly is off, and while it is lent out
     /// during one of its own calls (see [`Engine::fragment`]).
     defrag: Option<Box<Defragmenter>>,
@@ -135,6 +223,9 @@ struct Keyed {
     reversed: bool,
     /// The packet may carry another packet (a tunnel the configuration opens).
     tunnel: bool,
+    /// No checksum was found bad (or none was checked): the packet may change TCP
+    /// state.
+    valid: bool,
     transport: Transport,
     payload_len: u32,
     vlans: Vlans,
@@ -164,6 +255,7 @@ impl<S: Sink> Engine<S> {
             bypass_midstream: config.stream.midstream_policy == "bypass",
             max_layers: config.decoder.max_layers,
             tunnels: config.decoder.tunnels()?,
+            checksums: Checksums::new(config.checksum.mode()?),
             defrag: if config.defrag.enabled {
                 Some(Box::new(Defragmenter::new(config.defrag.defrag_config()?)?))
             } else {
@@ -213,12 +305,13 @@ impl<S: Sink> Engine<S> {
     }
 
     #[inline]
-    fn keyed(&self, p: &DecodedPacket<'_>) -> Keyed {
+    fn keyed(&mut self, p: &DecodedPacket<'_>) -> Keyed {
         let (key, reversed) = FlowKey::from_packet(p, self.key_opts, 0);
         Keyed {
             hash: self.cache.hash_key(&key),
             key,
             reversed,
+            valid: self.checksums.check(p),
             tunnel: self.tunnels.may_carry(p),
             transport: p.transport,
             payload_len: p.payload.len() as u32,
@@ -487,6 +580,9 @@ impl<S: Sink> Engine<S> {
         let dir = flow.direction(reversed);
         flow.count_n(dir, count.pkts, count.bytes, now);
         match k.transport {
+            // A segment with a bad checksum is counted but does not move TCP state
+            // (as Suricata's stream engine ignores it).
+            Transport::Tcp(_) if !k.valid => {}
             Transport::Tcp(t) => {
                 let up = flow.ext.tcp.track(dir, &t, k.payload_len, &self.tcp_opts);
                 up.apply(flow);
@@ -568,6 +664,7 @@ impl<S: Sink> Engine<S> {
                 .as_deref()
                 .map(|d| d.stats())
                 .unwrap_or_default(),
+            checksum: self.checksums.report.clone(),
             cache: self.cache.stats(),
             packets_tracked: self.tracked,
             packets_no_flow: self.no_flow,
@@ -623,6 +720,8 @@ fn portless<'a>(
         first_fragment: false,
         anomalies: 0,
         transport: Transport::Other,
+        ip_header: &[],
+        segment: &[],
         payload: &[],
     }
 }

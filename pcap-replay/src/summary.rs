@@ -131,6 +131,19 @@ pub fn render(s: &Summary<'_>) -> String {
     p.count("tunnel_control", d.tunnel_control);
     p.line("decode_errors", d.error_total());
 
+    let ck = &st.checksum;
+    let mut p = section(&mut out, "checksums:");
+    let verdict = match (ck.mode.as_str(), ck.offload_detected) {
+        ("auto", true) => "auto: stopped, most of the first 1000 packets were bad (offload)",
+        ("auto", false) => "auto: validating",
+        ("all", _) => "all",
+        _ => "none",
+    };
+    p.line("mode", verdict);
+    for (name, n) in ck.stats.counters() {
+        p.count(name, n);
+    }
+
     if st.defrag.fragments > 0 {
         let mut p = section(&mut out, "defrag:");
         for (name, n) in st.defrag.pairs() {

@@ -64,7 +64,8 @@ pub(super) fn ipv4<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
                 false,
                 PROTO_ICMP,
                 anomalies,
-            );
+            )
+            .map(|d| with_ip_header(d, &data[..hlen]));
         }
         other => other,
     };
@@ -87,6 +88,7 @@ pub(super) fn ipv4<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
     src[..4].copy_from_slice(&h.source());
     dst[..4].copy_from_slice(&h.destination());
     let payload = s.payload();
+    let header = &data[..h.slice().len()];
     transport(
         l,
         IpVersion::V4,
@@ -98,6 +100,19 @@ pub(super) fn ipv4<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
         PROTO_ICMP,
         anomalies,
     )
+    .map(|d| with_ip_header(d, header))
+}
+
+/// Attaches the IPv4 header (for checksum validation) to a decoded packet.
+#[inline]
+fn with_ip_header<'a>(d: Decoded<'a>, header: &'a [u8]) -> Decoded<'a> {
+    match d {
+        Decoded::Ip(mut p) => {
+            p.ip_header = header;
+            Decoded::Ip(p)
+        }
+        other => other,
+    }
 }
 
 /// An IPv4 fragment: the header as captured and the fragment's data.
@@ -312,6 +327,8 @@ pub(super) fn transport<'a>(
         first_fragment,
         anomalies,
         transport,
+        ip_header: &[],
+        segment: seg,
         payload,
     }))
 }

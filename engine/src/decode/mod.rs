@@ -207,6 +207,10 @@ pub struct DecodedPacket<'a> {
     pub anomalies: u8,
     /// The transport header.
     pub transport: Transport,
+    /// The IPv4 header with options (empty for IPv6), for checksum validation.
+    pub ip_header: &'a [u8],
+    /// The IP payload: transport header and payload (after IPv6 extension headers).
+    pub segment: &'a [u8],
     /// Transport payload (what follows the transport header), as far as captured.
     pub payload: &'a [u8],
 }
