@@ -138,6 +138,9 @@ impl Checksums {
             ok &= t != Some(false);
         }
         if self.report.mode == ChecksumMode::Auto && self.sampled < CHECKSUM_SAMPLE {
+            // While `auto` samples, packets are checked and counted but not judged: a
+            // capture taken on a host with checksum offload (every locally sent
+            // packet "bad") must not lose its TCP state before offload is detected.
             self.sampled += 1;
             self.sampled_bad += u64::from(!ok);
             if self.sampled == CHECKSUM_SAMPLE
@@ -146,6 +149,7 @@ impl Checksums {
                 self.validating = false;
                 self.report.offload_detected = true;
             }
+            return true;
         }
         ok
     }

@@ -168,7 +168,10 @@ fn unknown_set_keys_are_reported_once_and_ignored() {
         "{err}"
     );
     assert!(err.contains("cli.simulate-ips") && err.contains("detect.profile"));
-    assert!(!err.contains("checksum"), "checksum is a key of ours now: {err}");
+    assert!(
+        !err.contains("checksum"),
+        "checksum is a key of ours now: {err}"
+    );
 }
 
 #[test]
