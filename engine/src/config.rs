@@ -261,7 +261,9 @@ impl DecoderConfig {
             geneve: self.geneve.port_set("geneve")?,
             teredo: self.teredo.port_set("teredo")?,
             gtp: self.gtp.port_set("gtp")?,
-        })
+            udp_filter: [0; 16],
+        }
+        .prepared())
     }
 }
 

@@ -119,11 +119,13 @@ impl Checksums {
 
     /// Validates the packet's IPv4 header and transport checksum; true when none is
     /// known bad.
-    #[inline]
+    #[inline(always)]
     fn check(&mut self, p: &DecodedPacket<'_>) -> bool {
-        if !self.validating {
-            return true;
-        }
+        !self.validating || self.validate(p)
+    }
+
+    #[inline(never)]
+    fn validate(&mut self, p: &DecodedPacket<'_>) -> bool {
         let st = &mut self.report.stats;
         let mut ok = true;
         if !p.ip_header.is_empty() {
@@ -182,6 +184,8 @@ pub struct Engine<S: Sink> {
     /// The defragmenter; `None` when reassembly is off, and while it is lent out
     /// during one of its own calls (see [`Engine::fragment`]).
     defrag: Option<Box<Defragmenter>>,
+    /// The defragmenter holds datagrams (the timeout check has work to do).
+    fragments_held: bool,
     /// Ordinals for flows created by datagrams given up by the defragmenter: above
     /// every frame's ordinal, counted up.
     loose_ordinal: u64,
@@ -265,6 +269,7 @@ impl<S: Sink> Engine<S> {
             } else {
                 None
             },
+            fragments_held: false,
             loose_ordinal: LOOSE_ORDINALS,
             sweep_per_packet: config.stream.timeout_flows_per_packet,
             sweep_when_idle: config.stream.timeout_flows_when_idle,
@@ -308,7 +313,7 @@ impl<S: Sink> Engine<S> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn keyed(&mut self, p: &DecodedPacket<'_>) -> Keyed {
         let (key, reversed) = FlowKey::from_packet(p, self.key_opts, 0);
         Keyed {
@@ -362,19 +367,22 @@ impl<S: Sink> Engine<S> {
         }
     }
 
-    /// Gives up the datagrams whose fragments waited longer than the timeout (cheap
-    /// while none is held).
-    #[inline]
+    /// Gives up the datagrams whose fragments waited longer than the timeout (one
+    /// branch while none is held).
+    #[inline(always)]
     fn expire_fragments(&mut self, now: Timestamp) {
-        let Some(d) = self.defrag.as_deref() else {
-            return;
-        };
-        if d.held_datagrams() == 0 {
-            return;
+        if self.fragments_held {
+            self.expire_fragments_slow(now);
         }
-        let mut d = self.defrag.take().expect("checked above");
-        d.expire(now, &mut |inc| self.track_incomplete(&inc));
-        self.defrag = Some(d);
+    }
+
+    #[inline(never)]
+    fn expire_fragments_slow(&mut self, now: Timestamp) {
+        if let Some(mut d) = self.defrag.take() {
+            d.expire(now, &mut |inc| self.track_incomplete(&inc));
+            self.fragments_held = d.held_datagrams() > 0;
+            self.defrag = Some(d);
+        }
     }
 
     /// Hands a fragment to the defragmenter and tracks what comes out: the datagram it
@@ -423,6 +431,7 @@ impl<S: Sink> Engine<S> {
             Insert::Rejected(_) => self.track_loose(f, count, now),
             Insert::Held | Insert::Abandoned => {}
         }
+        self.fragments_held = d.held_datagrams() > 0;
         self.defrag = Some(d);
     }
 
@@ -625,6 +634,7 @@ impl<S: Sink> Engine<S> {
     pub fn flush(&mut self) {
         if let Some(mut d) = self.defrag.take() {
             d.flush(&mut |inc| self.track_incomplete(&inc));
+            self.fragments_held = false;
             self.defrag = Some(d);
         }
         let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);

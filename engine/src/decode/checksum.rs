@@ -25,23 +25,38 @@ fn add(acc: u64, word: u64) -> u64 {
     sum + u64::from(carry)
 }
 
+/// Reads 8 bytes at `at` in native order (the caller checked the bounds).
+#[inline(always)]
+fn ne64(data: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&data[at..at + 8]);
+    u64::from_ne_bytes(w)
+}
+
 /// One's-complement sum of `data` added to `acc`. `data` starts on a 16-bit word
 /// boundary of the checksummed stream; an odd last byte is padded with zero.
-#[inline]
-fn sum(mut acc: u64, data: &[u8]) -> u64 {
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let w: [u8; 8] = c.try_into().unwrap_or_default();
-        acc = add(acc, u64::from_ne_bytes(w));
+///
+/// The 16-bit words (native order) are summed into a 32-bit accumulator, a loop the
+/// compiler turns into vector adds; 32768 words of at most 0xffff cannot overflow it,
+/// so longer data is summed in blocks of that size. The native sum is the
+/// network-order one byte-swapped, which the comparison with `0xffff` does not see
+/// (RFC 1071, section 2(B)).
+#[inline(always)]
+fn sum(acc: u64, data: &[u8]) -> u64 {
+    let mut total = acc;
+    for block in data.chunks(65_536) {
+        let words = block.chunks_exact(2);
+        let tail = words.remainder();
+        let mut s: u32 = words
+            .map(|w| u32::from(u16::from_ne_bytes([w[0], w[1]])))
+            .fold(0u32, |a, w| a.wrapping_add(w));
+        if let [b] = tail {
+            // Zero padding keeps the byte at its position in its 16-bit word.
+            s = s.wrapping_add(u32::from(u16::from_ne_bytes([*b, 0])));
+        }
+        total = add(total, u64::from(s));
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        // Zero padding in place keeps every byte at its position in its 16-bit word.
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        acc = add(acc, u64::from_ne_bytes(w));
-    }
-    acc
+    total
 }
 
 /// Folds a 64-bit accumulator to the 16-bit one's-complement sum.
@@ -70,7 +85,7 @@ pub fn ipv4_header_ok(header: &[u8]) -> bool {
 }
 
 /// The pseudo-header sum: addresses, protocol and upper-layer length.
-#[inline]
+#[inline(always)]
 fn pseudo(
     version: IpVersion,
     src: &[u8; 16],
@@ -78,18 +93,22 @@ fn pseudo(
     proto: u8,
     len: usize,
 ) -> Option<u64> {
+    let ne32 = |b: &[u8]| u64::from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
     Some(match version {
         IpVersion::V4 => {
             let len = u16::try_from(len).ok()?.to_be_bytes();
-            let acc = sum(0, &src[..4]);
-            let acc = sum(acc, &dst[..4]);
-            sum(acc, &[0, proto, len[0], len[1]])
+            // Three 32-bit pieces: no carry out of 64 bits is possible.
+            ne32(&src[..4]) + ne32(&dst[..4]) + ne32(&[0, proto, len[0], len[1]])
         }
         IpVersion::V6 => {
             let len = u32::try_from(len).ok()?.to_be_bytes();
-            let acc = sum(0, src);
-            let acc = sum(acc, dst);
-            sum(acc, &[len[0], len[1], len[2], len[3], 0, 0, 0, proto])
+            let acc = add(ne64(src, 0), ne64(src, 8));
+            let acc = add(acc, ne64(dst, 0));
+            let acc = add(acc, ne64(dst, 8));
+            add(
+                acc,
+                ne64(&[len[0], len[1], len[2], len[3], 0, 0, 0, proto], 0),
+            )
         }
     })
 }

@@ -64,8 +64,8 @@ pub(super) fn ipv4<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
                 false,
                 PROTO_ICMP,
                 anomalies,
-            )
-            .map(|d| with_ip_header(d, &data[..hlen]));
+                &data[..hlen],
+            );
         }
         other => other,
     };
@@ -99,20 +99,8 @@ pub(super) fn ipv4<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
         false,
         PROTO_ICMP,
         anomalies,
+        header,
     )
-    .map(|d| with_ip_header(d, header))
-}
-
-/// Attaches the IPv4 header (for checksum validation) to a decoded packet.
-#[inline]
-fn with_ip_header<'a>(d: Decoded<'a>, header: &'a [u8]) -> Decoded<'a> {
-    match d {
-        Decoded::Ip(mut p) => {
-            p.ip_header = header;
-            Decoded::Ip(p)
-        }
-        other => other,
-    }
 }
 
 /// An IPv4 fragment: the header as captured and the fragment's data.
@@ -168,6 +156,7 @@ pub(super) fn ipv6<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, De
         false,
         PROTO_ICMPV6,
         0,
+        &[],
     )
 }
 
@@ -228,6 +217,7 @@ pub(super) fn transport<'a>(
     first_fragment: bool,
     icmp_proto: u8,
     mut anomalies: u8,
+    ip_header: &'a [u8],
 ) -> Result<Decoded<'a>, DecodeError> {
     // A first fragment holds only the start of the datagram: a transport header that
     // does not fit is a fragment problem, not a malformed transport.
@@ -327,7 +317,7 @@ pub(super) fn transport<'a>(
         first_fragment,
         anomalies,
         transport,
-        ip_header: &[],
+        ip_header,
         segment: seg,
         payload,
     }))

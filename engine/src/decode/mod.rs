@@ -348,6 +348,10 @@ impl<'a> Fragment<'a> {
             true,
             icmp,
             0,
+            match self.version {
+                IpVersion::V4 => self.header,
+                IpVersion::V6 => &[],
+            },
         ))
     }
 }

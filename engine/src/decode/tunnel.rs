@@ -116,6 +116,10 @@ impl PortSet {
 }
 
 /// Which tunnels are opened, and on which ports.
+///
+/// Build it with a struct literal and call [`TunnelConfig::prepared`] (or use
+/// [`Default`]): the UDP port filter that keeps [`TunnelConfig::may_carry`] to a few
+/// instructions per packet is derived from the port sets there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TunnelConfig {
     /// IP-in-IP (protocols 4 and 41).
@@ -132,6 +136,9 @@ pub struct TunnelConfig {
     pub teredo: PortSet,
     /// GTP-U ports (source or destination).
     pub gtp: PortSet,
+    /// Bit `port % 1024` is set for every tunnel port: a UDP packet whose ports both
+    /// miss it is not a tunnel (derived by [`TunnelConfig::prepared`]).
+    pub udp_filter: [u64; 16],
 }
 
 impl Default for TunnelConfig {
@@ -144,7 +151,9 @@ impl Default for TunnelConfig {
             geneve: PortSet::one(6081),
             teredo: PortSet::one(3544),
             gtp: PortSet::one(2152),
+            udp_filter: [0; 16],
         }
+        .prepared()
     }
 }
 
@@ -158,11 +167,30 @@ impl TunnelConfig {
         geneve: PortSet::EMPTY,
         teredo: PortSet::EMPTY,
         gtp: PortSet::EMPTY,
+        udp_filter: [0; 16],
     };
+
+    /// The configuration with its UDP port filter derived from the port sets.
+    pub fn prepared(mut self) -> TunnelConfig {
+        self.udp_filter = [0; 16];
+        for set in [self.vxlan, self.geneve, self.teredo, self.gtp] {
+            for &p in set.as_slice() {
+                let b = usize::from(p % 1024);
+                self.udp_filter[b / 64] |= 1 << (b % 64);
+            }
+        }
+        self
+    }
+
+    #[inline(always)]
+    fn udp_filter_hit(&self, port: u16) -> bool {
+        let b = usize::from(port % 1024);
+        self.udp_filter[b / 64] & (1 << (b % 64)) != 0
+    }
 
     /// Cheap test: may this packet carry a tunnel the configuration opens? False
     /// means [`decode_tunnel`] would return `None`.
-    #[inline]
+    #[inline(always)]
     pub fn may_carry(&self, p: &DecodedPacket<'_>) -> bool {
         match p.transport {
             Transport::Other => match p.proto {
@@ -171,7 +199,8 @@ impl TunnelConfig {
                 _ => false,
             },
             Transport::Udp { src_port, dst_port } => {
-                self.udp_kind(src_port, dst_port, p.payload).is_some()
+                (self.udp_filter_hit(src_port) || self.udp_filter_hit(dst_port))
+                    && self.udp_kind(src_port, dst_port, p.payload).is_some()
             }
             _ => false,
         }
