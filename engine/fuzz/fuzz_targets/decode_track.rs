@@ -5,8 +5,9 @@
 //! Input layout:
 //!
 //! ```text
-//! byte 0   low nibble: link type (flowengine_fuzz::DLTS), high nibble: config bits 8-11
+//! byte 0   link type: flowengine_fuzz::DLTS[byte % 20]
 //! byte 1   config bits 0-7 (see flowengine_fuzz::config)
+//! byte 2   low nibble: config bits 8-11
 //! then, repeated until the input ends:
 //!   u16 LE  bits 0-11 frame length (cut to what is left), bit 12 flush() after it,
 //!           bits 13-14 op after it (0 none, 1 set_verdict Allow, 2 set_verdict Block,
@@ -78,16 +79,16 @@ fn apply(
 
 fuzz_target!(|data: &[u8]| {
     decode_raw(data);
-    if data.len() < 2 {
+    if data.len() < 3 {
         return;
     }
     let link = link_of(data[0]);
-    let sel = u16::from(data[1]) | (u16::from(data[0] >> 4) << 8);
+    let sel = u16::from(data[1]) | (u16::from(data[2] & 0x0f) << 8);
     let cfg = config(sel);
     let mut mixed = engine(&cfg);
     let mut single = engine(&cfg);
 
-    let mut rest = &data[2..];
+    let mut rest = &data[3..];
     let mut now = START_NANOS;
     let mut frames = 0u64;
     let mut pending: Vec<Packet<'_>> = Vec::new();

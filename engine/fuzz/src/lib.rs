@@ -10,20 +10,23 @@ use flowengine::{
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+pub mod build;
+
 /// The pcap link types the decoder knows (`LinkType::from_dlt`, aliases 12 and 14
-/// included) plus one it does not know (147, a user DLT).
-pub const DLTS: [u32; 16] = [
-    0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 192, 204, 228, 229, 276, 147,
+/// included; 802.11 105, radiotap 127, Juniper 178 and NFLOG 239 too) plus one it does
+/// not know (147, a user DLT), last.
+pub const DLTS: [u32; 20] = [
+    0, 1, 9, 12, 14, 50, 101, 104, 105, 108, 113, 127, 178, 192, 204, 228, 229, 239, 276, 147,
 ];
 
-/// The link type chosen by the low nibble of a selector byte.
+/// The link type chosen by a selector byte (`DLTS[selector % 20]`).
 pub fn link_of(selector: u8) -> LinkType {
-    LinkType::from_dlt(DLTS[usize::from(selector & 0x0f)])
+    LinkType::from_dlt(DLTS[usize::from(selector) % DLTS.len()])
 }
 
 /// Applies one override; a key the schema does not know would silently make the
 /// fuzzer test less than it says, so it is a bug in this harness.
-fn set(b: &mut ConfigBuilder, assignment: &str) {
+pub fn set(b: &mut ConfigBuilder, assignment: &str) {
     match b.set(assignment) {
         Ok(SetOutcome::Applied) => {}
         other => panic!("fuzz harness: --set {assignment} gave {other:?}"),
@@ -126,18 +129,53 @@ pub fn check_finished(stats: &Stats, records: &[FlowRecord], frames: u64) {
         frames,
         "sum(decode.by_link) != frames pushed"
     );
-    // decode/stats.rs: packets + tunneled = ip + fragments + not_ip + errors.
+    let frags = d.ipv4_fragments + d.ipv6_fragments;
+    // decode/stats.rs: every layer decoded (frame, tunnel inner packet, reassembled
+    // datagram) is counted once by its outcome.
     assert_eq!(
-        d.packets + d.tunneled,
-        d.ip_packets() + d.ipv4_fragments + d.ipv6_fragments + d.not_ip() + d.error_total(),
+        d.packets + d.tunneled + d.reassembled,
+        d.ip_packets() + frags + d.not_ip() + d.error_total(),
         "decode counters do not add up: {d:?}"
     );
-    // Every IP layer decoded is either tracked in a flow or refused one.
-    assert_eq!(
-        d.ip_packets(),
-        stats.packets_tracked + stats.packets_no_flow,
-        "ip packets != tracked + no_flow"
+    // Every IP packet decoded and every fragment is tracked in a flow or refused one;
+    // a reassembled datagram stands for its fragments:
+    //   tracked + no_flow = ipv4 + ipv6 - reassembled + ipv4_fragments + ipv6_fragments
+    // exactly when no datagram was reassembled. A reassembled datagram adds to the
+    // left side what the right side cannot see (what `Engine::fragment` does on
+    // purpose, see tests/tests/fragments.rs):
+    // - when it does not decode (a TCP datagram shorter than its header, say) its
+    //   n fragments are still tracked, on a flow without ports, while the datagram is
+    //   counted as a decode error, not as an IP packet: +1;
+    // - each tunnel layer opened inside it counts its n fragments, as every layer of
+    //   a frame counts the frame, while the decoder counts the layer once: +(n - 1).
+    // So the excess is 0 without reassembly, at most min(reassembled, errors) without
+    // tunnel layers, and otherwise also at most tunneled * (fragments offered - 1).
+    let base = d.ip_packets() + frags - d.reassembled;
+    let seen = stats.packets_tracked + stats.packets_no_flow;
+    assert!(
+        seen >= base,
+        "tracked + no_flow < ip packets - reassembled + fragments: {stats:?}"
     );
+    let excess = seen - base;
+    let undecoded = d.reassembled.min(d.error_total());
+    let layers = d.tunneled * stats.defrag.fragments.saturating_sub(1);
+    if d.reassembled == 0 {
+        assert_eq!(
+            excess, 0,
+            "tracked + no_flow != ip packets + fragments (nothing reassembled): {stats:?}"
+        );
+    } else if d.tunneled == 0 {
+        assert!(
+            excess <= undecoded,
+            "tracked + no_flow exceeds ip - reassembled + fragments by more than the \
+             reassembled datagrams that did not decode: {stats:?}"
+        );
+    } else {
+        assert!(
+            excess <= undecoded + layers,
+            "tracked + no_flow too far above ip - reassembled + fragments: {stats:?}"
+        );
+    }
     assert_eq!(
         stats.packets_no_flow,
         stats.cache.no_flow_max_flows + stats.cache.no_flow_memcap,
@@ -206,5 +244,48 @@ pub fn check_eve(records: &[FlowRecord]) {
             assert!(v["flow"].is_object(), "EVE line without a flow object");
         }
         assert!(lines.next().is_none(), "more EVE lines than records");
+    }
+}
+
+/// Checks the defragmenter's counters of a finished engine against the decoder's
+/// (`engine/src/defrag/stats.rs`, `Engine::fragment`): `enabled` is `defrag.enabled`.
+pub fn check_defrag(stats: &Stats, enabled: bool) {
+    let f = &stats.defrag;
+    let d = &stats.decode;
+    let frags = d.ipv4_fragments + d.ipv6_fragments;
+    if !enabled {
+        assert_eq!(
+            *f,
+            flowengine::defrag::DefragStats::default(),
+            "defrag counters moved with defrag off"
+        );
+        assert_eq!(d.reassembled, 0, "a datagram reassembled with defrag off");
+        return;
+    }
+    // Each datagram completed is decoded once.
+    assert_eq!(
+        f.reassembled, d.reassembled,
+        "defrag.reassembled != decode.reassembled"
+    );
+    // Every fragment offered ends in one datagram (reassembled or handed out
+    // incomplete) or is rejected; every such datagram holds at least one.
+    let ended = f.reassembled + f.timeouts + f.over_cap + f.flushed + f.abandoned;
+    assert!(
+        ended + f.rejected <= f.fragments,
+        "more datagrams ended and fragments rejected than fragments offered: {f:?}"
+    );
+    // Each fragment joining a datagram is at most one overlap or one duplicate.
+    assert!(
+        f.overlaps + f.duplicates <= f.fragments - f.rejected,
+        "more overlaps and duplicates than fragments held: {f:?}"
+    );
+    // Every fragment decoded is offered, except those found inside a reassembled
+    // datagram (tracked on their own).
+    assert!(
+        f.fragments <= frags,
+        "defrag.fragments > fragments decoded: {f:?} {d:?}"
+    );
+    if d.reassembled == 0 {
+        assert_eq!(f.fragments, frags, "a decoded fragment was not offered");
     }
 }
