@@ -69,6 +69,12 @@ fn fold(acc: u64) -> u16 {
     s as u16
 }
 
+/// The Internet checksum of `data` (whose checksum field is zero), in network byte
+/// order, to store in that field.
+pub fn compute(data: &[u8]) -> [u8; 2] {
+    (!fold(sum(0, data))).to_ne_bytes()
+}
+
 /// True when the IPv4 header at the start of `header` has a correct checksum. The
 /// header length is read from its IHL field; a slice shorter than that, or an IHL
 /// below 5 words, is not a valid header (false). Bytes past the header are ignored, so

@@ -69,6 +69,7 @@ pub use store::CHUNK;
 
 use std::collections::HashMap;
 
+use crate::decode::checksum;
 use crate::time::Timestamp;
 use store::{Arena, Frag, FragSlab, NIL};
 
@@ -854,8 +855,8 @@ impl Defragmenter {
             self.out[7] = 0;
             self.out[10] = 0;
             self.out[11] = 0;
-            let sum = ipv4_checksum(&self.out[..hlen]);
-            self.out[10..12].copy_from_slice(&sum.to_be_bytes());
+            let sum = checksum::compute(&self.out[..hlen]);
+            self.out[10..12].copy_from_slice(&sum);
         }
         self.remove(dg);
         self.stats.reassembled += 1;
@@ -1018,18 +1019,6 @@ fn ipv6_next_header_field(h: &[u8]) -> Option<usize> {
         pos += ext;
     }
     (pos == h.len()).then_some(field)
-}
-
-/// The IPv4 header checksum of `h` (its checksum field zeroed).
-fn ipv4_checksum(h: &[u8]) -> u16 {
-    let mut sum: u32 = h
-        .chunks(2)
-        .map(|w| u32::from(w[0]) << 8 | u32::from(*w.get(1).unwrap_or(&0)))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 /// True when the intervals in `spans` (sorted here) cover `[from, to)`.

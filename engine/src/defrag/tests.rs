@@ -89,8 +89,8 @@ fn v4_header(
     for b in &mut h[20..] {
         *b = 1;
     }
-    let sum = ipv4_checksum(&h);
-    h[10..12].copy_from_slice(&sum.to_be_bytes());
+    let sum = checksum::compute(&h);
+    h[10..12].copy_from_slice(&sum);
     h
 }
 
@@ -741,9 +741,9 @@ fn ipv4_header_fix_up() {
     let sum = {
         a.header[10] = 0;
         a.header[11] = 0;
-        ipv4_checksum(&a.header)
+        checksum::compute(&a.header)
     };
-    a.header[10..12].copy_from_slice(&sum.to_be_bytes());
+    a.header[10..12].copy_from_slice(&sum);
     let p = r.complete(&[v4(0x4242, 16, false, b'B', 5), a.clone()]);
     assert_eq!(p.len(), 24 + 21);
     assert_eq!(p[0], 0x46);
