@@ -275,6 +275,50 @@ fn modes_parse_like_suricata() {
     }
 }
 
+/// The end-around-carry fold by repeated halving, as RFC 1071 describes it.
+fn reference_fold(mut s: u64) -> u16 {
+    while s >> 16 != 0 {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
+#[test]
+fn fold_keeps_every_carry_at_the_edges() {
+    for acc in [
+        0,
+        1,
+        0xffff,
+        0x1_0000,
+        0xffff_ffff,
+        0x1_0000_0000,
+        0xffff_0000_0000_0001,
+        0x8000_0000_8000_0000,
+        u64::MAX,
+        u64::MAX - 1,
+    ] {
+        assert_eq!(fold(acc), reference_fold(acc), "{acc:#x}");
+    }
+    // Data whose words sum to one's-complement "minus zero" and past it.
+    assert_eq!(fold(sum(0, &[0xff; 64])), 0xffff);
+    assert_eq!(
+        fold(sum(u64::MAX, &[0xff; 33])),
+        reference_fold_of(u64::MAX, &[0xff; 33])
+    );
+}
+
+/// The reference sum of `data` (native words, zero-padded) started at `acc`, folded.
+fn reference_fold_of(acc: u64, data: &[u8]) -> u16 {
+    let mut s = u128::from(acc);
+    for w in data.chunks(2) {
+        s += u128::from(u16::from_ne_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+    }
+    while s >> 16 != 0 {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
 proptest! {
     /// The 8-byte native-order sum folds to the RFC 1071 reference, at any length and
     /// starting value.
@@ -282,6 +326,20 @@ proptest! {
     fn fast_sum_matches_reference(data in prop::collection::vec(any::<u8>(), 0..300)) {
         let fast = fold(sum(0, &data));
         prop_assert_eq!(u16::from_be_bytes(fast.to_ne_bytes()) , reference(&[&data]));
+    }
+
+    /// Folding any 64-bit accumulator agrees with folding by repeated halving.
+    #[test]
+    fn fold_matches_reference(acc in any::<u64>()) {
+        prop_assert_eq!(fold(acc), reference_fold(acc));
+    }
+
+    /// Any data summed from any starting value agrees with the word-by-word reference
+    /// (covers every tail length after the 32-byte rounds).
+    #[test]
+    fn sum_from_any_start_matches_reference(acc in any::<u64>(),
+                                            data in prop::collection::vec(any::<u8>(), 0..100)) {
+        prop_assert_eq!(fold(sum(acc, &data)), reference_fold_of(acc, &data));
     }
 
     /// A random segment with its checksum set by the reference verifies; with a
