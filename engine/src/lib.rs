@@ -47,6 +47,7 @@ pub mod defrag;
 mod engine;
 pub mod feed;
 pub mod flow;
+pub mod inspect;
 pub mod key;
 mod prefetch;
 pub mod record;

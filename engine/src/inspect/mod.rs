@@ -1,0 +1,212 @@
+//! Inspectors: the framework that turns a flow meter into an inspection engine.
+//!
+//! Contract:
+//! - An [`Inspector`] is a shared object (`Arc<dyn Inspector>`) of one of three kinds
+//!   ([`InspectorKind`]): the wizard, which names each flow's service; service
+//!   inspectors, one per flow, chosen by the service name through the binder; passive
+//!   inspectors, which see every flow that carries payload.
+//! - Per-flow state is a [`FlowData`] that the inspector creates when a flow starts
+//!   (or when its service is named) and that the flow owns; it is dropped when the
+//!   flow ends, after its [`FlowData::end`]. The flow also holds an `Arc` of each
+//!   inspector that has a FlowData on it, so an inspector replaced by a reload lives
+//!   until the last flow that uses it ends.
+//! - Inspectors see payload, never packets: per direction, in order, as [`Chunk`]s
+//!   (TCP after reassembly, with gaps reported; UDP one datagram per chunk).
+//! - Inspectors act on their flow only through a [`Cx`]: name the service, report that
+//!   detection failed, swap client and server, upgrade the protocol (STARTTLS), set a
+//!   verdict, emit events. Nothing here reads a clock: `Cx::now` is packet time.
+//! - Inspector code runs on the packet path: it must not block, and should not
+//!   allocate per packet.
+
+pub mod event;
+
+pub use event::{AppEvent, EventRecord};
+
+use crate::flow::{Direction, Verdict};
+use crate::time::Timestamp;
+use std::net::IpAddr;
+
+/// A piece of one direction's payload, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chunk<'a> {
+    /// The next bytes (a TCP segment's new bytes after reassembly, or one datagram).
+    Data(&'a [u8]),
+    /// This many bytes are missing before the next `Data` (a TCP hole that was never
+    /// filled: a lost segment, or one given up over the reassembly limits).
+    Gap(u32),
+}
+
+/// What an inspector does for its flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InspectorKind {
+    /// Names the service of each flow from its first bytes (one per engine).
+    Wizard,
+    /// Inspects the flows of the services it is bound to (one per flow).
+    Service,
+    /// Sees every flow that carries payload, whatever its service.
+    Passive,
+}
+
+/// The transport of a flow, as inspectors need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Transport {
+    /// TCP: chunks are reassembled stream bytes.
+    Tcp,
+    /// UDP: one chunk per datagram.
+    Udp,
+    /// Anything else (one chunk per packet's IP payload).
+    Other(u8),
+}
+
+/// Read-only facts about a flow, given to an inspector when it starts on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowInfo {
+    /// The flow's id (as in its EVE records).
+    pub flow_id: u64,
+    /// The transport.
+    pub transport: Transport,
+    /// Client address and port (port 0 without ports), as known when the inspector
+    /// starts.
+    pub client: (IpAddr, u16),
+    /// Server address and port.
+    pub server: (IpAddr, u16),
+}
+
+impl FlowInfo {
+    /// The server's port (the usual port hint).
+    pub fn server_port(&self) -> u16 {
+        self.server.1
+    }
+}
+
+/// A shared inspector: its name, kind and services, and a constructor for its
+/// per-flow state.
+pub trait Inspector: Send + Sync + 'static {
+    /// The inspector's name (unique within an engine; `[binder]` and statistics use
+    /// it).
+    fn name(&self) -> &str;
+
+    /// Its kind.
+    fn kind(&self) -> InspectorKind;
+
+    /// The services (Suricata's EVE `app_proto` names) a service inspector handles.
+    fn services(&self) -> &[&'static str] {
+        &[]
+    }
+
+    /// Starts inspecting a flow; `None` leaves this flow alone.
+    fn start(&self, flow: &FlowInfo) -> Option<Box<dyn FlowData>>;
+}
+
+/// An inspector's state on one flow (Snort's FlowData), owned by the flow.
+pub trait FlowData: Send + 'static {
+    /// The next chunk of payload in direction `dir`.
+    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>);
+
+    /// The flow ends (timeout, close, shutdown, ...): last chance to emit events.
+    fn end(&mut self, _cx: &mut Cx<'_>) {}
+}
+
+/// What detection concluded, as a wizard reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Detection {
+    /// Still looking.
+    Pending,
+    /// The service, by its EVE name (`"http"`, `"tls"`, ...).
+    Service(&'static str),
+    /// Gave up: EVE `app_proto: "failed"`.
+    Failed,
+}
+
+/// What inspectors asked for during one call, applied by the engine afterwards.
+#[derive(Debug, Default)]
+pub struct Actions {
+    /// The wizard's conclusion, if it reached one in this call.
+    pub detection: Option<Detection>,
+    /// Client and server must swap (a server's answer was recognised first).
+    pub swap: bool,
+    /// The protocol changes from here on, in `Option<Direction>` (both when `None`):
+    /// STARTTLS, HTTP `Upgrade`, `CONNECT`.
+    pub upgrade: Option<(&'static str, Option<Direction>)>,
+    /// A verdict for the flow.
+    pub verdict: Option<Verdict>,
+    /// Events, in the order emitted.
+    pub events: Vec<Box<dyn AppEvent>>,
+    /// Stop giving this inspector data on this flow (it has all it wants).
+    pub done: bool,
+}
+
+impl Actions {
+    /// True when nothing was asked.
+    pub fn is_empty(&self) -> bool {
+        self.detection.is_none()
+            && !self.swap
+            && self.upgrade.is_none()
+            && self.verdict.is_none()
+            && self.events.is_empty()
+            && !self.done
+    }
+}
+
+/// What an inspector may do to its flow during a call.
+pub struct Cx<'a> {
+    now: Timestamp,
+    flow: &'a FlowInfo,
+    actions: &'a mut Actions,
+}
+
+impl<'a> Cx<'a> {
+    /// A context for one call on `flow` at packet time `now`, collecting into
+    /// `actions`.
+    pub fn new(now: Timestamp, flow: &'a FlowInfo, actions: &'a mut Actions) -> Self {
+        Cx { now, flow, actions }
+    }
+
+    /// Packet time of the data being inspected.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The flow.
+    pub fn flow(&self) -> &FlowInfo {
+        self.flow
+    }
+
+    /// (Wizard) the flow's service is `name`.
+    pub fn set_service(&mut self, name: &'static str) {
+        self.actions.detection = Some(Detection::Service(name));
+    }
+
+    /// (Wizard) detection gave up: the flow's service is `"failed"`.
+    pub fn detection_failed(&mut self) {
+        self.actions.detection = Some(Detection::Failed);
+    }
+
+    /// The side taken for the client is the server: swap them, with their counters.
+    pub fn swap_direction(&mut self) {
+        self.actions.swap = true;
+    }
+
+    /// From here on the flow (or one direction of it) speaks `service` (STARTTLS,
+    /// HTTP `Upgrade`): the record keeps the first service as `app_proto_orig`.
+    pub fn upgrade(&mut self, service: &'static str, dir: Option<Direction>) {
+        self.actions.upgrade = Some((service, dir));
+    }
+
+    /// Gives the flow a verdict.
+    pub fn set_verdict(&mut self, v: Verdict) {
+        self.actions.verdict = Some(v);
+    }
+
+    /// Emits an event tied to this flow.
+    pub fn emit(&mut self, event: Box<dyn AppEvent>) {
+        self.actions.events.push(event);
+    }
+
+    /// This inspector wants no more data on this flow.
+    pub fn done(&mut self) {
+        self.actions.done = true;
+    }
+}

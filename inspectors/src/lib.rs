@@ -1,0 +1,8 @@
+//! # flowengine-inspectors
+//!
+//! The wizard, which names each flow's service from its first bytes, and the built-in
+//! service and passive inspectors, all written against [`flowengine::inspect`].
+//!
+//! Each module holds one protocol (or the wizard) and states its contract: what it
+//! reads, what it emits, and how it fails on bad input (never a panic: a parser error
+//! ends that inspector's work on the flow, and the flow keeps its record).
