@@ -20,21 +20,12 @@
 
 pub mod event;
 
+pub use crate::stream::Chunk;
 pub use event::{AppEvent, EventRecord};
 
 use crate::flow::{Direction, Verdict};
 use crate::time::Timestamp;
 use std::net::IpAddr;
-
-/// A piece of one direction's payload, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Chunk<'a> {
-    /// The next bytes (a TCP segment's new bytes after reassembly, or one datagram).
-    Data(&'a [u8]),
-    /// This many bytes are missing before the next `Data` (a TCP hole that was never
-    /// filled: a lost segment, or one given up over the reassembly limits).
-    Gap(u32),
-}
 
 /// What an inspector does for its flows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -8,6 +8,17 @@ pub mod tcp;
 
 pub use tcp::{TcpOptions, TcpSession, TcpState, TcpUpdate};
 
+/// A piece of one direction's payload, in order, as the stream hands it to
+/// inspectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chunk<'a> {
+    /// The next bytes (a TCP segment's new bytes after reassembly, or one datagram).
+    Data(&'a [u8]),
+    /// This many bytes are missing before the next `Data` (a TCP hole that was never
+    /// filled: a lost segment, or one given up over the reassembly limits).
+    Gap(u32),
+}
+
 /// Per-flow stream state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Session {
