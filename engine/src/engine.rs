@@ -18,10 +18,14 @@ use crate::decode::{
 use crate::defrag::{self, DefragStats, Defragmenter, Incomplete, Insert};
 use crate::feed::Packet;
 use crate::flow::{EndReason, Flow, FlowState, Verdict};
+use crate::inspect::{
+    AppFlow, Chunk, FlowExt, FlowInfo, InspectStats, InspectorSet, Transport as AppTransport,
+};
 use crate::key::{FlowKey, KeyOptions};
 use crate::record::{FlowRecord, Sink};
-use crate::stream::{Session, TcpOptions};
+use crate::stream::TcpOptions;
 use crate::time::Timestamp;
+use std::sync::Arc;
 
 /// Counters of an engine.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,6 +54,8 @@ pub struct Stats {
     pub max_flows: u64,
     /// Slots that ever held a flow (resident memory is about this times the slot).
     pub slots_touched: u64,
+    /// Inspection counters.
+    pub inspect: InspectStats,
 }
 
 impl Stats {
@@ -58,6 +64,7 @@ impl Stats {
         self.decode.merge(&o.decode);
         self.defrag.merge(&o.defrag);
         self.checksum.merge(&o.checksum);
+        self.inspect.merge(&o.inspect);
         self.cache.merge(&o.cache);
         self.packets_tracked += o.packets_tracked;
         self.packets_no_flow += o.packets_no_flow;
@@ -174,7 +181,7 @@ pub enum EngineError {
 
 /// A flow-tracking engine feeding a [`Sink`].
 pub struct Engine<S: Sink> {
-    cache: FlowCache<Session>,
+    cache: FlowCache<FlowExt>,
     key_opts: KeyOptions,
     tcp_opts: TcpOptions,
     bypass_midstream: bool,
@@ -191,6 +198,9 @@ pub struct Engine<S: Sink> {
     loose_ordinal: u64,
     sweep_per_packet: u32,
     sweep_when_idle: u32,
+    /// The inspectors new flows get; `None` for a pure flow meter.
+    inspectors: Option<Arc<InspectorSet>>,
+    inspect: InspectStats,
     sink: S,
     decode: DecodeStats,
     clock: Timestamp,
@@ -235,18 +245,28 @@ struct Keyed {
     /// state.
     valid: bool,
     transport: Transport,
+    /// Where the payload starts in the captured frame (outer packets only).
+    payload_off: u32,
     payload_len: u32,
     vlans: Vlans,
 }
 
-/// The closure that turns ending flows into records.
+/// The closure that turns ending flows into records: the flow's inspectors finish
+/// first (their last events reach the sink before the record), then the record is
+/// written and the inspection state dropped with the inspectors it kept alive.
 fn ender<'a, S: Sink>(
     sink: &'a mut S,
     records: &'a mut u64,
+    inspect: &'a mut InspectStats,
     now: Timestamp,
-) -> impl FnMut(&Flow<Session>, EndReason) + 'a {
+) -> impl FnMut(&mut Flow<FlowExt>, EndReason) + 'a {
     move |f, reason| {
-        sink.flow(&FlowRecord::from_flow(f, reason, now));
+        let mut record = FlowRecord::from_flow(f, reason, now);
+        if let Some(mut app) = f.ext.app.take() {
+            app.finish(now, inspect, &mut |ev| sink.event(ev));
+            record.app = app.app_proto();
+        }
+        sink.flow(&record);
         *records += 1;
     }
 }
@@ -273,6 +293,8 @@ impl<S: Sink> Engine<S> {
             loose_ordinal: LOOSE_ORDINALS,
             sweep_per_packet: config.stream.timeout_flows_per_packet,
             sweep_when_idle: config.stream.timeout_flows_when_idle,
+            inspectors: None,
+            inspect: InspectStats::default(),
             sink,
             decode: DecodeStats::default(),
             clock: Timestamp::ZERO,
@@ -280,6 +302,26 @@ impl<S: Sink> Engine<S> {
             no_flow: 0,
             records: 0,
         })
+    }
+
+    /// Builds an engine whose flows are inspected by `inspectors` (the wizard, service
+    /// and passive inspectors; see [`crate::inspect`]).
+    pub fn with_inspectors(
+        config: &Config,
+        sink: S,
+        inspectors: InspectorSet,
+    ) -> Result<Self, EngineError> {
+        let mut e = Self::new(config, sink)?;
+        e.reload_inspectors(inspectors);
+        Ok(e)
+    }
+
+    /// Replaces the inspectors (a configuration reload): flows that start from now on
+    /// get the new ones; flows already inspected keep the instances they started with
+    /// until they end, and an old inspector is dropped when the last flow holding it
+    /// ends. An empty set turns inspection off for new flows.
+    pub fn reload_inspectors(&mut self, inspectors: InspectorSet) {
+        self.inspectors = (!inspectors.is_empty()).then(|| Arc::new(inspectors));
     }
 
     /// Processes one frame.
@@ -294,7 +336,7 @@ impl<S: Sink> Engine<S> {
         let frame = self.decode.packets;
         match outcome {
             Ok(Decoded::Ip(p)) => {
-                let k = self.keyed(&p);
+                let k = self.keyed(&p, pkt.data);
                 self.track_layers(pkt, frame, k, Some(p));
             }
             Ok(Decoded::Fragment(f)) => {
@@ -314,7 +356,7 @@ impl<S: Sink> Engine<S> {
     }
 
     #[inline(always)]
-    fn keyed(&mut self, p: &DecodedPacket<'_>) -> Keyed {
+    fn keyed(&mut self, p: &DecodedPacket<'_>, frame: &[u8]) -> Keyed {
         let (key, reversed) = FlowKey::from_packet(p, self.key_opts, 0);
         Keyed {
             hash: self.cache.hash_key(&key),
@@ -323,6 +365,7 @@ impl<S: Sink> Engine<S> {
             valid: self.checksums.check(p),
             tunnel: self.tunnels.may_carry(p),
             transport: p.transport,
+            payload_off: (p.payload.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize) as u32,
             payload_len: p.payload.len() as u32,
             vlans: p.vlans,
         }
@@ -338,7 +381,7 @@ impl<S: Sink> Engine<S> {
             self.decode.count(pkt.link, &outcome);
             match outcome {
                 Ok(Decoded::Ip(p)) => {
-                    let k = self.keyed(&p);
+                    let k = self.keyed(&p, pkt.data);
                     self.cache.prefetch_index(k.hash);
                     *slot = Some(k);
                 }
@@ -482,8 +525,8 @@ impl<S: Sink> Engine<S> {
         ordinal: u64,
         tunnels: bool,
     ) {
-        let k = self.keyed(p);
-        self.track_keyed(&k, count, now, ordinal);
+        let k = self.keyed(p, &[]);
+        self.track_keyed(&k, p.payload, count, now, ordinal);
         if tunnels && k.tunnel {
             self.open_tunnels(*p, count, now, ordinal >> 7);
         }
@@ -502,7 +545,12 @@ impl<S: Sink> Engine<S> {
         // Every layer's flow counts the whole captured frame (EVE's and nDPI's unit),
         // tunnel inner flows included. Each layer gets its own ordinal (flow ids).
         let count = Count::frame(pkt.data.len());
-        self.track_keyed(&k, count, pkt.ts, frame << 7);
+        let payload = pkt
+            .data
+            .get(k.payload_off as usize..)
+            .and_then(|d| d.get(..k.payload_len as usize))
+            .unwrap_or(&[]);
+        self.track_keyed(&k, payload, count, pkt.ts, frame << 7);
         if !k.tunnel {
             return;
         }
@@ -527,8 +575,9 @@ impl<S: Sink> Engine<S> {
             match inner {
                 Ok(Decoded::Ip(i)) => {
                     p = i;
-                    let k = self.keyed(&p);
-                    self.track_keyed(&k, count, now, frame << 7 | u64::from(p.depth.min(127)));
+                    let k = self.keyed(&p, &[]);
+                    let ordinal = frame << 7 | u64::from(p.depth.min(127));
+                    self.track_keyed(&k, p.payload, count, now, ordinal);
                     if !k.tunnel {
                         break;
                     }
@@ -545,9 +594,21 @@ impl<S: Sink> Engine<S> {
     /// Finds or creates the flow of one decoded IP packet (with its key and hash) and
     /// accounts `count` to it.
     #[inline]
-    fn track_keyed(&mut self, k: &Keyed, count: Count, now: Timestamp, ordinal: u64) {
+    fn track_keyed(
+        &mut self,
+        k: &Keyed,
+        payload: &[u8],
+        count: Count,
+        now: Timestamp,
+        ordinal: u64,
+    ) {
         let (hash, reversed) = (k.hash, k.reversed);
-        let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
+        let mut on_end = ender(
+            &mut self.sink,
+            &mut self.records,
+            &mut self.inspect,
+            self.clock,
+        );
         // The sweep runs on this packet's time: a packet older than the newest one seen
         // (merged or unordered captures) does not expire the flows it belongs to.
         self.cache.sweep(now, self.sweep_per_packet, &mut on_end);
@@ -589,9 +650,11 @@ impl<S: Sink> Engine<S> {
                 }
             }
         };
+        drop(on_end);
         let flow = self.cache.flow_mut(id);
         let dir = flow.direction(reversed);
         flow.count_n(dir, count.pkts, count.bytes, now);
+        let mut tcp_active = false;
         match k.transport {
             // A segment with a bad checksum is counted but does not move TCP state
             // (as Suricata's stream engine ignores it).
@@ -599,6 +662,7 @@ impl<S: Sink> Engine<S> {
             Transport::Tcp(t) => {
                 let up = flow.ext.tcp.track(dir, &t, k.payload_len, &self.tcp_opts);
                 up.apply(flow);
+                tcp_active = flow.ext.tcp.is_active();
                 if up.midstream_refused && self.bypass_midstream {
                     self.cache.set_verdict(id, Verdict::Allow);
                 }
@@ -612,6 +676,28 @@ impl<S: Sink> Engine<S> {
             }
             _ => establish_if_bidirectional(flow),
         }
+        if let Some(set) = &self.inspectors {
+            if !payload.is_empty() && k.valid {
+                let transport = match k.transport {
+                    // Only a tracked session's payload is inspected (Suricata: no
+                    // stream, no app layer).
+                    Transport::Tcp(_) if tcp_active => Some(AppTransport::Tcp),
+                    Transport::Udp { .. } => Some(AppTransport::Udp),
+                    _ => None,
+                };
+                if let Some(t) = transport {
+                    inspect_payload(
+                        &mut self.cache,
+                        set,
+                        &mut self.inspect,
+                        &mut self.sink,
+                        (id, reversed, t),
+                        payload,
+                        now,
+                    );
+                }
+            }
+        }
         self.cache.touch(id, now);
         self.tracked += u64::from(count.pkts);
     }
@@ -623,7 +709,12 @@ impl<S: Sink> Engine<S> {
             self.clock = now;
         }
         self.expire_fragments(self.clock);
-        let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
+        let mut on_end = ender(
+            &mut self.sink,
+            &mut self.records,
+            &mut self.inspect,
+            self.clock,
+        );
         self.cache
             .sweep(self.clock, self.sweep_when_idle, &mut on_end);
     }
@@ -637,7 +728,12 @@ impl<S: Sink> Engine<S> {
             self.fragments_held = false;
             self.defrag = Some(d);
         }
-        let mut on_end = ender(&mut self.sink, &mut self.records, self.clock);
+        let mut on_end = ender(
+            &mut self.sink,
+            &mut self.records,
+            &mut self.inspect,
+            self.clock,
+        );
         self.cache.flush(self.clock, &mut on_end);
     }
 
@@ -662,7 +758,7 @@ impl<S: Sink> Engine<S> {
     }
 
     /// The live flow with `key`, if any.
-    pub fn flow(&self, key: &FlowKey) -> Option<&Flow<Session>> {
+    pub fn flow(&self, key: &FlowKey) -> Option<&Flow<FlowExt>> {
         let hash = self.cache.hash_key(key);
         self.cache
             .find(key, hash)
@@ -683,10 +779,11 @@ impl<S: Sink> Engine<S> {
             packets_tracked: self.tracked,
             packets_no_flow: self.no_flow,
             records: self.records,
-            slot_bytes: FlowCache::<Session>::slot_bytes() as u64,
+            slot_bytes: FlowCache::<FlowExt>::slot_bytes() as u64,
             bytes_per_flow: self.cache.bytes_per_flow() as u64,
             max_flows: u64::from(self.cache.config().max_flows),
             slots_touched: self.cache.slots_touched() as u64,
+            inspect: self.inspect,
         }
     }
 
@@ -703,6 +800,53 @@ impl<S: Sink> Engine<S> {
     /// The sink, mutably.
     pub fn sink_mut(&mut self) -> &mut S {
         &mut self.sink
+    }
+}
+
+/// Hands a packet's payload to the inspectors of flow `id` (starting them on its
+/// first payload), and applies what they ask of the flow.
+#[inline(never)]
+fn inspect_payload<S: Sink>(
+    cache: &mut FlowCache<FlowExt>,
+    set: &Arc<InspectorSet>,
+    stats: &mut InspectStats,
+    sink: &mut S,
+    (id, reversed, transport): (FlowId, bool, AppTransport),
+    payload: &[u8],
+    now: Timestamp,
+) {
+    let flow = cache.flow_mut(id);
+    let mut app = match flow.ext.app.take() {
+        Some(app) => app,
+        None => Box::new(AppFlow::new(set, flow_info(flow, transport), stats)),
+    };
+    let dir = flow.direction(reversed);
+    let fx = app.chunk(dir, Chunk::Data(payload), now, stats, &mut |ev| {
+        sink.event(ev)
+    });
+    if fx.swap {
+        flow.swap_direction();
+        flow.ext.tcp.swap_roles();
+    }
+    flow.ext.app = Some(app);
+    if let Some(v) = fx.verdict {
+        cache.set_verdict(id, v);
+    }
+}
+
+/// What inspectors are told about a flow when they start on it.
+fn flow_info(flow: &Flow<FlowExt>, transport: AppTransport) -> FlowInfo {
+    let key = flow.key();
+    let (client, server) = if flow.client_is_lo() {
+        (key.lo(), key.hi())
+    } else {
+        (key.hi(), key.lo())
+    };
+    FlowInfo {
+        flow_id: flow.flow_id(),
+        transport,
+        client,
+        server,
     }
 }
 

@@ -143,3 +143,57 @@ fn the_packet_path_allocates_nothing_after_warm_up() {
     drop(engine);
     assert!(records > 0);
 }
+
+/// Fragments: datagrams completed in and out of order, and many more never completed
+/// than the defragmenter holds (its key index churns: inserts, removals, tombstones,
+/// in-place rehashes), on IPv4 and IPv6. After warm-up, none of it allocates.
+#[test]
+fn the_fragment_path_allocates_nothing_after_warm_up() {
+    use flowengine_tests::fragment::split;
+    let mut b = ConfigBuilder::new();
+    b.set("stream.max_flows=2000").unwrap();
+    b.set("defrag.max_datagrams=16").unwrap();
+    b.set("defrag.max_frags=64").unwrap();
+    b.set("flow.hash_seed=9").unwrap();
+    let cfg = b.build().unwrap();
+    let mut records = 0u64;
+    let mut engine = Engine::new(&cfg, |_: &FlowRecord| records += 1).unwrap();
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    for i in 0..600u32 {
+        let c = (v4(10, 1, (i >> 8) as u8, i as u8), 30000 + (i % 40) as u16);
+        let s = (v4(172, 16, 1, (i % 5) as u8), 53);
+        let dgram = if i % 3 == 0 {
+            frame::udp((v6(i as u16), c.1), (v6(1), s.1), &[i as u8; 100])
+        } else {
+            frame::udp(c, s, &[i as u8; 100])
+        };
+        let mut parts = split(&dgram, i, 32);
+        match i % 4 {
+            0 => {}
+            1 => parts.reverse(),
+            // Never completed: the first piece is missing.
+            _ => {
+                parts.remove(0);
+            }
+        }
+        frames.extend(parts);
+    }
+    let base = 1_700_000_000_000_000_000u64;
+    let run = |engine: &mut Engine<_>, shift: u64| {
+        for (i, f) in frames.iter().enumerate() {
+            engine.push(&Packet {
+                ts: Timestamp::from_nanos(base + shift + i as u64 * 1_000_000),
+                link: LinkType::Ethernet,
+                data: f,
+            });
+        }
+    };
+    run(&mut engine, 0);
+    let n = allocations_during(|| run(&mut engine, 3600 * 1_000_000_000));
+    assert_eq!(n, 0, "allocations on the fragment path");
+    let s = engine.stats();
+    assert!(s.defrag.reassembled > 0, "{:?}", s.defrag);
+    assert!(s.defrag.over_cap > 0, "the index churned: {:?}", s.defrag);
+    drop(engine);
+    assert!(records > 0);
+}

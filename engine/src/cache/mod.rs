@@ -446,7 +446,7 @@ impl<X> FlowCache<X> {
 
     /// Ends flow `id` with `reason`: hands it to `on_end`, counts it, unlinks it and
     /// frees its slot.
-    pub fn end<F: FnMut(&Flow<X>, EndReason)>(
+    pub fn end<F: FnMut(&mut Flow<X>, EndReason)>(
         &mut self,
         id: FlowId,
         reason: EndReason,
@@ -455,14 +455,14 @@ impl<X> FlowCache<X> {
         self.release(id.0, reason, on_end);
     }
 
-    fn release<F: FnMut(&Flow<X>, EndReason)>(
+    fn release<F: FnMut(&mut Flow<X>, EndReason)>(
         &mut self,
         id: u32,
         reason: EndReason,
         on_end: &mut F,
     ) {
         let slots = self.slab.slots_mut();
-        let f = &slots[id as usize];
+        let f = &mut slots[id as usize];
         debug_assert_ne!(f.links.list, FREE);
         on_end(f, reason);
         let class = f.class() as usize;
@@ -537,7 +537,11 @@ impl<X> FlowCache<X> {
 
     /// Snort's `prune_idle`: up to two flows idle longer than `pruning_timeout`, taking
     /// the oldest of each class in turn.
-    fn prune_idle<F: FnMut(&Flow<X>, EndReason)>(&mut self, now: Timestamp, on_end: &mut F) -> u32 {
+    fn prune_idle<F: FnMut(&mut Flow<X>, EndReason)>(
+        &mut self,
+        now: Timestamp,
+        on_end: &mut F,
+    ) -> u32 {
         let mut pruned = 0;
         let mut done = 0u8;
         let mut c = self.prune_rr;
@@ -564,7 +568,7 @@ impl<X> FlowCache<X> {
 
     /// Snort's `prune_unis`: when one-directional flows of the new flow's kind exceed a
     /// quarter of `max_flows`, prune the oldest of them that is not blocked.
-    fn prune_uni<F: FnMut(&Flow<X>, EndReason)>(
+    fn prune_uni<F: FnMut(&mut Flow<X>, EndReason)>(
         &mut self,
         class: ProtoClass,
         on_end: &mut F,
@@ -593,7 +597,7 @@ impl<X> FlowCache<X> {
     /// Snort's `prune_excess`: prune (or, with `move_on_excess`, allowlist) the oldest
     /// flows round-robin over the classes until one slot is free. Allowlisted flows are
     /// pruned first when they count against `max_flows`. Blocked flows are rotated.
-    fn prune_excess<F: FnMut(&Flow<X>, EndReason)>(&mut self, on_end: &mut F) -> u32 {
+    fn prune_excess<F: FnMut(&mut Flow<X>, EndReason)>(&mut self, on_end: &mut F) -> u32 {
         let mut pruned = 0;
         if self.cfg.allowlist && !self.on_excess() {
             while self.counted() >= self.cfg.max_flows && self.lists[ALLOW].head != NIL {
@@ -640,7 +644,11 @@ impl<X> FlowCache<X> {
 
     /// Snort's `prune_multiple(MEMCAP)`: up to `prune_flows` flows, allowlist first,
     /// then the oldest of each class in turn, while over the memory cap.
-    fn prune_memcap<F: FnMut(&Flow<X>, EndReason)>(&mut self, need: u64, on_end: &mut F) -> u32 {
+    fn prune_memcap<F: FnMut(&mut Flow<X>, EndReason)>(
+        &mut self,
+        need: u64,
+        on_end: &mut F,
+    ) -> u32 {
         let mut pruned = 0;
         let over = |s: &Self| s.memory + need > s.cfg.memcap;
         while over(self) && pruned < self.cfg.prune_flows && self.lists[ALLOW].head != NIL {
@@ -670,7 +678,7 @@ impl<X> FlowCache<X> {
     /// becomes the flow id, through a bijection, so ids never repeat). Returns `None`
     /// (and counts a `no_flow_*`) when no room can be made.
     #[allow(clippy::too_many_arguments)]
-    pub fn create<F: FnMut(&Flow<X>, EndReason)>(
+    pub fn create<F: FnMut(&mut Flow<X>, EndReason)>(
         &mut self,
         key: FlowKey,
         hash: u64,
@@ -730,7 +738,7 @@ impl<X> FlowCache<X> {
     /// (class, state) lists where the last call stopped. Returns how many ended. Costs a
     /// comparison when nothing is due.
     #[inline]
-    pub fn sweep<F: FnMut(&Flow<X>, EndReason)>(
+    pub fn sweep<F: FnMut(&mut Flow<X>, EndReason)>(
         &mut self,
         now: Timestamp,
         budget: u32,
@@ -743,7 +751,7 @@ impl<X> FlowCache<X> {
     }
 
     #[cold]
-    fn sweep_slow<F: FnMut(&Flow<X>, EndReason)>(
+    fn sweep_slow<F: FnMut(&mut Flow<X>, EndReason)>(
         &mut self,
         now: Timestamp,
         budget: u32,
@@ -790,7 +798,7 @@ impl<X> FlowCache<X> {
 
     /// Ends every flow: those expired at `now` with reason `timeout`, the others with
     /// `shutdown`. Lists are emptied oldest first, class by class.
-    pub fn flush<F: FnMut(&Flow<X>, EndReason)>(&mut self, now: Timestamp, on_end: &mut F) {
+    pub fn flush<F: FnMut(&mut Flow<X>, EndReason)>(&mut self, now: Timestamp, on_end: &mut F) {
         for l in 0..LISTS {
             while self.lists[l].head != NIL {
                 let h = self.lists[l].head;

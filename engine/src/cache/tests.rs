@@ -43,7 +43,7 @@ fn create(
 ) -> Option<FlowId> {
     let (k, rev) = key(proto, i);
     let h = c.hash_key(&k);
-    let mut on_end = |f: &Flow<()>, r| ended.push((*f.key(), r));
+    let mut on_end = |f: &mut Flow<()>, r| ended.push((*f.key(), r));
     let id = c.create(
         k,
         h,
@@ -82,7 +82,7 @@ fn create_find_end() {
     let (k, _) = key(proto::TCP, 1);
     assert_eq!(c.find(&k, c.hash_key(&k)), Some(id));
     assert_eq!(c.len(), 1);
-    c.end(id, EndReason::Shutdown, &mut |f: &Flow<()>, r| {
+    c.end(id, EndReason::Shutdown, &mut |f: &mut Flow<()>, r| {
         ended.push((*f.key(), r))
     });
     assert_eq!(ended, vec![(k, EndReason::Shutdown)]);
@@ -218,7 +218,7 @@ fn sweep_expires_on_packet_time_boundary_included() {
     let mut ended = Ended::new();
     let t0 = Timestamp::from_secs_micros(1000, 500_000);
     create(&mut c, proto::UDP, 1, t0, &mut ended).unwrap();
-    let mut on_end = |f: &Flow<()>, r| ended.push((*f.key(), r));
+    let mut on_end = |f: &mut Flow<()>, r| ended.push((*f.key(), r));
     // UDP new timeout 30 s: not yet at 29.999999 s, expired at exactly 30 s.
     let just_before = Timestamp::from_nanos(t0.as_nanos() + 30_000_000_000 - 1_000);
     assert_eq!(c.sweep(just_before, 10, &mut on_end), 0);
@@ -242,7 +242,7 @@ fn sweep_is_bounded_and_resumes() {
         create(&mut c, proto::UDP, i, secs(100), &mut ended).unwrap();
     }
     let mut n = 0;
-    let mut on_end = |_: &Flow<()>, _| n += 1;
+    let mut on_end = |_: &mut Flow<()>, _| n += 1;
     assert_eq!(c.sweep(secs(200), 3, &mut on_end), 3);
     assert_eq!(c.sweep(secs(200), 3, &mut on_end), 3);
     assert_eq!(c.sweep(secs(200), 100, &mut on_end), 4);
@@ -262,7 +262,7 @@ fn established_flows_use_their_own_timeout() {
     let _ = new;
     let sweep = |c: &mut FlowCache<()>, t| {
         let mut out = Ended::new();
-        c.sweep(t, 10, &mut |f: &Flow<()>, r| out.push((*f.key(), r)));
+        c.sweep(t, 10, &mut |f: &mut Flow<()>, r| out.push((*f.key(), r)));
         out
     };
     assert_eq!(
@@ -282,7 +282,9 @@ fn flush_reports_timeout_for_flows_already_expired() {
     let mut ended = Ended::new();
     create(&mut c, proto::UDP, 1, secs(100), &mut ended).unwrap();
     create(&mut c, proto::UDP, 2, secs(125), &mut ended).unwrap();
-    c.flush(secs(140), &mut |f: &Flow<()>, r| ended.push((*f.key(), r)));
+    c.flush(secs(140), &mut |f: &mut Flow<()>, r| {
+        ended.push((*f.key(), r))
+    });
     ended.sort_by_key(|(k, _)| k.lo().0);
     assert_eq!(
         ended,
@@ -312,7 +314,7 @@ fn allowlisted_flows_leave_the_timeout_sweep() {
     create(&mut c, proto::UDP, 2, secs(100), &mut ended).unwrap();
     c.set_verdict(a, Verdict::Allow);
     assert_eq!(c.stats().allowlist_flows, 1);
-    let mut on_end = |f: &Flow<()>, r| ended.push((*f.key(), r));
+    let mut on_end = |f: &mut Flow<()>, r| ended.push((*f.key(), r));
     c.sweep(secs(10_000), 100, &mut on_end);
     assert_eq!(ended, vec![(key(proto::UDP, 2).0, EndReason::Timeout)]);
     assert!(!c.is_expired(a, secs(10_000)));
@@ -327,7 +329,7 @@ fn allow_without_the_allowlist_cache_only_sets_the_verdict() {
     c.set_verdict(a, Verdict::Allow);
     assert_eq!(c.stats().allowlist_flows, 0);
     assert_eq!(c.flow(a).verdict(), Verdict::Allow);
-    let mut on_end = |f: &Flow<()>, r| ended.push((*f.key(), r));
+    let mut on_end = |f: &mut Flow<()>, r| ended.push((*f.key(), r));
     assert_eq!(c.sweep(secs(10_000), 100, &mut on_end), 1);
 }
 
@@ -439,7 +441,7 @@ proptest! {
         let mut live: Vec<FlowKey> = Vec::new();
         for op in ops {
             let mut gone: Vec<FlowKey> = Vec::new();
-            let mut on_end = |f: &Flow<()>, _r: EndReason| gone.push(*f.key());
+            let mut on_end = |f: &mut Flow<()>, _r: EndReason| gone.push(*f.key());
             match op {
                 Op::Create(p, i) => {
                     let (k, rev) = key(p, i);

@@ -944,16 +944,19 @@ impl Defragmenter {
         self.live_dgrams -= 1;
     }
 
-    /// Reserved capacities, to check that the fragment path does not allocate.
+    /// Reserved capacities, to check that the fragment path does not allocate. The key
+    /// index is left out: its `capacity()` is items plus room before the next rehash,
+    /// which tombstones lower and an in-place rehash restores without allocating, so
+    /// it moves with the (random) hash seed; the counting-allocator test
+    /// (`tests/tests/zero_alloc.rs`) covers the index.
     #[cfg(test)]
-    fn capacities(&self) -> [usize; 7] {
+    fn capacities(&self) -> [usize; 6] {
         let (a, b) = self.arena.capacity();
         [
             a,
             b,
             self.frags.reserved(),
             self.dgrams.capacity(),
-            self.index.capacity(),
             self.out.capacity(),
             self.spans.capacity(),
         ]

@@ -18,12 +18,18 @@
 //! - Inspector code runs on the packet path: it must not block, and should not
 //!   allocate per packet.
 
+pub mod app;
+pub mod data_map;
 pub mod event;
+pub mod set;
 
 pub use crate::stream::Chunk;
+pub use app::{AppFlow, AppProto, Effects, InspectStats};
 pub use event::{AppEvent, EventRecord};
+pub use set::{InspectorSet, PortBinding, Registered, SetError};
 
 use crate::flow::{Direction, Verdict};
+use crate::stream::TcpSession;
 use crate::time::Timestamp;
 use std::net::IpAddr;
 
@@ -37,6 +43,17 @@ pub enum InspectorKind {
     Service,
     /// Sees every flow that carries payload, whatever its service.
     Passive,
+}
+
+/// What each flow slot of an engine carries beyond the flow itself: the stream's TCP
+/// session, and the inspection state once the flow has carried payload (boxed: a flow
+/// without payload, or an engine without inspectors, pays one word).
+#[derive(Debug, Default)]
+pub struct FlowExt {
+    /// TCP session (inactive for other protocols).
+    pub tcp: TcpSession,
+    /// Inspection state.
+    pub app: Option<Box<app::AppFlow>>,
 }
 
 /// The transport of a flow, as inspectors need it.

@@ -1,4 +1,5 @@
-//! EVE JSON output: one Suricata-style `flow` event per line.
+//! EVE JSON output: one Suricata-style `flow` event per line, and the inspectors'
+//! events (`http`, `tls`, `dns`, ...) tied to their flow by `flow_id`.
 //!
 //! Contract: [`EveWriter`] is a [`Sink`] that writes each record as one JSON object on
 //! one line, with Suricata's field names, order and formats (see the repository's
@@ -11,6 +12,7 @@
 
 use super::{proto_name, FlowRecord, Sink};
 use crate::decode::tcp_flags as tf;
+use crate::inspect::EventRecord;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt;
 use std::io::{self, Write};
@@ -241,6 +243,9 @@ impl Serialize for EveFlow<'_> {
                 m.serialize_entry("response_icmp_code", &c)?;
             }
         }
+        for (k, v) in app_fields(r) {
+            m.serialize_entry(k, v)?;
+        }
         m.serialize_entry("flow", &FlowPart(r))?;
         if let Some(tcp) = &r.tcp {
             m.serialize_entry("tcp", &TcpPart(tcp))?;
@@ -307,6 +312,47 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// The record's service fields, in Suricata's order: `app_proto`, then
+/// `app_proto_ts`/`app_proto_tc` where a direction differs, then `app_proto_orig`.
+fn app_fields(r: &FlowRecord) -> impl Iterator<Item = (&'static str, &'static str)> {
+    let a = r.app;
+    let main = a.app_proto;
+    let differs = move |d: Option<&'static str>| d.filter(|d| Some(*d) != main);
+    [
+        ("app_proto", main),
+        ("app_proto_ts", differs(a.ts)),
+        ("app_proto_tc", differs(a.tc)),
+        ("app_proto_orig", a.orig),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+}
+
+/// Appends an inspector event as one EVE JSON object (no newline) to `out`.
+fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
+    let mut m = Obj::open(out);
+    m.str("timestamp", time_text(e.timestamp).as_str());
+    m.num("flow_id", e.flow_id);
+    m.key("event_type");
+    serde_json::to_writer(&mut *m.out, e.event.event_type()).ok();
+    m.str("src_ip", ip_text(e.src.0, opts.ipv6_compress).as_str());
+    m.num("src_port", u64::from(e.src.1));
+    m.str("dest_ip", ip_text(e.dest.0, opts.ipv6_compress).as_str());
+    m.num("dest_port", u64::from(e.dest.1));
+    m.num("ip_v", if e.src.0.is_ipv4() { 4 } else { 6 });
+    match proto_name(e.proto) {
+        Some(name) => m.str("proto", name),
+        None => {
+            let mut t = Text::<3>::new();
+            t.push_dec(e.proto);
+            m.str("proto", t.as_str());
+        }
+    }
+    m.key(e.event.event_type());
+    serde_json::to_writer(&mut *m.out, &e.event.to_json()).ok();
+    m.close();
+}
+
 /// Appends `r` as one EVE JSON object (no newline) to `out`.
 fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
     let mut m = Obj::open(out);
@@ -356,6 +402,11 @@ fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
             m.num("response_icmp_code", u64::from(c));
         }
     }
+    for (k, v) in app_fields(r) {
+        m.key(k);
+        // Service names come from inspectors (plugins too): escape them.
+        serde_json::to_writer(&mut *m.out, v).ok();
+    }
     let mut f = m.child("flow");
     f.num("pkts_toserver", r.pkts_toserver);
     f.num("pkts_toclient", r.pkts_toclient);
@@ -394,6 +445,7 @@ pub struct EveWriter<W: Write> {
     opts: EveOptions,
     error: Option<io::Error>,
     written: u64,
+    events: u64,
     dropped: u64,
 }
 
@@ -406,6 +458,7 @@ impl<W: Write> EveWriter<W> {
             opts,
             error: None,
             written: 0,
+            events: 0,
             dropped: 0,
         }
     }
@@ -415,7 +468,12 @@ impl<W: Write> EveWriter<W> {
         self.written
     }
 
-    /// Records dropped after a write error.
+    /// Inspector events written.
+    pub fn events_written(&self) -> u64 {
+        self.events
+    }
+
+    /// Records and events dropped after a write error.
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
@@ -438,6 +496,23 @@ impl<W: Write> EveWriter<W> {
 }
 
 impl<W: Write> Sink for EveWriter<W> {
+    fn event(&mut self, event: &EventRecord<'_>) {
+        if self.error.is_some() {
+            self.dropped += 1;
+            return;
+        }
+        self.line.clear();
+        write_event(&mut self.line, event, self.opts);
+        self.line.push(b'\n');
+        match self.out.write_all(&self.line) {
+            Ok(()) => self.events += 1,
+            Err(e) => {
+                self.dropped += 1;
+                self.error = Some(e);
+            }
+        }
+    }
+
     fn flow(&mut self, record: &FlowRecord) {
         if self.error.is_some() {
             self.dropped += 1;
@@ -488,6 +563,7 @@ mod tests {
                 flags_tc: 0x13,
                 state: Some(TcpState::Closed),
             }),
+            app: Default::default(),
         }
     }
 
@@ -623,5 +699,74 @@ mod tests {
         w.flow(&record());
         assert_eq!((w.written(), w.dropped()), (0, 2));
         assert!(w.finish().unwrap_err().to_string().contains("disk full"));
+    }
+
+    #[test]
+    fn app_proto_fields_render_in_suricatas_order_and_both_writers_agree() {
+        use crate::inspect::AppProto;
+        let mut r = record();
+        r.app = AppProto {
+            app_proto: Some("tls"),
+            ts: Some("tls"),
+            tc: None,
+            orig: Some("smtp"),
+        };
+        let line = render(&r, EveOptions::default());
+        let at = |k: &str| {
+            line.find(k)
+                .unwrap_or_else(|| panic!("{k} missing in {line}"))
+        };
+        assert!(at(r#""proto":"TCP","app_proto":"tls","app_proto_orig":"smtp","flow":"#) > 0);
+        assert!(!line.contains("app_proto_ts"), "same as app_proto: omitted");
+        r.app.tc = Some("smtp");
+        let line = render(&r, EveOptions::default());
+        assert!(line.contains(r#""app_proto":"tls","app_proto_tc":"smtp","app_proto_orig":"smtp""#));
+        let fast: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let slow = serde_json::to_value(EveFlow::new(&r, EveOptions::default())).unwrap();
+        assert_eq!(fast, slow);
+        // A flow without detection has no app_proto at all.
+        let line = render(&record(), EveOptions::default());
+        assert!(!line.contains("app_proto"));
+    }
+
+    #[test]
+    fn inspector_events_render_with_their_flow_tuple_and_escaped_fields() {
+        use crate::inspect::{AppEvent, EventRecord};
+        #[derive(Debug)]
+        struct Http(&'static str);
+        impl AppEvent for Http {
+            fn event_type(&self) -> &'static str {
+                "http"
+            }
+            fn to_json(&self) -> serde_json::Value {
+                serde_json::json!({ "hostname": self.0, "status": 200 })
+            }
+            fn as_any(&self) -> &dyn std::any::Any {
+                self
+            }
+        }
+        let ev = Http("a\"b.example");
+        let mut w = EveWriter::new(Vec::new(), EveOptions::default());
+        w.event(&EventRecord {
+            timestamp: Timestamp::from_secs_micros(1_456_786_925, 500_000),
+            flow_id: 77,
+            src: ("10.0.0.1".parse().unwrap(), 40000),
+            dest: ("10.0.0.2".parse().unwrap(), 80),
+            proto: 6,
+            app_proto: Some("http"),
+            event: &ev,
+        });
+        assert_eq!(w.events_written(), 1);
+        let text = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert!(text.ends_with('\n'));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["event_type"], "http");
+        assert_eq!(v["flow_id"], 77);
+        assert_eq!(v["timestamp"], "2016-02-29T23:02:05.500000+0000");
+        assert_eq!(v["src_port"], 40000);
+        assert_eq!(v["dest_ip"], "10.0.0.2");
+        assert_eq!(v["proto"], "TCP");
+        assert_eq!(v["http"]["hostname"], "a\"b.example");
+        assert_eq!(v["http"]["status"], 200);
     }
 }

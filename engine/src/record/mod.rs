@@ -13,8 +13,9 @@ pub use proto_names::proto_name;
 
 use crate::decode::{IpVersion, Vlans};
 use crate::flow::{Direction, EndReason, Flow, FlowState};
+use crate::inspect::{AppProto, EventRecord, FlowExt};
 use crate::key::{icmp_counterpart, proto};
-use crate::stream::{Session, TcpState};
+use crate::stream::TcpState;
 use crate::time::Timestamp;
 use std::net::IpAddr;
 
@@ -85,11 +86,13 @@ pub struct FlowRecord {
     pub allowed: bool,
     /// TCP details (TCP flows).
     pub tcp: Option<TcpRecord>,
+    /// Service names (`app_proto` and friends); all `None` when detection never ran.
+    pub app: AppProto,
 }
 
 impl FlowRecord {
     /// The record of `flow`, ending for `reason` at packet time `now`.
-    pub fn from_flow(flow: &Flow<Session>, reason: EndReason, now: Timestamp) -> FlowRecord {
+    pub fn from_flow(flow: &Flow<FlowExt>, reason: EndReason, now: Timestamp) -> FlowRecord {
         let key = flow.key();
         let (client, server) = if flow.client_is_lo() { (0, 1) } else { (1, 0) };
         let (src_ip, sp) = if client == 0 { key.lo() } else { key.hi() };
@@ -144,6 +147,12 @@ impl FlowRecord {
             reason,
             allowed: flow.verdict() == crate::flow::Verdict::Allow,
             tcp,
+            app: flow
+                .ext
+                .app
+                .as_ref()
+                .map(|a| a.app_proto())
+                .unwrap_or_default(),
         }
     }
 
@@ -158,10 +167,14 @@ impl FlowRecord {
     }
 }
 
-/// Where finished flows go.
+/// Where finished flows go, and the events inspectors emit on them.
 pub trait Sink {
     /// Takes one record.
     fn flow(&mut self, record: &FlowRecord);
+
+    /// Takes one inspector event (ignored unless the sink wants events). A flow's
+    /// events all come before its record.
+    fn event(&mut self, _event: &EventRecord<'_>) {}
 }
 
 impl<F: FnMut(&FlowRecord)> Sink for F {

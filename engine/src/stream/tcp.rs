@@ -222,6 +222,13 @@ impl TcpSession {
         self.midstream
     }
 
+    /// Swaps the client's and the server's sides (inspection recognised the side taken
+    /// for the client as the server).
+    pub fn swap_roles(&mut self) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        std::mem::swap(&mut self.flags_ts, &mut self.flags_tc);
+    }
+
     fn peers(&mut self, dir: Direction) -> (&mut Peer, &mut Peer) {
         match dir {
             Direction::ToServer => (&mut self.client, &mut self.server),

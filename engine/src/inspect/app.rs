@@ -1,0 +1,519 @@
+//! One flow's inspection: its wizard, service and passive FlowData, and its service
+//! names, as the engine drives them chunk by chunk.
+//!
+//! Contract:
+//! - An [`AppFlow`] is created (boxed, in the flow's slot) when the flow first carries
+//!   payload and the engine has inspectors; a flow without payload never gets one, and
+//!   its record has no `app_proto` (Suricata's rule).
+//! - Each chunk goes, in this order, to the wizard while it has not decided, then to
+//!   the service inspector, then to each passive inspector (in id order).
+//! - When the wizard names a service, the bound service inspector starts and first
+//!   gets, in arrival order, every chunk the wizard saw before deciding (kept up to
+//!   [`REPLAY_CAP`] bytes; beyond that the service inspector gets a `Gap` for the rest),
+//!   then the chunk that decided. A wizard that decides on its first chunk (the common
+//!   case) costs no copy.
+//! - A direction swap asked by an inspector takes effect at once: the chunk being
+//!   handled, and the ones kept for replay, are handed on in the new direction.
+//! - An upgrade (STARTTLS, HTTP `Upgrade`) ends the current service inspector (its
+//!   `end` runs) and starts the new service's from the next chunk; the record keeps
+//!   the first service as `app_proto_orig`, and a one-direction upgrade sets
+//!   `app_proto_ts`/`app_proto_tc`.
+//! - At the end ([`AppFlow::finish`]) a wizard still undecided makes the service
+//!   `failed`, then every FlowData's `end` runs; dropping the `AppFlow` drops them and
+//!   the `Arc`s of their inspectors.
+
+use super::data_map::FlowDataMap;
+use super::set::{InspectorSet, Registered};
+use super::{Actions, AppEvent, Chunk, Cx, Detection, EventRecord, FlowData, FlowInfo};
+use crate::flow::{Direction, Verdict};
+use crate::time::Timestamp;
+use std::sync::Arc;
+
+/// Bytes of payload kept while the wizard has not decided, for the service inspector.
+pub const REPLAY_CAP: usize = 16 * 1024;
+
+/// The name EVE gives a flow whose detection gave up.
+pub const FAILED: &str = "failed";
+
+/// The service names of a flow, as its record reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppProto {
+    /// The flow's service (`app_proto`), `failed`, or none while undecided.
+    pub app_proto: Option<&'static str>,
+    /// The client's direction, when it differs from `app_proto`.
+    pub ts: Option<&'static str>,
+    /// The server's direction, when it differs from `app_proto`.
+    pub tc: Option<&'static str>,
+    /// The service before an upgrade changed it.
+    pub orig: Option<&'static str>,
+}
+
+/// What the engine must apply to the flow after a chunk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Client and server swapped (the engine swaps the flow's counters and roles).
+    pub swap: bool,
+    /// A verdict for the flow.
+    pub verdict: Option<Verdict>,
+}
+
+struct Slot {
+    reg: Registered,
+    data: Box<dyn FlowData>,
+    done: bool,
+}
+
+/// Chunks the wizard saw before deciding.
+#[derive(Default)]
+struct Replay {
+    bytes: Vec<u8>,
+    /// (direction, length; a `Gap` when `gap`) in arrival order.
+    pieces: Vec<(Direction, u32, bool)>,
+}
+
+impl Replay {
+    fn push(&mut self, dir: Direction, chunk: Chunk<'_>) {
+        match chunk {
+            Chunk::Data(d) => {
+                let room = REPLAY_CAP.saturating_sub(self.bytes.len());
+                let kept = d.len().min(room);
+                if kept > 0 {
+                    self.bytes.extend_from_slice(&d[..kept]);
+                    self.pieces.push((dir, kept as u32, false));
+                }
+                if kept < d.len() {
+                    self.pieces.push((dir, (d.len() - kept) as u32, true));
+                }
+            }
+            Chunk::Gap(n) => self.pieces.push((dir, n, true)),
+        }
+    }
+
+    fn swap(&mut self) {
+        for p in &mut self.pieces {
+            p.0 = opposite(p.0);
+        }
+    }
+}
+
+fn opposite(d: Direction) -> Direction {
+    match d {
+        Direction::ToServer => Direction::ToClient,
+        Direction::ToClient => Direction::ToServer,
+    }
+}
+
+/// Statistics of inspection, summed over flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InspectStats {
+    /// Flows that got inspection state (carried payload).
+    pub flows: u64,
+    /// Flows the wizard (or a port binding) named.
+    pub detected: u64,
+    /// Flows whose detection gave up (`failed`).
+    pub failed: u64,
+    /// Flows named a service that no inspector is bound to.
+    pub unbound: u64,
+    /// Upgrades (STARTTLS, HTTP `Upgrade`).
+    pub upgrades: u64,
+    /// Events emitted.
+    pub events: u64,
+    /// Chunks handed to inspectors (each chunk counted once).
+    pub chunks: u64,
+}
+
+impl InspectStats {
+    /// Adds another worker's counters.
+    pub fn merge(&mut self, o: &InspectStats) {
+        self.flows += o.flows;
+        self.detected += o.detected;
+        self.failed += o.failed;
+        self.unbound += o.unbound;
+        self.upgrades += o.upgrades;
+        self.events += o.events;
+        self.chunks += o.chunks;
+    }
+
+    /// Every counter as (name, value), for a summary.
+    pub fn counters(&self) -> [(&'static str, u64); 7] {
+        [
+            ("flows", self.flows),
+            ("detected", self.detected),
+            ("failed", self.failed),
+            ("unbound", self.unbound),
+            ("upgrades", self.upgrades),
+            ("events", self.events),
+            ("chunks", self.chunks),
+        ]
+    }
+}
+
+/// Where events go: the engine's sink, with the flow's tuple filled in.
+pub type Emit<'a> = dyn FnMut(&EventRecord<'_>) + 'a;
+
+/// One flow's inspection state.
+pub struct AppFlow {
+    set: Arc<InspectorSet>,
+    info: FlowInfo,
+    proto: AppProto,
+    data: FlowDataMap<Slot>,
+    wizard: Option<u32>,
+    service: Option<u32>,
+    replay: Option<Box<Replay>>,
+    /// Reused between calls: no allocation per chunk once grown.
+    actions: Actions,
+}
+
+impl std::fmt::Debug for AppFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppFlow")
+            .field("info", &self.info)
+            .field("proto", &self.proto)
+            .field("inspectors", &self.data.len())
+            .finish()
+    }
+}
+
+impl AppFlow {
+    /// Starts inspection of a flow under `set`: a port binding names the service at
+    /// once, else the wizard starts; passive inspectors start too.
+    pub fn new(set: &Arc<InspectorSet>, info: FlowInfo, stats: &mut InspectStats) -> Self {
+        stats.flows += 1;
+        let mut app = AppFlow {
+            set: Arc::clone(set),
+            info,
+            proto: AppProto::default(),
+            data: FlowDataMap::new(),
+            wizard: None,
+            service: None,
+            replay: None,
+            actions: Actions::default(),
+        };
+        if let Some(service) = set.service_by_port(info.transport, info.server.1) {
+            app.name_service(service, stats);
+        } else if let Some(w) = set.wizard() {
+            if let Some(data) = w.inspector.start(&info) {
+                app.wizard = Some(w.id);
+                app.data.insert(
+                    w.id,
+                    Slot {
+                        reg: w.clone(),
+                        data,
+                        done: false,
+                    },
+                );
+            }
+        }
+        for p in set.passives() {
+            if let Some(data) = p.inspector.start(&info) {
+                app.data.insert(
+                    p.id,
+                    Slot {
+                        reg: p.clone(),
+                        data,
+                        done: false,
+                    },
+                );
+            }
+        }
+        app
+    }
+
+    /// The flow's service names.
+    pub fn app_proto(&self) -> AppProto {
+        self.proto
+    }
+
+    /// The flow as inspectors see it.
+    pub fn info(&self) -> &FlowInfo {
+        &self.info
+    }
+
+    /// Number of FlowData on the flow.
+    pub fn inspectors(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True while some inspector still wants data (the engine may stop reassembling
+    /// a flow nobody listens to).
+    pub fn wants_data(&self) -> bool {
+        self.data.iter().any(|(_, s)| !s.done)
+    }
+
+    fn name_service(&mut self, service: &'static str, stats: &mut InspectStats) {
+        self.proto.app_proto = Some(service);
+        stats.detected += 1;
+        self.start_service(service, stats);
+    }
+
+    fn start_service(&mut self, service: &'static str, stats: &mut InspectStats) {
+        let Some(reg) = self.set.service(service).cloned() else {
+            stats.unbound += 1;
+            return;
+        };
+        if let Some(data) = reg.inspector.start(&self.info) {
+            self.service = Some(reg.id);
+            self.data.insert(
+                reg.id,
+                Slot {
+                    reg,
+                    data,
+                    done: false,
+                },
+            );
+        }
+    }
+
+    /// Hands one chunk of direction `dir` (as the flow's direction is now) to the
+    /// inspectors, at packet time `now`.
+    pub fn chunk(
+        &mut self,
+        mut dir: Direction,
+        chunk: Chunk<'_>,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+    ) -> Effects {
+        stats.chunks += 1;
+        let mut fx = Effects::default();
+        if let Some(wid) = self.wizard {
+            let (detection, swap) = self.call(wid, dir, chunk, now, stats, &mut fx, emit);
+            if swap {
+                dir = opposite(dir);
+                if let Some(r) = &mut self.replay {
+                    r.swap();
+                }
+            }
+            match detection {
+                None | Some(Detection::Pending) => {
+                    if self.data.get(wid).is_some_and(|s| !s.done) {
+                        self.replay
+                            .get_or_insert_with(Default::default)
+                            .push(dir, chunk);
+                        return self.passives(dir, chunk, now, stats, &mut fx, emit);
+                    }
+                    // The wizard stopped without a word: detection failed.
+                    self.fail_detection(stats);
+                }
+                Some(Detection::Failed) => self.fail_detection(stats),
+                Some(Detection::Service(name)) => {
+                    self.drop_wizard();
+                    self.name_service(name, stats);
+                    if let (Some(sid), Some(replay)) = (self.service, self.replay.take()) {
+                        let mut at = 0usize;
+                        for &(d, len, gap) in &replay.pieces {
+                            let c = if gap {
+                                Chunk::Gap(len)
+                            } else {
+                                let c = Chunk::Data(&replay.bytes[at..at + len as usize]);
+                                at += len as usize;
+                                c
+                            };
+                            if self.data.get(sid).is_some_and(|s| !s.done) {
+                                self.call(sid, d, c, now, stats, &mut fx, emit);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(sid) = self.service {
+            if self.data.get(sid).is_some_and(|s| !s.done) {
+                let (_, swap) = self.call(sid, dir, chunk, now, stats, &mut fx, emit);
+                if swap {
+                    dir = opposite(dir);
+                }
+            }
+        }
+        self.passives(dir, chunk, now, stats, &mut fx, emit)
+    }
+
+    fn passives(
+        &mut self,
+        dir: Direction,
+        chunk: Chunk<'_>,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        fx: &mut Effects,
+        emit: &mut Emit<'_>,
+    ) -> Effects {
+        for i in 0..self.set.passives().len() {
+            let id = self.set.passives()[i].id;
+            if self.data.get(id).is_some_and(|s| !s.done) {
+                self.call(id, dir, chunk, now, stats, fx, emit);
+            }
+        }
+        *fx
+    }
+
+    fn fail_detection(&mut self, stats: &mut InspectStats) {
+        self.drop_wizard();
+        self.replay = None;
+        if self.proto.app_proto.is_none() {
+            self.proto.app_proto = Some(FAILED);
+            stats.failed += 1;
+        }
+    }
+
+    fn drop_wizard(&mut self) {
+        if let Some(wid) = self.wizard.take() {
+            self.data.remove(wid);
+        }
+    }
+
+    /// Calls inspector `id` with one chunk and applies what it asked. Returns the
+    /// wizard's detection (if it gave one) and whether it swapped the direction.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &mut self,
+        id: u32,
+        dir: Direction,
+        chunk: Chunk<'_>,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        fx: &mut Effects,
+        emit: &mut Emit<'_>,
+    ) -> (Option<Detection>, bool) {
+        let Some(slot) = self.data.get_mut(id) else {
+            return (None, false);
+        };
+        let mut actions = std::mem::take(&mut self.actions);
+        {
+            let mut cx = Cx::new(now, &self.info, &mut actions);
+            slot.data.data(&mut cx, dir, chunk);
+        }
+        if actions.done {
+            slot.done = true;
+        }
+        let out = self.apply(id, &mut actions, now, stats, fx, emit);
+        self.actions = actions;
+        out
+    }
+
+    /// Applies (and clears) what an inspector asked.
+    fn apply(
+        &mut self,
+        id: u32,
+        actions: &mut Actions,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        fx: &mut Effects,
+        emit: &mut Emit<'_>,
+    ) -> (Option<Detection>, bool) {
+        let swap = std::mem::take(&mut actions.swap);
+        if swap {
+            std::mem::swap(&mut self.info.client, &mut self.info.server);
+            fx.swap = !fx.swap;
+        }
+        if let Some(v) = actions.verdict.take() {
+            fx.verdict = Some(v);
+        }
+        self.emit_events(actions, now, stats, emit);
+        let detection = actions.detection.take();
+        if let Some((service, dir)) = actions.upgrade.take() {
+            if Some(id) == self.service {
+                self.upgrade(service, dir, now, stats, emit);
+            }
+        }
+        actions.done = false;
+        (detection, swap)
+    }
+
+    fn emit_events(
+        &mut self,
+        actions: &mut Actions,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+    ) {
+        for ev in actions.events.drain(..) {
+            stats.events += 1;
+            emit(&self.event_record(now, ev.as_ref()));
+        }
+    }
+
+    fn event_record<'e>(&self, now: Timestamp, event: &'e dyn AppEvent) -> EventRecord<'e> {
+        EventRecord {
+            timestamp: now,
+            flow_id: self.info.flow_id,
+            src: self.info.client,
+            dest: self.info.server,
+            proto: match self.info.transport {
+                super::Transport::Tcp => 6,
+                super::Transport::Udp => 17,
+                super::Transport::Other(p) => p,
+            },
+            app_proto: self.proto.app_proto,
+            event,
+        }
+    }
+
+    fn upgrade(
+        &mut self,
+        service: &'static str,
+        dir: Option<Direction>,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+    ) {
+        stats.upgrades += 1;
+        let before = self.proto.app_proto;
+        match dir {
+            None => {
+                if self.proto.orig.is_none() {
+                    self.proto.orig = before;
+                }
+                self.proto.app_proto = Some(service);
+            }
+            Some(Direction::ToServer) => self.proto.ts = Some(service),
+            Some(Direction::ToClient) => self.proto.tc = Some(service),
+        }
+        // The old service inspector ends here; the new one takes the next chunk.
+        if let Some(old) = self.service.take() {
+            if let Some(mut slot) = self.data.remove(old) {
+                self.end_slot(&mut slot, now, stats, emit);
+            }
+        }
+        self.start_service(service, stats);
+    }
+
+    fn end_slot(
+        &mut self,
+        slot: &mut Slot,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+    ) {
+        let mut actions = std::mem::take(&mut self.actions);
+        {
+            let mut cx = Cx::new(now, &self.info, &mut actions);
+            slot.data.end(&mut cx);
+        }
+        self.emit_events(&mut actions, now, stats, emit);
+        actions.detection = None;
+        actions.upgrade = None;
+        actions.verdict = None;
+        actions.swap = false;
+        actions.done = false;
+        self.actions = actions;
+    }
+
+    /// The flow ends at `now`: an undecided wizard makes the service `failed`, then
+    /// every FlowData's `end` runs (in id order) and may emit its last events.
+    pub fn finish(&mut self, now: Timestamp, stats: &mut InspectStats, emit: &mut Emit<'_>) {
+        if self.wizard.is_some() {
+            self.fail_detection(stats);
+        }
+        let ids: Vec<u32> = self.data.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            if let Some(mut slot) = self.data.remove(id) {
+                self.end_slot(&mut slot, now, stats, emit);
+            }
+        }
+    }
+
+    /// The name of the inspector with FlowData `id` (for diagnostics and tests).
+    pub fn inspector_name(&self, id: u32) -> Option<&str> {
+        self.data.get(id).map(|s| s.reg.inspector.name())
+    }
+}

@@ -1,0 +1,287 @@
+//! The inspectors of one configuration generation, and the binder that picks a flow's
+//! service inspector.
+//!
+//! Contract: an [`InspectorSet`] is built once per configuration (at start and at each
+//! reload) and shared (`Arc`) by every flow that starts under it, so a flow keeps the
+//! inspectors it started with until it ends. Each inspector gets an id unique across
+//! the whole process (ids of a reloaded set never collide with the old one's). The
+//! binder maps a service name to the service inspector that handles it: by default the
+//! inspector that declares the service; `[binder]` overrides (service -> inspector
+//! name) win; and port bindings give flows to a given server port a service without
+//! asking the wizard (Snort's binder `when.ports`).
+
+use super::{Inspector, InspectorKind, Transport};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// Process-wide inspector ids (starting at 1).
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// An inspector with its id.
+#[derive(Clone)]
+pub struct Registered {
+    /// The id (unique in the process).
+    pub id: u32,
+    /// The inspector.
+    pub inspector: Arc<dyn Inspector>,
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered")
+            .field("id", &self.id)
+            .field("name", &self.inspector.name())
+            .finish()
+    }
+}
+
+/// A port binding: flows of `transport` whose server port is `port` get `service`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortBinding {
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// The server port.
+    pub port: u16,
+    /// The service (an EVE `app_proto` name).
+    pub service: &'static str,
+}
+
+/// Why a set could not be built.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetError {
+    /// Two inspectors share a name.
+    #[error("two inspectors are named '{0}'")]
+    DuplicateName(String),
+    /// A second wizard.
+    #[error("more than one wizard: '{0}' and '{1}'")]
+    TwoWizards(String, String),
+    /// A binder override names an inspector that does not exist or is not a service
+    /// inspector.
+    #[error(
+        "binder: service '{service}' is bound to '{inspector}', which is not a service inspector"
+    )]
+    UnknownInspector {
+        /// The service.
+        service: String,
+        /// The inspector name given.
+        inspector: String,
+    },
+}
+
+/// The inspectors of one configuration generation.
+#[derive(Clone, Debug, Default)]
+pub struct InspectorSet {
+    wizard: Option<Registered>,
+    services: Vec<Registered>,
+    passives: Vec<Registered>,
+    /// Service name -> index in `services`.
+    bound: HashMap<&'static str, usize>,
+    ports: Vec<PortBinding>,
+}
+
+impl InspectorSet {
+    /// An empty set (a pure flow meter).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when the set has no inspector at all.
+    pub fn is_empty(&self) -> bool {
+        self.wizard.is_none() && self.services.is_empty() && self.passives.is_empty()
+    }
+
+    /// Adds an inspector. A service inspector becomes the default for each service it
+    /// declares that no earlier one declared.
+    pub fn add(&mut self, inspector: Arc<dyn Inspector>) -> Result<u32, SetError> {
+        let name = inspector.name().to_string();
+        if self.all().any(|r| r.inspector.name() == name) {
+            return Err(SetError::DuplicateName(name));
+        }
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let r = Registered { id, inspector };
+        match r.inspector.kind() {
+            InspectorKind::Wizard => {
+                if let Some(w) = &self.wizard {
+                    return Err(SetError::TwoWizards(w.inspector.name().into(), name));
+                }
+                self.wizard = Some(r);
+            }
+            InspectorKind::Service => {
+                let i = self.services.len();
+                for s in r.inspector.services() {
+                    self.bound.entry(s).or_insert(i);
+                }
+                self.services.push(r);
+            }
+            InspectorKind::Passive => self.passives.push(r),
+        }
+        Ok(id)
+    }
+
+    /// Binds `service` to the service inspector named `inspector` (a `[binder]`
+    /// override).
+    pub fn bind(&mut self, service: &'static str, inspector: &str) -> Result<(), SetError> {
+        let i = self
+            .services
+            .iter()
+            .position(|r| r.inspector.name() == inspector)
+            .ok_or_else(|| SetError::UnknownInspector {
+                service: service.into(),
+                inspector: inspector.into(),
+            })?;
+        self.bound.insert(service, i);
+        Ok(())
+    }
+
+    /// Adds a port binding (checked before the wizard, in the order added).
+    pub fn bind_port(&mut self, binding: PortBinding) {
+        self.ports.push(binding);
+    }
+
+    /// Every inspector, wizard first, then services, then passives.
+    pub fn all(&self) -> impl Iterator<Item = &Registered> {
+        self.wizard
+            .iter()
+            .chain(self.services.iter())
+            .chain(self.passives.iter())
+    }
+
+    /// The wizard.
+    pub fn wizard(&self) -> Option<&Registered> {
+        self.wizard.as_ref()
+    }
+
+    /// The passive inspectors, in the order added.
+    pub fn passives(&self) -> &[Registered] {
+        &self.passives
+    }
+
+    /// The service inspector bound to `service`.
+    pub fn service(&self, service: &str) -> Option<&Registered> {
+        self.bound.get(service).map(|&i| &self.services[i])
+    }
+
+    /// The service a port binding gives a flow of `transport` to server port `port`.
+    pub fn service_by_port(&self, transport: Transport, port: u16) -> Option<&'static str> {
+        self.ports
+            .iter()
+            .find(|b| b.transport == transport && b.port == port)
+            .map(|b| b.service)
+    }
+
+    /// Interns a service name given at run time (from configuration): the names a set
+    /// knows are returned as they are; others are leaked once (a configuration holds
+    /// few) so records can keep `&'static str`.
+    pub fn intern(&self, name: &str) -> &'static str {
+        if let Some((k, _)) = self.bound.get_key_value(name) {
+            return k;
+        }
+        for r in self.all() {
+            if let Some(s) = r.inspector.services().iter().find(|s| **s == name) {
+                return s;
+            }
+        }
+        intern_leaked(name)
+    }
+}
+
+/// Leaks `name` once per distinct name (bounded by the configurations loaded).
+fn intern_leaked(name: &str) -> &'static str {
+    use std::sync::Mutex;
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(n);
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::{FlowData, FlowInfo};
+
+    struct Named(&'static str, InspectorKind, &'static [&'static str]);
+
+    impl Inspector for Named {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn kind(&self) -> InspectorKind {
+            self.1
+        }
+        fn services(&self) -> &[&'static str] {
+            self.2
+        }
+        fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
+            None
+        }
+    }
+
+    #[test]
+    fn binder_defaults_overrides_ports_and_errors() {
+        let mut s = InspectorSet::new();
+        assert!(s.is_empty());
+        let w = s
+            .add(Arc::new(Named("wizard", InspectorKind::Wizard, &[])))
+            .unwrap();
+        let a = s
+            .add(Arc::new(Named("http", InspectorKind::Service, &["http"])))
+            .unwrap();
+        let b = s
+            .add(Arc::new(Named(
+                "alt",
+                InspectorKind::Service,
+                &["http", "x"],
+            )))
+            .unwrap();
+        s.add(Arc::new(Named("sizes", InspectorKind::Passive, &[])))
+            .unwrap();
+        assert!(w < a && a < b, "ids are handed out in order");
+        // The first inspector declaring a service is its default.
+        assert_eq!(s.service("http").unwrap().id, a);
+        assert_eq!(s.service("x").unwrap().id, b);
+        assert!(s.service("dns").is_none());
+        s.bind("http", "alt").unwrap();
+        assert_eq!(s.service("http").unwrap().id, b);
+        assert_eq!(
+            s.bind("dns", "sizes"),
+            Err(SetError::UnknownInspector {
+                service: "dns".into(),
+                inspector: "sizes".into()
+            })
+        );
+        assert_eq!(
+            s.add(Arc::new(Named("http", InspectorKind::Passive, &[])))
+                .unwrap_err(),
+            SetError::DuplicateName("http".into())
+        );
+        assert!(matches!(
+            s.add(Arc::new(Named("w2", InspectorKind::Wizard, &[]))),
+            Err(SetError::TwoWizards(..))
+        ));
+        s.bind_port(PortBinding {
+            transport: Transport::Tcp,
+            port: 8080,
+            service: "http",
+        });
+        assert_eq!(s.service_by_port(Transport::Tcp, 8080), Some("http"));
+        assert_eq!(s.service_by_port(Transport::Udp, 8080), None);
+        assert_eq!(s.passives().len(), 1);
+        assert_eq!(s.all().count(), 4);
+        // A second set's ids never collide with the first's.
+        let mut s2 = InspectorSet::new();
+        let c = s2
+            .add(Arc::new(Named("http", InspectorKind::Service, &["http"])))
+            .unwrap();
+        assert!(c > b);
+        assert_eq!(s.intern("http"), "http");
+        let odd = s.intern("memcached");
+        assert_eq!(odd, "memcached");
+        assert!(std::ptr::eq(odd, s.intern("memcached")), "interned once");
+    }
+}

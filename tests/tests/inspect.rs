@@ -1,0 +1,465 @@
+//! The inspector framework through the engine's public face: the wizard names a
+//! service, the bound service inspector gets the flow's payload (with what the wizard
+//! saw first), passive inspectors see every flow, events reach the sink before their
+//! flow's record, a swap turns the flow around, a reload keeps old inspectors alive
+//! exactly as long as their flows.
+
+use flowengine::decode::LinkType;
+use flowengine::flow::Direction;
+use flowengine::inspect::{
+    AppEvent, Chunk, Cx, EventRecord, FlowData, FlowInfo, Inspector, InspectorKind, InspectorSet,
+};
+use flowengine::{Config, Engine, FlowRecord, Packet, Sink, Timestamp};
+use flowengine_tests::frame::{self, flags, v4};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Everything the engine handed out, in order.
+#[derive(Default)]
+struct Out {
+    /// ("event", flow_id, json) or ("flow", flow_id, json-ish summary).
+    log: Vec<(&'static str, u64, serde_json::Value)>,
+    records: Vec<FlowRecord>,
+}
+
+impl Sink for Out {
+    fn flow(&mut self, r: &FlowRecord) {
+        self.log.push(("flow", r.flow_id, serde_json::Value::Null));
+        self.records.push(*r);
+    }
+    fn event(&mut self, e: &EventRecord<'_>) {
+        let mut v = e.event.to_json();
+        v["src_port"] = e.src.1.into();
+        v["type"] = e.event.event_type().into();
+        self.log.push(("event", e.flow_id, v));
+    }
+}
+
+#[derive(Debug)]
+struct Seen {
+    what: &'static str,
+    dir: &'static str,
+    text: String,
+}
+
+impl AppEvent for Seen {
+    fn event_type(&self) -> &'static str {
+        "toy"
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "what": self.what, "dir": self.dir, "text": self.text })
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+fn dir_name(d: Direction) -> &'static str {
+    match d {
+        Direction::ToServer => "ts",
+        Direction::ToClient => "tc",
+    }
+}
+
+/// Counts live instances of what holds it (inspectors and FlowData).
+#[derive(Clone, Default)]
+struct Live(Arc<AtomicUsize>);
+
+impl Live {
+    fn hold(&self) -> Holder {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Holder(self.0.clone())
+    }
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct Holder(Arc<AtomicUsize>);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A wizard: "HELLO" from the client names `toy`; "WORLD" from the side taken for the
+/// client is the server speaking first (swap, then `toy`); "?" alone says nothing yet;
+/// anything else fails.
+struct ToyWizard;
+
+struct ToyWizardData;
+
+impl Inspector for ToyWizard {
+    fn name(&self) -> &str {
+        "toy-wizard"
+    }
+    fn kind(&self) -> InspectorKind {
+        InspectorKind::Wizard
+    }
+    fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
+        Some(Box::new(ToyWizardData))
+    }
+}
+
+impl FlowData for ToyWizardData {
+    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
+        let Chunk::Data(d) = chunk else {
+            cx.detection_failed();
+            return;
+        };
+        if d == b"?" {
+            return;
+        }
+        if d.starts_with(b"HELLO") && dir == Direction::ToServer {
+            cx.set_service("toy");
+        } else if d.starts_with(b"WORLD") && dir == Direction::ToServer {
+            cx.swap_direction();
+            cx.set_service("toy");
+        } else {
+            cx.detection_failed();
+        }
+        cx.done();
+    }
+}
+
+/// The `toy` service: one event per chunk, one at the end; counts its instances.
+struct ToyService {
+    name: &'static str,
+    live: Live,
+    _me: Holder,
+}
+
+struct ToyFlow {
+    _h: Holder,
+}
+
+impl Inspector for ToyService {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn kind(&self) -> InspectorKind {
+        InspectorKind::Service
+    }
+    fn services(&self) -> &[&'static str] {
+        &["toy"]
+    }
+    fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
+        Some(Box::new(ToyFlow {
+            _h: self.live.hold(),
+        }))
+    }
+}
+
+impl FlowData for ToyFlow {
+    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
+        let text = match chunk {
+            Chunk::Data(d) => String::from_utf8_lossy(d).into_owned(),
+            Chunk::Gap(n) => format!("<gap {n}>"),
+        };
+        cx.emit(Box::new(Seen {
+            what: "data",
+            dir: dir_name(dir),
+            text,
+        }));
+    }
+    fn end(&mut self, cx: &mut Cx<'_>) {
+        cx.emit(Box::new(Seen {
+            what: "end",
+            dir: "",
+            text: String::new(),
+        }));
+    }
+}
+
+/// A passive inspector: the size of each direction's first chunk, emitted at the end.
+struct Sizes;
+
+#[derive(Default)]
+struct SizesFlow([Option<usize>; 2]);
+
+impl Inspector for Sizes {
+    fn name(&self) -> &str {
+        "sizes"
+    }
+    fn kind(&self) -> InspectorKind {
+        InspectorKind::Passive
+    }
+    fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
+        Some(Box::<SizesFlow>::default())
+    }
+}
+
+impl FlowData for SizesFlow {
+    fn data(&mut self, _: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
+        if let Chunk::Data(d) = chunk {
+            let i = match dir {
+                Direction::ToServer => 0,
+                Direction::ToClient => 1,
+            };
+            self.0[i].get_or_insert(d.len());
+        }
+    }
+    fn end(&mut self, cx: &mut Cx<'_>) {
+        cx.emit(Box::new(Seen {
+            what: "sizes",
+            dir: "",
+            text: format!("{:?}/{:?}", self.0[0], self.0[1]),
+        }));
+    }
+}
+
+fn set(service_name: &'static str, live: &Live) -> InspectorSet {
+    let mut s = InspectorSet::new();
+    s.add(Arc::new(ToyWizard)).unwrap();
+    s.add(Arc::new(ToyService {
+        name: service_name,
+        live: live.clone(),
+        _me: live.hold(),
+    }))
+    .unwrap();
+    s.add(Arc::new(Sizes)).unwrap();
+    s
+}
+
+fn engine(set: InspectorSet) -> Engine<Out> {
+    let mut b = flowengine::ConfigBuilder::new();
+    b.set("flow.hash_seed=1").unwrap();
+    let config: Config = b.build().unwrap();
+    Engine::with_inspectors(&config, Out::default(), set).unwrap()
+}
+
+fn push(e: &mut Engine<Out>, secs: u64, data: &[u8]) {
+    e.push(&Packet {
+        ts: Timestamp::from_secs_micros(1_700_000_000 + secs, 0),
+        link: LinkType::Ethernet,
+        data,
+    });
+}
+
+const C: u16 = 40000;
+const S: u16 = 7000;
+
+fn client() -> (std::net::IpAddr, u16) {
+    (v4(10, 0, 0, 1), C)
+}
+fn server() -> (std::net::IpAddr, u16) {
+    (v4(10, 0, 0, 2), S)
+}
+
+/// A TCP handshake, then `exchange` (true = client to server), each one segment.
+fn tcp_session(e: &mut Engine<Out>, exchange: &[(bool, &[u8])]) {
+    let (mut cs, mut ss) = (1000u32, 5000u32);
+    push(
+        e,
+        0,
+        &frame::tcp(client(), server(), flags::SYN, cs, 0, b""),
+    );
+    push(
+        e,
+        0,
+        &frame::tcp(server(), client(), flags::SYN | flags::ACK, ss, cs + 1, b""),
+    );
+    cs += 1;
+    ss += 1;
+    push(
+        e,
+        0,
+        &frame::tcp(client(), server(), flags::ACK, cs, ss, b""),
+    );
+    for (to_server, data) in exchange {
+        if *to_server {
+            push(
+                e,
+                1,
+                &frame::tcp(client(), server(), flags::ACK | flags::PSH, cs, ss, data),
+            );
+            cs += data.len() as u32;
+        } else {
+            push(
+                e,
+                1,
+                &frame::tcp(server(), client(), flags::ACK | flags::PSH, ss, cs, data),
+            );
+            ss += data.len() as u32;
+        }
+    }
+}
+
+fn events(out: &Out) -> Vec<serde_json::Value> {
+    out.log
+        .iter()
+        .filter(|(k, _, _)| *k == "event")
+        .map(|(_, _, v)| v.clone())
+        .collect()
+}
+
+#[test]
+fn the_wizard_names_the_service_and_events_come_before_the_record() {
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    tcp_session(&mut e, &[(true, b"HELLO there"), (false, b"hi back")]);
+    let (stats, out) = e.finish();
+    assert_eq!(out.records.len(), 1);
+    let r = out.records[0];
+    assert_eq!(r.app.app_proto, Some("toy"));
+    assert_eq!(r.app.orig, None);
+    let ev = events(&out);
+    let what: Vec<_> = ev
+        .iter()
+        .map(|v| (v["what"].as_str().unwrap(), v["dir"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        what,
+        [("data", "ts"), ("data", "tc"), ("end", ""), ("sizes", "")]
+    );
+    assert_eq!(ev[0]["text"], "HELLO there");
+    assert_eq!(ev[3]["text"], "Some(11)/Some(7)");
+    // Every event carries the flow's id and comes before the record.
+    assert!(out.log.iter().all(|(_, id, _)| *id == r.flow_id));
+    assert_eq!(out.log.last().unwrap().0, "flow");
+    assert_eq!(stats.inspect.flows, 1);
+    assert_eq!(stats.inspect.detected, 1);
+    assert_eq!(stats.inspect.events, 4);
+    // The flow's FlowData died with it, and the inspector with the engine.
+    assert_eq!(live.count(), 0);
+}
+
+#[test]
+fn a_flow_without_payload_has_no_app_proto_and_unknown_payload_fails() {
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    tcp_session(&mut e, &[]);
+    push(
+        &mut e,
+        2,
+        &frame::udp((v4(10, 0, 0, 9), 5555), (v4(10, 0, 0, 2), 53), b"junk"),
+    );
+    let (stats, out) = e.finish();
+    let by_proto = |p: u8| out.records.iter().find(|r| r.proto == p).unwrap();
+    assert_eq!(by_proto(6).app.app_proto, None);
+    assert_eq!(by_proto(17).app.app_proto, Some("failed"));
+    assert_eq!(stats.inspect.failed, 1);
+    // The failed flow's passive inspector still saw it.
+    assert!(events(&out)
+        .iter()
+        .any(|v| v["what"] == "sizes" && v["text"] == "Some(4)/None"));
+}
+
+#[test]
+fn what_the_wizard_saw_first_is_replayed_to_the_service_in_order() {
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    tcp_session(&mut e, &[(true, b"?"), (false, b"?"), (true, b"HELLO")]);
+    let (_, out) = e.finish();
+    let data: Vec<_> = events(&out)
+        .into_iter()
+        .filter(|v| v["what"] == "data")
+        .map(|v| {
+            format!(
+                "{}:{}",
+                v["dir"].as_str().unwrap(),
+                v["text"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(data, ["ts:?", "tc:?", "ts:HELLO"]);
+    assert_eq!(out.records[0].app.app_proto, Some("toy"));
+}
+
+#[test]
+fn a_server_speaking_first_swaps_the_flow() {
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    // UDP: the first packet comes from the server's side.
+    push(&mut e, 0, &frame::udp(server(), client(), b"WORLD"));
+    push(&mut e, 0, &frame::udp(client(), server(), b"ok"));
+    push(&mut e, 0, &frame::udp(client(), server(), b"ok again"));
+    let (_, out) = e.finish();
+    let r = out.records[0];
+    assert_eq!(r.app.app_proto, Some("toy"));
+    assert_eq!(r.src_ip, client().0);
+    assert_eq!(r.ports, Some((C, S)));
+    assert_eq!((r.pkts_toserver, r.pkts_toclient), (2, 1));
+    let data: Vec<_> = events(&out)
+        .into_iter()
+        .filter(|v| v["what"] == "data")
+        .map(|v| {
+            (
+                v["dir"].as_str().unwrap().to_string(),
+                v["src_port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // The swapping chunk is handed on in the new direction; events name the client.
+    assert_eq!(
+        data,
+        [
+            ("tc".into(), u64::from(C)),
+            ("ts".into(), u64::from(C)),
+            ("ts".into(), u64::from(C))
+        ]
+    );
+}
+
+#[test]
+fn reload_keeps_the_old_inspector_until_its_last_flow_ends() {
+    let old = Live::default();
+    let new = Live::default();
+    let mut e = engine(set("toy", &old));
+    // Flow A starts under the old set.
+    push(&mut e, 0, &frame::udp(client(), server(), b"HELLO old"));
+    assert_eq!(old.count(), 2, "the inspector and flow A's FlowData");
+    e.reload_inspectors(set("toy", &new));
+    // The engine no longer holds the old inspector, but flow A does.
+    assert_eq!(old.count(), 2);
+    // Flow B starts under the new set, later but before A times out.
+    let b_client = (v4(10, 0, 0, 3), 41000);
+    push(&mut e, 10, &frame::udp(b_client, server(), b"HELLO new"));
+    push(
+        &mut e,
+        11,
+        &frame::udp(client(), server(), b"HELLO still A"),
+    );
+    assert_eq!(old.count(), 2);
+    assert_eq!(new.count(), 2);
+    // Much later, B speaks again: A has timed out and ends, dropping the old
+    // inspector with its last FlowData. B and the new inspector live on.
+    push(
+        &mut e,
+        100,
+        &frame::udp(b_client, server(), b"HELLO new again"),
+    );
+    push(
+        &mut e,
+        125,
+        &frame::udp(b_client, server(), b"HELLO new again"),
+    );
+    assert_eq!(old.count(), 0, "old inspector dropped when flow A ended");
+    assert_eq!(new.count(), 2);
+    e.flush();
+    assert_eq!(new.count(), 1, "flow B's FlowData dropped at its end");
+    let (_, out) = e.finish();
+    assert_eq!(new.count(), 0);
+    let a = out
+        .records
+        .iter()
+        .find(|r| r.ports == Some((C, S)))
+        .unwrap();
+    assert_eq!(a.app.app_proto, Some("toy"));
+}
+
+#[test]
+fn an_engine_without_inspectors_records_no_app_proto() {
+    let config = Config::default();
+    let mut e = Engine::new(&config, Out::default()).unwrap();
+    e.push(&Packet {
+        ts: Timestamp::from_secs_micros(1, 0),
+        link: LinkType::Ethernet,
+        data: &frame::udp(client(), server(), b"HELLO"),
+    });
+    let (stats, out) = e.finish();
+    assert_eq!(out.records[0].app.app_proto, None);
+    assert_eq!(stats.inspect.flows, 0);
+    assert!(events(&out).is_empty());
+}
