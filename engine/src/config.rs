@@ -356,6 +356,109 @@ pub struct EveConfig {
     pub ipv6_compress: bool,
 }
 
+/// `[app-layer]`: inspection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppLayerConfig {
+    /// Inspect flows (name their service, run the service and passive inspectors)
+    /// when the program supplies inspectors. Off: a pure flow meter.
+    pub enabled: bool,
+    /// Per protocol, by EVE name: `enabled = "yes"`, `"no"` (not detected, not
+    /// inspected) or `"detection-only"` (named, not parsed), as Suricata's
+    /// `app-layer.protocols.NAME.enabled`. Protocols not listed are on.
+    pub protocols: std::collections::BTreeMap<String, ProtocolSetting>,
+    /// `[app-layer.wizard]`
+    pub wizard: WizardSection,
+    /// Passive inspectors to run, by name (built-in: `payload-sizes`).
+    pub passive: Vec<String>,
+}
+
+impl Default for AppLayerConfig {
+    fn default() -> Self {
+        AppLayerConfig {
+            enabled: true,
+            protocols: Default::default(),
+            wizard: WizardSection::default(),
+            passive: Vec::new(),
+        }
+    }
+}
+
+impl AppLayerConfig {
+    /// How `name` is configured: `Yes`, `No` or `DetectionOnly`.
+    pub fn protocol(&self, name: &str) -> ProtocolMode {
+        match self
+            .protocols
+            .get(name)
+            .map(|p| p.enabled.to_ascii_lowercase())
+        {
+            Some(v) if matches!(v.as_str(), "no" | "false" | "off" | "0") => ProtocolMode::No,
+            Some(v) if v == "detection-only" => ProtocolMode::DetectionOnly,
+            _ => ProtocolMode::Yes,
+        }
+    }
+}
+
+/// What `app-layer.protocols.NAME.enabled` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProtocolMode {
+    /// Detected and inspected.
+    Yes,
+    /// Neither.
+    No,
+    /// Detected (named in `app_proto`), not parsed.
+    DetectionOnly,
+}
+
+/// `[app-layer.protocols.NAME]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolSetting {
+    /// `yes`, `no` or `detection-only`.
+    pub enabled: String,
+}
+
+/// `[app-layer.wizard]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WizardSection {
+    /// Bytes per direction the wizard examines before it gives up (`failed`).
+    #[serde(rename = "max-search-depth")]
+    pub max_search_depth: u32,
+}
+
+impl Default for WizardSection {
+    fn default() -> Self {
+        WizardSection {
+            max_search_depth: 8192,
+        }
+    }
+}
+
+/// `[binder]`: which service inspector handles a service, and services given by port.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BinderConfig {
+    /// Service name -> inspector name, over the default (the inspector that declares
+    /// the service).
+    pub services: std::collections::BTreeMap<String, String>,
+    /// Flows to these server ports get a service without the wizard (Snort's binder
+    /// `when.ports`).
+    pub ports: Vec<PortBind>,
+}
+
+/// One `[[binder.ports]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortBind {
+    /// `tcp` or `udp`.
+    pub proto: String,
+    /// Ports: `"8080"`, `"8080,8443"`.
+    pub ports: String,
+    /// The service (EVE name).
+    pub service: String,
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -380,6 +483,11 @@ pub struct Config {
     pub flow: FlowConfig,
     /// `[eve]`
     pub eve: EveConfig,
+    /// `[app-layer]`
+    #[serde(rename = "app-layer")]
+    pub app_layer: AppLayerConfig,
+    /// `[binder]`
+    pub binder: BinderConfig,
 }
 
 /// A configuration problem.
@@ -595,6 +703,16 @@ impl ConfigBuilder {
         if key.is_empty() || parts.iter().any(|p| p.is_empty()) {
             return Err(ConfigError::SetSyntax(assignment.to_string()));
         }
+        if let ["app-layer", "protocols", name, "enabled"] = parts.as_slice() {
+            // Protocol names are open-ended (plugins add their own): any is taken.
+            let v = toml::Value::String(value.to_string());
+            insert(
+                &mut self.table,
+                &["app-layer", "protocols", name, "enabled"],
+                v,
+            );
+            return Ok(SetOutcome::Applied);
+        }
         let Some(default) = lookup(&self.schema, &parts) else {
             return Ok(SetOutcome::Ignored);
         };
@@ -756,5 +874,31 @@ mod tests {
         assert_eq!(cc.max_flows, 20);
         assert_eq!(cc.hash_seed, Some(KeyHasher::DETERMINISTIC_SEED));
         assert_eq!(cc.timeouts.get(ProtoClass::Tcp, FlowState::Closed), 60);
+    }
+
+    #[test]
+    fn app_layer_protocols_and_binder() {
+        let mut b = ConfigBuilder::new();
+        assert_eq!(
+            b.set("app-layer.protocols.sip.enabled=no").unwrap(),
+            SetOutcome::Applied
+        );
+        b.set("app-layer.protocols.enip.enabled=detection-only")
+            .unwrap();
+        b.set("app-layer.protocols.mqtt.enabled=yes").unwrap();
+        b.set("app-layer.wizard.max-search-depth=100").unwrap();
+        let c = b.build().unwrap();
+        assert_eq!(c.app_layer.protocol("sip"), ProtocolMode::No);
+        assert_eq!(c.app_layer.protocol("enip"), ProtocolMode::DetectionOnly);
+        assert_eq!(c.app_layer.protocol("mqtt"), ProtocolMode::Yes);
+        assert_eq!(c.app_layer.protocol("http"), ProtocolMode::Yes);
+        assert_eq!(c.app_layer.wizard.max_search_depth, 100);
+        let c = Config::from_toml(
+            "[binder]\nservices = { http = \"alt\" }\n[[binder.ports]]\nproto = \"tcp\"\nports = \"8080\"\nservice = \"http\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.binder.services["http"], "alt");
+        assert_eq!(c.binder.ports[0].ports, "8080");
+        assert!(Config::from_toml("[binder]\nport = []\n").is_err());
     }
 }
