@@ -33,8 +33,11 @@ pub(crate) enum PortRule {
 /// How a rule recognises its bytes.
 #[derive(Clone, Debug)]
 pub(crate) enum Pattern {
+    /// A byte pattern.
     Hex(Hex),
+    /// A case-insensitive glob.
     Spell(Spell),
+    /// A protocol check.
     Curse(Curse),
 }
 
@@ -45,9 +48,13 @@ pub(crate) struct Rule {
     pub service: &'static str,
     /// Who sends what a hex or spell matches.
     pub side: Side,
+    /// Tried on TCP streams.
     pub tcp: bool,
+    /// Tried on UDP datagrams.
     pub udp: bool,
+    /// The ports it prefers or requires.
     pub ports: PortRule,
+    /// How it recognises its bytes.
     pub pattern: Pattern,
 }
 
@@ -76,8 +83,11 @@ impl Rule {
 /// What the book concluded about one direction's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
+    /// The best rule that fits.
     Hit(Hit),
+    /// A rule that would win waits for more bytes.
     More,
+    /// No rule can fit.
     No,
 }
 
@@ -87,6 +97,7 @@ pub(crate) struct Book {
     rules: Vec<Rule>,
     /// `tcp[b]`: indices (in book order) of TCP rules that may start with byte `b`.
     tcp: Vec<Vec<u16>>,
+    /// The same for UDP rules.
     udp: Vec<Vec<u16>>,
 }
 
