@@ -7,3 +7,5 @@
 //! reads, what it emits, and how it fails on bad input (never a panic: a parser error
 //! ends that inspector's work on the flow, and the flow keeps its record).
 pub mod sizes;
+
+pub mod wizard;

@@ -1,0 +1,126 @@
+//! Fuzzes the wizard through the engine's inspector API: a TCP or UDP flow on fuzzed
+//! ports, fed fuzzed chunks in both directions (gaps included) through a `Cx`, then
+//! ended. Checks that nothing panics, that a decision is reported once (with `done`)
+//! and never changes, that named services are Suricata names, and that the per-flow
+//! buffer never outgrows the search depth.
+
+#![no_main]
+
+use flowengine::flow::Direction;
+use flowengine::inspect::{Actions, Chunk, Cx, Detection, FlowInfo, Inspector, Transport};
+use flowengine::Timestamp;
+use flowengine_inspectors::wizard::{Outcome, Ports, Wizard, WizardConfig, WizardState, SERVICES};
+use libfuzzer_sys::fuzz_target;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::OnceLock;
+
+/// Wizards built once: the default depth and a small one (so depth limits are hit).
+fn wizards() -> &'static [Wizard; 2] {
+    static W: OnceLock<[Wizard; 2]> = OnceLock::new();
+    W.get_or_init(|| {
+        [
+            Wizard::new(WizardConfig::default()).expect("default config"),
+            Wizard::new(WizardConfig::default().with_max_search_depth(48)).expect("depth 48"),
+        ]
+    })
+}
+
+/// A report in `actions` matches the core's `outcome` (an empty report: already
+/// reported, or still pending).
+fn agree(outcome: Outcome, actions: &Actions) {
+    match actions.detection {
+        Some(Detection::Service(name)) => {
+            assert_eq!(
+                outcome,
+                Outcome::Service {
+                    name,
+                    swap: actions.swap
+                }
+            );
+        }
+        Some(Detection::Failed) => assert_eq!(outcome, Outcome::Failed),
+        _ => {}
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 5 {
+        return;
+    }
+    let (flags, rest) = (data[0], &data[5..]);
+    let wizard = &wizards()[usize::from(flags & 1)];
+    let transport = if flags & 2 == 0 {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
+    // a few well-known ports now and then, so port-bound rules are reached
+    const PORTS: [u16; 8] = [80, 53, 502, 123, 4500, 3478, 69, 44818];
+    let mut server = u16::from_be_bytes([data[1], data[2]]);
+    if flags & 4 != 0 {
+        server = PORTS[usize::from(data[1] & 7)];
+    }
+    let client = u16::from_be_bytes([data[3], data[4]]);
+    let info = FlowInfo {
+        flow_id: 1,
+        transport,
+        client: (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), client),
+        server: (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), server),
+    };
+    let Some(mut flow) = wizard.start(&info) else {
+        panic!("the wizard inspects every TCP and UDP flow");
+    };
+    // the pure core, fed the same chunks, must agree with what the adapter reports
+    let mut core = WizardState::default();
+    let ports = Ports { client, server };
+    let depth = wizard.max_search_depth();
+    let mut decided: Option<Detection> = None;
+    let mut check = |actions: &Actions| {
+        if let Some(d) = actions.detection {
+            assert!(decided.is_none(), "reported twice: {decided:?} then {d:?}");
+            assert!(actions.done, "a decision comes with done");
+            if let Detection::Service(name) = d {
+                assert!(SERVICES.contains(&name), "{name}");
+            } else {
+                assert!(!actions.swap, "a failure asks for no swap");
+            }
+            decided = Some(d);
+        } else {
+            assert!(actions.is_empty(), "no decision, no action: {actions:?}");
+        }
+    };
+    // ops: [op][len][bytes...]; op bit 0 direction, op bit 1..=2 == 3 a gap of `len`
+    let mut at = 0usize;
+    while let (Some(&op), Some(&len)) = (rest.get(at), rest.get(at + 1)) {
+        at += 2;
+        let dir = if op & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let len = usize::from(len) * (1 + usize::from(op >> 6)); // up to 1020 bytes
+        let chunk = if (op >> 1) & 3 == 3 {
+            Chunk::Gap(len as u32)
+        } else {
+            let end = (at + len).min(rest.len());
+            let c = Chunk::Data(&rest[at..end]);
+            at = end;
+            c
+        };
+        let mut actions = Actions::default();
+        flow.data(
+            &mut Cx::new(Timestamp::ZERO, &info, &mut actions),
+            dir,
+            chunk,
+        );
+        check(&actions);
+        let outcome = wizard.scan(&mut core, transport, ports, dir, chunk);
+        agree(outcome, &actions);
+        assert!(core.buffered(Direction::ToServer) <= depth);
+        assert!(core.buffered(Direction::ToClient) <= depth);
+    }
+    let mut actions = Actions::default();
+    flow.end(&mut Cx::new(Timestamp::ZERO, &info, &mut actions));
+    check(&actions);
+    agree(wizard.finish(&mut core), &actions);
+});

@@ -1,0 +1,503 @@
+//! The book: every rule the wizard knows (the built-in hexes, spells and curses, after
+//! the configured ones), indexed by first byte, and the choice among the rules that
+//! fit.
+//!
+//! Contract: rules are tried in book order; a rule bound to ports (`Require`) is only
+//! tried when the client or server port is one of them; a rule that prefers ports
+//! (`Prefer`) outranks every rule without a port hint when one of its ports is in use,
+//! otherwise book order decides (port hints only break ties). The best fitting rule
+//! wins as soon as no rule that outranks it still waits for more bytes; on the last
+//! look (a whole datagram, or the search depth reached) waiting rules no longer count.
+//! Evaluation never allocates.
+
+use super::curses::{
+    any_byte, asn1, datagram, dns, ics, rpc, stores, text, tls, windows, Cast, Ctx, Curse, Hit,
+    Miss,
+};
+use super::hexes::Hex;
+use super::spells::Spell;
+use super::{Magic, Side, WizardConfig, WizardError, SERVICES};
+use flowengine::inspect::Transport;
+
+/// Which ports a rule cares about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PortRule {
+    /// None: strong enough anywhere.
+    Any,
+    /// Anywhere, but it outranks rules without a port hint on these ports.
+    Prefer(&'static [u16]),
+    /// Only on these ports (weak alone).
+    Require(&'static [u16]),
+}
+
+/// How a rule recognises its bytes.
+#[derive(Clone, Debug)]
+pub(crate) enum Pattern {
+    /// A byte pattern.
+    Hex(Hex),
+    /// A case-insensitive glob.
+    Spell(Spell),
+    /// A protocol check.
+    Curse(Curse),
+}
+
+/// One rule of the book.
+#[derive(Clone, Debug)]
+pub(crate) struct Rule {
+    /// The service a hex or spell names (curses name their own).
+    pub service: &'static str,
+    /// Who sends what a hex or spell matches.
+    pub side: Side,
+    /// Tried on TCP streams.
+    pub tcp: bool,
+    /// Tried on UDP datagrams.
+    pub udp: bool,
+    /// The ports it prefers or requires.
+    pub ports: PortRule,
+    /// How it recognises its bytes.
+    pub pattern: Pattern,
+}
+
+impl Rule {
+    fn cast(&self, d: &[u8], ctx: &Ctx) -> Cast {
+        let named = Hit {
+            service: self.service,
+            side: self.side,
+        };
+        match &self.pattern {
+            Pattern::Hex(h) => h.fit(d).map(|()| named),
+            Pattern::Spell(s) => s.fit(d).map(|()| named),
+            Pattern::Curse(c) => (c.check)(d, ctx),
+        }
+    }
+
+    fn may_start_with(&self, b: u8) -> bool {
+        match &self.pattern {
+            Pattern::Hex(h) => h.may_start_with(b),
+            Pattern::Spell(s) => s.may_start_with(b),
+            Pattern::Curse(c) => (c.first)(b),
+        }
+    }
+}
+
+/// What the book concluded about one direction's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The best rule that fits.
+    Hit(Hit),
+    /// A rule that would win waits for more bytes.
+    More,
+    /// No rule can fit.
+    No,
+}
+
+/// The rules and, per transport, the rules that can start with each byte.
+#[derive(Debug)]
+pub(crate) struct Book {
+    rules: Vec<Rule>,
+    /// `tcp[b]`: indices (in book order) of TCP rules that may start with byte `b`.
+    tcp: Vec<Vec<u16>>,
+    /// The same for UDP rules.
+    udp: Vec<Vec<u16>>,
+}
+
+impl Book {
+    /// The configured rules, then the built-in ones.
+    pub(crate) fn new(config: &WizardConfig) -> Result<Book, WizardError> {
+        let mut rules = Vec::new();
+        for m in &config.hexes {
+            rules.push(custom(m, Pattern::Hex(Hex::parse(&m.pattern)?))?);
+        }
+        for m in &config.spells {
+            rules.push(custom(m, Pattern::Spell(Spell::parse(&m.pattern)?))?);
+        }
+        for e in BUILTIN {
+            rules.push(builtin(e)?);
+        }
+        if rules.len() > usize::from(u16::MAX) {
+            return Err(WizardError::TooManyRules(rules.len()));
+        }
+        let index = |udp: bool| -> Vec<Vec<u16>> {
+            (0..=255u8)
+                .map(|b| {
+                    rules
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| if udp { r.udp } else { r.tcp })
+                        .filter(|(_, r)| r.may_start_with(b))
+                        .filter_map(|(i, _)| u16::try_from(i).ok())
+                        .collect()
+                })
+                .collect()
+        };
+        let tcp = index(false);
+        let udp = index(true);
+        Ok(Book { rules, tcp, udp })
+    }
+
+    /// Chooses among the rules that fit `d` (non-empty); `last` when no more bytes
+    /// will come for this decision.
+    pub(crate) fn evaluate(&self, d: &[u8], ctx: &Ctx, last: bool) -> Verdict {
+        let Some(&first) = d.first() else {
+            return Verdict::More;
+        };
+        let table = if ctx.udp { &self.udp } else { &self.tcp };
+        let candidates = table.get(usize::from(first)).map_or(&[][..], Vec::as_slice);
+        // rank: a port hint in use first, then book order
+        let mut best: Option<(u32, Hit)> = None;
+        let mut waiting: Option<u32> = None;
+        for &i in candidates {
+            let Some(rule) = self.rules.get(usize::from(i)) else {
+                continue;
+            };
+            let hinted = match rule.ports {
+                PortRule::Any => false,
+                PortRule::Prefer(p) => ctx.port_in(p),
+                PortRule::Require(p) => {
+                    if !ctx.port_in(p) {
+                        continue;
+                    }
+                    true
+                }
+            };
+            let rank = u32::from(hinted) << 16 | u32::from(u16::MAX - i);
+            if best.is_some_and(|(r, _)| rank < r) {
+                // cannot beat the best so far, and waiting on it would not matter
+                continue;
+            }
+            match rule.cast(d, ctx) {
+                Ok(hit) => {
+                    if best.is_none_or(|(r, _)| rank > r) {
+                        best = Some((rank, hit));
+                    }
+                }
+                Err(Miss::More) if !last => waiting = waiting.max(Some(rank)),
+                Err(_) => {}
+            }
+        }
+        match (best, waiting) {
+            (Some((r, hit)), w) if w.is_none_or(|w| r > w) => Verdict::Hit(hit),
+            (_, Some(_)) => Verdict::More,
+            _ => Verdict::No,
+        }
+    }
+
+    /// Number of rules (for tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.rules.len()
+    }
+}
+
+/// A configured hex or spell as a rule.
+fn custom(m: &Magic, pattern: Pattern) -> Result<Rule, WizardError> {
+    let service = SERVICES
+        .iter()
+        .copied()
+        .find(|s| *s == m.service)
+        .ok_or_else(|| WizardError::UnknownService(m.service.clone()))?;
+    let (tcp, udp) = match m.transport {
+        Transport::Tcp => (true, false),
+        Transport::Udp => (false, true),
+        other => return Err(WizardError::Transport(other)),
+    };
+    Ok(Rule {
+        service,
+        side: m.side,
+        tcp,
+        udp,
+        ports: PortRule::Any,
+        pattern,
+    })
+}
+
+/// Where a built-in rule applies.
+#[derive(Clone, Copy)]
+enum On {
+    Tcp,
+    Udp,
+    Both,
+}
+
+/// How a built-in rule is written.
+#[derive(Clone, Copy)]
+enum Def {
+    Hex(&'static str),
+    Spell(&'static str),
+    Curse(Curse),
+}
+
+/// One built-in rule.
+#[derive(Clone, Copy)]
+struct Entry {
+    service: &'static str,
+    side: Side,
+    on: On,
+    ports: PortRule,
+    def: Def,
+}
+
+fn builtin(e: &Entry) -> Result<Rule, WizardError> {
+    let pattern = match e.def {
+        Def::Hex(h) => Pattern::Hex(Hex::parse(h)?),
+        Def::Spell(s) => Pattern::Spell(Spell::parse(s)?),
+        Def::Curse(c) => Pattern::Curse(c),
+    };
+    let (tcp, udp) = match e.on {
+        On::Tcp => (true, false),
+        On::Udp => (false, true),
+        On::Both => (true, true),
+    };
+    Ok(Rule {
+        service: e.service,
+        side: e.side,
+        tcp,
+        udp,
+        ports: e.ports,
+        pattern,
+    })
+}
+
+const fn spell(service: &'static str, side: Side, text: &'static str) -> Entry {
+    Entry {
+        service,
+        side,
+        on: On::Tcp,
+        ports: PortRule::Any,
+        def: Def::Spell(text),
+    }
+}
+
+const fn spell_at(service: &'static str, side: Side, ports: PortRule, text: &'static str) -> Entry {
+    Entry {
+        service,
+        side,
+        on: On::Tcp,
+        ports,
+        def: Def::Spell(text),
+    }
+}
+
+const fn hex(service: &'static str, side: Side, on: On, text: &'static str) -> Entry {
+    Entry {
+        service,
+        side,
+        on,
+        ports: PortRule::Any,
+        def: Def::Hex(text),
+    }
+}
+
+const fn curse(
+    name: &'static str,
+    on: On,
+    ports: PortRule,
+    check: fn(&[u8], &Ctx) -> Cast,
+    first: fn(u8) -> bool,
+) -> Entry {
+    Entry {
+        service: name,
+        side: Side::Either,
+        on,
+        ports,
+        def: Def::Curse(Curse { name, check, first }),
+    }
+}
+
+use PortRule::{Any, Prefer, Require};
+use Side::{Client as C, Either as E, Server as S};
+
+/// The built-in rules, in book order: exact literals and text globs first (cheap, and
+/// first bytes keep them apart), then binary curses from strongest to weakest.
+const BUILTIN: &[Entry] = &[
+    // --- TCP text
+    hex(
+        "http2",
+        C,
+        On::Tcp,
+        "PRI * HTTP/2.0|0d 0a 0d 0a|SM|0d 0a 0d 0a|",
+    ),
+    spell("http", C, "GET "),
+    spell("http", C, "POST "),
+    spell("http", C, "HEAD "),
+    spell("http", C, "PUT "),
+    spell("http", C, "DELETE "),
+    spell("http", C, "CONNECT "),
+    spell("http", C, "TRACE "),
+    spell("http", C, "PATCH "),
+    spell("http", C, "PROPFIND "),
+    spell("http", C, "PROPPATCH "),
+    spell("http", C, "MKCOL "),
+    spell("http", C, "COPY "),
+    spell("http", C, "MOVE "),
+    spell("http", C, "LOCK "),
+    spell("http", C, "UNLOCK "),
+    spell("http", S, "HTTP/1."),
+    spell("rtsp", S, "RTSP/1.0 "),
+    spell("rtsp", S, "RTSP/2.0 "),
+    Entry {
+        on: On::Both,
+        ..spell("sip", S, "SIP/2.0 ")
+    },
+    curse(
+        "request-line",
+        On::Both,
+        Any,
+        text::request_line,
+        text::request_line_first,
+    ),
+    spell("ssh", S, "SSH-1.99-"),
+    spell("ssh", E, "SSH-"),
+    spell("imap", S, "\\* OK"),
+    spell("imap", S, "\\* PREAUTH"),
+    spell("pop3", S, "+OK"),
+    curse("banner-220", On::Tcp, Any, text::banner_220, |b| b == b'2'),
+    spell("smtp", C, "EHLO "),
+    spell("smtp", C, "HELO "),
+    spell_at("ftp", C, Prefer(&[21]), "USER "),
+    spell_at("pop3", C, Prefer(&[110]), "USER "),
+    spell("ftp", C, "AUTH TLS"),
+    spell("ftp", C, "AUTH SSL"),
+    spell("pop3", C, "CAPA\r\n"),
+    spell("pop3", C, "STLS\r\n"),
+    spell("pop3", C, "APOP "),
+    curse(
+        "imap-command",
+        On::Tcp,
+        Prefer(&[143]),
+        text::imap_command,
+        text::imap_first,
+    ),
+    spell_at("redis", C, Require(&[6379]), "PING\r\n"),
+    spell("redis", S, "-DENIED Redis "),
+    curse("redis", On::Tcp, Prefer(&[6379]), stores::redis, |b| {
+        b == b'*'
+    }),
+    // --- TCP binary
+    curse("tls", On::Tcp, Any, tls::tls, tls::tls_first),
+    curse("smb", On::Tcp, Prefer(&[445, 139]), windows::smb, |b| {
+        b == 0
+    }),
+    curse(
+        "nbss",
+        On::Tcp,
+        Prefer(&[139]),
+        windows::nbss_request,
+        |b| b == 0x81,
+    ),
+    curse("dcerpc", On::Tcp, Prefer(&[135]), rpc::dcerpc_tcp, |b| {
+        b == 5
+    }),
+    curse("dns-tcp", On::Tcp, Prefer(&[53]), dns::dns_tcp, any_byte),
+    curse("krb5-tcp", On::Tcp, Prefer(&[88]), asn1::krb5_tcp, |b| {
+        b == 0
+    }),
+    curse("ldap", On::Both, Prefer(&[389, 3268]), asn1::ldap, |b| {
+        b == 0x30
+    }),
+    curse("rdp", On::Tcp, Prefer(&[3389]), windows::rdp, |b| b == 3),
+    curse(
+        "pgsql",
+        On::Tcp,
+        Prefer(&[5432]),
+        stores::pgsql,
+        stores::pgsql_first,
+    ),
+    curse("mysql", On::Tcp, Prefer(&[3306]), stores::mysql, any_byte),
+    curse("mqtt", On::Tcp, Prefer(&[1883]), stores::mqtt, |b| {
+        b == 0x10
+    }),
+    curse(
+        "nfs-tcp",
+        On::Tcp,
+        Prefer(&[2049]),
+        rpc::nfs_tcp,
+        rpc::nfs_tcp_first,
+    ),
+    curse("dnp3", On::Both, Prefer(&[20000]), ics::dnp3, |b| b == 5),
+    curse(
+        "enip",
+        On::Both,
+        Require(&[44818, 2222]),
+        ics::enip,
+        ics::enip_first,
+    ),
+    curse("modbus", On::Tcp, Require(&[502]), ics::modbus, any_byte),
+    curse("telnet", On::Tcp, Prefer(&[23]), text::telnet, |b| {
+        b == 0xff
+    }),
+    // --- UDP (and STUN over TCP)
+    curse(
+        "dns-udp",
+        On::Udp,
+        Prefer(&[53, 5353, 5355]),
+        dns::dns_udp,
+        any_byte,
+    ),
+    curse(
+        "dhcp",
+        On::Udp,
+        Prefer(&[67, 68]),
+        datagram::dhcp,
+        datagram::dhcp_first,
+    ),
+    curse(
+        "quic",
+        On::Udp,
+        Prefer(&[443]),
+        datagram::quic,
+        datagram::quic_first,
+    ),
+    curse(
+        "stun",
+        On::Both,
+        Prefer(&[3478, 3479, 5349, 19302]),
+        datagram::stun,
+        datagram::stun_first,
+    ),
+    curse(
+        "stun-classic",
+        On::Udp,
+        Require(&[3478, 3479]),
+        datagram::stun_classic,
+        datagram::stun_first,
+    ),
+    curse(
+        "krb5-udp",
+        On::Udp,
+        Prefer(&[88]),
+        asn1::krb5_udp,
+        asn1::krb5_first,
+    ),
+    curse("snmp", On::Udp, Prefer(&[161, 162]), asn1::snmp, |b| {
+        b == 0x30
+    }),
+    curse(
+        "ike",
+        On::Udp,
+        Prefer(&[500, 4500]),
+        datagram::ike,
+        any_byte,
+    ),
+    curse(
+        "ike-natt",
+        On::Udp,
+        Require(&[4500]),
+        datagram::ike_natt,
+        |b| b == 0,
+    ),
+    curse(
+        "dcerpc-udp",
+        On::Udp,
+        Prefer(&[135]),
+        rpc::dcerpc_udp,
+        |b| b == 4,
+    ),
+    curse("nfs-udp", On::Udp, Prefer(&[2049]), rpc::nfs_udp, any_byte),
+    curse("ntp", On::Udp, Require(&[123]), datagram::ntp, any_byte),
+    curse("tftp", On::Udp, Require(&[69]), datagram::tftp, |b| b == 0),
+    hex("bittorrent-dht", C, On::Udp, "d1:ad2:id20:"),
+    hex("bittorrent-dht", S, On::Udp, "d1:rd2:id20:"),
+    hex("bittorrent-dht", S, On::Udp, "d2:ip6:??????1:rd2:id20:"),
+    hex("bittorrent-dht", S, On::Udp, "d1:eli"),
+];

@@ -1,0 +1,275 @@
+//! Datagram curses (UDP): DHCP, NTP, QUIC, STUN (RFC 5389 with its magic cookie, and
+//! classic RFC 3489), IKE (and NAT-T's non-ESP marker), TFTP.
+//!
+//! Contract: the bytes are one whole datagram, so lengths must add up exactly; reads
+//! fixed headers and bounded strings only; answers as every curse. (STUN with the
+//! magic cookie is also used over TCP, where the length only has to be sane.)
+
+use super::{arr, be16, be32, ensure, hit, lit, lit_ci, u8_at, Cast, Ctx, Miss};
+use crate::wizard::Side;
+
+/// DHCP/BOOTP: op 1 (request, client) or 2 (reply, server), a sane hardware type,
+/// address length and hop count, and the magic cookie 0x63825363 at offset 236.
+pub(crate) fn dhcp(d: &[u8], _ctx: &Ctx) -> Cast {
+    let side = match u8_at(d, 0)? {
+        1 => Side::Client,
+        2 => Side::Server,
+        _ => return Err(Miss::No),
+    };
+    ensure((1..=32).contains(&u8_at(d, 1)?))?;
+    ensure(u8_at(d, 2)? <= 16 && u8_at(d, 3)? <= 16)?;
+    ensure(be32(d, 236)? == 0x6382_5363)?;
+    hit("dhcp", side)
+}
+
+/// First bytes of DHCP.
+pub(crate) fn dhcp_first(b: u8) -> bool {
+    b == 1 || b == 2
+}
+
+/// NTP: version 1 to 4; modes 1-5 with a 48-byte header (plus 4-byte multiples of
+/// extensions and MAC) and a stratum up to 16; mode 6 (control) and 7 (private) with
+/// their own headers. A client request (mode 3) is the client's, a server reply
+/// (mode 4) the server's; the response bit tells for modes 6 and 7.
+pub(crate) fn ntp(d: &[u8], _ctx: &Ctx) -> Cast {
+    let b0 = u8_at(d, 0)?;
+    let version = (b0 >> 3) & 7;
+    ensure((1..=4).contains(&version))?;
+    let side = match b0 & 7 {
+        mode @ 1..=5 => {
+            ensure(d.len() >= 48 && (d.len() - 48) % 4 == 0)?;
+            ensure(u8_at(d, 1)? <= 16)?;
+            match mode {
+                3 => Side::Client,
+                4 => Side::Server,
+                _ => Side::Either,
+            }
+        }
+        6 => {
+            ensure(d.len() >= 12)?;
+            ensure(12 + usize::from(be16(d, 10)?) <= d.len())?;
+            if u8_at(d, 1)? & 0x80 != 0 {
+                Side::Server
+            } else {
+                Side::Client
+            }
+        }
+        7 => {
+            ensure(d.len() >= 8)?;
+            if b0 & 0x80 != 0 {
+                Side::Server
+            } else {
+                Side::Client
+            }
+        }
+        _ => return Err(Miss::No),
+    };
+    hit("ntp", side)
+}
+
+/// A QUIC variable-length integer at `at`: (value, bytes it took).
+fn varint(d: &[u8], at: usize) -> Result<(u64, usize), Miss> {
+    let first = u8_at(d, at)?;
+    let n = 1usize << (first >> 6);
+    let mut v = u64::from(first & 0x3f);
+    for k in 1..n {
+        v = v << 8 | u64::from(u8_at(d, at + k)?);
+    }
+    Ok((v, n))
+}
+
+/// Google QUIC versions `Q0dd` and `T0dd`.
+fn google_version(v: u32) -> bool {
+    let [a, b, c, d] = v.to_be_bytes();
+    (a == b'Q' || a == b'T') && b == b'0' && c.is_ascii_digit() && d.is_ascii_digit()
+}
+
+/// QUIC v1, v2, IETF drafts (0xff0000xx) and Google `Q0xx`/`T0xx`.
+fn known_version(v: u32) -> bool {
+    v == 0x0000_0001
+        || v == 0x6b33_43cf
+        || (v & 0xffff_ff00 == 0xff00_0000 && v != 0xff00_0000)
+        || google_version(v)
+}
+
+/// QUIC: a long header with a known version (or a version negotiation), connection
+/// ids of at most 20 bytes and, for IETF Initial/0-RTT/Handshake packets, a token and
+/// payload length that fit the datagram; or a Google QUIC (up to Q043) public header
+/// carrying its version (only clients send it). Both sides send long headers, so
+/// only version negotiation (the server's) and gQUIC tell the side.
+pub(crate) fn quic(d: &[u8], _ctx: &Ctx) -> Cast {
+    let b0 = u8_at(d, 0)?;
+    if b0 & 0x80 == 0 {
+        // Google QUIC public header: no reserved bits, version flag and 8-byte CID
+        ensure(b0 & 0xc0 == 0 && b0 & 0x09 == 0x09)?;
+        let v = be32(d, 9)?;
+        ensure(google_version(v) && v >> 24 == u32::from(b'Q'))?;
+        return hit("quic", Side::Client);
+    }
+    let v = be32(d, 1)?;
+    if v == 0 {
+        let dcid = usize::from(u8_at(d, 5)?);
+        ensure(dcid <= 20)?;
+        let scid = usize::from(u8_at(d, 6 + dcid)?);
+        ensure(scid <= 20)?;
+        let rest = d.len().saturating_sub(7 + dcid + scid);
+        ensure(rest >= 4 && rest % 4 == 0)?;
+        return hit("quic", Side::Server);
+    }
+    ensure(known_version(v))?;
+    if google_version(v) && v < u32::from_be_bytes(*b"Q050") && v >> 24 == u32::from(b'Q') {
+        // Q046: one byte of 4-bit connection id lengths (0, or 3 more than the nibble)
+        let cil = u8_at(d, 5)?;
+        let nib = |n: u8| if n == 0 { 0 } else { usize::from(n) + 3 };
+        ensure(6 + nib(cil >> 4) + nib(cil & 0xf) <= d.len())?;
+        return hit("quic", Side::Either);
+    }
+    ensure(b0 & 0x40 != 0)?; // fixed bit
+    let dcid = usize::from(u8_at(d, 5)?);
+    ensure(dcid <= 20)?;
+    let scid_at = 6 + dcid;
+    let scid = usize::from(u8_at(d, scid_at)?);
+    ensure(scid <= 20)?;
+    let mut at = scid_at + 1 + scid;
+    let kind = (b0 >> 4) & 3;
+    // v2 rotates the long packet types: Initial 1, 0-RTT 2, Handshake 3, Retry 0
+    let (initial, retry) = if v == 0x6b33_43cf { (1, 0) } else { (0, 3) };
+    if kind == retry {
+        ensure(d.len() >= at + 16)?; // the integrity tag
+        return hit("quic", Side::Either);
+    }
+    if kind == initial {
+        let (token, n) = varint(d, at)?;
+        at = at
+            .checked_add(n)
+            .and_then(|a| a.checked_add(usize::try_from(token).ok()?))
+            .ok_or(Miss::No)?;
+        ensure(at <= d.len())?;
+    }
+    let (len, n) = varint(d, at)?;
+    ensure(len >= 20 && len <= d.len().saturating_sub(at + n) as u64)?;
+    hit("quic", Side::Either)
+}
+
+/// First bytes of QUIC: a long header, or a gQUIC public header with a version.
+pub(crate) fn quic_first(b: u8) -> bool {
+    b & 0x80 != 0 || (b & 0xc0 == 0 && b & 0x09 == 0x09)
+}
+
+/// STUN's magic cookie.
+const STUN_COOKIE: u32 = 0x2112_a442;
+
+/// STUN (RFC 5389/8489): message type with the top two bits clear and a known method
+/// (Binding to TURN's ConnectionAttempt), length a multiple of 4 (filling the datagram
+/// over UDP), the magic cookie. Requests are the client's, responses the server's.
+pub(crate) fn stun(d: &[u8], ctx: &Ctx) -> Cast {
+    let t = be16(d, 0)?;
+    ensure(t & 0xc000 == 0)?;
+    let len = usize::from(be16(d, 2)?);
+    ensure(len % 4 == 0)?;
+    ensure(be32(d, 4)? == STUN_COOKIE)?;
+    if ctx.udp {
+        ensure(20 + len == d.len())?;
+    }
+    let method = (t & 0x000f) | ((t & 0x00e0) >> 1) | ((t & 0x3e00) >> 2);
+    ensure((1..=0x00c).contains(&method))?;
+    let class = ((t >> 4) & 1) | ((t >> 7) & 2);
+    let side = match class {
+        0 => Side::Client,
+        1 => Side::Either,
+        _ => Side::Server,
+    };
+    hit("stun", side)
+}
+
+/// First bytes of STUN.
+pub(crate) fn stun_first(b: u8) -> bool {
+    b <= 1
+}
+
+/// Classic STUN (RFC 3489, no cookie): a Binding or Shared Secret request, response
+/// or error, with a length filling the datagram. Weak: the book binds it to 3478/3479.
+pub(crate) fn stun_classic(d: &[u8], _ctx: &Ctx) -> Cast {
+    let side = match be16(d, 0)? {
+        0x0001 | 0x0002 => Side::Client,
+        0x0101 | 0x0111 | 0x0102 | 0x0112 => Side::Server,
+        _ => return Err(Miss::No),
+    };
+    let len = usize::from(be16(d, 2)?);
+    ensure(len % 4 == 0 && 20 + len == d.len())?;
+    hit("stun", side)
+}
+
+/// An IKE header filling `total` bytes: non-zero initiator SPI, version 1.0 or 2.0, a
+/// known exchange type and first payload, valid flags. IKEv2's response flag, or
+/// IKEv1's zero responder SPI (the initiator's first message), tells the side.
+fn ike_header(m: &[u8], total: usize) -> Cast {
+    ensure(arr::<8>(m, 0)? != [0; 8])?;
+    let responder_spi = arr::<8>(m, 8)?;
+    let next = u8_at(m, 16)?;
+    let version = u8_at(m, 17)?;
+    let exchange = u8_at(m, 18)?;
+    let flags = u8_at(m, 19)?;
+    ensure(be32(m, 24)? as usize == total && total >= 28)?;
+    let side = match version {
+        0x10 => {
+            ensure(next <= 13)?;
+            ensure(matches!(exchange, 1..=6 | 32 | 33))?;
+            ensure(flags & 0xf8 == 0)?;
+            if responder_spi == [0; 8] {
+                Side::Client
+            } else {
+                Side::Either
+            }
+        }
+        0x20 => {
+            ensure(next == 0 || (33..=54).contains(&next))?;
+            ensure(matches!(exchange, 34..=38 | 43 | 44))?;
+            ensure(flags & 0xc7 == 0)?;
+            if flags & 0x20 != 0 {
+                Side::Server
+            } else {
+                Side::Client
+            }
+        }
+        _ => return Err(Miss::No),
+    };
+    hit("ike", side)
+}
+
+/// An IKE message as the whole datagram (port 500, or 4500 without the marker).
+pub(crate) fn ike(d: &[u8], _ctx: &Ctx) -> Cast {
+    ike_header(d, d.len())
+}
+
+/// IKE over NAT-T (port 4500): the 4 zero bytes of the non-ESP marker, then IKE.
+pub(crate) fn ike_natt(d: &[u8], _ctx: &Ctx) -> Cast {
+    lit(d, 0, &[0, 0, 0, 0])?;
+    ike_header(d.get(4..).unwrap_or_default(), d.len().saturating_sub(4))
+}
+
+/// Transfer modes TFTP accepts (lowercase).
+const TFTP_MODES: [&[u8]; 3] = [b"netascii", b"octet", b"mail"];
+
+/// A TFTP read or write request: opcode 1 or 2, a printable file name of 1 to 512
+/// bytes and a NUL, then a known mode and a NUL.
+pub(crate) fn tftp(d: &[u8], _ctx: &Ctx) -> Cast {
+    ensure(matches!(be16(d, 0)?, 1 | 2))?;
+    let mut i = 2;
+    loop {
+        let b = u8_at(d, i)?;
+        if b == 0 {
+            ensure(i > 2)?;
+            break;
+        }
+        ensure(i < 2 + 512 && (0x20..0x7f).contains(&b))?;
+        i += 1;
+    }
+    i += 1;
+    for mode in TFTP_MODES {
+        if lit_ci(d, i, mode).is_ok() && u8_at(d, i + mode.len())? == 0 {
+            return hit("tftp", Side::Client);
+        }
+    }
+    Err(Miss::No)
+}

@@ -1,0 +1,90 @@
+//! The wizard as an engine inspector: [`Wizard`] implements [`Inspector`] (kind
+//! `Wizard`, name `"wizard"`), and [`WizardFlow`] is its per-flow [`FlowData`].
+//!
+//! Contract: TCP and UDP flows get a [`WizardFlow`]; other transports none. Each chunk
+//! goes to [`Wizard::scan`]; on a decision the flow data reports once through the
+//! [`Cx`] (`set_service` and, if asked, `swap_direction`; or `detection_failed`), then
+//! calls `done`, and ignores anything that still arrives. At flow end an undecided
+//! flow that carried data reports `detection_failed`.
+
+use super::{Outcome, Ports, Wizard, WizardState};
+use flowengine::flow::Direction;
+use flowengine::inspect::{Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind, Transport};
+
+impl Inspector for Wizard {
+    fn name(&self) -> &str {
+        "wizard"
+    }
+
+    fn kind(&self) -> InspectorKind {
+        InspectorKind::Wizard
+    }
+
+    fn start(&self, flow: &FlowInfo) -> Option<Box<dyn FlowData>> {
+        match flow.transport {
+            Transport::Tcp | Transport::Udp => Some(Box::new(WizardFlow {
+                wizard: self.clone(),
+                transport: flow.transport,
+                ports: Ports {
+                    client: flow.client.1,
+                    server: flow.server.1,
+                },
+                state: WizardState::default(),
+                reported: false,
+            })),
+            _ => None,
+        }
+    }
+}
+
+/// The wizard's state on one flow.
+#[derive(Debug)]
+pub struct WizardFlow {
+    wizard: Wizard,
+    transport: Transport,
+    ports: Ports,
+    state: WizardState,
+    reported: bool,
+}
+
+impl WizardFlow {
+    /// The detection state (for tests and statistics).
+    pub fn state(&self) -> &WizardState {
+        &self.state
+    }
+
+    fn report(&mut self, cx: &mut Cx<'_>, outcome: Outcome) {
+        match outcome {
+            Outcome::Pending => return,
+            Outcome::Service { name, swap } => {
+                cx.set_service(name);
+                if swap {
+                    cx.swap_direction();
+                }
+            }
+            Outcome::Failed => cx.detection_failed(),
+        }
+        cx.done();
+        self.reported = true;
+    }
+}
+
+impl FlowData for WizardFlow {
+    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
+        if self.reported {
+            return;
+        }
+        let outcome = self
+            .wizard
+            .scan(&mut self.state, self.transport, self.ports, dir, chunk);
+        self.report(cx, outcome);
+    }
+
+    fn end(&mut self, cx: &mut Cx<'_>) {
+        if self.reported {
+            return;
+        }
+        let outcome = self.wizard.finish(&mut self.state);
+        self.report(cx, outcome);
+    }
+}
