@@ -8,7 +8,10 @@
 //! ends that inspector's work on the flow, and the flow keeps its record).
 
 pub mod dns;
+pub mod ftp;
 pub mod http;
+pub mod imap;
+pub mod pop3;
 pub mod smtp;
 pub mod ssh;
 mod text;
