@@ -7,7 +7,7 @@
 //! - Every client line is a command. Server replies are `DDD text` lines, or multi-line
 //!   replies from `DDD-text` to the line starting `DDD ` with the same code; the first
 //!   reply is the greeting. The n-th command pairs with the n-th reply, whichever
-//!   arrives first ([`ReplyOrder`]).
+//!   arrives first (`text::ReplyOrder`).
 //! - `AUTH TLS`/`AUTH SSL` answered `234`: `cx.upgrade("tls", None)` and `cx.done()`.
 //! - Done without an upgrade after [`MAX_COMMANDS`] commands (AUTH comes first in a
 //!   session), at a gap, on a truncated command line, or on a server line that is not

@@ -687,19 +687,14 @@ fn dechunk(mut c: Chunked, input: &[u8]) -> (Result<Option<Chunked>, ()>, usize,
                     return (Err(()), i, seen);
                 }
                 c = match b {
-                    b'\n' if digits == 0 => {
-                        // Tolerate empty lines before a size.
-                        if len == 0 || (len == 1) {
-                            Chunked::Size {
-                                value,
-                                digits,
-                                ext,
-                                len: 0,
-                            }
-                        } else {
-                            return (Err(()), i, seen);
-                        }
-                    }
+                    // Tolerate empty lines (LF or CRLF) before a size.
+                    b'\n' if digits == 0 && len <= 1 => Chunked::Size {
+                        value,
+                        digits,
+                        ext,
+                        len: 0,
+                    },
+                    b'\n' if digits == 0 => return (Err(()), i, seen),
                     b'\n' if value == 0 => Chunked::Trailer { len: 0 },
                     b'\n' => Chunked::Data(value),
                     _ if ext => Chunked::Size {

@@ -8,7 +8,7 @@
 //! - Every client line is a command; every server line starting `+OK`, `-ERR` or `+ `
 //!   (a SASL challenge) is a reply, the first one being the greeting; other server
 //!   lines (multi-line bodies) are skipped. The n-th command pairs with the n-th reply,
-//!   whichever arrives first ([`ReplyOrder`]).
+//!   whichever arrives first (`text::ReplyOrder`).
 //! - `STLS` answered `+OK`: `cx.upgrade("tls", None)` and `cx.done()`.
 //! - Done without an upgrade after [`MAX_COMMANDS`] commands (STLS comes first in a
 //!   session), at a gap, or on a truncated command line: nothing else is looked at.

@@ -3,7 +3,7 @@
 //!
 //! Contract:
 //! - Input: both directions from their start, in-order TCP chunks of any split,
-//!   framed into lines by a [`LineBuf`] (lines over [`LINE_CAP`] bytes are truncated;
+//!   framed into lines by a line framer (lines over [`LINE_CAP`] bytes are truncated;
 //!   nothing grows past that).
 //! - Client commands: `HELO`/`EHLO` give `helo`, `MAIL FROM:` gives `mail_from`,
 //!   `RCPT TO:` adds to `rcpt_to` (at most [`MAX_RCPT`]), each value read as Suricata's
@@ -18,7 +18,7 @@
 //!   `mail_from`, `rcpt_to`); Suricata writes the `email` object beside it in the same
 //!   record, so it comes from [`SmtpEvent::email_json`] for the EVE writer to place.
 //! - STARTTLS: when the client's `STARTTLS` is answered `220` (the n-th command paired
-//!   with the n-th reply after the greeting, see [`ReplyOrder`]), the inspector calls
+//!   with the n-th reply after the greeting, see `text::ReplyOrder`), the inspector calls
 //!   `cx.upgrade("tls", None)` and `cx.done()`.
 //! - Errors end the inspection (`cx.done()`, after emitting the open transaction): a
 //!   server line that is not a reply, a truncated command line, a gap, or
