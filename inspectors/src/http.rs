@@ -197,8 +197,6 @@ struct Side {
     state: State,
     /// A header block split across chunks.
     buf: Vec<u8>,
-    /// Where to resume looking for the end of the block in `buf`.
-    scan: usize,
 }
 
 impl Default for Side {
@@ -206,7 +204,6 @@ impl Default for Side {
         Side {
             state: State::Headers,
             buf: Vec::new(),
-            scan: 0,
         }
     }
 }
@@ -214,7 +211,6 @@ impl Default for Side {
 impl Side {
     fn resync(&mut self) {
         self.buf.clear();
-        self.scan = 0;
         self.state = State::Resync { scanned: 0 };
     }
 }
@@ -375,7 +371,6 @@ impl HttpFlow {
                         side.state = State::Dead;
                     } else {
                         side.buf.extend_from_slice(input);
-                        side.scan = 0;
                     }
                     &[]
                 }
@@ -388,13 +383,12 @@ impl HttpFlow {
         } else {
             // Where in `input` does the block end? Look across the buffer's tail.
             let old = side.buf.len();
-            let Some(end) = block_end(&side.buf[side.scan.min(old)..], input) else {
+            let Some(end) = block_end(&side.buf, input) else {
                 if old + input.len() > HEADER_CAP {
                     side.state = State::Dead;
                     side.buf = Vec::new();
                 } else {
                     side.buf.extend_from_slice(input);
-                    side.scan = side.buf.len().saturating_sub(3);
                 }
                 return &[];
             };
@@ -412,12 +406,10 @@ impl HttpFlow {
                 Parsed::Complete(n) => {
                     // Bytes past the block (if the parser stopped earlier) go on.
                     let used_from_input = n.saturating_sub(old);
-                    side.scan = 0;
                     &input[used_from_input.min(input.len())..]
                 }
                 Parsed::Partial => {
-                    // An empty line that did not end a block (leading CRLFs): go on.
-                    side.scan = buf.len().saturating_sub(3);
+                    // An empty line that did not end a block: go on.
                     let rest = &input[end..];
                     std::mem::swap(&mut side.buf, &mut buf);
                     return rest;
@@ -427,9 +419,10 @@ impl HttpFlow {
                     &input[end..]
                 }
             };
+            // Keep a small buffer for the next split block; let a big one go.
             buf.clear();
             let side = self.side(dir);
-            if side.buf.is_empty() {
+            if side.buf.is_empty() && buf.capacity() <= 8 * 1024 {
                 side.buf = buf;
             }
             rest
