@@ -9,3 +9,12 @@
 pub mod sizes;
 
 pub mod wizard;
+
+pub mod dns;
+pub mod ftp;
+pub mod http;
+pub mod imap;
+pub mod pop3;
+pub mod smtp;
+pub mod ssh;
+mod text;

@@ -1,0 +1,801 @@
+//! DNS service inspector (`"dns"`): one EVE `dns` event (Suricata 8, version 3) per
+//! message, over UDP and TCP.
+//!
+//! Contract:
+//! - UDP: each chunk is one datagram, one message. TCP: messages carry a 2-byte length
+//!   prefix and may be split across chunks (or several may share one); a message
+//!   split across chunks is copied into a per-direction buffer of at most 65,537
+//!   bytes (the prefix's own limit), a whole one is parsed in place.
+//! - Every message is its own transaction, as in Suricata 8: a request (QR clear)
+//!   gives a `"type": "request"` event, a response a `"type": "response"` event, with
+//!   `tx_id` counting messages on the flow from 0. Field names and renderings follow
+//!   Suricata's `rust/src/dns/log.rs` (v3 `log_json`, detailed answers): `version`,
+//!   `type`, `tx_id`, `id`, `flags` (hex), `qr`/`aa`/`tc`/`rd`/`ra`/`z` when set,
+//!   `opcode`, `rcode`, `queries`, `answers`, `authorities`, `additionals` (OPT
+//!   records without options left out). Like Suricata, a message without a question is
+//!   not logged.
+//! - The wire parser is hand-written (see [`parse_message`]): names follow at most
+//!   [`MAX_POINTERS`] compression pointers and [`MAX_LABELS`] labels, names longer
+//!   than 1,025 bytes are truncated and flagged (`rrname_truncated`), and at most
+//!   [`MAX_RECORDS`] records per section are kept. So no input loops or grows without
+//!   bound.
+//! - A malformed message, or a gap in a TCP stream, ends the inspection of the flow
+//!   (`cx.done()`); events already emitted stay.
+
+use crate::text::eve_string;
+use flowengine::flow::Direction;
+use flowengine::inspect::{
+    AppEvent, Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind, Transport,
+};
+use serde_json::{json, Map, Value};
+use std::any::Any;
+use std::fmt::Write as _;
+
+/// Most compression pointers followed in one name.
+pub const MAX_POINTERS: usize = 32;
+/// Most labels in one name (a legal name has at most 127).
+pub const MAX_LABELS: usize = 128;
+/// Most records kept per section (the rest of the section is still validated).
+pub const MAX_RECORDS: usize = 256;
+/// Names longer than this (in presentation bytes) are truncated, as Suricata does.
+const NAME_CAP: usize = 1025;
+
+/// Why a DNS message could not be parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnsError {
+    /// The message ends inside a field.
+    #[error("DNS message truncated")]
+    Truncated,
+    /// A name uses a reserved label type (0x40 or 0x80).
+    #[error("DNS name has a reserved label type")]
+    BadLabel,
+    /// A name follows too many compression pointers or has too many labels.
+    #[error("DNS name too long or looping")]
+    NameLoop,
+    /// A pointer points past the message.
+    #[error("DNS compression pointer out of bounds")]
+    BadPointer,
+    /// A record's data does not fit its type.
+    #[error("DNS record data malformed")]
+    BadRdata,
+}
+
+/// The DNS service inspector.
+#[derive(Debug, Default)]
+pub struct DnsInspector;
+
+impl DnsInspector {
+    /// A new inspector.
+    pub fn new() -> Self {
+        DnsInspector
+    }
+}
+
+impl Inspector for DnsInspector {
+    fn name(&self) -> &str {
+        "dns"
+    }
+
+    fn kind(&self) -> InspectorKind {
+        InspectorKind::Service
+    }
+
+    fn services(&self) -> &[&'static str] {
+        &["dns"]
+    }
+
+    fn start(&self, flow: &FlowInfo) -> Option<Box<dyn FlowData>> {
+        let tcp = match flow.transport {
+            Transport::Tcp => true,
+            Transport::Udp => false,
+            _ => return None,
+        };
+        Some(Box::new(DnsFlow {
+            tcp,
+            framers: [TcpFramer::default(), TcpFramer::default()],
+            next_tx: 0,
+            finished: false,
+        }))
+    }
+}
+
+/// A name as logged: its text and whether it was truncated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DnsName {
+    /// Labels joined with dots (empty for the root), as Suricata renders them.
+    pub value: String,
+    /// Longer than Suricata's limit and cut.
+    pub truncated: bool,
+}
+
+/// A question.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsQuery {
+    /// The name asked about.
+    pub rrname: DnsName,
+    /// Its type.
+    pub rrtype: u16,
+}
+
+/// The data of a record, for the types Suricata renders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RData {
+    /// A or AAAA: the address bytes (4 or 16).
+    Addr(Vec<u8>),
+    /// CNAME, NS, PTR, MX (the exchange): a name.
+    Name(DnsName),
+    /// TXT: its character strings, each logged as its own entry.
+    Txt(Vec<Vec<u8>>),
+    /// NULL: raw bytes.
+    Null(Vec<u8>),
+    /// SOA.
+    Soa {
+        /// Primary server.
+        mname: DnsName,
+        /// Responsible mailbox.
+        rname: DnsName,
+        /// Serial, refresh, retry, expire, minimum.
+        values: [u32; 5],
+    },
+    /// SRV.
+    Srv {
+        /// Priority.
+        priority: u16,
+        /// Weight.
+        weight: u16,
+        /// Port.
+        port: u16,
+        /// Target.
+        target: DnsName,
+    },
+    /// SSHFP.
+    Sshfp {
+        /// Algorithm.
+        algo: u8,
+        /// Fingerprint type.
+        fp_type: u8,
+        /// Fingerprint.
+        fingerprint: Vec<u8>,
+    },
+    /// OPT (EDNS): its options as (code, data).
+    Opt(Vec<(u16, Vec<u8>)>),
+    /// Any other type: not rendered.
+    Other,
+}
+
+/// A resource record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsRecord {
+    /// Owner name.
+    pub rrname: DnsName,
+    /// Type.
+    pub rrtype: u16,
+    /// Time to live.
+    pub ttl: u32,
+    /// Data.
+    pub data: RData,
+}
+
+/// One DNS message, as an EVE `dns` v3 event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DnsEvent {
+    /// The message's transaction number on its flow (from 0).
+    pub tx_id: u64,
+    /// The wire transaction id.
+    pub id: u16,
+    /// The header flags word.
+    pub flags: u16,
+    /// Questions.
+    pub queries: Vec<DnsQuery>,
+    /// Answer section.
+    pub answers: Vec<DnsRecord>,
+    /// Authority section.
+    pub authorities: Vec<DnsRecord>,
+    /// Additional section.
+    pub additionals: Vec<DnsRecord>,
+}
+
+impl DnsEvent {
+    /// True for a response (QR set).
+    pub fn is_response(&self) -> bool {
+        self.flags & 0x8000 != 0
+    }
+}
+
+impl AppEvent for DnsEvent {
+    fn event_type(&self) -> &'static str {
+        "dns"
+    }
+
+    fn to_json(&self) -> Value {
+        let f = self.flags;
+        let mut m = Map::new();
+        m.insert("version".into(), 3.into());
+        let kind = if self.is_response() {
+            "response"
+        } else {
+            "request"
+        };
+        m.insert("type".into(), kind.into());
+        m.insert("tx_id".into(), self.tx_id.into());
+        m.insert("id".into(), self.id.into());
+        m.insert("flags".into(), format!("{f:x}").into());
+        for (bit, key) in [
+            (0x8000, "qr"),
+            (0x0400, "aa"),
+            (0x0200, "tc"),
+            (0x0100, "rd"),
+            (0x0080, "ra"),
+            (0x0040, "z"),
+        ] {
+            if f & bit != 0 {
+                m.insert(key.into(), true.into());
+            }
+        }
+        m.insert("opcode".into(), ((f >> 11) & 0xf).into());
+        m.insert("rcode".into(), rcode_string(f).into());
+        if !self.queries.is_empty() {
+            let qs = self
+                .queries
+                .iter()
+                .map(|q| {
+                    let mut o = Map::new();
+                    o.insert("rrname".into(), q.rrname.value.clone().into());
+                    o.insert("rrtype".into(), rrtype_string(q.rrtype).into());
+                    if q.rrname.truncated {
+                        o.insert("rrname_truncated".into(), true.into());
+                    }
+                    Value::Object(o)
+                })
+                .collect();
+            m.insert("queries".into(), Value::Array(qs));
+        }
+        if !self.answers.is_empty() {
+            m.insert("answers".into(), records_json(&self.answers));
+        }
+        if !self.authorities.is_empty() {
+            m.insert("authorities".into(), records_json(&self.authorities));
+        }
+        let adds: Vec<&DnsRecord> = self
+            .additionals
+            .iter()
+            .filter(|r| !matches!(&r.data, RData::Opt(o) if o.is_empty()))
+            .collect();
+        if !adds.is_empty() {
+            let mut out = Vec::new();
+            for r in adds {
+                record_json(r, &mut out);
+            }
+            m.insert("additionals".into(), Value::Array(out));
+        }
+        Value::Object(m)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn records_json(records: &[DnsRecord]) -> Value {
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        record_json(r, &mut out);
+    }
+    Value::Array(out)
+}
+
+/// One record as Suricata's detailed format renders it (a TXT record gives one entry
+/// per character string).
+fn record_json(r: &DnsRecord, out: &mut Vec<Value>) {
+    let base = || {
+        let mut o = Map::new();
+        o.insert("rrname".into(), r.rrname.value.clone().into());
+        if r.rrname.truncated {
+            o.insert("rrname_truncated".into(), true.into());
+        }
+        o.insert("rrtype".into(), rrtype_string(r.rrtype).into());
+        o.insert("ttl".into(), r.ttl.into());
+        o
+    };
+    let mut o = base();
+    match &r.data {
+        RData::Addr(a) => {
+            o.insert("rdata".into(), print_addr(a).into());
+        }
+        RData::Name(n) => {
+            o.insert("rdata".into(), n.value.clone().into());
+            if n.truncated {
+                o.insert("rdata_truncated".into(), true.into());
+            }
+        }
+        RData::Txt(strings) => {
+            for s in strings {
+                let mut o = base();
+                o.insert("rdata".into(), eve_string(s).into());
+                out.push(Value::Object(o));
+            }
+            return;
+        }
+        RData::Null(b) => {
+            o.insert("rdata".into(), eve_string(b).into());
+        }
+        RData::Soa {
+            mname,
+            rname,
+            values,
+        } => {
+            let mut s = Map::new();
+            s.insert("mname".into(), mname.value.clone().into());
+            if mname.truncated {
+                s.insert("mname_truncated".into(), true.into());
+            }
+            s.insert("rname".into(), rname.value.clone().into());
+            if rname.truncated {
+                s.insert("rname_truncated".into(), true.into());
+            }
+            for (k, v) in ["serial", "refresh", "retry", "expire", "minimum"]
+                .iter()
+                .zip(values)
+            {
+                s.insert((*k).into(), (*v).into());
+            }
+            o.insert("soa".into(), Value::Object(s));
+        }
+        RData::Srv {
+            priority,
+            weight,
+            port,
+            target,
+        } => {
+            o.insert(
+                "srv".into(),
+                json!({"priority": priority, "weight": weight, "port": port, "name": target.value}),
+            );
+        }
+        RData::Sshfp {
+            algo,
+            fp_type,
+            fingerprint,
+        } => {
+            let hex: Vec<String> = fingerprint.iter().map(|b| format!("{b:02x}")).collect();
+            o.insert(
+                "sshfp".into(),
+                json!({"fingerprint": hex.join(":"), "algo": algo, "type": fp_type}),
+            );
+        }
+        RData::Opt(opts) => {
+            let list = opts
+                .iter()
+                .map(|(code, data)| json!({"code": code, "data": hex(data)}))
+                .collect();
+            o.insert("opt".into(), Value::Array(list));
+        }
+        RData::Other => {}
+    }
+    out.push(Value::Object(o));
+}
+
+fn hex(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+/// Suricata's address rendering: dotted quad, or eight fully written hex groups.
+fn print_addr(a: &[u8]) -> String {
+    match a {
+        [a, b, c, d] => format!("{a}.{b}.{c}.{d}"),
+        _ if a.len() == 16 => {
+            let mut s = String::with_capacity(39);
+            for (i, pair) in a.chunks(2).enumerate() {
+                if i > 0 {
+                    s.push(':');
+                }
+                let _ = write!(s, "{:02x}{:02x}", pair[0], pair[1]);
+            }
+            s
+        }
+        _ => String::new(),
+    }
+}
+
+/// The record type's name, as Suricata writes it (unknown types as their number).
+pub fn rrtype_string(t: u16) -> String {
+    let name = match t {
+        1 => "A",
+        2 => "NS",
+        3 => "MD",
+        4 => "MF",
+        5 => "CNAME",
+        6 => "SOA",
+        7 => "MB",
+        8 => "MG",
+        9 => "MR",
+        10 => "NULL",
+        11 => "WKS",
+        12 => "PTR",
+        13 => "HINFO",
+        14 => "MINFO",
+        15 => "MX",
+        16 => "TXT",
+        17 => "RP",
+        18 => "AFSDB",
+        19 => "X25",
+        20 => "ISDN",
+        21 => "RT",
+        22 => "NSAP",
+        23 => "NSAPPTR",
+        24 => "SIG",
+        25 => "KEY",
+        26 => "PX",
+        27 => "GPOS",
+        28 => "AAAA",
+        29 => "LOC",
+        30 => "NXT",
+        33 => "SRV",
+        34 => "ATMA",
+        35 => "NAPTR",
+        36 => "KX",
+        37 => "CERT",
+        38 => "A6",
+        39 => "DNAME",
+        41 => "OPT",
+        42 => "APL",
+        43 => "DS",
+        44 => "SSHFP",
+        45 => "IPSECKEY",
+        46 => "RRSIG",
+        47 => "NSEC",
+        48 => "DNSKEY",
+        49 => "DHCID",
+        50 => "NSEC3",
+        51 => "NSEC3PARAM",
+        52 => "TLSA",
+        55 => "HIP",
+        59 => "CDS",
+        60 => "CDNSKEY",
+        65 => "HTTPS",
+        99 => "SPF",
+        249 => "TKEY",
+        250 => "TSIG",
+        254 => "MAILA",
+        255 => "ANY",
+        256 => "URI",
+        _ => return t.to_string(),
+    };
+    name.to_owned()
+}
+
+/// The response code's name, as Suricata writes it.
+pub fn rcode_string(flags: u16) -> String {
+    let name = match flags & 0xf {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        n => return n.to_string(),
+    };
+    name.to_owned()
+}
+
+/// A cursor over a whole message (names point back into it).
+struct Reader<'a> {
+    msg: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DnsError> {
+        let end = self.pos.checked_add(n).ok_or(DnsError::Truncated)?;
+        let s = self.msg.get(self.pos..end).ok_or(DnsError::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8, DnsError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, DnsError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Result<u32, DnsError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// Reads a (possibly compressed) name at the cursor.
+    fn name(&mut self) -> Result<DnsName, DnsError> {
+        let mut out: Vec<u8> = Vec::with_capacity(32);
+        let mut truncated = false;
+        let mut pos = self.pos;
+        let mut resume: Option<usize> = None;
+        let mut pointers = 0;
+        let mut labels = 0;
+        loop {
+            let len = *self.msg.get(pos).ok_or(DnsError::Truncated)?;
+            match len & 0xc0 {
+                0x00 if len == 0 => {
+                    pos += 1;
+                    break;
+                }
+                0x00 => {
+                    labels += 1;
+                    if labels > MAX_LABELS {
+                        return Err(DnsError::NameLoop);
+                    }
+                    let start = pos + 1;
+                    let label = self
+                        .msg
+                        .get(start..start + usize::from(len))
+                        .ok_or(DnsError::Truncated)?;
+                    if !truncated {
+                        if !out.is_empty() {
+                            out.push(b'.');
+                        }
+                        out.extend_from_slice(label);
+                        if out.len() > NAME_CAP {
+                            out.truncate(NAME_CAP);
+                            truncated = true;
+                        }
+                    }
+                    pos = start + usize::from(len);
+                }
+                0xc0 => {
+                    pointers += 1;
+                    if pointers > MAX_POINTERS {
+                        return Err(DnsError::NameLoop);
+                    }
+                    let lo = *self.msg.get(pos + 1).ok_or(DnsError::Truncated)?;
+                    let target = usize::from(len & 0x3f) << 8 | usize::from(lo);
+                    if resume.is_none() {
+                        resume = Some(pos + 2);
+                    }
+                    if target >= self.msg.len() {
+                        return Err(DnsError::BadPointer);
+                    }
+                    pos = target;
+                }
+                _ => return Err(DnsError::BadLabel),
+            }
+        }
+        self.pos = resume.unwrap_or(pos);
+        Ok(DnsName {
+            value: eve_string(&out),
+            truncated,
+        })
+    }
+
+    fn record(&mut self) -> Result<DnsRecord, DnsError> {
+        let rrname = self.name()?;
+        let rrtype = self.u16()?;
+        let _class = self.u16()?;
+        let ttl = self.u32()?;
+        let rdlen = usize::from(self.u16()?);
+        let start = self.pos;
+        let rdata = self.take(rdlen)?;
+        let end = self.pos;
+        let mut sub = Reader {
+            msg: self.msg,
+            pos: start,
+        };
+        let data = match rrtype {
+            1 if rdlen == 4 => RData::Addr(rdata.to_vec()),
+            28 if rdlen == 16 => RData::Addr(rdata.to_vec()),
+            1 | 28 => return Err(DnsError::BadRdata),
+            2 | 3 | 4 | 5 | 7 | 8 | 9 | 12 => RData::Name(sub.name()?),
+            15 => {
+                sub.u16()?;
+                RData::Name(sub.name()?)
+            }
+            16 => {
+                let mut strings = Vec::new();
+                let mut r = Reader { msg: rdata, pos: 0 };
+                while r.pos < rdata.len() {
+                    let n = usize::from(r.u8()?);
+                    strings.push(r.take(n)?.to_vec());
+                }
+                RData::Txt(strings)
+            }
+            10 => RData::Null(rdata.to_vec()),
+            6 => {
+                let mname = sub.name()?;
+                let rname = sub.name()?;
+                let mut values = [0u32; 5];
+                for v in &mut values {
+                    *v = sub.u32()?;
+                }
+                RData::Soa {
+                    mname,
+                    rname,
+                    values,
+                }
+            }
+            33 => RData::Srv {
+                priority: sub.u16()?,
+                weight: sub.u16()?,
+                port: sub.u16()?,
+                target: sub.name()?,
+            },
+            44 if rdlen >= 2 => RData::Sshfp {
+                algo: rdata[0],
+                fp_type: rdata[1],
+                fingerprint: rdata[2..].to_vec(),
+            },
+            41 => {
+                let mut opts = Vec::new();
+                let mut r = Reader { msg: rdata, pos: 0 };
+                while r.pos < rdata.len() {
+                    let code = r.u16()?;
+                    let n = usize::from(r.u16()?);
+                    opts.push((code, r.take(n)?.to_vec()));
+                }
+                RData::Opt(opts)
+            }
+            _ => RData::Other,
+        };
+        // Names inside the data must stay inside it.
+        if sub.pos > end {
+            return Err(DnsError::BadRdata);
+        }
+        Ok(DnsRecord {
+            rrname,
+            rrtype,
+            ttl,
+            data,
+        })
+    }
+
+    fn section(&mut self, count: u16) -> Result<Vec<DnsRecord>, DnsError> {
+        let mut out = Vec::with_capacity(usize::from(count).min(16));
+        for _ in 0..count {
+            let r = self.record()?;
+            if out.len() < MAX_RECORDS {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Parses one DNS message (without a TCP length prefix) into its event, numbered
+/// `tx_id`.
+pub fn parse_message(msg: &[u8], tx_id: u64) -> Result<DnsEvent, DnsError> {
+    let mut r = Reader { msg, pos: 0 };
+    let id = r.u16()?;
+    let flags = r.u16()?;
+    let qd = r.u16()?;
+    let an = r.u16()?;
+    let ns = r.u16()?;
+    let ar = r.u16()?;
+    let mut queries = Vec::with_capacity(usize::from(qd).min(4));
+    for _ in 0..qd {
+        let rrname = r.name()?;
+        let rrtype = r.u16()?;
+        let _class = r.u16()?;
+        if queries.len() < MAX_RECORDS {
+            queries.push(DnsQuery { rrname, rrtype });
+        }
+    }
+    let answers = r.section(an)?;
+    let authorities = r.section(ns)?;
+    let additionals = r.section(ar)?;
+    Ok(DnsEvent {
+        tx_id,
+        id,
+        flags,
+        queries,
+        answers,
+        authorities,
+        additionals,
+    })
+}
+
+/// Reassembles length-prefixed messages of one TCP direction.
+#[derive(Debug, Default)]
+struct TcpFramer {
+    buf: Vec<u8>,
+}
+
+/// The per-flow state of the DNS inspector.
+#[derive(Debug)]
+struct DnsFlow {
+    tcp: bool,
+    framers: [TcpFramer; 2],
+    next_tx: u64,
+    finished: bool,
+}
+
+impl FlowData for DnsFlow {
+    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
+        if self.finished {
+            return;
+        }
+        match chunk {
+            Chunk::Gap(_) => self.stop(cx),
+            Chunk::Data(d) if !self.tcp => self.message(cx, d),
+            Chunk::Data(d) => self.tcp_data(cx, dir, d),
+        }
+    }
+}
+
+impl DnsFlow {
+    fn stop(&mut self, cx: &mut Cx<'_>) {
+        self.finished = true;
+        self.framers = Default::default();
+        cx.done();
+    }
+
+    fn message(&mut self, cx: &mut Cx<'_>, msg: &[u8]) {
+        match parse_message(msg, self.next_tx) {
+            Ok(ev) => {
+                self.next_tx += 1;
+                if !ev.queries.is_empty() {
+                    cx.emit(Box::new(ev));
+                }
+            }
+            Err(_) => self.stop(cx),
+        }
+    }
+
+    fn tcp_data(&mut self, cx: &mut Cx<'_>, dir: Direction, mut d: &[u8]) {
+        let i = dir.index();
+        while !d.is_empty() && !self.finished {
+            let buf = &mut self.framers[i].buf;
+            if buf.is_empty() {
+                // In place when a whole message is here.
+                if d.len() >= 2 {
+                    let n = usize::from(u16::from_be_bytes([d[0], d[1]]));
+                    if d.len() >= 2 + n {
+                        let (msg, rest) = d[2..].split_at(n);
+                        d = rest;
+                        self.message(cx, msg);
+                        continue;
+                    }
+                }
+                buf.extend_from_slice(d);
+                return;
+            }
+            // Complete the prefix, then the message.
+            if buf.len() < 2 {
+                let k = (2 - buf.len()).min(d.len());
+                buf.extend_from_slice(&d[..k]);
+                d = &d[k..];
+                if buf.len() < 2 {
+                    return;
+                }
+            }
+            let n = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+            let want = 2 + n - buf.len();
+            let k = want.min(d.len());
+            buf.extend_from_slice(&d[..k]);
+            d = &d[k..];
+            if buf.len() == 2 + n {
+                let whole = std::mem::take(buf);
+                self.message(cx, &whole[2..]);
+                if !self.finished {
+                    let mut whole = whole;
+                    whole.clear();
+                    self.framers[i].buf = whole;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

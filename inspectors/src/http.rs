@@ -1,0 +1,860 @@
+//! HTTP/1 service inspector (`"http"`): one EVE `http` event per transaction.
+//!
+//! Contract:
+//! - Input: each direction's payload from its start, as in-order TCP chunks of any
+//!   split. Header blocks are parsed with `httparse`, in place when a block arrives
+//!   whole in one chunk; a block split across chunks is copied into a per-direction
+//!   buffer of at most [`HEADER_CAP`] bytes (64 KiB). A longer block ends the
+//!   inspection of that direction.
+//! - Many transactions per flow: keep-alive and pipelining. Bodies are skipped by
+//!   `Content-Length`, chunked transfer coding (decoded as a stream, nothing buffered),
+//!   or until the connection closes; `HEAD` and 1xx/204/304 responses have none.
+//!   Requests wait for their response in a queue of at most [`MAX_PENDING`]; past it
+//!   the oldest is emitted alone.
+//! - Events: a request paired with its response when the response (and its body) is
+//!   complete; a response without a request (mid-stream start, or its request lost)
+//!   alone; requests still waiting at flow end alone. Field names are Suricata's
+//!   (`output-json-http.c`, basic and extended: `hostname`, `http_port`, `url`,
+//!   `http_user_agent`, `xff`, `http_content_type`, `http_refer`, `http_method`,
+//!   `protocol`, `status`, `redirect`, `length`).
+//! - `Upgrade: websocket` answered by `101` upgrades the flow to `"websocket"`,
+//!   `Upgrade: h2c` + `101` to `"http2"`; a `2xx` answer to `CONNECT` starts a tunnel.
+//!   In all three cases the inspector is done with the flow.
+//! - Bad input never panics. A message that does not parse, or a gap, makes that
+//!   direction resynchronise at the next request line (a known method) or status line
+//!   (`HTTP/`) found at a line start or at the start of a chunk; after [`RESYNC_CAP`] bytes
+//!   without one, the direction is given up, and with both given up the inspector is
+//!   done.
+
+use crate::text::{eve_string, find_byte};
+use flowengine::flow::Direction;
+use flowengine::inspect::{AppEvent, Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind};
+use serde_json::{Map, Value};
+use std::any::Any;
+use std::collections::VecDeque;
+
+/// Largest header block (request or response line and headers) kept across chunks.
+pub const HEADER_CAP: usize = 64 * 1024;
+/// Most requests waiting for their responses (pipelining).
+pub const MAX_PENDING: usize = 64;
+/// Bytes scanned for a message start after a parse error or a gap before giving up.
+pub const RESYNC_CAP: u64 = 256 * 1024;
+/// Most headers in one message.
+const MAX_HEADERS: usize = 128;
+/// Longest chunk-size line or trailer line.
+const CHUNK_LINE_CAP: usize = 8 * 1024;
+
+/// Request methods that mark a request line when resynchronising.
+const METHODS: &[&[u8]] = &[
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"TRACE ",
+    b"PATCH ",
+];
+
+/// The HTTP/1 service inspector.
+#[derive(Debug, Default)]
+pub struct HttpInspector;
+
+impl HttpInspector {
+    /// A new inspector.
+    pub fn new() -> Self {
+        HttpInspector
+    }
+}
+
+impl Inspector for HttpInspector {
+    fn name(&self) -> &str {
+        "http"
+    }
+
+    fn kind(&self) -> InspectorKind {
+        InspectorKind::Service
+    }
+
+    fn services(&self) -> &[&'static str] {
+        &["http"]
+    }
+
+    fn start(&self, _flow: &FlowInfo) -> Option<Box<dyn FlowData>> {
+        Some(Box::new(HttpFlow::default()))
+    }
+}
+
+/// One HTTP transaction, as Suricata's EVE `http` object names its fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpEvent {
+    /// Host of the request (absolute URI, else `Host` header), lowercased, no port.
+    pub hostname: Option<String>,
+    /// Port given in the host, when one is.
+    pub http_port: Option<u16>,
+    /// The request target as sent.
+    pub url: Option<String>,
+    /// `User-Agent`.
+    pub http_user_agent: Option<String>,
+    /// `X-Forwarded-For`.
+    pub xff: Option<String>,
+    /// Response `Content-Type`, without parameters.
+    pub http_content_type: Option<String>,
+    /// `Referer`.
+    pub http_refer: Option<String>,
+    /// Request method.
+    pub http_method: Option<String>,
+    /// Request protocol (`HTTP/1.1`).
+    pub protocol: Option<String>,
+    /// Response status code.
+    pub status: Option<u16>,
+    /// Response `Location`.
+    pub redirect: Option<String>,
+    /// Response body length (after transfer decoding) seen.
+    pub length: u64,
+}
+
+impl AppEvent for HttpEvent {
+    fn event_type(&self) -> &'static str {
+        "http"
+    }
+
+    fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        let mut s = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                m.insert(k.to_owned(), Value::String(v.clone()));
+            }
+        };
+        s("hostname", &self.hostname);
+        s("url", &self.url);
+        s("http_user_agent", &self.http_user_agent);
+        s("xff", &self.xff);
+        s("http_content_type", &self.http_content_type);
+        s("http_refer", &self.http_refer);
+        s("http_method", &self.http_method);
+        s("protocol", &self.protocol);
+        s("redirect", &self.redirect);
+        if let Some(p) = self.http_port {
+            m.insert("http_port".into(), p.into());
+        }
+        if let Some(st) = self.status {
+            m.insert("status".into(), st.into());
+        }
+        m.insert("length".into(), self.length.into());
+        Value::Object(m)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A transaction in flight, with what its response parsing needs to know.
+#[derive(Debug, Default)]
+struct Tx {
+    ev: HttpEvent,
+    head: bool,
+    connect: bool,
+    upgrade: Option<&'static str>,
+}
+
+/// Chunked transfer coding, decoded as a stream.
+#[derive(Clone, Copy, Debug)]
+enum Chunked {
+    Size {
+        value: u64,
+        digits: u8,
+        ext: bool,
+        len: usize,
+    },
+    Data(u64),
+    DataEnd,
+    Trailer {
+        len: usize,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Body {
+    Length(u64),
+    Chunked(Chunked),
+    UntilClose,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum State {
+    Headers,
+    Body(Body),
+    Resync { scanned: u64 },
+    Dead,
+}
+
+#[derive(Debug)]
+struct Side {
+    state: State,
+    /// A header block split across chunks.
+    buf: Vec<u8>,
+}
+
+impl Default for Side {
+    fn default() -> Self {
+        Side {
+            state: State::Headers,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl Side {
+    fn resync(&mut self) {
+        self.buf.clear();
+        self.state = State::Resync { scanned: 0 };
+    }
+}
+
+/// The per-flow state of the HTTP inspector.
+#[derive(Debug, Default)]
+struct HttpFlow {
+    req: Side,
+    resp: Side,
+    pending: VecDeque<Tx>,
+    /// The response being read (headers done, body in progress).
+    current: Option<Tx>,
+    finished: bool,
+}
+
+/// What a parsed header block tells the stream.
+enum Parsed {
+    /// A complete block of this many bytes.
+    Complete(usize),
+    /// More bytes needed.
+    Partial,
+    /// Not HTTP.
+    Invalid,
+}
+
+impl FlowData for HttpFlow {
+    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
+        if self.finished {
+            return;
+        }
+        match chunk {
+            Chunk::Data(d) => self.feed(cx, dir, d),
+            Chunk::Gap(n) => self.gap(cx, dir, n),
+        }
+        if !self.finished
+            && matches!(self.req.state, State::Dead)
+            && matches!(self.resp.state, State::Dead)
+        {
+            self.finish(cx);
+        }
+    }
+
+    fn end(&mut self, cx: &mut Cx<'_>) {
+        if !self.finished {
+            self.flush(cx);
+        }
+    }
+}
+
+impl HttpFlow {
+    fn side(&mut self, dir: Direction) -> &mut Side {
+        match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        }
+    }
+
+    /// Emits everything still held, then stops.
+    fn finish(&mut self, cx: &mut Cx<'_>) {
+        self.flush(cx);
+        self.finished = true;
+        cx.done();
+    }
+
+    fn flush(&mut self, cx: &mut Cx<'_>) {
+        if let Some(tx) = self.current.take() {
+            cx.emit(Box::new(tx.ev));
+        }
+        while let Some(tx) = self.pending.pop_front() {
+            cx.emit(Box::new(tx.ev));
+        }
+    }
+
+    fn gap(&mut self, cx: &mut Cx<'_>, dir: Direction, n: u32) {
+        let side = self.side(dir);
+        match side.state {
+            State::Body(Body::Length(left)) if u64::from(n) < left => {
+                side.state = State::Body(Body::Length(left - u64::from(n)));
+            }
+            State::Body(Body::UntilClose) | State::Dead | State::Resync { .. } => {}
+            _ => {
+                side.resync();
+                if dir == Direction::ToClient {
+                    if let Some(tx) = self.current.take() {
+                        cx.emit(Box::new(tx.ev));
+                    }
+                }
+            }
+        }
+    }
+
+    fn feed(&mut self, cx: &mut Cx<'_>, dir: Direction, mut input: &[u8]) {
+        while !input.is_empty() && !self.finished {
+            let state = self.side(dir).state;
+            input = match state {
+                State::Dead => return,
+                State::Headers => self.headers(cx, dir, input),
+                State::Body(body) => self.body(cx, dir, body, input),
+                State::Resync { scanned } => self.resync(dir, scanned, input),
+            };
+        }
+    }
+
+    /// Looks for the next message start; returns the input from there (or nothing).
+    fn resync<'a>(&mut self, dir: Direction, scanned: u64, input: &'a [u8]) -> &'a [u8] {
+        let side = self.side(dir);
+        let starts = |s: &[u8]| match dir {
+            Direction::ToServer => METHODS.iter().any(|m| s.starts_with(m)),
+            Direction::ToClient => s.starts_with(b"HTTP/"),
+        };
+        // Message starts sit at line starts; after a loss they also tend to sit at the
+        // start of a segment, so the start of every chunk is a candidate too.
+        let mut pos = Some(0);
+        let mut from = 0;
+        loop {
+            if let Some(p) = pos {
+                if starts(&input[p..]) {
+                    side.state = State::Headers;
+                    return &input[p..];
+                }
+            }
+            match find_byte(&input[from..], b'\n') {
+                Some(i) => {
+                    let p = from + i + 1;
+                    from = p;
+                    pos = Some(p);
+                }
+                None => break,
+            }
+        }
+        let scanned = scanned.saturating_add(input.len() as u64);
+        side.state = if scanned > RESYNC_CAP {
+            State::Dead
+        } else {
+            State::Resync { scanned }
+        };
+        &[]
+    }
+
+    /// Header state: returns the input left after the block (or nothing).
+    fn headers<'a>(&mut self, cx: &mut Cx<'_>, dir: Direction, input: &'a [u8]) -> &'a [u8] {
+        let side = self.side(dir);
+        if side.buf.is_empty() {
+            // Empty lines between messages.
+            let skip = input
+                .iter()
+                .position(|&b| b != b'\r' && b != b'\n')
+                .unwrap_or(input.len());
+            let input = &input[skip..];
+            if input.is_empty() {
+                return input;
+            }
+            match self.parse(cx, dir, input) {
+                Parsed::Complete(n) => &input[n..],
+                Parsed::Partial => {
+                    let side = self.side(dir);
+                    if input.len() > HEADER_CAP {
+                        side.state = State::Dead;
+                    } else {
+                        side.buf.extend_from_slice(input);
+                    }
+                    &[]
+                }
+                Parsed::Invalid => {
+                    // Skip a byte so this start is not taken again.
+                    self.side(dir).resync();
+                    &input[1..]
+                }
+            }
+        } else {
+            // Where in `input` does the block end? Look across the buffer's tail.
+            let old = side.buf.len();
+            let Some(end) = block_end(&side.buf, input) else {
+                if old + input.len() > HEADER_CAP {
+                    side.state = State::Dead;
+                    side.buf = Vec::new();
+                } else {
+                    side.buf.extend_from_slice(input);
+                }
+                return &[];
+            };
+            if old + end > HEADER_CAP {
+                side.state = State::Dead;
+                side.buf = Vec::new();
+                return &[];
+            }
+            side.buf.extend_from_slice(&input[..end]);
+            let buf = std::mem::take(&mut side.buf);
+            let parsed = self.parse(cx, dir, &buf);
+            let side = self.side(dir);
+            let mut buf = buf;
+            let rest = match parsed {
+                Parsed::Complete(n) => {
+                    // Bytes past the block (if the parser stopped earlier) go on.
+                    let used_from_input = n.saturating_sub(old);
+                    &input[used_from_input.min(input.len())..]
+                }
+                Parsed::Partial => {
+                    // An empty line that did not end a block: go on.
+                    let rest = &input[end..];
+                    std::mem::swap(&mut side.buf, &mut buf);
+                    return rest;
+                }
+                Parsed::Invalid => {
+                    side.resync();
+                    &input[end..]
+                }
+            };
+            // Keep a small buffer for the next split block; let a big one go.
+            buf.clear();
+            let side = self.side(dir);
+            if side.buf.is_empty() && buf.capacity() <= 8 * 1024 {
+                side.buf = buf;
+            }
+            rest
+        }
+    }
+
+    /// Parses one header block at the start of `buf` and acts on it.
+    fn parse(&mut self, cx: &mut Cx<'_>, dir: Direction, buf: &[u8]) -> Parsed {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        match dir {
+            Direction::ToServer => {
+                let mut req = httparse::Request::new(&mut headers);
+                let res = httparse::ParserConfig::default()
+                    .allow_multiple_spaces_in_request_line_delimiters(true)
+                    .ignore_invalid_headers_in_requests(true)
+                    .parse_request(&mut req, buf);
+                match res {
+                    Ok(httparse::Status::Complete(n)) => {
+                        self.on_request(cx, &req);
+                        Parsed::Complete(n)
+                    }
+                    Ok(httparse::Status::Partial) => Parsed::Partial,
+                    Err(_) => Parsed::Invalid,
+                }
+            }
+            Direction::ToClient => {
+                let mut resp = httparse::Response::new(&mut headers);
+                let res = httparse::ParserConfig::default()
+                    .allow_spaces_after_header_name_in_responses(true)
+                    .allow_obsolete_multiline_headers_in_responses(true)
+                    .allow_multiple_spaces_in_response_status_delimiters(true)
+                    .ignore_invalid_headers_in_responses(true)
+                    .parse_response(&mut resp, buf);
+                match res {
+                    Ok(httparse::Status::Complete(n)) => {
+                        self.on_response(cx, &resp);
+                        Parsed::Complete(n)
+                    }
+                    Ok(httparse::Status::Partial) => Parsed::Partial,
+                    Err(_) => Parsed::Invalid,
+                }
+            }
+        }
+    }
+
+    fn on_request(&mut self, cx: &mut Cx<'_>, req: &httparse::Request<'_, '_>) {
+        let headers = &*req.headers;
+        let method = req.method.unwrap_or("");
+        let path = req.path.unwrap_or("");
+        let mut ev = HttpEvent {
+            url: Some(eve_string(path.as_bytes())),
+            http_method: Some(eve_string(method.as_bytes())),
+            protocol: Some(format!("HTTP/1.{}", req.version.unwrap_or(1))),
+            http_user_agent: header(headers, "user-agent").map(eve_string),
+            xff: header(headers, "x-forwarded-for").map(eve_string),
+            http_refer: header(headers, "referer").map(eve_string),
+            ..HttpEvent::default()
+        };
+        let authority = absolute_authority(path.as_bytes()).or_else(|| header(headers, "host"));
+        if let Some(a) = authority {
+            let (host, port) = split_host_port(a);
+            ev.hostname = Some(normalize_host(host));
+            ev.http_port = port;
+        }
+        let upgrade = header(headers, "upgrade").and_then(|u| {
+            if contains_ci(u, b"websocket") {
+                Some("websocket")
+            } else if contains_ci(u, b"h2c") {
+                Some("http2")
+            } else {
+                None
+            }
+        });
+        let tx = Tx {
+            ev,
+            head: method.eq_ignore_ascii_case("HEAD"),
+            connect: method.eq_ignore_ascii_case("CONNECT"),
+            upgrade,
+        };
+        if self.pending.len() >= MAX_PENDING {
+            if let Some(old) = self.pending.pop_front() {
+                cx.emit(Box::new(old.ev));
+            }
+        }
+        self.pending.push_back(tx);
+        self.req.state = match message_body(headers) {
+            Some(body) => State::Body(body),
+            None => State::Headers,
+        };
+    }
+
+    fn on_response(&mut self, cx: &mut Cx<'_>, resp: &httparse::Response<'_, '_>) {
+        let code = resp.code.unwrap_or(0);
+        if (100..200).contains(&code) && code != 101 {
+            // Interim (100 Continue, 103 Early Hints): the final response follows.
+            self.resp.state = State::Headers;
+            return;
+        }
+        let headers = &*resp.headers;
+        let mut tx = self.pending.pop_front().unwrap_or_default();
+        tx.ev.status = Some(code);
+        tx.ev.http_content_type = header(headers, "content-type").map(|v| {
+            let v = match find_byte(v, b';') {
+                Some(i) => &v[..i],
+                None => v,
+            };
+            eve_string(v)
+        });
+        tx.ev.redirect = header(headers, "location").map(eve_string);
+        if code == 101 {
+            let to = tx.upgrade.or_else(|| {
+                header(headers, "upgrade").and_then(|u| {
+                    if contains_ci(u, b"websocket") {
+                        Some("websocket")
+                    } else if contains_ci(u, b"h2c") {
+                        Some("http2")
+                    } else {
+                        None
+                    }
+                })
+            });
+            cx.emit(Box::new(tx.ev));
+            if let Some(service) = to {
+                cx.upgrade(service, None);
+            }
+            self.finish(cx);
+            return;
+        }
+        if tx.connect && (200..300).contains(&code) {
+            cx.emit(Box::new(tx.ev));
+            self.finish(cx);
+            return;
+        }
+        let body = if tx.head || code == 204 || code == 304 {
+            None
+        } else {
+            Some(message_body(headers).unwrap_or(Body::UntilClose))
+        };
+        match body {
+            None => {
+                cx.emit(Box::new(tx.ev));
+                self.resp.state = State::Headers;
+            }
+            Some(body) => {
+                self.current = Some(tx);
+                self.resp.state = State::Body(body);
+            }
+        }
+    }
+
+    /// Body state: returns the input left after the body (or nothing).
+    fn body<'a>(
+        &mut self,
+        cx: &mut Cx<'_>,
+        dir: Direction,
+        body: Body,
+        input: &'a [u8],
+    ) -> &'a [u8] {
+        let (next, used, seen) = match body {
+            Body::Length(left) => {
+                let n = usize::try_from(left).unwrap_or(usize::MAX).min(input.len());
+                let left = left - n as u64;
+                let next = if left == 0 {
+                    None
+                } else {
+                    Some(Body::Length(left))
+                };
+                (Ok(next), n, n as u64)
+            }
+            Body::UntilClose => (Ok(Some(Body::UntilClose)), input.len(), input.len() as u64),
+            Body::Chunked(c) => {
+                let (r, used, seen) = dechunk(c, input);
+                (r.map(|c| c.map(Body::Chunked)), used, seen)
+            }
+        };
+        if dir == Direction::ToClient {
+            if let Some(tx) = self.current.as_mut() {
+                tx.ev.length = tx.ev.length.saturating_add(seen);
+            }
+        }
+        let side = self.side(dir);
+        match next {
+            Ok(Some(body)) => side.state = State::Body(body),
+            Ok(None) => {
+                side.state = State::Headers;
+                if dir == Direction::ToClient {
+                    if let Some(tx) = self.current.take() {
+                        cx.emit(Box::new(tx.ev));
+                    }
+                }
+            }
+            Err(()) => {
+                side.resync();
+                if dir == Direction::ToClient {
+                    if let Some(tx) = self.current.take() {
+                        cx.emit(Box::new(tx.ev));
+                    }
+                }
+            }
+        }
+        &input[used..]
+    }
+}
+
+/// Decodes chunked coding over `input`: the next state (`None` when the body ended,
+/// `Err` on a framing error), the bytes used, and the data bytes seen.
+fn dechunk(mut c: Chunked, input: &[u8]) -> (Result<Option<Chunked>, ()>, usize, u64) {
+    let mut i = 0;
+    let mut seen = 0u64;
+    while i < input.len() {
+        match c {
+            Chunked::Data(left) => {
+                let n = usize::try_from(left)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len() - i);
+                i += n;
+                seen += n as u64;
+                let left = left - n as u64;
+                c = if left == 0 {
+                    Chunked::DataEnd
+                } else {
+                    Chunked::Data(left)
+                };
+            }
+            Chunked::DataEnd => match input[i] {
+                b'\r' => i += 1,
+                b'\n' => {
+                    i += 1;
+                    c = Chunked::Size {
+                        value: 0,
+                        digits: 0,
+                        ext: false,
+                        len: 0,
+                    };
+                }
+                // Lenient: a missing CRLF after the data.
+                _ => {
+                    c = Chunked::Size {
+                        value: 0,
+                        digits: 0,
+                        ext: false,
+                        len: 0,
+                    }
+                }
+            },
+            Chunked::Size {
+                value,
+                digits,
+                ext,
+                len,
+            } => {
+                let b = input[i];
+                i += 1;
+                if len >= CHUNK_LINE_CAP {
+                    return (Err(()), i, seen);
+                }
+                c = match b {
+                    // Tolerate empty lines (LF or CRLF) before a size.
+                    b'\n' if digits == 0 && len <= 1 => Chunked::Size {
+                        value,
+                        digits,
+                        ext,
+                        len: 0,
+                    },
+                    b'\n' if digits == 0 => return (Err(()), i, seen),
+                    b'\n' if value == 0 => Chunked::Trailer { len: 0 },
+                    b'\n' => Chunked::Data(value),
+                    _ if ext => Chunked::Size {
+                        value,
+                        digits,
+                        ext,
+                        len: len + 1,
+                    },
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        if digits >= 15 {
+                            return (Err(()), i, seen);
+                        }
+                        let d = match b {
+                            b'0'..=b'9' => b - b'0',
+                            b'a'..=b'f' => b - b'a' + 10,
+                            _ => b - b'A' + 10,
+                        };
+                        Chunked::Size {
+                            value: value * 16 + u64::from(d),
+                            digits: digits + 1,
+                            ext,
+                            len: len + 1,
+                        }
+                    }
+                    b'\r' | b' ' | b'\t' => Chunked::Size {
+                        value,
+                        digits,
+                        ext,
+                        len: len + 1,
+                    },
+                    b';' if digits > 0 => Chunked::Size {
+                        value,
+                        digits,
+                        ext: true,
+                        len: len + 1,
+                    },
+                    _ => return (Err(()), i, seen),
+                };
+            }
+            Chunked::Trailer { len } => {
+                let b = input[i];
+                i += 1;
+                c = match b {
+                    b'\n' if len == 0 => return (Ok(None), i, seen),
+                    b'\n' => Chunked::Trailer { len: 0 },
+                    b'\r' if len == 0 => Chunked::Trailer { len: 0 },
+                    _ if len >= CHUNK_LINE_CAP => return (Err(()), i, seen),
+                    _ => Chunked::Trailer { len: len + 1 },
+                };
+            }
+        }
+    }
+    (Ok(Some(c)), i, seen)
+}
+
+/// The body a message's headers announce (`None`: no body).
+fn message_body(headers: &[httparse::Header<'_>]) -> Option<Body> {
+    if let Some(te) = header(headers, "transfer-encoding") {
+        if contains_ci(te, b"chunked") {
+            return Some(Body::Chunked(Chunked::Size {
+                value: 0,
+                digits: 0,
+                ext: false,
+                len: 0,
+            }));
+        }
+    }
+    let cl = header(headers, "content-length")?;
+    let digits = crate::text::trim(cl);
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+    (n > 0).then_some(Body::Length(n))
+}
+
+/// The first header named `name` (ASCII case-insensitive).
+fn header<'b>(headers: &[httparse::Header<'b>], name: &str) -> Option<&'b [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// The authority of an absolute-form request target (`http://host:port/path`).
+fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
+    let rest = if crate::text::starts_with_ci(target, b"http://") {
+        &target[7..]
+    } else if crate::text::starts_with_ci(target, b"https://") {
+        &target[8..]
+    } else {
+        return None;
+    };
+    let end = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?' || b == b'#')
+        .unwrap_or(rest.len());
+    let auth = &rest[..end];
+    // Drop any userinfo.
+    let auth = match auth.iter().rposition(|&b| b == b'@') {
+        Some(i) => &auth[i + 1..],
+        None => auth,
+    };
+    (!auth.is_empty()).then_some(auth)
+}
+
+/// Splits `host[:port]` (IPv6 literals in brackets).
+fn split_host_port(a: &[u8]) -> (&[u8], Option<u16>) {
+    let a = crate::text::trim(a);
+    let colon = if a.first() == Some(&b'[') {
+        match find_byte(a, b']') {
+            Some(close) if a.get(close + 1) == Some(&b':') => Some(close + 1),
+            _ => None,
+        }
+    } else {
+        a.iter().rposition(|&b| b == b':')
+    };
+    match colon {
+        Some(i) => {
+            let port = &a[i + 1..];
+            let p = if !port.is_empty() && port.len() <= 5 && port.iter().all(u8::is_ascii_digit) {
+                port.iter()
+                    .try_fold(0u32, |acc, d| Some(acc * 10 + u32::from(d - b'0')))
+                    .and_then(|p| u16::try_from(p).ok())
+            } else {
+                None
+            };
+            (&a[..i], p)
+        }
+        None => (a, None),
+    }
+}
+
+/// Lowercases a hostname and drops trailing dots, as libhtp normalises it.
+fn normalize_host(host: &[u8]) -> String {
+    let mut h = host;
+    while let [rest @ .., b'.'] = h {
+        h = rest;
+    }
+    let mut s = eve_string(h);
+    s.make_ascii_lowercase();
+    s
+}
+
+/// Where the header block that began in `head` ends in `input`: the index just past
+/// its empty line, looking across the boundary between the two.
+fn block_end(head: &[u8], input: &[u8]) -> Option<usize> {
+    // Keep the last three bytes of `head` as context.
+    let ctx = &head[head.len().saturating_sub(3)..];
+    let mut prev: [u8; 3] = [0; 3];
+    let k = ctx.len();
+    prev[3 - k..].copy_from_slice(ctx);
+    for (i, &b) in input.iter().enumerate() {
+        if b == b'\n' && (prev[2] == b'\n' || (prev[2] == b'\r' && prev[1] == b'\n')) {
+            return Some(i + 1);
+        }
+        prev = [prev[1], prev[2], b];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;
