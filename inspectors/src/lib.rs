@@ -6,3 +6,6 @@
 //! Each module holds one protocol (or the wizard) and states its contract: what it
 //! reads, what it emits, and how it fails on bad input (never a panic: a parser error
 //! ends that inspector's work on the flow, and the flow keeps its record).
+
+pub mod quic;
+pub mod tls;
