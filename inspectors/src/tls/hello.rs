@@ -83,13 +83,11 @@ impl ClientHello {
                 continue;
             };
             match e {
-                TlsExtension::SNI(names) => {
-                    if out.sni.is_none() {
-                        out.sni = names
-                            .iter()
-                            .find(|(t, _)| *t == SNIType::HostName)
-                            .map(|(_, n)| n.to_vec());
-                    }
+                TlsExtension::SNI(names) if out.sni.is_none() => {
+                    out.sni = names
+                        .iter()
+                        .find(|(t, _)| *t == SNIType::HostName)
+                        .map(|(_, n)| n.to_vec());
                 }
                 TlsExtension::ALPN(list) if out.alpns.is_empty() => {
                     out.alpns = list.iter().map(|p| p.to_vec()).collect();

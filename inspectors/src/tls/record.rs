@@ -125,10 +125,11 @@ impl Framer {
             let (payload, rest) = data.split_at(take);
             data = rest;
             self.rec_left -= take;
-            if self.rec_type == CT_HANDSHAKE && !self.skip_handshake {
-                if self.handshake(payload, f)?.is_break() {
-                    return Ok(ControlFlow::Break(()));
-                }
+            if self.rec_type == CT_HANDSHAKE
+                && !self.skip_handshake
+                && self.handshake(payload, f)?.is_break()
+            {
+                return Ok(ControlFlow::Break(()));
             }
         }
         Ok(ControlFlow::Continue(()))
