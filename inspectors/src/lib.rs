@@ -18,3 +18,6 @@ pub mod pop3;
 pub mod smtp;
 pub mod ssh;
 mod text;
+
+pub mod quic;
+pub mod tls;
