@@ -131,8 +131,8 @@ pub struct Magic {
     pub transport: Transport,
     /// Who sends the bytes it matches (a server's message seen from the client swaps).
     pub side: Side,
-    /// The pattern: hex syntax (`|16 03|`, `?` wildcards) or spell syntax (`*` globs,
-    /// `\*` a literal star), at most 256 bytes.
+    /// The pattern, as Snort writes it: hex syntax (`|16 03|`, `?` wildcards) or spell
+    /// syntax (`*` globs, `**` a literal star), at most 256 bytes.
     pub pattern: String,
 }
 

@@ -2,8 +2,8 @@
 //! wizard `spells`.
 //!
 //! Contract: a [`Spell`] is parsed once from text where `*` matches any run of bytes
-//! (empty included), `\*` is a literal `*` and `\\` a literal backslash; every other
-//! character stands for itself, ASCII letters without regard to case. A spell is
+//! (empty included) and `**` is a literal `*` (Snort's syntax); every other character
+//! stands for itself, ASCII letters without regard to case. A spell is
 //! anchored at the start of the direction and is a prefix: `GET *` and `GET ` are the
 //! same spell, and whatever follows the last literal is not looked at. Matching never
 //! allocates; a `*` scans at most the bytes it is given (the wizard's search depth).
@@ -31,35 +31,28 @@ impl Spell {
             reason,
         };
         let mut runs: Vec<Vec<u8>> = vec![Vec::new()];
-        let mut escaped = false;
         let mut total = 0usize;
-        for c in pattern.chars() {
+        let mut chars = pattern.chars().peekable();
+        while let Some(c) = chars.next() {
             if !c.is_ascii() {
                 return Err(bad("non-ASCII character"));
             }
-            let b = c as u8;
-            if escaped {
-                if b != b'*' && b != b'\\' {
-                    return Err(bad("only \\* and \\\\ are escapes"));
+            if c == '*' {
+                if chars.peek() == Some(&'*') {
+                    // `**` is a literal star (Snort's escape)
+                    chars.next();
+                } else {
+                    runs.push(Vec::new());
+                    continue;
                 }
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-                continue;
-            } else if b == b'*' {
-                runs.push(Vec::new());
-                continue;
             }
             if let Some(run) = runs.last_mut() {
-                run.push(b.to_ascii_lowercase());
+                run.push((c as u8).to_ascii_lowercase());
             }
             total += 1;
             if total > MAX_SPELL_LEN {
                 return Err(bad("longer than 256 bytes"));
             }
-        }
-        if escaped {
-            return Err(bad("dangling backslash"));
         }
         if total == 0 {
             return Err(bad("no literal bytes"));
@@ -143,16 +136,20 @@ mod tests {
     }
 
     #[test]
-    fn escaped_star_is_literal() {
-        let s = Spell::parse("\\* OK").unwrap();
+    fn a_double_star_is_a_literal_star() {
+        let s = Spell::parse("** OK").unwrap();
         assert_eq!(s.fit(b"* OK [CAPABILITY IMAP4rev1] ready"), Ok(()));
         assert_eq!(s.fit(b"+ OK"), Err(Miss::No));
         assert!(!s.may_start_with(b'+'));
+        // a star then a wildcard
+        let t = Spell::parse("***x").unwrap();
+        assert_eq!(t.fit(b"*abcx"), Ok(()));
+        assert_eq!(t.fit(b"abcx"), Err(Miss::No));
     }
 
     #[test]
     fn malformed_spells_are_refused() {
-        for p in ["", "*", "**", "a\\", "a\\b", "ü"] {
+        for p in ["", "*", "ü"] {
             assert!(
                 matches!(Spell::parse(p), Err(WizardError::BadSpell { .. })),
                 "{p:?} was accepted"
