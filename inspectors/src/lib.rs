@@ -6,6 +6,7 @@
 //! Each module holds one protocol (or the wizard) and states its contract: what it
 //! reads, what it emits, and how it fails on bad input (never a panic: a parser error
 //! ends that inspector's work on the flow, and the flow keeps its record).
+pub mod builtin;
 pub mod sizes;
 
 pub mod wizard;
@@ -21,3 +22,5 @@ mod text;
 
 pub mod quic;
 pub mod tls;
+
+pub use builtin::{builtin, BuiltinError};

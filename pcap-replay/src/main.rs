@@ -120,6 +120,12 @@ impl Sink for Output {
             Output::Count(n) => *n += 1,
         }
     }
+
+    fn event(&mut self, event: &flowengine::inspect::EventRecord<'_>) {
+        if let Output::Eve(w) = self {
+            w.event(event);
+        }
+    }
 }
 
 fn open_eve(
@@ -203,7 +209,8 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ipv6_compress: config.eve.ipv6_compress,
     };
     let (out, shared) = open_eve(args.eve.as_deref(), opts)?;
-    let mut engine = Engine::new(&config, out)?;
+    let inspectors = flowengine_inspectors::builtin(&config)?;
+    let mut engine = Engine::with_inspectors(&config, out, inspectors)?;
 
     let started = Instant::now();
     let mut read = match input {
@@ -234,16 +241,16 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let t = Instant::now();
     let (stats, out) = engine.finish();
     read.engine_time += t.elapsed();
-    let written = match out {
+    let (written, events_written) = match out {
         Output::Eve(eve) => {
-            let written = eve.written();
+            let written = (eve.written(), eve.events_written());
             if let Err(e) = eve.finish() {
                 eprintln!("pcap-replay: error: writing EVE output: {e}");
                 read.failed = true;
             }
             written
         }
-        Output::Count(_) => 0,
+        Output::Count(_) => (0, 0),
     };
     let elapsed = started.elapsed();
     if !args.quiet {
@@ -259,6 +266,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             capture: read.capture,
             stats: &stats,
             records_written: written,
+            events_written,
             elapsed,
             engine_time: read.engine_time,
             ignored: &ignored,

@@ -39,6 +39,8 @@ pub struct Summary<'a> {
     pub capture: Option<CaptureStats>,
     pub stats: &'a Stats,
     pub records_written: u64,
+    /// Inspector events written to EVE.
+    pub events_written: u64,
     pub elapsed: Duration,
     /// Time spent inside the engine (decode, tracking, records), without file reading.
     pub engine_time: Duration,
@@ -207,6 +209,12 @@ pub fn render(s: &Summary<'_>) -> String {
     p.line("peak_flows", c.peak_flows);
     p.count("allowlist_flows", c.allowlist_flows);
 
+    if st.inspect.flows > 0 {
+        let mut p = section(&mut out, "app_layer:");
+        for (name, v) in st.inspect.counters() {
+            p.count(name, v);
+        }
+    }
     let mut p = section(&mut out, "memory:");
     p.line("bytes_per_flow_slot", st.slot_bytes);
     p.line(
@@ -227,6 +235,7 @@ pub fn render(s: &Summary<'_>) -> String {
     let mut p = section(&mut out, "output:");
     p.line("flow_records", st.records);
     p.line("eve_records_written", s.records_written);
+    p.line("eve_events_written", s.events_written);
     if !s.ignored.is_empty() {
         p.line("ignored_config_keys", s.ignored.join(", "));
     }

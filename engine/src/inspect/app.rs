@@ -296,6 +296,9 @@ impl AppFlow {
                     self.fail_detection(stats);
                 }
                 Some(Detection::Failed) => self.fail_detection(stats),
+                Some(Detection::Service(name)) if self.set.is_disabled(name) => {
+                    self.fail_detection(stats)
+                }
                 Some(Detection::Service(name)) => {
                     self.drop_wizard();
                     self.name_service(name, stats);

@@ -79,6 +79,8 @@ pub struct InspectorSet {
     /// Service name -> index in `services`.
     bound: HashMap<&'static str, usize>,
     ports: Vec<PortBinding>,
+    /// Services the wizard must not name (`app-layer.protocols.NAME.enabled = no`).
+    disabled: Vec<String>,
 }
 
 impl InspectorSet {
@@ -133,6 +135,18 @@ impl InspectorSet {
             })?;
         self.bound.insert(service, i);
         Ok(())
+    }
+
+    /// Turns `service` off: a wizard naming it is taken as detection failing.
+    pub fn disable(&mut self, service: &str) {
+        if !self.is_disabled(service) {
+            self.disabled.push(service.to_string());
+        }
+    }
+
+    /// True when `service` is turned off.
+    pub fn is_disabled(&self, service: &str) -> bool {
+        self.disabled.iter().any(|d| d == service)
     }
 
     /// Adds a port binding (checked before the wizard, in the order added).
