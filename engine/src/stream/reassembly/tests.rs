@@ -495,6 +495,41 @@ fn byte_limit_gives_up_the_oldest_holes() {
 }
 
 #[test]
+fn limits_are_exact() {
+    // Exactly max_bytes held fits; one byte more gives up a hole.
+    let mut t = T::with_limits(16, 20);
+    assert_eq!(t.seg(20, &REQUEST[20..30]), Offer::Held);
+    assert_eq!(t.seg(40, &REQUEST[40..50]), Offer::Held);
+    assert_eq!(t.r.held_bytes(), 20);
+    assert!(t.take().is_empty());
+    assert_eq!(t.seg(60, &REQUEST[60..61]), Offer::Held);
+    assert_eq!(t.take(), vec![Got::G(20), d(&REQUEST[20..30])]);
+    // Exactly max_segments held fits; one more gives up a hole.
+    let mut t = T::with_limits(2, 4096);
+    assert_eq!(t.seg(20, &REQUEST[20..21]), Offer::Held);
+    assert_eq!(t.seg(40, &REQUEST[40..41]), Offer::Held);
+    assert!(t.take().is_empty());
+    assert_eq!(t.seg(60, &REQUEST[60..61]), Offer::Held);
+    assert_eq!(t.take(), vec![Got::G(20), d(&REQUEST[20..21])]);
+    assert_eq!(t.r.held_segments(), 2);
+}
+
+#[test]
+fn over_a_limit_only_the_hole_before_the_new_segment_goes() {
+    // The new segment lies in the first hole: only the part of the hole before it is
+    // given up, it passes through, and the held data after it stays held.
+    let mut t = T::with_limits(1, 4096);
+    t.seg(0, &REQUEST[..10]);
+    t.take();
+    assert_eq!(t.seg(40, &REQUEST[40..50]), Offer::Held);
+    assert_eq!(t.seg(20, &REQUEST[20..30]), Offer::Delivered);
+    assert_eq!(t.take(), vec![Got::G(10), d(&REQUEST[20..30])]);
+    assert_eq!(t.r.held_segments(), 1);
+    t.seg(30, &REQUEST[30..40]);
+    assert_eq!(t.bytes(), &REQUEST[30..50]);
+}
+
+#[test]
 fn segment_larger_than_the_byte_limit_passes_through_after_a_gap() {
     let mut r = Reassembler::default();
     let cfg = ReassemblyConfig {
