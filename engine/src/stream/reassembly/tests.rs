@@ -736,8 +736,12 @@ fn small_and_no_heap_until_data_is_held() {
     assert!(t.r.held.capacity() > 0);
 }
 
-/// A random stream, the segments that cover it, and how to mess them up.
-fn stream_case() -> impl Strategy<Value = (Vec<u8>, Vec<usize>, Vec<(usize, usize)>, u64, u32)> {
+/// A random stream, the sizes of the segments that cover it, extra segments (start,
+/// length), a shuffle seed and the first sequence number.
+type Case = (Vec<u8>, Vec<usize>, Vec<(usize, usize)>, u64, u32);
+
+/// A random [`Case`].
+fn stream_case() -> impl Strategy<Value = Case> {
     (
         prop::collection::vec(any::<u8>(), 1..2500),
         prop::collection::vec(1usize..300, 1..40),
