@@ -23,8 +23,9 @@
 //!   segment considered again, until it fits or has become in order (so a segment larger
 //!   than `max_bytes` is never held: the hole before it is given up and it passes
 //!   through). Memory is bounded by the limits: payload held <= `max_bytes`, plus
-//!   24 bytes of bookkeeping per held piece (<= `max_segments`), and nothing on the
-//!   heap while nothing is held.
+//!   24 bytes of bookkeeping per held piece (<= `max_segments`). Nothing is on the
+//!   heap until data is held, and at most 96 bytes (4 empty slots) once it was all
+//!   delivered; everything is freed when the depth is reached.
 //! - **First data wins.** Bytes already delivered or held are never replaced (Suricata's
 //!   default BSD-like policy keeps the original data). A segment that overlaps held data
 //!   only adds its new pieces (so one segment may be held as several pieces, each
@@ -64,6 +65,11 @@ use std::collections::VecDeque;
 
 /// How much further ahead than `max_bytes` a segment may start and still be held.
 const AHEAD_SLACK: u64 = 1 << 20;
+
+/// Empty held-queue slots kept (24 bytes each) after a reordering is resolved: a
+/// queue's first allocation, so that flows that reorder now and then do not allocate
+/// the queue again each time.
+const KEEP_SLOTS: usize = 4;
 
 /// The farthest a sequence or acknowledgement number may be from the next expected
 /// byte and still count: TCP's largest window (RFC 7323, 2^30).
@@ -180,8 +186,8 @@ impl Held {
     }
 }
 
-/// One direction's reassembly state (about 170 bytes; heap only while holding
-/// out-of-order data). See the module documentation for the rules.
+/// One direction's reassembly state (160 bytes on 64-bit targets; heap only once
+/// out-of-order data was held). See the module documentation for the rules.
 #[derive(Clone, Debug, Default)]
 pub struct Reassembler {
     /// Sequence number of stream offset 0.
@@ -504,11 +510,12 @@ impl Reassembler {
         true
     }
 
-    /// Takes the first held piece out, freeing the queue once it is empty.
+    /// Takes the first held piece out; once the queue is empty, frees it unless it is
+    /// small (at most [`KEEP_SLOTS`] slots, kept for the next reordering).
     fn pop(&mut self) -> Option<Held> {
         let h = self.held.pop_front()?;
         self.held_bytes -= h.data.len() as u32;
-        if self.held.is_empty() {
+        if self.held.is_empty() && self.held.capacity() > KEEP_SLOTS {
             self.held = VecDeque::new();
         }
         Some(h)
