@@ -67,7 +67,7 @@ pub fn builtin(config: &Config) -> Result<InspectorSet, BuiltinError> {
     let wizard =
         Wizard::new(WizardConfig::default().with_max_search_depth(app.wizard.max_search_depth))?;
     set.add(Arc::new(wizard))?;
-    for (name, _) in &app.protocols {
+    for name in app.protocols.keys() {
         if app.protocol(name) == ProtocolMode::No {
             set.disable(name);
         }

@@ -4,8 +4,10 @@
 //! (today the TCP session; bounded reassembly for inspectors comes with them). It is
 //! `Copy`-free of heap memory, so slots stay preallocated and allocation-free.
 
+pub mod reassembly;
 pub mod tcp;
 
+pub use reassembly::{Offer, Reassembler, ReassemblyConfig, ReassemblyStats};
 pub use tcp::{TcpOptions, TcpSession, TcpState, TcpUpdate};
 
 /// A piece of one direction's payload, in order, as the stream hands it to
