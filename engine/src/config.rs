@@ -48,6 +48,34 @@ pub struct StreamConfig {
     pub timeout_flows_per_packet: u32,
     /// Flows the timeout sweep may end per idle call (Snort `IDLE_PRUNE_MAX`).
     pub timeout_flows_when_idle: u32,
+    /// `[stream.reassembly]`: TCP reassembly for inspectors.
+    pub reassembly: ReassemblySection,
+}
+
+/// `[stream.reassembly]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReassemblySection {
+    /// Stream bytes per direction handed to inspectors; 0 = unlimited (Suricata
+    /// `stream.reassembly.depth`, 1 MiB).
+    pub depth: u64,
+    /// Out-of-order segments held per direction.
+    #[serde(rename = "max-segments")]
+    pub max_segments: u32,
+    /// Out-of-order bytes held per direction.
+    #[serde(rename = "max-bytes")]
+    pub max_bytes: u32,
+}
+
+impl Default for ReassemblySection {
+    fn default() -> Self {
+        let d = crate::stream::ReassemblyConfig::default();
+        ReassemblySection {
+            depth: d.depth,
+            max_segments: d.max_segments,
+            max_bytes: d.max_bytes,
+        }
+    }
 }
 
 impl Default for StreamConfig {
@@ -62,6 +90,7 @@ impl Default for StreamConfig {
             midstream_policy: "ignore".into(),
             timeout_flows_per_packet: 2,
             timeout_flows_when_idle: 400,
+            reassembly: ReassemblySection::default(),
         }
     }
 }
@@ -554,6 +583,16 @@ impl Config {
         let mut b = ConfigBuilder::new();
         b.merge_toml(text, None)?;
         b.build()
+    }
+
+    /// The TCP reassembly limits.
+    pub fn reassembly_config(&self) -> crate::stream::ReassemblyConfig {
+        let r = &self.stream.reassembly;
+        crate::stream::ReassemblyConfig {
+            max_segments: r.max_segments,
+            max_bytes: r.max_bytes,
+            depth: r.depth,
+        }
     }
 
     /// The flow cache settings. `deterministic` fixes the hash seed.

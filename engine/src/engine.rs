@@ -23,7 +23,7 @@ use crate::inspect::{
 };
 use crate::key::{FlowKey, KeyOptions};
 use crate::record::{FlowRecord, Sink};
-use crate::stream::TcpOptions;
+use crate::stream::{ReassemblyConfig, TcpOptions};
 use crate::time::Timestamp;
 use std::sync::Arc;
 
@@ -201,6 +201,7 @@ pub struct Engine<S: Sink> {
     /// The inspectors new flows get; `None` for a pure flow meter.
     inspectors: Option<Arc<InspectorSet>>,
     inspect: InspectStats,
+    reasm: ReassemblyConfig,
     sink: S,
     decode: DecodeStats,
     clock: Timestamp,
@@ -258,12 +259,13 @@ fn ender<'a, S: Sink>(
     sink: &'a mut S,
     records: &'a mut u64,
     inspect: &'a mut InspectStats,
+    reasm: &'a ReassemblyConfig,
     now: Timestamp,
 ) -> impl FnMut(&mut Flow<FlowExt>, EndReason) + 'a {
     move |f, reason| {
         let mut record = FlowRecord::from_flow(f, reason, now);
         if let Some(mut app) = f.ext.app.take() {
-            app.finish(now, inspect, &mut |ev| sink.event(ev));
+            app.finish(reasm, now, inspect, &mut |ev| sink.event(ev));
             record.app = app.app_proto();
         }
         sink.flow(&record);
@@ -295,6 +297,7 @@ impl<S: Sink> Engine<S> {
             sweep_when_idle: config.stream.timeout_flows_when_idle,
             inspectors: None,
             inspect: InspectStats::default(),
+            reasm: config.reassembly_config(),
             sink,
             decode: DecodeStats::default(),
             clock: Timestamp::ZERO,
@@ -607,6 +610,7 @@ impl<S: Sink> Engine<S> {
             &mut self.sink,
             &mut self.records,
             &mut self.inspect,
+            &self.reasm,
             self.clock,
         );
         // The sweep runs on this packet's time: a packet older than the newest one seen
@@ -677,24 +681,32 @@ impl<S: Sink> Engine<S> {
             _ => establish_if_bidirectional(flow),
         }
         if let Some(set) = &self.inspectors {
-            if !payload.is_empty() && k.valid {
-                let transport = match k.transport {
+            if k.valid {
+                match k.transport {
                     // Only a tracked session's payload is inspected (Suricata: no
-                    // stream, no app layer).
-                    Transport::Tcp(_) if tcp_active => Some(AppTransport::Tcp),
-                    Transport::Udp { .. } => Some(AppTransport::Udp),
-                    _ => None,
-                };
-                if let Some(t) = transport {
-                    inspect_payload(
-                        &mut self.cache,
-                        set,
-                        &mut self.inspect,
-                        &mut self.sink,
-                        (id, reversed, t),
-                        payload,
-                        now,
-                    );
+                    // stream, no app layer). Acknowledgements matter too: they give
+                    // up holes the capture lost.
+                    Transport::Tcp(t) if tcp_active => {
+                        if !payload.is_empty() || self.cache.flow(id).ext.app.is_some() {
+                            let mut i = Inspect {
+                                cache: &mut self.cache,
+                                set,
+                                stats: &mut self.inspect,
+                                reasm: &self.reasm,
+                            };
+                            i.tcp(&mut self.sink, id, reversed, &t, payload, now);
+                        }
+                    }
+                    Transport::Udp { .. } if !payload.is_empty() => {
+                        let mut i = Inspect {
+                            cache: &mut self.cache,
+                            set,
+                            stats: &mut self.inspect,
+                            reasm: &self.reasm,
+                        };
+                        i.datagram(&mut self.sink, id, reversed, payload, now);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -713,6 +725,7 @@ impl<S: Sink> Engine<S> {
             &mut self.sink,
             &mut self.records,
             &mut self.inspect,
+            &self.reasm,
             self.clock,
         );
         self.cache
@@ -732,6 +745,7 @@ impl<S: Sink> Engine<S> {
             &mut self.sink,
             &mut self.records,
             &mut self.inspect,
+            &self.reasm,
             self.clock,
         );
         self.cache.flush(self.clock, &mut on_end);
@@ -803,34 +817,104 @@ impl<S: Sink> Engine<S> {
     }
 }
 
-/// Hands a packet's payload to the inspectors of flow `id` (starting them on its
-/// first payload), and applies what they ask of the flow.
-#[inline(never)]
-fn inspect_payload<S: Sink>(
-    cache: &mut FlowCache<FlowExt>,
-    set: &Arc<InspectorSet>,
-    stats: &mut InspectStats,
-    sink: &mut S,
-    (id, reversed, transport): (FlowId, bool, AppTransport),
-    payload: &[u8],
-    now: Timestamp,
-) {
-    let flow = cache.flow_mut(id);
-    let mut app = match flow.ext.app.take() {
-        Some(app) => app,
-        None => Box::new(AppFlow::new(set, flow_info(flow, transport), stats)),
-    };
-    let dir = flow.direction(reversed);
-    let fx = app.chunk(dir, Chunk::Data(payload), now, stats, &mut |ev| {
-        sink.event(ev)
-    });
-    if fx.swap {
-        flow.swap_direction();
-        flow.ext.tcp.swap_roles();
+/// The engine's parts inspection needs, borrowed for one packet.
+struct Inspect<'a> {
+    cache: &'a mut FlowCache<FlowExt>,
+    set: &'a Arc<InspectorSet>,
+    stats: &'a mut InspectStats,
+    reasm: &'a ReassemblyConfig,
+}
+
+impl Inspect<'_> {
+    /// The flow's inspection state, started on its first payload.
+    fn app(&mut self, id: FlowId, transport: AppTransport) -> Box<AppFlow> {
+        let flow = self.cache.flow_mut(id);
+        match flow.ext.app.take() {
+            Some(app) => app,
+            None => Box::new(AppFlow::new(
+                self.set,
+                flow_info(flow, transport),
+                self.stats,
+            )),
+        }
     }
-    flow.ext.app = Some(app);
-    if let Some(v) = fx.verdict {
-        cache.set_verdict(id, v);
+
+    /// Puts the state back and applies what the inspectors asked of the flow.
+    fn done(&mut self, id: FlowId, app: Box<AppFlow>, fx: crate::inspect::Effects) {
+        let flow = self.cache.flow_mut(id);
+        if fx.swap {
+            flow.swap_direction();
+            flow.ext.tcp.swap_roles();
+        }
+        flow.ext.app = Some(app);
+        if let Some(v) = fx.verdict {
+            self.cache.set_verdict(id, v);
+        }
+    }
+
+    /// A datagram's payload: one chunk.
+    #[inline(never)]
+    fn datagram<S: Sink>(
+        &mut self,
+        sink: &mut S,
+        id: FlowId,
+        reversed: bool,
+        payload: &[u8],
+        now: Timestamp,
+    ) {
+        let mut app = self.app(id, AppTransport::Udp);
+        let dir = self.cache.flow(id).direction(reversed);
+        let fx = app.chunk(dir, Chunk::Data(payload), now, self.stats, &mut |ev| {
+            sink.event(ev)
+        });
+        self.done(id, app, fx);
+    }
+
+    /// A TCP segment: its acknowledgement (for the other direction's holes), then its
+    /// payload through reassembly.
+    #[inline(never)]
+    fn tcp<S: Sink>(
+        &mut self,
+        sink: &mut S,
+        id: FlowId,
+        reversed: bool,
+        t: &crate::decode::TcpInfo,
+        payload: &[u8],
+        now: Timestamp,
+    ) {
+        let mut app = self.app(id, AppTransport::Tcp);
+        let flow = self.cache.flow(id);
+        let dir = flow.direction(reversed);
+        let start = flow.ext.tcp.data_start(dir).unwrap_or(t.seq);
+        let mut emit = |ev: &crate::inspect::EventRecord<'_>| sink.event(ev);
+        let mut fx = crate::inspect::Effects::default();
+        if t.flags & crate::decode::tcp_flags::ACK != 0 {
+            fx = app.tcp_ack(dir, t.ack, self.reasm, now, self.stats, &mut emit);
+        }
+        if !payload.is_empty() {
+            // A swap by the acknowledgement's data turns this segment around too.
+            let dir = if fx.swap { opposite(dir) } else { dir };
+            let more = app.tcp_segment(
+                dir,
+                t.seq,
+                payload,
+                || start,
+                self.reasm,
+                now,
+                self.stats,
+                &mut emit,
+            );
+            fx.swap ^= more.swap;
+            fx.verdict = more.verdict.or(fx.verdict);
+        }
+        self.done(id, app, fx);
+    }
+}
+
+fn opposite(d: crate::flow::Direction) -> crate::flow::Direction {
+    match d {
+        crate::flow::Direction::ToServer => crate::flow::Direction::ToClient,
+        crate::flow::Direction::ToClient => crate::flow::Direction::ToServer,
     }
 }
 

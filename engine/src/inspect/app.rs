@@ -26,6 +26,7 @@ use super::data_map::FlowDataMap;
 use super::set::{InspectorSet, Registered};
 use super::{Actions, AppEvent, Chunk, Cx, Detection, EventRecord, FlowData, FlowInfo};
 use crate::flow::{Direction, Verdict};
+use crate::stream::{Reassembler, ReassemblyConfig};
 use crate::time::Timestamp;
 use std::sync::Arc;
 
@@ -151,8 +152,8 @@ impl InspectStats {
 /// Where events go: the engine's sink, with the flow's tuple filled in.
 pub type Emit<'a> = dyn FnMut(&EventRecord<'_>) + 'a;
 
-/// One flow's inspection state.
-pub struct AppFlow {
+/// The inspectors' side of a flow (everything but the reassemblers).
+struct Inspection {
     set: Arc<InspectorSet>,
     info: FlowInfo,
     proto: AppProto,
@@ -164,22 +165,12 @@ pub struct AppFlow {
     actions: Actions,
 }
 
-impl std::fmt::Debug for AppFlow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppFlow")
-            .field("info", &self.info)
-            .field("proto", &self.proto)
-            .field("inspectors", &self.data.len())
-            .finish()
-    }
-}
-
-impl AppFlow {
+impl Inspection {
     /// Starts inspection of a flow under `set`: a port binding names the service at
     /// once, else the wizard starts; passive inspectors start too.
     pub fn new(set: &Arc<InspectorSet>, info: FlowInfo, stats: &mut InspectStats) -> Self {
         stats.flows += 1;
-        let mut app = AppFlow {
+        let mut app = Inspection {
             set: Arc::clone(set),
             info,
             proto: AppProto::default(),
@@ -217,21 +208,6 @@ impl AppFlow {
             }
         }
         app
-    }
-
-    /// The flow's service names.
-    pub fn app_proto(&self) -> AppProto {
-        self.proto
-    }
-
-    /// The flow as inspectors see it.
-    pub fn info(&self) -> &FlowInfo {
-        &self.info
-    }
-
-    /// Number of FlowData on the flow.
-    pub fn inspectors(&self) -> usize {
-        self.data.len()
     }
 
     /// True while some inspector still wants data (the engine may stop reassembling
@@ -518,5 +494,186 @@ impl AppFlow {
     /// The name of the inspector with FlowData `id` (for diagnostics and tests).
     pub fn inspector_name(&self, id: u32) -> Option<&str> {
         self.data.get(id).map(|s| s.reg.inspector.name())
+    }
+}
+
+/// One flow's inspection state: the reassemblers of its two directions (TCP) and its
+/// inspectors.
+pub struct AppFlow {
+    reasm: [Reassembler; 2],
+    insp: Inspection,
+}
+
+impl std::fmt::Debug for AppFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppFlow")
+            .field("info", &self.insp.info)
+            .field("proto", &self.insp.proto)
+            .field("inspectors", &self.insp.data.len())
+            .finish()
+    }
+}
+
+impl AppFlow {
+    /// Starts inspection of a flow under `set`: a port binding names the service at
+    /// once, else the wizard starts; passive inspectors start too.
+    pub fn new(set: &Arc<InspectorSet>, info: FlowInfo, stats: &mut InspectStats) -> Self {
+        AppFlow {
+            reasm: Default::default(),
+            insp: Inspection::new(set, info, stats),
+        }
+    }
+
+    /// The flow's service names.
+    pub fn app_proto(&self) -> AppProto {
+        self.insp.proto
+    }
+
+    /// The flow as inspectors see it.
+    pub fn info(&self) -> &FlowInfo {
+        &self.insp.info
+    }
+
+    /// Number of FlowData on the flow.
+    pub fn inspectors(&self) -> usize {
+        self.insp.data.len()
+    }
+
+    /// True while some inspector still wants data.
+    pub fn wants_data(&self) -> bool {
+        self.insp.wants_data()
+    }
+
+    /// The reassembler of direction `dir` (as the flow's direction is now).
+    pub fn reassembler(&self, dir: Direction) -> &Reassembler {
+        &self.reasm[dir.index()]
+    }
+
+    /// Hands one chunk of direction `dir` (as the flow's direction is now) to the
+    /// inspectors, at packet time `now` (datagrams; TCP goes through
+    /// [`AppFlow::tcp_segment`]).
+    pub fn chunk(
+        &mut self,
+        dir: Direction,
+        chunk: Chunk<'_>,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+    ) -> Effects {
+        let fx = self.insp.chunk(dir, chunk, now, stats, emit);
+        if fx.swap {
+            self.reasm.swap(0, 1);
+        }
+        fx
+    }
+
+    /// A TCP segment of direction `dir` with payload at `seq`: reassembled, and what
+    /// became contiguous handed to the inspectors. `start` is where the direction's
+    /// stream begins (the byte after its SYN, or the first sequence number seen),
+    /// asked once.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tcp_segment(
+        &mut self,
+        dir: Direction,
+        seq: u32,
+        payload: &[u8],
+        start: impl FnOnce() -> u32,
+        cfg: &ReassemblyConfig,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+    ) -> Effects {
+        let r = &mut self.reasm[dir.index()];
+        if !r.is_started() {
+            r.start(start());
+        }
+        let insp = &mut self.insp;
+        let mut d = dir;
+        let mut fx = Effects::default();
+        r.segment(seq, payload, cfg, &mut |c| {
+            Self::deliver(insp, &mut d, c, now, stats, emit, &mut fx)
+        });
+        if fx.swap {
+            self.reasm.swap(0, 1);
+        }
+        fx
+    }
+
+    /// The sender of a packet in direction `dir` acknowledged the other direction up
+    /// to `ack`: a hole the capture lost before it is given up (a `Gap`), and what
+    /// follows delivered. Cheap when nothing is held.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tcp_ack(
+        &mut self,
+        dir: Direction,
+        ack: u32,
+        cfg: &ReassemblyConfig,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+    ) -> Effects {
+        let other = opposite(dir);
+        let r = &mut self.reasm[other.index()];
+        if r.held_bytes() == 0 {
+            return Effects::default();
+        }
+        let insp = &mut self.insp;
+        let mut d = other;
+        let mut fx = Effects::default();
+        r.ack(ack, cfg, &mut |c| {
+            Self::deliver(insp, &mut d, c, now, stats, emit, &mut fx)
+        });
+        if fx.swap {
+            self.reasm.swap(0, 1);
+        }
+        fx
+    }
+
+    fn deliver(
+        insp: &mut Inspection,
+        d: &mut Direction,
+        c: Chunk<'_>,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+        fx: &mut Effects,
+    ) {
+        let got = insp.chunk(*d, c, now, stats, emit);
+        if got.swap {
+            // The rest of this delivery belongs to the other side now.
+            *d = opposite(*d);
+            fx.swap = !fx.swap;
+        }
+        if got.verdict.is_some() {
+            fx.verdict = got.verdict;
+        }
+    }
+
+    /// The flow ends at `now`: held TCP data is delivered (holes as gaps), an
+    /// undecided wizard makes the service `failed`, then every FlowData's `end` runs.
+    pub fn finish(
+        &mut self,
+        cfg: &ReassemblyConfig,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+    ) {
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let i = dir.index();
+            if self.reasm[i].held_bytes() > 0 {
+                let insp = &mut self.insp;
+                let mut d = dir;
+                let mut fx = Effects::default();
+                self.reasm[i].flush(cfg, &mut |c| {
+                    Self::deliver(insp, &mut d, c, now, stats, emit, &mut fx)
+                });
+            }
+        }
+        self.insp.finish(now, stats, emit);
+    }
+
+    /// The name of the inspector with FlowData `id` (for diagnostics and tests).
+    pub fn inspector_name(&self, id: u32) -> Option<&str> {
+        self.insp.inspector_name(id)
     }
 }

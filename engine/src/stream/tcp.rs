@@ -141,6 +141,8 @@ struct Peer {
     fin_seq: u32,
     seen: bool,
     fin: bool,
+    /// The first segment seen from this side was a SYN.
+    syn: bool,
 }
 
 impl Peer {
@@ -160,6 +162,7 @@ impl Peer {
         if !self.seen {
             self.isn = t.seq;
             self.seen = true;
+            self.syn = syn == 1;
         }
         if fin == 1 && !self.fin {
             self.fin = true;
@@ -220,6 +223,17 @@ impl TcpSession {
     /// True when the session was picked up mid-stream.
     pub fn is_midstream(&self) -> bool {
         self.midstream
+    }
+
+    /// Where the payload stream of direction `dir` begins: the byte after its SYN, or
+    /// the first sequence number seen from that side (mid-stream); `None` before
+    /// that side sent anything.
+    pub fn data_start(&self, dir: Direction) -> Option<u32> {
+        let p = match dir {
+            Direction::ToServer => &self.client,
+            Direction::ToClient => &self.server,
+        };
+        p.seen.then(|| p.isn.wrapping_add(u32::from(p.syn)))
     }
 
     /// Swaps the client's and the server's sides (inspection recognised the side taken
