@@ -686,16 +686,17 @@ impl<S: Sink> Engine<S> {
                     // Only a tracked session's payload is inspected (Suricata: no
                     // stream, no app layer). Acknowledgements matter too: they give
                     // up holes the capture lost.
-                    Transport::Tcp(t) if tcp_active => {
-                        if !payload.is_empty() || self.cache.flow(id).ext.app.is_some() {
-                            let mut i = Inspect {
-                                cache: &mut self.cache,
-                                set,
-                                stats: &mut self.inspect,
-                                reasm: &self.reasm,
-                            };
-                            i.tcp(&mut self.sink, id, reversed, &t, payload, now);
-                        }
+                    Transport::Tcp(t)
+                        if tcp_active
+                            && (!payload.is_empty() || self.cache.flow(id).ext.app.is_some()) =>
+                    {
+                        let mut i = Inspect {
+                            cache: &mut self.cache,
+                            set,
+                            stats: &mut self.inspect,
+                            reasm: &self.reasm,
+                        };
+                        i.tcp(&mut self.sink, id, reversed, &t, payload, now);
                     }
                     Transport::Udp { .. } if !payload.is_empty() => {
                         let mut i = Inspect {

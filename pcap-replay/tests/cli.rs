@@ -30,7 +30,17 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The `flow` events of an EVE file (inspector events such as `http` and `dns` are
+/// left out; see [`eve_all`]).
 fn eve_lines(path: &Path) -> Vec<serde_json::Value> {
+    eve_all(path)
+        .into_iter()
+        .filter(|e| e["event_type"] == "flow")
+        .collect()
+}
+
+/// Every event of an EVE file.
+fn eve_all(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -105,7 +115,8 @@ fn eve_to_stdout_moves_the_summary_to_stderr() {
     let o = run(&["--eve", "-", p.to_str().unwrap()]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(out.lines().count(), 11);
+    let flows = out.lines().filter(|l| l.contains(r#""event_type":"flow""#));
+    assert_eq!(flows.count(), 11);
     assert!(out.lines().all(|l| l.starts_with('{')));
     assert!(stderr(&o).contains("Packet I/O Totals"));
 }
@@ -486,4 +497,49 @@ fn an_interface_that_cannot_be_opened_exits_1_with_one_line() {
         err.starts_with("pcap-replay: error: fe-no-such-if0: "),
         "{err}"
     );
+}
+
+#[test]
+fn flows_get_their_service_and_inspector_events_join_them_by_flow_id() {
+    let p = sample_file("flows_get_their_service_and_inspector_events_join_them_by_flow_id");
+    let eve = tmp("services.json");
+    let o = run(&["--eve", eve.to_str().unwrap(), p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let all = eve_all(&eve);
+    let flows = eve_lines(&eve);
+    let http_flow = flows
+        .iter()
+        .find(|f| f["app_proto"] == "http")
+        .expect("the HTTP flow is named");
+    let http = all
+        .iter()
+        .find(|e| e["event_type"] == "http")
+        .expect("an http event");
+    assert_eq!(http["flow_id"], http_flow["flow_id"]);
+    assert_eq!(http["http"]["hostname"], "example.com");
+    assert_eq!(http["http"]["http_method"], "GET");
+    assert_eq!(flows.iter().filter(|f| f["app_proto"] == "dns").count(), 2);
+    // Every event comes before its flow's record.
+    for (i, e) in all.iter().enumerate() {
+        if e["event_type"] != "flow" {
+            let rec = all
+                .iter()
+                .position(|f| f["event_type"] == "flow" && f["flow_id"] == e["flow_id"])
+                .unwrap();
+            assert!(i < rec);
+        }
+    }
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("app_layer:"), "{text}");
+    // Inspection off: no app_proto at all.
+    let off = tmp("services-off.json");
+    let o = run(&[
+        "--set",
+        "app-layer.enabled=false",
+        "--eve",
+        off.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(eve_all(&off).iter().all(|e| e.get("app_proto").is_none()));
 }
