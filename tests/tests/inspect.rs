@@ -111,7 +111,9 @@ impl FlowData for ToyWizardData {
         if d == b"?" {
             return;
         }
-        if d.starts_with(b"HELLO") && dir == Direction::ToServer {
+        if d.starts_with(b"OTHER") {
+            cx.set_service("other");
+        } else if d.starts_with(b"HELLO") && dir == Direction::ToServer {
             cx.set_service("toy");
         } else if d.starts_with(b"WORLD") && dir == Direction::ToServer {
             cx.swap_direction();
@@ -568,5 +570,42 @@ fn a_hole_the_capture_lost_is_reported_as_a_gap() {
             "ts:<gap 5>",
             "ts:tail"
         ]
+    );
+}
+
+#[test]
+fn the_silent_direction_gets_its_own_look_and_its_own_name() {
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    // The client speaks toy, the server answers in another protocol (Suricata's
+    // HTTP request answered by an SSH banner): app_proto_tc names it.
+    tcp_session(
+        &mut e,
+        &[
+            (true, b"HELLO"),
+            (false, b"OTHER stuff"),
+            (false, b"OTHER again"),
+        ],
+    );
+    // Both directions the same: nothing extra.
+    push(
+        &mut e,
+        5,
+        &frame::udp((v4(10, 0, 0, 7), 1111), server(), b"HELLO"),
+    );
+    push(
+        &mut e,
+        5,
+        &frame::udp(server(), (v4(10, 0, 0, 7), 1111), b"HELLO back"),
+    );
+    let (_, out) = e.finish();
+    let tcp = out.records.iter().find(|r| r.proto == 6).unwrap();
+    assert_eq!(tcp.app.app_proto, Some("toy"));
+    assert_eq!(tcp.app.tc, Some("other"));
+    assert_eq!(tcp.app.ts, None);
+    let udp = out.records.iter().find(|r| r.proto == 17).unwrap();
+    assert_eq!(
+        (udp.app.app_proto, udp.app.ts, udp.app.tc),
+        (Some("toy"), None, None)
     );
 }

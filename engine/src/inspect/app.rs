@@ -161,6 +161,12 @@ struct Inspection {
     wizard: Option<u32>,
     service: Option<u32>,
     replay: Option<Box<Replay>>,
+    /// Directions that carried data so far.
+    spoke: [bool; 2],
+    /// The direction that had not spoken when the wizard decided: its first chunk is
+    /// shown to a fresh wizard, which may name it differently (`app_proto_ts`/`_tc`,
+    /// as Suricata detects each direction).
+    second: Option<Direction>,
     /// Reused between calls: no allocation per chunk once grown.
     actions: Actions,
 }
@@ -178,6 +184,8 @@ impl Inspection {
             wizard: None,
             service: None,
             replay: None,
+            spoke: [false; 2],
+            second: None,
             actions: Actions::default(),
         };
         if let Some(service) = set.service_by_port(info.transport, info.server.1) {
@@ -252,6 +260,14 @@ impl Inspection {
     ) -> Effects {
         stats.chunks += 1;
         let mut fx = Effects::default();
+        if self.second == Some(dir) {
+            self.second = None;
+            if let Chunk::Data(d) = chunk {
+                self.second_opinion(dir, d, now);
+            }
+        }
+        let was_pending = self.wizard.is_some();
+        self.spoke[dir.index()] = true;
         if let Some(wid) = self.wizard {
             let (detection, swap) = self.call(wid, dir, chunk, now, stats, &mut fx, emit);
             if swap {
@@ -278,6 +294,10 @@ impl Inspection {
                 Some(Detection::Service(name)) => {
                     self.drop_wizard();
                     self.name_service(name, stats);
+                    let other = opposite(dir);
+                    if was_pending && !self.spoke[other.index()] {
+                        self.second = Some(other);
+                    }
                     if let (Some(sid), Some(replay)) = (self.service, self.replay.take()) {
                         let mut at = 0usize;
                         for &(d, len, gap) in &replay.pieces {
@@ -305,6 +325,31 @@ impl Inspection {
             }
         }
         self.passives(dir, chunk, now, stats, &mut fx, emit)
+    }
+
+    /// Shows the first chunk of the direction that was silent at detection to a fresh
+    /// wizard: a different service there is recorded for that direction.
+    fn second_opinion(&mut self, dir: Direction, data: &[u8], now: Timestamp) {
+        let Some(w) = self.set.wizard().cloned() else {
+            return;
+        };
+        let Some(mut fd) = w.inspector.start(&self.info) else {
+            return;
+        };
+        let mut actions = Actions::default();
+        fd.data(
+            &mut Cx::new(now, &self.info, &mut actions),
+            dir,
+            Chunk::Data(data),
+        );
+        if let Some(Detection::Service(name)) = actions.detection {
+            if Some(name) != self.proto.app_proto && !self.set.is_disabled(name) {
+                match dir {
+                    Direction::ToServer => self.proto.ts = Some(name),
+                    Direction::ToClient => self.proto.tc = Some(name),
+                }
+            }
+        }
     }
 
     fn passives(

@@ -355,6 +355,9 @@ const BUILTIN: &[Entry] = &[
     spell("smtp", C, "EHLO "),
     spell("smtp", C, "HELO "),
     spell_at("ftp", C, Prefer(&[21]), "USER "),
+    spell_at("ftp", C, Require(&[21]), "QUIT"),
+    spell_at("smtp", C, Require(&[25, 587, 465]), "QUIT"),
+    spell("rfb", S, "RFB 00"),
     spell_at("pop3", C, Prefer(&[110]), "USER "),
     spell("ftp", C, "AUTH TLS"),
     spell("ftp", C, "AUTH SSL"),
@@ -388,7 +391,7 @@ const BUILTIN: &[Entry] = &[
     curse("dcerpc", On::Tcp, Prefer(&[135]), rpc::dcerpc_tcp, |b| {
         b == 5
     }),
-    curse("dns-tcp", On::Tcp, Prefer(&[53]), dns::dns_tcp, any_byte),
+    curse("dns-tcp", On::Tcp, Require(&[53]), dns::dns_tcp, any_byte),
     curse("krb5-tcp", On::Tcp, Prefer(&[88]), asn1::krb5_tcp, |b| {
         b == 0
     }),
@@ -427,17 +430,11 @@ const BUILTIN: &[Entry] = &[
         b == 0xff
     }),
     // --- UDP (and STUN over TCP)
-    curse(
-        "dns-udp",
-        On::Udp,
-        Prefer(&[53, 5353, 5355]),
-        dns::dns_udp,
-        any_byte,
-    ),
+    curse("dns-udp", On::Udp, Require(&[53]), dns::dns_udp, any_byte),
     curse(
         "dhcp",
         On::Udp,
-        Prefer(&[67, 68]),
+        Require(&[67, 68]),
         datagram::dhcp,
         datagram::dhcp_first,
     ),
@@ -469,7 +466,7 @@ const BUILTIN: &[Entry] = &[
         asn1::krb5_udp,
         asn1::krb5_first,
     ),
-    curse("snmp", On::Udp, Prefer(&[161, 162]), asn1::snmp, |b| {
+    curse("snmp", On::Udp, Require(&[161, 162]), asn1::snmp, |b| {
         b == 0x30
     }),
     curse(

@@ -109,6 +109,7 @@ pub const SERVICES: &[&str] = &[
     "nfs",
     "ike",
     "bittorrent-dht",
+    "rfb",
 ];
 
 /// Which side of a flow sends a message.
@@ -342,9 +343,22 @@ impl Wizard {
         ds.seen = ds.seen.saturating_add(data.len() as u64);
         let window = data.get(..depth).unwrap_or(data);
         if udp {
+            // Suricata's rule: each direction gets its first datagram; the flow fails
+            // once every direction that spoke was ruled out (a junk request can still
+            // be followed by a recognisable answer).
+            if ds.ruled_out {
+                return Outcome::Pending;
+            }
             return match self.book.evaluate(window, &ctx, true) {
                 Verdict::Hit(hit) => state.decide(service(hit, dir)),
-                _ => state.decide(Outcome::Failed),
+                _ => {
+                    ds.ruled_out = true;
+                    if state.dirs.iter().all(|d| d.ruled_out) {
+                        state.decide(Outcome::Failed)
+                    } else {
+                        Outcome::Pending
+                    }
+                }
             };
         }
         if ds.ruled_out {

@@ -83,7 +83,12 @@ fn cases() -> Vec<Case> {
         case("dns response", UDP, 53, ToClient, dns_response("www.example.com"), named("dns")),
         case("dns response seen first", UDP, 53, ToServer, dns_response("www.example.com"), swapped("dns")),
         case("dns over tcp", TCP, 53, ToServer, tcp_framed(&dns_query("example.org")), named("dns")),
-        case("mdns query", UDP, 5353, ToServer, dns_query("printer.local"), named("dns")),
+        // Suricata's DNS detection-ports: 53 only (mDNS and LLMNR are other protocols).
+        case("rfb server banner", TCP, 5900, ToClient, &b"RFB 003.008\n"[..], named("rfb")),
+        case("rfb banner seen from the client side", TCP, 5901, ToServer, &b"RFB 003.003\n"[..], Outcome::Service { name: "rfb", swap: true }),
+        case("smtp quit alone", TCP, 25, ToServer, &b"QUIT\r\n"[..], named("smtp")),
+        case("ftp quit alone", TCP, 21, ToServer, &b"QUIT\r\n"[..], named("ftp")),
+        case("mdns query", UDP, 5353, ToServer, dns_query("printer.local"), Outcome::Pending),
         case("ldap bind", TCP, 389, ToServer, ldap_bind(), named("ldap")),
         case("ldap bind response", TCP, 389, ToClient, ldap_bind_response(), named("ldap")),
         case("ldap search off-port", TCP, 10389, ToServer, ldap_rootdse_search(), named("ldap")),
@@ -169,13 +174,13 @@ fn cases() -> Vec<Case> {
             named("ike"),
         ),
         // --- weak alone: refused off their ports (first UDP datagram unknown: failed)
-        case("ntp off-port", UDP, 1234, ToServer, ntp_request(), Outcome::Failed),
-        case("tftp off-port", UDP, 1069, ToServer, TFTP_RRQ, Outcome::Failed),
-        case("enip off-port", UDP, 4000, ToServer, enip_list_identity(), Outcome::Failed),
-        case("nat-t marker off 4500", UDP, 500, ToServer, [&[0u8, 0, 0, 0][..], &ikev2_sa_init()].concat(), Outcome::Failed),
-        case("esp in udp is not ike", UDP, 4500, ToServer, [0x11u8, 0x22, 0x33, 0x44, 0, 0, 0, 1, 0xaa, 0xbb], Outcome::Failed),
+        case("ntp off-port", UDP, 1234, ToServer, ntp_request(), Outcome::Pending),
+        case("tftp off-port", UDP, 1069, ToServer, TFTP_RRQ, Outcome::Pending),
+        case("enip off-port", UDP, 4000, ToServer, enip_list_identity(), Outcome::Pending),
+        case("nat-t marker off 4500", UDP, 500, ToServer, [&[0u8, 0, 0, 0][..], &ikev2_sa_init()].concat(), Outcome::Pending),
+        case("esp in udp is not ike", UDP, 4500, ToServer, [0x11u8, 0x22, 0x33, 0x44, 0, 0, 0, 1, 0xaa, 0xbb], Outcome::Pending),
         case("s7 cotp is not rdp", TCP, 102, ToServer, s7_cotp_request(), Outcome::Pending),
-        case("ssdp is not http", UDP, 1900, ToServer, &b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n"[..], Outcome::Failed),
+        case("ssdp is not http", UDP, 1900, ToServer, &b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n"[..], Outcome::Pending),
     ]
 }
 
@@ -435,24 +440,18 @@ fn a_gap_before_a_decision_fails() {
 }
 
 #[test]
-fn udp_fails_on_the_first_unknown_datagram() {
+fn udp_fails_once_each_direction_sent_an_unknown_datagram() {
     let w = wizard();
     let p = Ports {
         client: 50000,
         server: 53,
     };
     let mut st = WizardState::default();
-    assert_eq!(
-        w.scan(
-            &mut st,
-            UDP,
-            p,
-            ToServer,
-            Chunk::Data(b"hello, anyone there?")
-        ),
-        Outcome::Failed
-    );
-    // a DNS query after that does not revive it
+    let junk = Chunk::Data(b"hello, anyone there?");
+    // The client's first datagram is junk: that direction is out, the other may still
+    // name the flow (Suricata: one try per direction).
+    assert_eq!(w.scan(&mut st, UDP, p, ToServer, junk), Outcome::Pending);
+    // A later client datagram is not looked at, even a DNS query.
     assert_eq!(
         w.scan(
             &mut st,
@@ -461,8 +460,39 @@ fn udp_fails_on_the_first_unknown_datagram() {
             ToServer,
             Chunk::Data(&dns_query("example.com"))
         ),
+        Outcome::Pending
+    );
+    // The server's first datagram names it.
+    let mut answered = st.clone();
+    assert_eq!(
+        w.scan(
+            &mut answered,
+            UDP,
+            p,
+            ToClient,
+            Chunk::Data(&dns_response("example.com"))
+        ),
+        Outcome::Service {
+            name: "dns",
+            swap: false
+        }
+    );
+    // Junk both ways: failed, for good.
+    assert_eq!(w.scan(&mut st, UDP, p, ToClient, junk), Outcome::Failed);
+    assert_eq!(
+        w.scan(
+            &mut st,
+            UDP,
+            p,
+            ToClient,
+            Chunk::Data(&dns_response("example.com"))
+        ),
         Outcome::Failed
     );
+    // One direction only, junk: failed when the flow ends.
+    let mut st = WizardState::default();
+    assert_eq!(w.scan(&mut st, UDP, p, ToServer, junk), Outcome::Pending);
+    assert_eq!(w.finish(&mut st), Outcome::Failed);
     // an empty datagram decides nothing
     let mut st = WizardState::default();
     assert_eq!(
@@ -474,7 +504,8 @@ fn udp_fails_on_the_first_unknown_datagram() {
     let q = dns_query("example.com");
     assert_eq!(
         w.scan(&mut st, UDP, p, ToServer, Chunk::Data(&q[..20])),
-        Outcome::Failed
+        Outcome::Pending,
+        "ruled out for this direction: the other may still answer"
     );
 }
 
@@ -534,7 +565,8 @@ fn ports_break_ties_between_rules_that_both_fit() {
     // 20 bytes that are both a classic STUN request and a DNS query
     assert_eq!(at(UDP, 3478, ToServer, STUN_OR_DNS), named("stun"));
     assert_eq!(at(UDP, 53, ToServer, STUN_OR_DNS), named("dns"));
-    assert_eq!(at(UDP, 9000, ToServer, STUN_OR_DNS), named("dns"));
+    // DNS needs port 53 (Suricata's detection-ports): elsewhere nothing fits yet.
+    assert_eq!(at(UDP, 9000, ToServer, STUN_OR_DNS), Outcome::Pending);
     // the client port counts too (a server's reply seen first)
     let mut st = WizardState::default();
     let reply = w.scan(
@@ -760,11 +792,13 @@ fn the_inspector_asks_for_a_swap_and_reports_failure() {
 
     let mut fd = w.start(&info).unwrap();
     let mut actions = Actions::default();
-    fd.data(
-        &mut Cx::new(Timestamp::ZERO, &info, &mut actions),
-        ToServer,
-        Chunk::Data(b"\x00"),
-    );
+    for dir in [ToServer, ToClient] {
+        fd.data(
+            &mut Cx::new(Timestamp::ZERO, &info, &mut actions),
+            dir,
+            Chunk::Data(b"\x00"),
+        );
+    }
     assert_eq!(actions.detection, Some(Detection::Failed));
     assert!(actions.done);
 
