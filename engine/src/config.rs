@@ -303,7 +303,7 @@ pub struct ChecksumSetting(pub String);
 
 impl Default for ChecksumSetting {
     fn default() -> Self {
-        ChecksumSetting("auto".into())
+        ChecksumSetting("none".into())
     }
 }
 

@@ -102,7 +102,7 @@ fn auto_stops_validating_an_offloaded_capture_after_1000_packets() {
             }
         })
         .collect();
-    let (stats, _) = run(&[], &frames);
+    let (stats, _) = run(&["checksum=auto"], &frames);
     assert_eq!(stats.checksum.mode, ChecksumMode::Auto);
     assert!(stats.checksum.offload_detected);
     assert_eq!(stats.checksum.stats.tcp_checked, 1000);
@@ -118,10 +118,18 @@ fn auto_stops_validating_an_offloaded_capture_after_1000_packets() {
             }
         })
         .collect();
-    let (stats, _) = run(&[], &frames);
+    let (stats, _) = run(&["checksum=auto"], &frames);
     assert!(!stats.checksum.offload_detected);
     assert_eq!(stats.checksum.stats.tcp_checked, 1500);
     assert_eq!(stats.checksum.stats.tcp_bad, 1);
+}
+
+#[test]
+fn validation_is_off_by_default() {
+    let frames = vec![bad_tcp(frame::tcp(C, SRV, ACK, 1000, 1, b"data"))];
+    let (stats, _) = run(&[], &frames);
+    assert_eq!(stats.checksum.mode, ChecksumMode::None);
+    assert_eq!(stats.checksum.stats.tcp_checked, 0);
 }
 
 #[test]
