@@ -2,10 +2,11 @@
 # Throughput benchmark of pcap-replay on the deterministic 2,000,000-packet capture.
 #
 # Builds the release binaries, generates the benchmark capture with gen-bench-pcap
-# (100,000 TCP + 50,000 UDP flows; once, then reused), replays it RUNS times without
-# EVE output (decode + flow tracking) and RUNS times with `--eve /dev/null` (decode +
-# tracking + EVE serialisation), and prints the median packets per second of each
-# mode (whole run, and engine alone without file reading) and the flow slot size.
+# (100,000 TCP + 50,000 UDP flows; once, then reused), replays it RUNS times in each
+# mode: decode + flow tracking (inspection off, no EVE), + EVE flow records to
+# /dev/null, and the full pipeline (reassembly, wizard, service inspectors, EVE flow
+# records and events), and prints the median packets per second of each mode (whole
+# run, and engine alone without file reading) and the flow slot size.
 # With --criterion, also runs the engine's criterion benchmarks (decode, cache)
 # afterwards.
 #
@@ -97,13 +98,15 @@ run_mode() {
 
 summary=""
 echo "== pcap-replay x $runs per mode"
-run_mode "decode + tracking"
+run_mode "decode + tracking" --set app-layer.enabled=false
 echo "   capture: $(field received <<<"$summary") packets," \
     "$(field flows <<<"$summary") flows," \
     "$(field flow_records <<<"$summary") records"
 echo "   bytes_per_flow_slot: $(field bytes_per_flow_slot <<<"$summary")"
-run_mode "decode + tracking + EVE (/dev/null)" --eve /dev/null
+run_mode "decode + tracking + EVE (/dev/null)" --set app-layer.enabled=false --eve /dev/null
 echo "   eve_records_written: $(field eve_records_written <<<"$summary")"
+run_mode "full pipeline: + reassembly, wizard, inspectors, EVE" --eve /dev/null
+echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
 
 if ((criterion)); then
     echo "== criterion benchmarks"
