@@ -894,7 +894,7 @@ impl Inspect<'_> {
         }
         if !payload.is_empty() {
             // A swap by the acknowledgement's data turns this segment around too.
-            let dir = if fx.swap { opposite(dir) } else { dir };
+            let dir = if fx.swap { dir.opposite() } else { dir };
             let more = app.tcp_segment(
                 dir,
                 t.seq,
@@ -909,13 +909,6 @@ impl Inspect<'_> {
             fx.verdict = more.verdict.or(fx.verdict);
         }
         self.done(id, app, fx);
-    }
-}
-
-fn opposite(d: crate::flow::Direction) -> crate::flow::Direction {
-    match d {
-        crate::flow::Direction::ToServer => crate::flow::Direction::ToClient,
-        crate::flow::Direction::ToClient => crate::flow::Direction::ToServer,
     }
 }
 

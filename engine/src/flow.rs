@@ -20,6 +20,15 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The other direction.
+    #[inline]
+    pub fn opposite(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+
     /// Counter index: 0 to server, 1 to client.
     #[inline]
     pub fn index(self) -> usize {

@@ -92,15 +92,8 @@ impl Replay {
 
     fn swap(&mut self) {
         for p in &mut self.pieces {
-            p.0 = opposite(p.0);
+            p.0 = p.0.opposite();
         }
-    }
-}
-
-fn opposite(d: Direction) -> Direction {
-    match d {
-        Direction::ToServer => Direction::ToClient,
-        Direction::ToClient => Direction::ToServer,
     }
 }
 
@@ -271,7 +264,7 @@ impl Inspection {
         if let Some(wid) = self.wizard {
             let (detection, swap) = self.call(wid, dir, chunk, now, stats, &mut fx, emit);
             if swap {
-                dir = opposite(dir);
+                dir = dir.opposite();
                 if let Some(r) = &mut self.replay {
                     r.swap();
                 }
@@ -294,7 +287,7 @@ impl Inspection {
                 Some(Detection::Service(name)) => {
                     self.drop_wizard();
                     self.name_service(name, stats);
-                    let other = opposite(dir);
+                    let other = dir.opposite();
                     if was_pending && !self.spoke[other.index()] {
                         self.second = Some(other);
                     }
@@ -320,7 +313,7 @@ impl Inspection {
             if self.data.get(sid).is_some_and(|s| !s.done) {
                 let (_, swap) = self.call(sid, dir, chunk, now, stats, &mut fx, emit);
                 if swap {
-                    dir = opposite(dir);
+                    dir = dir.opposite();
                 }
             }
         }
@@ -657,7 +650,7 @@ impl AppFlow {
         stats: &mut InspectStats,
         emit: &mut Emit<'_>,
     ) -> Effects {
-        let other = opposite(dir);
+        let other = dir.opposite();
         let r = &mut self.reasm[other.index()];
         if r.held_bytes() == 0 {
             return Effects::default();
@@ -686,7 +679,7 @@ impl AppFlow {
         let got = insp.chunk(*d, c, now, stats, emit);
         if got.swap {
             // The rest of this delivery belongs to the other side now.
-            *d = opposite(*d);
+            *d = d.opposite();
             fx.swap = !fx.swap;
         }
         if got.verdict.is_some() {
