@@ -14,9 +14,9 @@
 //!   a reply.
 
 use crate::smtp::reply_code;
-use crate::text::{starts_with_ci, trim, LineAction, LineBuf, ReplyOrder};
-use flowengine::flow::Direction;
-use flowengine::inspect::{Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind};
+use crate::text::{starts_with_ci, trim, ReplyOrder};
+use crate::upgrade::{Dialect, Step, UpgradeWatch};
+use flowengine::inspect::{FlowData, FlowInfo, Inspector, InspectorKind};
 
 /// Longest line kept.
 pub const LINE_CAP: usize = 1024;
@@ -48,37 +48,17 @@ impl Inspector for FtpInspector {
     }
 
     fn start(&self, _flow: &FlowInfo) -> Option<Box<dyn FlowData>> {
-        Some(Box::new(FtpFlow::default()))
+        Some(Box::new(UpgradeWatch::new(Ftp::default(), LINE_CAP)))
     }
 }
 
-#[derive(Debug)]
-struct FtpFlow {
-    lines: [LineBuf; 2],
+/// FTP's lines: `AUTH TLS`/`AUTH SSL` and its reply (multi-line replies skipped).
+#[derive(Debug, Default)]
+struct Ftp {
     order: ReplyOrder,
     commands: u32,
     /// Inside a multi-line reply with this code.
     multiline: Option<u16>,
-    finished: bool,
-}
-
-impl Default for FtpFlow {
-    fn default() -> Self {
-        FtpFlow {
-            lines: [LineBuf::new(LINE_CAP), LineBuf::new(LINE_CAP)],
-            order: ReplyOrder::default(),
-            commands: 0,
-            multiline: None,
-            finished: false,
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Going,
-    Upgrade,
-    Stop,
 }
 
 fn is_auth_tls(line: &[u8]) -> bool {
@@ -89,73 +69,41 @@ fn is_auth_tls(line: &[u8]) -> bool {
     starts_with_ci(arg, b"TLS") || starts_with_ci(arg, b"SSL")
 }
 
-impl FlowData for FtpFlow {
-    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
-        if self.finished {
-            return;
+impl Ftp {
+    fn reply(&mut self, code: u16) -> Step {
+        if self.order.reply(code == 234) {
+            Step::Upgrade
+        } else {
+            Step::Going
         }
-        let Chunk::Data(d) = chunk else {
-            self.finished = true;
-            cx.done();
-            return;
-        };
-        let mut out = Outcome::Going;
-        let order = &mut self.order;
-        let commands = &mut self.commands;
-        let multiline = &mut self.multiline;
-        self.lines[dir.index()].feed(d, &mut |line: &[u8], truncated| {
-            out = match dir {
-                Direction::ToServer => {
-                    *commands += 1;
-                    if truncated || *commands > MAX_COMMANDS {
-                        Outcome::Stop
-                    } else if order.command(is_auth_tls(line)) {
-                        Outcome::Upgrade
-                    } else {
-                        Outcome::Going
-                    }
-                }
-                Direction::ToClient => match (*multiline, reply_code(line)) {
-                    (Some(code), Some((c, true))) if c == code => {
-                        *multiline = None;
-                        if order.reply(c == 234) {
-                            Outcome::Upgrade
-                        } else {
-                            Outcome::Going
-                        }
-                    }
-                    (Some(_), _) => Outcome::Going,
-                    (None, Some((c, false))) => {
-                        *multiline = Some(c);
-                        Outcome::Going
-                    }
-                    (None, Some((c, true))) => {
-                        if order.reply(c == 234) {
-                            Outcome::Upgrade
-                        } else {
-                            Outcome::Going
-                        }
-                    }
-                    (None, None) => Outcome::Stop,
-                },
-            };
-            if out == Outcome::Going {
-                LineAction::Continue
-            } else {
-                LineAction::Stop
+    }
+}
+
+impl Dialect for Ftp {
+    fn client_line(&mut self, line: &[u8], truncated: bool) -> Step {
+        self.commands += 1;
+        if truncated || self.commands > MAX_COMMANDS {
+            Step::Stop
+        } else if self.order.command(is_auth_tls(line)) {
+            Step::Upgrade
+        } else {
+            Step::Going
+        }
+    }
+
+    fn server_line(&mut self, line: &[u8], _truncated: bool) -> Step {
+        match (self.multiline, reply_code(line)) {
+            (Some(code), Some((c, true))) if c == code => {
+                self.multiline = None;
+                self.reply(c)
             }
-        });
-        match out {
-            Outcome::Going => {}
-            Outcome::Upgrade => {
-                cx.upgrade("tls", None);
-                self.finished = true;
-                cx.done();
+            (Some(_), _) => Step::Going,
+            (None, Some((c, false))) => {
+                self.multiline = Some(c);
+                Step::Going
             }
-            Outcome::Stop => {
-                self.finished = true;
-                cx.done();
-            }
+            (None, Some((c, true))) => self.reply(c),
+            (None, None) => Step::Stop,
         }
     }
 }
@@ -164,6 +112,7 @@ impl FlowData for FtpFlow {
 mod tests {
     use super::*;
     use crate::text::harness::{bytewise, cs, info, run, sc, split, Piece};
+    use flowengine::flow::Direction;
     use flowengine::inspect::Transport;
     use proptest::prelude::*;
 

@@ -12,9 +12,9 @@
 //!   [`MAX_COMMANDS`] client lines (STARTTLS comes first in a session), after
 //!   [`MAX_SERVER_LINES`] server lines, at a gap, or on a truncated client line.
 
-use crate::text::{find_byte, LineAction, LineBuf};
-use flowengine::flow::Direction;
-use flowengine::inspect::{Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind};
+use crate::text::find_byte;
+use crate::upgrade::{Dialect, Step, UpgradeWatch};
+use flowengine::inspect::{FlowData, FlowInfo, Inspector, InspectorKind};
 
 /// Longest line kept.
 pub const LINE_CAP: usize = 1024;
@@ -50,7 +50,7 @@ impl Inspector for ImapInspector {
     }
 
     fn start(&self, _flow: &FlowInfo) -> Option<Box<dyn FlowData>> {
-        Some(Box::new(ImapFlow::default()))
+        Some(Box::new(UpgradeWatch::new(Imap::default(), LINE_CAP)))
     }
 }
 
@@ -75,30 +75,15 @@ impl Tag {
     }
 }
 
-#[derive(Debug)]
-struct ImapFlow {
-    lines: [LineBuf; 2],
+/// IMAP's lines: a tagged `STARTTLS` and the server's tagged `OK` for it.
+#[derive(Debug, Default)]
+struct Imap {
     starttls: Option<Tag>,
     /// Tags the server answered `OK` (a small ring).
     ok_tags: [Tag; 4],
     ok_next: usize,
     client_lines: u32,
     server_lines: u32,
-    finished: bool,
-}
-
-impl Default for ImapFlow {
-    fn default() -> Self {
-        ImapFlow {
-            lines: [LineBuf::new(LINE_CAP), LineBuf::new(LINE_CAP)],
-            starttls: None,
-            ok_tags: [Tag::default(); 4],
-            ok_next: 0,
-            client_lines: 0,
-            server_lines: 0,
-            finished: false,
-        }
-    }
 }
 
 /// `tag rest` split at the first space.
@@ -107,92 +92,46 @@ fn split_tag(line: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&line[..sp], &line[sp + 1..]))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Going,
-    Upgrade,
-    Stop,
-}
-
-impl ImapFlow {
-    fn client_line(&mut self, line: &[u8], truncated: bool) -> Outcome {
+impl Dialect for Imap {
+    fn client_line(&mut self, line: &[u8], truncated: bool) -> Step {
         self.client_lines += 1;
         if truncated || self.client_lines > MAX_COMMANDS {
-            return Outcome::Stop;
+            return Step::Stop;
         }
         if let Some((tag, cmd)) = split_tag(line) {
             if cmd.eq_ignore_ascii_case(b"STARTTLS") {
                 let Some(tag) = Tag::new(tag) else {
-                    return Outcome::Going;
+                    return Step::Going;
                 };
                 self.starttls = Some(tag);
                 if self.ok_tags.contains(&tag) {
-                    return Outcome::Upgrade;
+                    return Step::Upgrade;
                 }
             }
         }
-        Outcome::Going
+        Step::Going
     }
 
-    fn server_line(&mut self, line: &[u8]) -> Outcome {
+    fn server_line(&mut self, line: &[u8], _truncated: bool) -> Step {
         self.server_lines += 1;
         if self.server_lines > MAX_SERVER_LINES {
-            return Outcome::Stop;
+            return Step::Stop;
         }
         let Some((tag, rest)) = split_tag(line) else {
-            return Outcome::Going;
+            return Step::Going;
         };
         if tag == b"*" || tag == b"+" || !crate::text::starts_with_ci(rest, b"OK") {
-            return Outcome::Going;
+            return Step::Going;
         }
         let Some(tag) = Tag::new(tag) else {
-            return Outcome::Going;
+            return Step::Going;
         };
         if self.starttls == Some(tag) {
-            return Outcome::Upgrade;
+            return Step::Upgrade;
         }
         self.ok_tags[self.ok_next % self.ok_tags.len()] = tag;
         self.ok_next += 1;
-        Outcome::Going
-    }
-}
-
-impl FlowData for ImapFlow {
-    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
-        if self.finished {
-            return;
-        }
-        let Chunk::Data(d) = chunk else {
-            self.finished = true;
-            cx.done();
-            return;
-        };
-        let mut out = Outcome::Going;
-        let mut lb = std::mem::replace(&mut self.lines[dir.index()], LineBuf::new(0));
-        lb.feed(d, &mut |line: &[u8], truncated| {
-            out = match dir {
-                Direction::ToServer => self.client_line(line, truncated),
-                Direction::ToClient => self.server_line(line),
-            };
-            if out == Outcome::Going {
-                LineAction::Continue
-            } else {
-                LineAction::Stop
-            }
-        });
-        self.lines[dir.index()] = lb;
-        match out {
-            Outcome::Going => {}
-            Outcome::Upgrade => {
-                cx.upgrade("tls", None);
-                self.finished = true;
-                cx.done();
-            }
-            Outcome::Stop => {
-                self.finished = true;
-                cx.done();
-            }
-        }
+        Step::Going
     }
 }
 
@@ -200,6 +139,7 @@ impl FlowData for ImapFlow {
 mod tests {
     use super::*;
     use crate::text::harness::{bytewise, cs, info, run, sc, split, Piece};
+    use flowengine::flow::Direction;
     use flowengine::inspect::Transport;
     use proptest::prelude::*;
 

@@ -9,6 +9,7 @@
 pub mod builtin;
 pub mod sizes;
 
+mod upgrade;
 pub mod wizard;
 
 pub mod dns;

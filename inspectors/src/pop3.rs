@@ -13,9 +13,9 @@
 //! - Done without an upgrade after [`MAX_COMMANDS`] commands (STLS comes first in a
 //!   session), at a gap, or on a truncated command line: nothing else is looked at.
 
-use crate::text::{starts_with_ci, LineAction, LineBuf, ReplyOrder};
-use flowengine::flow::Direction;
-use flowengine::inspect::{Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind};
+use crate::text::{starts_with_ci, ReplyOrder};
+use crate::upgrade::{Dialect, Step, UpgradeWatch};
+use flowengine::inspect::{FlowData, FlowInfo, Inspector, InspectorKind};
 
 /// Longest line kept.
 pub const LINE_CAP: usize = 1024;
@@ -47,89 +47,36 @@ impl Inspector for Pop3Inspector {
     }
 
     fn start(&self, _flow: &FlowInfo) -> Option<Box<dyn FlowData>> {
-        Some(Box::new(Pop3Flow::default()))
+        Some(Box::new(UpgradeWatch::new(Pop3::default(), LINE_CAP)))
     }
 }
 
-#[derive(Debug)]
-struct Pop3Flow {
-    lines: [LineBuf; 2],
+/// POP3's lines: `STLS` and its reply.
+#[derive(Debug, Default)]
+struct Pop3 {
     order: ReplyOrder,
     commands: u32,
-    finished: bool,
 }
 
-impl Default for Pop3Flow {
-    fn default() -> Self {
-        Pop3Flow {
-            lines: [LineBuf::new(LINE_CAP), LineBuf::new(LINE_CAP)],
-            order: ReplyOrder::default(),
-            commands: 0,
-            finished: false,
+impl Dialect for Pop3 {
+    fn client_line(&mut self, line: &[u8], truncated: bool) -> Step {
+        self.commands += 1;
+        if truncated || self.commands > MAX_COMMANDS {
+            Step::Stop
+        } else if self.order.command(line.eq_ignore_ascii_case(b"STLS")) {
+            Step::Upgrade
+        } else {
+            Step::Going
         }
     }
-}
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Going,
-    Upgrade,
-    Stop,
-}
-
-impl FlowData for Pop3Flow {
-    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
-        if self.finished {
-            return;
-        }
-        let Chunk::Data(d) = chunk else {
-            self.finished = true;
-            cx.done();
-            return;
-        };
-        let mut out = Outcome::Going;
-        let order = &mut self.order;
-        let commands = &mut self.commands;
-        self.lines[dir.index()].feed(d, &mut |line: &[u8], truncated| {
-            out = match dir {
-                Direction::ToServer => {
-                    *commands += 1;
-                    if truncated || *commands > MAX_COMMANDS {
-                        Outcome::Stop
-                    } else if order.command(line.eq_ignore_ascii_case(b"STLS")) {
-                        Outcome::Upgrade
-                    } else {
-                        Outcome::Going
-                    }
-                }
-                Direction::ToClient => {
-                    let ok = starts_with_ci(line, b"+OK");
-                    if (ok || starts_with_ci(line, b"-ERR") || line.starts_with(b"+ "))
-                        && order.reply(ok)
-                    {
-                        Outcome::Upgrade
-                    } else {
-                        Outcome::Going
-                    }
-                }
-            };
-            if out == Outcome::Going {
-                LineAction::Continue
-            } else {
-                LineAction::Stop
-            }
-        });
-        match out {
-            Outcome::Going => {}
-            Outcome::Upgrade => {
-                cx.upgrade("tls", None);
-                self.finished = true;
-                cx.done();
-            }
-            Outcome::Stop => {
-                self.finished = true;
-                cx.done();
-            }
+    fn server_line(&mut self, line: &[u8], _truncated: bool) -> Step {
+        let ok = starts_with_ci(line, b"+OK");
+        if (ok || starts_with_ci(line, b"-ERR") || line.starts_with(b"+ ")) && self.order.reply(ok)
+        {
+            Step::Upgrade
+        } else {
+            Step::Going
         }
     }
 }
@@ -138,6 +85,7 @@ impl FlowData for Pop3Flow {
 mod tests {
     use super::*;
     use crate::text::harness::{bytewise, cs, info, run, sc, split, Piece};
+    use flowengine::flow::Direction;
     use flowengine::inspect::Transport;
     use proptest::prelude::*;
 
