@@ -4,55 +4,10 @@
 //! bytes as data. Every event is rendered to JSON; the flow ends with `end`.
 #![no_main]
 
-use flowengine::flow::Direction;
-use flowengine::inspect::{Actions, Chunk, Cx, FlowInfo, Inspector, Transport};
-use flowengine::Timestamp;
+use flowengine::inspect::Transport;
+use flowengine_inspectors_fuzz::drive;
 use libfuzzer_sys::fuzz_target;
-use std::net::{IpAddr, Ipv4Addr};
 
 fuzz_target!(|data: &[u8]| {
     drive(&flowengine_inspectors::ssh::SshInspector::new(), Transport::Tcp, 22, data);
 });
-
-fn drive(insp: &dyn Inspector, transport: Transport, port: u16, mut data: &[u8]) {
-    let flow = FlowInfo {
-        flow_id: 1,
-        transport,
-        client: (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000),
-        server: (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), port),
-    };
-    let Some(mut fd) = insp.start(&flow) else {
-        return;
-    };
-    while let [op, len, rest @ ..] = data {
-        let dir = if op & 1 == 0 {
-            Direction::ToServer
-        } else {
-            Direction::ToClient
-        };
-        let mut actions = Actions::default();
-        {
-            let mut cx = Cx::new(Timestamp::ZERO, &flow, &mut actions);
-            if op & 0x1e == 0x1e {
-                fd.data(&mut cx, dir, Chunk::Gap(u32::from(*len) * 7 + 1));
-                data = rest;
-            } else {
-                let n = usize::from(*len).min(rest.len());
-                fd.data(&mut cx, dir, Chunk::Data(&rest[..n]));
-                data = &rest[n..];
-            }
-        }
-        for e in &actions.events {
-            let _ = serde_json::to_string(&e.to_json());
-        }
-        if actions.done {
-            return;
-        }
-    }
-    let mut actions = Actions::default();
-    let mut cx = Cx::new(Timestamp::ZERO, &flow, &mut actions);
-    fd.end(&mut cx);
-    for e in &actions.events {
-        let _ = serde_json::to_string(&e.to_json());
-    }
-}
