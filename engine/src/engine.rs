@@ -56,6 +56,8 @@ pub struct Stats {
     pub slots_touched: u64,
     /// Inspection counters.
     pub inspect: InspectStats,
+    /// Configuration reloads applied ([`Engine::reload`]).
+    pub reloads: u64,
 }
 
 impl Stats {
@@ -73,6 +75,7 @@ impl Stats {
         self.bytes_per_flow = self.bytes_per_flow.max(o.bytes_per_flow);
         self.max_flows += o.max_flows;
         self.slots_touched += o.slots_touched;
+        self.reloads = self.reloads.max(o.reloads);
     }
 }
 
@@ -112,6 +115,14 @@ struct Checksums {
 }
 
 impl Checksums {
+    /// Changes the validation mode; the counters go on.
+    fn set_mode(&mut self, mode: ChecksumMode) {
+        self.report.mode = mode;
+        self.validating = mode != ChecksumMode::None;
+        self.sampled = 0;
+        self.sampled_bad = 0;
+    }
+
     fn new(mode: ChecksumMode) -> Self {
         Checksums {
             report: ChecksumReport {
@@ -179,6 +190,15 @@ pub enum EngineError {
     Defrag(#[from] defrag::DefragError),
 }
 
+/// What [`Engine::reload`] applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reloaded {
+    /// Sections that changed but take effect only at a restart (their running values
+    /// stay in force).
+    pub needs_restart: Vec<&'static str>,
+}
+
 /// A flow-tracking engine feeding a [`Sink`].
 pub struct Engine<S: Sink> {
     cache: FlowCache<FlowExt>,
@@ -200,6 +220,10 @@ pub struct Engine<S: Sink> {
     sweep_when_idle: u32,
     /// The inspectors new flows get; `None` for a pure flow meter.
     inspectors: Option<Arc<InspectorSet>>,
+    /// The configuration in force (the last one [`Engine::reload`] applied).
+    config: Box<Config>,
+    /// Reloads applied.
+    reloads: u64,
     inspect: InspectStats,
     reasm: ReassemblyConfig,
     sink: S,
@@ -296,6 +320,8 @@ impl<S: Sink> Engine<S> {
             sweep_per_packet: config.stream.timeout_flows_per_packet,
             sweep_when_idle: config.stream.timeout_flows_when_idle,
             inspectors: None,
+            config: Box::new(config.clone()),
+            reloads: 0,
             inspect: InspectStats::default(),
             reasm: config.reassembly_config(),
             sink,
@@ -325,6 +351,102 @@ impl<S: Sink> Engine<S> {
     /// ends. An empty set turns inspection off for new flows.
     pub fn reload_inspectors(&mut self, inspectors: InspectorSet) {
         self.inspectors = (!inspectors.is_empty()).then(|| Arc::new(inspectors));
+    }
+
+    /// Applies a new configuration and inspector set (a reload, as Snort's `reload` or
+    /// SIGHUP in `pcap-replay --interface`), between packets.
+    ///
+    /// Applied at once: the inspectors (new flows get `inspectors`; flows already
+    /// inspected keep theirs until they end, see [`Engine::reload_inspectors`]), flow
+    /// timeouts (`[flow-timeouts]`, for every flow from the next sweep on), checksum
+    /// validation, the decoder's tunnels and layer limit, `[stream]` TCP options,
+    /// mid-stream policy, sweep budgets and reassembly limits.
+    ///
+    /// Kept until a restart, because they size memory reserved at start-up or change
+    /// what a flow's key is: `stream.max-flows`, `memcap`, pruning, `[allowlist_cache]`,
+    /// `[flow]` (the hash seed), `[vlan] use-for-tracking`,
+    /// `decoder.recursion-level.use-for-tracking`, `[defrag]` and `[eve]` (the output is
+    /// not the engine's). Their section names come back in
+    /// [`Reloaded::needs_restart`]; the running values stay in force for them.
+    ///
+    /// An invalid configuration is refused as a whole and nothing changes.
+    pub fn reload(
+        &mut self,
+        config: &Config,
+        inspectors: InspectorSet,
+    ) -> Result<Reloaded, EngineError> {
+        config.validate()?;
+        let tunnels = config.decoder.tunnels()?;
+        let checksum = config.checksum.mode()?;
+        let old = &self.config;
+        let mut needs_restart = Vec::new();
+        let s = (&config.stream, &old.stream);
+        if (
+            s.0.max_flows,
+            s.0.memcap,
+            s.0.prune_flows,
+            s.0.pruning_timeout,
+        ) != (
+            s.1.max_flows,
+            s.1.memcap,
+            s.1.prune_flows,
+            s.1.pruning_timeout,
+        ) {
+            needs_restart.push("stream");
+        }
+        if config.allowlist_cache != old.allowlist_cache {
+            needs_restart.push("allowlist_cache");
+        }
+        if config.flow != old.flow {
+            needs_restart.push("flow");
+        }
+        if config.vlan.use_for_tracking != old.vlan.use_for_tracking {
+            needs_restart.push("vlan");
+        }
+        if config.decoder.recursion_level.use_for_tracking
+            != old.decoder.recursion_level.use_for_tracking
+        {
+            needs_restart.push("decoder.recursion-level");
+        }
+        if config.defrag != old.defrag {
+            needs_restart.push("defrag");
+        }
+        if config.eve != old.eve {
+            needs_restart.push("eve");
+        }
+        self.cache.set_timeouts(config.cache_config(false).timeouts);
+        self.tcp_opts = config.tcp_options();
+        self.bypass_midstream = config.stream.midstream_policy == "bypass";
+        self.max_layers = config.decoder.max_layers;
+        self.tunnels = tunnels;
+        self.checksums.set_mode(checksum);
+        self.sweep_per_packet = config.stream.timeout_flows_per_packet;
+        self.sweep_when_idle = config.stream.timeout_flows_when_idle;
+        self.reasm = config.reassembly_config();
+        self.reload_inspectors(inspectors);
+        // What a restart would change stays as it runs.
+        let mut kept = config.clone();
+        let old = &self.config;
+        kept.stream.max_flows = old.stream.max_flows;
+        kept.stream.memcap = old.stream.memcap;
+        kept.stream.prune_flows = old.stream.prune_flows;
+        kept.stream.pruning_timeout = old.stream.pruning_timeout;
+        kept.allowlist_cache = old.allowlist_cache.clone();
+        kept.flow = old.flow;
+        kept.vlan.use_for_tracking = old.vlan.use_for_tracking;
+        kept.decoder.recursion_level.use_for_tracking =
+            old.decoder.recursion_level.use_for_tracking;
+        kept.defrag = old.defrag.clone();
+        kept.eve = old.eve;
+        *self.config = kept;
+        self.reloads += 1;
+        Ok(Reloaded { needs_restart })
+    }
+
+    /// The configuration in force: the one the engine was built with, as changed by
+    /// the reloads applied since.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Processes one frame.
@@ -799,6 +921,7 @@ impl<S: Sink> Engine<S> {
             max_flows: u64::from(self.cache.config().max_flows),
             slots_touched: self.cache.slots_touched() as u64,
             inspect: self.inspect,
+            reloads: self.reloads,
         }
     }
 

@@ -56,7 +56,7 @@ pub mod time;
 
 pub use config::{Config, ConfigBuilder, ConfigError, SetOutcome};
 pub use decode::LinkType;
-pub use engine::{Engine, EngineError, Stats};
+pub use engine::{Engine, EngineError, Reloaded, Stats};
 pub use feed::{FeedError, Packet, PcapFile};
 pub use flow::{EndReason, FlowState, Verdict};
 pub use record::eve::{EveOptions, EveWriter};

@@ -9,8 +9,10 @@
 //! by the wall time elapsed since. It returns when a stop is requested (SIGINT,
 //! SIGTERM) or reading fails, after taking in the packets the kernel had already
 //! captured; the caller then finishes the engine, so every flow seen gets its record.
+//! A SIGHUP reload ([`crate::reload`]) is applied between packets.
 
 use crate::filter::{pcap_message, BpfError};
+use crate::reload::Reload;
 use crate::stop::Stop;
 use crate::summary::CaptureStats;
 use flowengine::feed::FeedStats;
@@ -113,12 +115,14 @@ impl Live {
         )
     }
 
-    /// Captures until a stop is requested or reading fails; `tick` runs about once a
-    /// second (the caller flushes its output there).
+    /// Captures until a stop is requested or reading fails; a SIGHUP reload is applied
+    /// between packets; `tick` runs about once a second (the caller flushes its output
+    /// there).
     pub fn run<S: Sink>(
         self,
         engine: &mut Engine<S>,
         stop: &Stop,
+        reload: &mut Reload<'_>,
         tick: &mut dyn FnMut(),
     ) -> LiveOutcome {
         let Live {
@@ -149,6 +153,7 @@ impl Live {
                     break;
                 }
             }
+            reload.poll(engine);
             if ticked.elapsed() >= TICK {
                 tick();
                 ticked = Instant::now();

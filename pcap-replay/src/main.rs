@@ -15,6 +15,7 @@
 
 mod filter;
 mod live;
+mod reload;
 mod stop;
 mod summary;
 
@@ -27,6 +28,7 @@ use flowengine::{
     ConfigBuilder, Engine, EveOptions, EveWriter, FeedError, FlowRecord, PcapFile, Sink,
 };
 use live::{Live, LiveOptions, OpenError};
+use reload::Reload;
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -166,20 +168,9 @@ struct Read {
 
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let stop = Stop::install().context("cannot install the SIGINT/SIGTERM handlers")?;
-    let mut builder = ConfigBuilder::new();
-    if let Some(path) = &args.config {
-        builder.merge_file(path)?;
-    }
-    let mut ignored = Vec::new();
-    for s in &args.set {
-        if builder.set(s)? == SetOutcome::Ignored {
-            ignored.push(s.split('=').next().unwrap_or(s).trim().to_string());
-        }
-    }
-    let mut config = builder.build()?;
-    if args.deterministic {
-        config.flow.hash_seed = flowengine::key::KeyHasher::DETERMINISTIC_SEED;
-    }
+    let (config, ignored) = load_config(args)?;
+    let mut reload = Reload::install(Box::new(|| Ok(load_config(args)?.0)))
+        .context("cannot install the SIGHUP handler")?;
     let input = match &args.interface {
         Some(interface) => {
             let opts = LiveOptions {
@@ -214,7 +205,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     let started = Instant::now();
     let mut read = match input {
-        Input::Files(filter) => replay_files(args, &mut engine, filter, &stop),
+        Input::Files(filter) => replay_files(args, &mut engine, filter, &stop, &mut reload),
         Input::Live(live) => {
             if !args.quiet {
                 eprintln!("pcap-replay: {}", live.describe());
@@ -225,7 +216,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     let _ = w.clone().flush();
                 }
             };
-            let outcome = live.run(&mut engine, &stop, &mut flush);
+            let outcome = live.run(&mut engine, &stop, &mut reload, &mut flush);
             if let Some(e) = &outcome.error {
                 eprintln!("pcap-replay: error: {e}");
             }
@@ -270,6 +261,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             elapsed,
             engine_time: read.engine_time,
             ignored: &ignored,
+            reloads: (reload.applied, reload.failed),
         });
         if args.eve.as_deref() == Some("-") {
             eprint!("{text}");
@@ -284,6 +276,26 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The configuration as the command line gives it: `--config`, then each `--set` in
+/// order, then `--deterministic`; also the `--set` keys the engine does not know.
+fn load_config(args: &Args) -> anyhow::Result<(flowengine::Config, Vec<String>)> {
+    let mut builder = ConfigBuilder::new();
+    if let Some(path) = &args.config {
+        builder.merge_file(path)?;
+    }
+    let mut ignored = Vec::new();
+    for s in &args.set {
+        if builder.set(s)? == SetOutcome::Ignored {
+            ignored.push(s.split('=').next().unwrap_or(s).trim().to_string());
+        }
+    }
+    let mut config = builder.build()?;
+    if args.deterministic {
+        config.flow.hash_seed = flowengine::key::KeyHasher::DETERMINISTIC_SEED;
+    }
+    Ok((config, ignored))
+}
+
 /// Reads the capture files in order into the engine, through the `--bpf` filter when
 /// there is one, until they end or a stop is requested (checked between batches).
 fn replay_files<S: Sink>(
@@ -291,6 +303,7 @@ fn replay_files<S: Sink>(
     engine: &mut Engine<S>,
     mut filter: Option<FileFilter>,
     stop: &Stop,
+    reload: &mut Reload<'_>,
 ) -> Read {
     let total: u64 = args
         .pcaps
@@ -376,6 +389,7 @@ fn replay_files<S: Sink>(
             if stop.requested() {
                 break;
             }
+            reload.poll(engine);
             batches += 1;
             if batches % 1024 == 0 {
                 if let Some(bar) = &bar {
@@ -441,7 +455,8 @@ mod tests {
             reasons.push(r.reason.name());
         })
         .unwrap();
-        let read = replay_files(&args, &mut engine, None, &stop);
+        let mut reload = Reload::new(Box::new(|| unreachable!("no reload requested")));
+        let read = replay_files(&args, &mut engine, None, &stop, &mut reload);
         let _ = std::fs::remove_file(&path);
         assert!(!read.failed);
         assert_eq!(stop.signal_name(), Some("SIGTERM"));
@@ -458,5 +473,39 @@ mod tests {
         assert_eq!(reasons.len() as u64, read.feed.packets);
         let shutdown = reasons.iter().filter(|r| **r == "shutdown").count();
         assert_eq!(shutdown, 100);
+    }
+
+    #[test]
+    fn a_reload_request_is_applied_once_between_batches_and_a_failed_one_changes_nothing() {
+        let path =
+            std::env::temp_dir().join(format!("pcap-replay-reload-{}.pcap", std::process::id()));
+        many_flows(&path);
+        let args = Args::parse_from(["pcap-replay", path.to_str().unwrap()]);
+        let calls = std::cell::Cell::new(0);
+        let mut reload = Reload::new(Box::new(|| {
+            calls.set(calls.get() + 1);
+            let mut b = ConfigBuilder::new();
+            b.set("flow-timeouts.udp.new=5")?;
+            Ok(b.build()?)
+        }));
+        // Two requests before the loop looks are one reload.
+        reload.request();
+        reload.request();
+        let config = ConfigBuilder::new().build().unwrap();
+        let mut engine = Engine::new(&config, |_: &FlowRecord| {}).unwrap();
+        let read = replay_files(&args, &mut engine, None, &Stop::default(), &mut reload);
+        assert!(!read.failed);
+        assert_eq!((calls.get(), reload.applied, reload.failed), (1, 1, 0));
+        assert_eq!(engine.config().flow_timeouts.udp.new, 5);
+        assert_eq!(engine.stats().reloads, 1);
+
+        let mut broken = Reload::new(Box::new(|| anyhow::bail!("no such file")));
+        broken.request();
+        let read = replay_files(&args, &mut engine, None, &Stop::default(), &mut broken);
+        let _ = std::fs::remove_file(&path);
+        assert!(!read.failed);
+        assert_eq!((broken.applied, broken.failed), (0, 1));
+        assert_eq!(engine.config().flow_timeouts.udp.new, 5, "unchanged");
+        assert_eq!(engine.stats().reloads, 1);
     }
 }

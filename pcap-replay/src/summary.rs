@@ -45,6 +45,8 @@ pub struct Summary<'a> {
     /// Time spent inside the engine (decode, tracking, records), without file reading.
     pub engine_time: Duration,
     pub ignored: &'a [String],
+    /// SIGHUP reloads applied and refused.
+    pub reloads: (u64, u64),
 }
 
 const RULE: &str = "--------------------------------------------------\n";
@@ -99,6 +101,8 @@ pub fn render(s: &Summary<'_>) -> String {
     if let Some(sig) = s.stopped_by {
         p.line("stopped_by", sig);
     }
+    p.count("reloads", s.reloads.0);
+    p.count("reloads_refused", s.reloads.1);
 
     if let Some(c) = s.capture {
         let mut p = section(&mut out, "capture (libpcap):");

@@ -4,7 +4,12 @@
 //! datagram with it and opens a TCP connection to it; then pcap-replay gets SIGTERM
 //! and must exit 0 with one EVE record per flow, open flows ending `shutdown`.
 //!
-//! The test skips, saying why, only when the machine forbids network namespaces (not
+//! A second test reloads the configuration with SIGHUP while capturing: an HTTP
+//! connection before the reload is inspected under the old configuration (HTTP off),
+//! one after it under the new one (HTTP on); a reload of a broken file is refused and
+//! changes nothing.
+//!
+//! The tests skip, saying why, only when the machine forbids network namespaces (not
 //! root, or `ip` refused with a permission error); any other failure fails it. The
 //! namespaces (and so the veth pair) and every process started are removed at the end,
 //! whatever happens (a drop guard).
@@ -293,10 +298,11 @@ fn wait_for(child: &mut Child, what: &str) -> std::process::ExitStatus {
     }
 }
 
-fn eve_path() -> PathBuf {
+/// A scratch file of this test process.
+fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pcap-replay-live-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join("live.json")
+    dir.join(name)
 }
 
 fn port(e: &Value, k: &str) -> u64 {
@@ -312,7 +318,7 @@ fn live_capture_in_namespaces_stops_on_sigterm_with_one_record_per_flow() {
             return;
         }
     };
-    let eve = eve_path();
+    let eve = scratch("live.json");
     let _ = std::fs::remove_file(&eve);
     let filter = format!("not udp port {FILTERED_PORT}");
     let mut replay = Lab::exec(
@@ -455,4 +461,149 @@ fn live_capture_in_namespaces_stops_on_sigterm_with_one_record_per_flow() {
     assert!(f["pkts_toserver"].as_u64().unwrap() >= 3, "{}", show());
     assert!(f["pkts_toclient"].as_u64().unwrap() >= 2, "{}", show());
     let _ = std::fs::remove_file(&eve);
+}
+
+/// An HTTP server for `argv[3]` connections: reads a request, answers 200, closes.
+const HTTP_SERVER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(4)
+print('ready', flush=True)
+for _ in range(int(sys.argv[3])):
+    c, _ = s.accept()
+    c.recv(1000)
+    c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok')
+    c.close()
+"#;
+
+/// One HTTP request from local port `argv[3]`; prints `ok` once answered.
+const HTTP_CLIENT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(5)
+s.bind(('', int(sys.argv[3])))
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(b'GET /reload HTTP/1.1\r\nHost: flowengine.test\r\nUser-Agent: live-test\r\n\r\n')
+got = b''
+while not got.endswith(b'ok'):
+    d = s.recv(1000)
+    if not d:
+        break
+    got += d
+assert got.startswith(b'HTTP/1.1 200'), got
+s.close()
+print('ok', flush=True)
+"#;
+
+const HTTP_PORT: u16 = 7080;
+const BEFORE_PORT: u16 = 41001;
+const AFTER_PORT: u16 = 41002;
+
+fn hup(pid: u32) {
+    let o = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .output()
+        .expect("run kill");
+    check(&o, "kill -HUP pcap-replay");
+}
+
+#[test]
+fn sighup_reloads_the_configuration_for_new_flows_while_capturing() {
+    let mut lab = match Lab::new() {
+        Ok(lab) => lab,
+        Err(Skip(why)) => {
+            println!("SKIPPED sighup_reloads: this machine forbids network namespaces: {why}");
+            return;
+        }
+    };
+    let eve = scratch("reload.json");
+    let config = scratch("reload.toml");
+    let _ = std::fs::remove_file(&eve);
+    let http = |on: &str| format!("[app-layer.protocols.http]\nenabled = \"{on}\"\n");
+    std::fs::write(&config, http("no")).unwrap();
+    let mut replay = Lab::exec(
+        &lab.a,
+        env!("CARGO_BIN_EXE_pcap-replay"),
+        &[
+            "--interface",
+            &lab.veth_a,
+            "--eve",
+            eve.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--deterministic",
+        ],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start pcap-replay");
+    let pid = replay.id();
+    let mut summary_out = replay.stdout.take().unwrap();
+    let stderr = lines_of(replay.stderr.take().unwrap());
+    lab.children.push(replay);
+    let replay_at = lab.children.len() - 1;
+    expect_line(&stderr, "capturing on", "pcap-replay readiness line");
+
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    let http_port = HTTP_PORT.to_string();
+    let (_, ready) = lab.python(&a, HTTP_SERVER, &[A_IP, &http_port, "2"]);
+    expect_line(&ready, "ready", "HTTP server");
+    let before = BEFORE_PORT.to_string();
+    lab.python_ok(&b, HTTP_CLIENT, &[A_IP, &http_port, &before], "HTTP before");
+
+    // A broken file: refused, nothing changes.
+    std::fs::write(&config, "[stream]\nmax_flows = \"many\"\n").unwrap();
+    hup(pid);
+    expect_line(&stderr, "reload refused", "the refused reload's line");
+    // HTTP on: applied to the flows that start from now on.
+    std::fs::write(&config, http("yes")).unwrap();
+    hup(pid);
+    expect_line(&stderr, "configuration reloaded", "the reload's line");
+    let after = AFTER_PORT.to_string();
+    lab.python_ok(&b, HTTP_CLIENT, &[A_IP, &http_port, &after], "HTTP after");
+
+    std::thread::sleep(Duration::from_millis(300));
+    let o = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .output()
+        .expect("run kill");
+    check(&o, "kill -TERM pcap-replay");
+    let status = wait_for(&mut lab.children[replay_at], "pcap-replay after SIGTERM");
+    let mut summary = String::new();
+    summary_out.read_to_string(&mut summary).unwrap();
+    assert_eq!(status.code(), Some(0), "{summary}");
+    assert!(summary.contains("reloads: 1"), "{summary}");
+    assert!(summary.contains("reloads_refused: 1"), "{summary}");
+
+    let events: Vec<Value> = std::fs::read_to_string(&eve)
+        .expect("EVE file written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let flow_of = |client_port: u16| {
+        let f: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["event_type"] == "flow" && port(e, "src_port") == u64::from(client_port))
+            .collect();
+        assert_eq!(f.len(), 1, "one record for port {client_port}: {events:?}");
+        f[0].clone()
+    };
+    let http_events = |flow: &Value| {
+        events
+            .iter()
+            .filter(|e| e["event_type"] == "http" && e["flow_id"] == flow["flow_id"])
+            .count()
+    };
+    let old = flow_of(BEFORE_PORT);
+    let new = flow_of(AFTER_PORT);
+    assert_ne!(old["app_proto"], "http", "HTTP was off for it: {old}");
+    assert_eq!(http_events(&old), 0, "{events:?}");
+    assert_eq!(new["app_proto"], "http", "{new}");
+    assert_eq!(http_events(&new), 1, "{events:?}");
+    let _ = std::fs::remove_file(&eve);
+    let _ = std::fs::remove_file(&config);
 }

@@ -609,3 +609,42 @@ fn the_silent_direction_gets_its_own_look_and_its_own_name() {
         (Some("toy"), None, None)
     );
 }
+
+#[test]
+fn reload_applies_new_timeouts_at_once_and_names_what_waits_for_a_restart() {
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    push(&mut e, 0, &frame::udp(client(), server(), b"HELLO a"));
+    // Under the shipped UDP timeout (30 s for a new flow) A is still open at 10 s.
+    let other = (v4(10, 0, 0, 9), 42000);
+    push(&mut e, 10, &frame::udp(other, server(), b"x"));
+    assert!(e.sink().records.is_empty());
+
+    let build = |sets: &[&str]| {
+        let mut b = flowengine::ConfigBuilder::new();
+        b.set("flow.hash_seed=1").unwrap();
+        for s in sets {
+            b.set(s).unwrap();
+        }
+        b.build().unwrap()
+    };
+    // An invalid configuration changes nothing.
+    let mut bad = build(&["flow-timeouts.udp.new=5"]);
+    bad.stream.max_flows = 0;
+    assert!(e.reload(&bad, set("toy", &live)).is_err());
+    assert_eq!(e.config().flow_timeouts.udp.new, 30);
+    assert_eq!(e.stats().reloads, 0);
+
+    let new = build(&["flow-timeouts.udp.new=5", "stream.max_flows=1000"]);
+    let done = e.reload(&new, set("toy", &live)).unwrap();
+    assert_eq!(done.needs_restart, vec!["stream"]);
+    assert_eq!(e.config().flow_timeouts.udp.new, 5, "applied");
+    assert_ne!(e.config().stream.max_flows, 1000, "kept until a restart");
+    assert_eq!(e.stats().reloads, 1);
+
+    // The next packet sweeps with the new timeout: A (idle 11 s) ends now.
+    push(&mut e, 11, &frame::udp(other, server(), b"y"));
+    let ended: Vec<_> = e.sink().records.iter().map(|r| r.ports).collect();
+    assert_eq!(ended, vec![Some((C, S))]);
+    assert_eq!(e.sink().records[0].reason, flowengine::EndReason::Timeout);
+}

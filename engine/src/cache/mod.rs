@@ -295,6 +295,16 @@ impl<X> FlowCache<X> {
         self.slab.touched() as usize
     }
 
+    /// Replaces the idle timeouts (a configuration reload). Every flow is judged by the
+    /// new ones from the next sweep on.
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.cfg.timeouts = timeouts;
+        // The cached due times came from the old timeouts: have the next sweep look at
+        // every list again.
+        self.due = [Timestamp::ZERO; SWEPT];
+        self.sweep_due = Timestamp::ZERO;
+    }
+
     /// Counters, with the gauges filled in.
     pub fn stats(&self) -> CacheStats {
         let mut s = self.stats.clone();
