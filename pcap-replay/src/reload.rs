@@ -37,7 +37,7 @@ impl<'a> Reload<'a> {
         Ok(r)
     }
 
-    /// A reload that only [`Reload::request`] triggers (no signal handler).
+    /// A reload no signal triggers (tests request it themselves).
     pub fn new(load: Loader<'a>) -> Reload<'a> {
         Reload {
             requested: Arc::new(AtomicBool::new(false)),
