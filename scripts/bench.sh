@@ -6,25 +6,33 @@
 # mode: decode + flow tracking (inspection off, no EVE), + EVE flow records to
 # /dev/null, and the full pipeline (reassembly, wizard, service inspectors, EVE flow
 # records and events), and prints the median packets per second of each mode (whole
-# run, and engine alone without file reading) and the flow slot size.
+# run, and engine alone without file reading), the flow slot size, and what the
+# inspectors add per packet over tracking alone (engine medians).
+# With --ndpi, the same for the merged nDPI corpus (every DIR/*/input.pcap* read in
+# one run as one timeline, as `pcap-replay A B C` reads them; mid-stream pickup on).
 # With --criterion, also runs the engine's criterion benchmarks (decode, cache)
 # afterwards.
 #
-# Usage: scripts/bench.sh [--criterion] [-h|--help]
+# Usage: scripts/bench.sh [--ndpi[=DIR]] [--criterion] [-h|--help]
+#   DIR defaults to ../shared/verify/ndpi/cases
 # Environment:
 #   BENCH_PCAP  capture to use (generated there when missing)
 #               default: ${TMPDIR:-/tmp}/flowengine-bench/bench-2m.pcap
-#   RUNS        replays per mode (default 5)
+#   RUNS        replays per mode (default 5; the nDPI corpus, 58k packets, gets
+#               twice as many)
 set -euo pipefail
 
 usage() {
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 criterion=0
+ndpi=""
 for arg in "$@"; do
     case "$arg" in
         --criterion) criterion=1 ;;
+        --ndpi) ndpi="../shared/verify/ndpi/cases" ;;
+        --ndpi=*) ndpi="${arg#--ndpi=}" ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench.sh: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
     esac
@@ -69,13 +77,15 @@ median() {
     }'
 }
 
-# run_mode LABEL [pcap-replay options...]: RUNS replays, prints each and the median.
+# run_mode LABEL [pcap-replay options...]: RUNS replays of the inputs in the array
+# `inputs`, prints each and the median; the engine median is left in `last_median`.
 run_mode() {
     local label="$1"
     shift
     local out pps epps all=() eng=()
     for ((i = 1; i <= runs; i++)); do
-        out="$("$replay" --deterministic "$@" "$pcap")"
+        # Exit status 1 (an unreadable input among many) still has a summary.
+        out="$("$replay" --deterministic "$@" "${inputs[@]}" 2>/dev/null || true)"
         pps="$(field packets_per_second <<<"$out")"
         epps="$(field engine_packets_per_second <<<"$out")"
         if [[ -z "$pps" || -z "$epps" ]]; then
@@ -92,11 +102,19 @@ run_mode() {
     printf '%-36s median packets_per_second: %s\n' "$label" \
         "$(printf '%s\n' "${all[@]}" | median)"
     printf '%-36s engine runs: %s\n' "$label" "${eng[*]}"
+    last_median="$(printf '%s\n' "${eng[@]}" | median)"
     printf '%-36s median engine_packets_per_second: %s (no file reading)\n' "$label" \
-        "$(printf '%s\n' "${eng[@]}" | median)"
+        "$last_median"
+}
+
+# inspection_cost TRACKING_PPS FULL_PPS: nanoseconds the inspectors add per packet.
+inspection_cost() {
+    awk -v t="$1" -v f="$2" 'BEGIN { printf "%.0f ns per packet (%.0f ns tracking alone, %.0f ns full)\n", 1e9 / f - 1e9 / t, 1e9 / t, 1e9 / f }'
 }
 
 summary=""
+last_median=""
+inputs=("$pcap")
 echo "== pcap-replay x $runs per mode"
 run_mode "decode + tracking" --set app-layer.enabled=false
 echo "   capture: $(field received <<<"$summary") packets," \
@@ -105,8 +123,31 @@ echo "   capture: $(field received <<<"$summary") packets," \
 echo "   bytes_per_flow_slot: $(field bytes_per_flow_slot <<<"$summary")"
 run_mode "decode + tracking + EVE (/dev/null)" --set app-layer.enabled=false --eve /dev/null
 echo "   eve_records_written: $(field eve_records_written <<<"$summary")"
+tracking_eve="$last_median"
 run_mode "full pipeline: + reassembly, wizard, inspectors, EVE" --eve /dev/null
 echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
+echo "   inspectors add: $(inspection_cost "$tracking_eve" "$last_median")"
+
+if [[ -n "$ndpi" ]]; then
+    shopt -s nullglob
+    inputs=("$ndpi"/*/input.pcap*)
+    shopt -u nullglob
+    if ((${#inputs[@]} == 0)); then
+        echo "bench.sh: no captures under $ndpi/*/input.pcap*" >&2
+        exit 2
+    fi
+    cat "${inputs[@]}" >/dev/null
+    runs=$((runs * 2))
+    echo "== merged nDPI corpus: ${#inputs[@]} captures, x $runs per mode"
+    run_mode "nDPI: tracking + EVE" --set stream.midstream=true \
+        --set app-layer.enabled=false --eve /dev/null
+    echo "   capture: $(field received <<<"$summary") packets," \
+        "$(field flows <<<"$summary") flows"
+    tracking_eve="$last_median"
+    run_mode "nDPI: full pipeline" --set stream.midstream=true --eve /dev/null
+    echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
+    echo "   inspectors add: $(inspection_cost "$tracking_eve" "$last_median")"
+fi
 
 if ((criterion)); then
     echo "== criterion benchmarks"
