@@ -1,11 +1,13 @@
 //! The DNS curse: a DNS message over UDP, or over TCP behind its 2-byte length.
 //!
 //! Contract: checks the header (opcode, Z bit, response code, a query's TC/RA bits,
-//! 1 to 8 questions, and counts that fit the message length: each question takes at
+//! at most 8 questions, and counts that fit the message length: each question takes at
 //! least 5 bytes and each record 11) and parses the first question (labels of at most
 //! 63 bytes, a name of at most 255, at most 128 labels, a compression pointer only
-//! backwards, a non-zero type and a known class). A query is the client's, a response
-//! the server's.
+//! backwards, a non-zero type and a known class). A message without a question (an
+//! inverse query, a bare error response) is judged by its header alone, as Suricata's
+//! DNS probe does: the rules that use this curse hold only on port 53. A query is the
+//! client's, a response the server's.
 
 use super::{be16, ensure, hit, u8_at, Cast, Ctx, Miss};
 use crate::wizard::Side;
@@ -47,9 +49,13 @@ fn header_and_question(m: &[u8], total: usize) -> Cast {
         ensure(rcode == 0 && flags & 0x0280 == 0)?; // a query is not truncated, has no RA
     }
     let qd = usize::from(be16(m, 4)?);
-    ensure((1..=8).contains(&qd))?;
+    ensure(qd <= 8)?;
     let records = usize::from(be16(m, 6)?) + usize::from(be16(m, 8)?) + usize::from(be16(m, 10)?);
     ensure(12 + 5 * qd + 11 * records <= total)?;
+    let side = if response { Side::Server } else { Side::Client };
+    if qd == 0 {
+        return hit("dns", side);
+    }
     let mut i = 12usize;
     let mut name_len = 0usize;
     let mut labels = 0u32;
@@ -76,7 +82,7 @@ fn header_and_question(m: &[u8], total: usize) -> Cast {
     let qclass = be16(m, i + 2)? & 0x7fff; // mDNS unicast-response bit
     ensure(qtype != 0 && matches!(qclass, 1 | 3 | 4 | 254 | 255))?;
     ensure(i + 4 <= total)?;
-    hit("dns", if response { Side::Server } else { Side::Client })
+    hit("dns", side)
 }
 
 #[cfg(test)]
@@ -97,6 +103,25 @@ mod tests {
         let mut tcp = vec![0, q.len() as u8];
         tcp.extend_from_slice(&q[..20]);
         assert_eq!(dns_tcp(&tcp, &CTX), Err(Miss::More));
+    }
+
+    #[test]
+    fn a_message_without_a_question_is_judged_by_its_header() {
+        // An error response with no question and trailing bytes (Suricata names it).
+        let r = b"\x30\x40\x80\x81\x00\x00\x00\x00\x00\x00\x00\x00 send_";
+        assert_eq!(dns_udp(r, &CTX).map(|h| h.side), Ok(Side::Server));
+        // An inverse query: no question, one answer record.
+        let mut iq = b"\x00\x07\x08\x00\x00\x00\x00\x01\x00\x00\x00\x00".to_vec();
+        iq.extend_from_slice(b"\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00\x04\x0a\x00\x00\x01");
+        assert_eq!(dns_udp(&iq, &CTX).map(|h| h.side), Ok(Side::Client));
+        // Records that cannot fit, a truncated query, a bad opcode: still refused.
+        assert_eq!(dns_udp(&iq[..20], &CTX), Err(Miss::No));
+        let tc = b"\x30\x40\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+        assert_eq!(dns_udp(tc, &CTX), Err(Miss::No));
+        let op = b"\x30\x40\x18\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+        assert_eq!(dns_udp(op, &CTX), Err(Miss::No));
+        // The header itself must be whole.
+        assert!(dns_udp(&r[..10], &CTX).is_err());
     }
 
     #[test]
