@@ -411,6 +411,13 @@ const BUILTIN: &[Entry] = &[
         b == 0x10
     }),
     curse(
+        "mqtt-port",
+        On::Tcp,
+        Require(&[1883]),
+        stores::mqtt_packet,
+        |b| b >> 4 != 0,
+    ),
+    curse(
         "nfs-tcp",
         On::Tcp,
         Prefer(&[2049]),

@@ -1,6 +1,6 @@
 //! Database and broker curses: PostgreSQL (startup, SSL/GSS-encryption and cancel
 //! requests), MySQL (the server's greeting), Redis (a RESP command array), MQTT
-//! (CONNECT).
+//! (CONNECT anywhere; any control packet on the MQTT port).
 //!
 //! Contract: reads at most the first message's header and a bounded name or version
 //! string; answers as every curse.
@@ -89,6 +89,49 @@ pub(crate) fn redis(d: &[u8], _ctx: &Ctx) -> Cast {
     ensure((1..=64).contains(&len))?;
     ensure(u8_at(d, j)?.is_ascii_alphabetic())?;
     hit("redis", Side::Client)
+}
+
+/// Any MQTT control packet, judged by its fixed header: a known type with the flags
+/// the specification fixes (PUBREL, SUBSCRIBE and UNSUBSCRIBE 0b0010, PUBLISH any QoS
+/// but 3, the others 0), a remaining length of 1 to 4 bytes, and the sizes fixed
+/// packets must have (acknowledgements at least 2 bytes, pings none); a CONNECT must
+/// pass [`mqtt`]. The rule holds only on port 1883, as Suricata's MQTT probe (both
+/// directions, so mid-stream flows are named). CONNECT, SUBSCRIBE, UNSUBSCRIBE and
+/// PINGREQ are the client's; CONNACK, SUBACK, UNSUBACK and PINGRESP the server's;
+/// the others either's.
+pub(crate) fn mqtt_packet(d: &[u8], ctx: &Ctx) -> Cast {
+    let b0 = u8_at(d, 0)?;
+    let (kind, flags) = (b0 >> 4, b0 & 0xf);
+    if kind == 1 {
+        return mqtt(d, ctx);
+    }
+    match kind {
+        0 => return Err(Miss::No),
+        3 => ensure(flags & 0x6 != 0x6)?,
+        6 | 8 | 10 => ensure(flags == 2)?,
+        _ => ensure(flags == 0)?,
+    }
+    let mut remaining = 0u32;
+    for k in 0..4 {
+        let b = u8_at(d, 1 + k)?;
+        remaining |= u32::from(b & 0x7f) << (7 * k);
+        if b & 0x80 == 0 {
+            break;
+        }
+        ensure(k < 3)?;
+    }
+    match kind {
+        2 | 4..=7 | 9 | 11 => ensure(remaining >= 2)?,
+        8 | 10 => ensure(remaining >= 3)?,
+        12 | 13 => ensure(remaining == 0)?,
+        _ => {}
+    }
+    let side = match kind {
+        8 | 10 | 12 => Side::Client,
+        2 | 9 | 11 | 13 => Side::Server,
+        _ => Side::Either,
+    };
+    hit("mqtt", side)
 }
 
 /// An MQTT CONNECT: fixed header 0x10, remaining length (1 to 4 bytes), protocol name

@@ -147,6 +147,11 @@ fn cases() -> Vec<Case> {
         case("mqtt 3.1.1 connect", TCP, 1883, ToServer, mqtt_connect(4), named("mqtt")),
         case("mqtt 5 connect", TCP, 1883, ToServer, mqtt_connect(5), named("mqtt")),
         case("mqtt 3.1 connect", TCP, 1884, ToServer, mqtt_connect_v31(), named("mqtt")),
+        // Mid-stream on the MQTT port: any control packet, the server's swapping.
+        case("mqtt 5 connack mid-stream", TCP, 1883, ToServer, MQTT5_CONNACK, swapped("mqtt")),
+        case("mqtt connack", TCP, 1883, ToClient, MQTT5_CONNACK, named("mqtt")),
+        case("mqtt publish qos 0", TCP, 1883, ToServer, MQTT_PUBLISH, named("mqtt")),
+        case("mqtt pingreq", TCP, 1883, ToServer, &b"\xc0\x00"[..], named("mqtt")),
         case("pgsql startup", TCP, 5432, ToServer, pgsql_startup(), named("pgsql")),
         case("pgsql ssl request", TCP, 5432, ToServer, PGSQL_SSL_REQUEST, named("pgsql")),
         case("mysql greeting", TCP, 3306, ToClient, mysql_greeting(), named("mysql")),
@@ -188,6 +193,29 @@ fn ports(c: &Case) -> Ports {
     Ports {
         client: c.client,
         server: c.server,
+    }
+}
+
+#[test]
+fn mqtt_packets_other_than_connect_name_mqtt_only_on_its_port_and_when_well_formed() {
+    let w = wizard();
+    for (what, server, bytes) in [
+        ("publish off-port", 1884, MQTT_PUBLISH),
+        ("publish with QoS 3", 1883, &b"\x36\x05\x00\x01ab\x00"[..]),
+        (
+            "subscribe with flags 0",
+            1883,
+            &b"\x80\x05\x00\x01\x00\x01a"[..],
+        ),
+        ("pingreq with a body", 1883, &b"\xc0\x01\x00"[..]),
+    ] {
+        let mut st = WizardState::default();
+        let c = case(what, TCP, server, ToServer, bytes, Outcome::Pending);
+        let got = w.scan(&mut st, TCP, ports(&c), ToServer, Chunk::Data(bytes));
+        assert!(
+            !matches!(got, Outcome::Service { name: "mqtt", .. }),
+            "{what}: {got:?}"
+        );
     }
 }
 

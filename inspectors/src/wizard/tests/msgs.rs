@@ -674,3 +674,9 @@ pub const STUN_OR_DNS: &[u8] = &[
     0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, b'a', b'b', 0x00,
     0x00, 0x01, 0x00, 0x01,
 ];
+
+/// An MQTT 5 CONNACK with properties (topic alias maximum, assigned client id).
+pub const MQTT5_CONNACK: &[u8] = b"\x20\x0d\x00\x00\x0a\x22\x00\x0a\x12\x00\x04auto";
+
+/// An MQTT PUBLISH, QoS 0, topic `t/x`.
+pub const MQTT_PUBLISH: &[u8] = b"\x30\x08\x00\x03t/xdata";
