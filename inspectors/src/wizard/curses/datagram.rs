@@ -95,8 +95,11 @@ fn known_version(v: u32) -> bool {
 /// QUIC: a long header with a known version (or a version negotiation), connection
 /// ids of at most 20 bytes and, for IETF Initial/0-RTT/Handshake packets, a token and
 /// payload length that fit the datagram; or a Google QUIC (up to Q043) public header
-/// carrying its version (only clients send it). Both sides send long headers, so
-/// only version negotiation (the server's) and gQUIC tell the side.
+/// carrying its version (only clients send it); or a client's first datagram (at
+/// least 1200 bytes) with a version of the form `0x?a?a?a?a`, which RFC 9000 (15)
+/// reserves for forcing version negotiation: only the invariant header is checked.
+/// Both sides send long headers, so only version negotiation (the server's), a
+/// reserved version and gQUIC tell the side.
 pub(crate) fn quic(d: &[u8], _ctx: &Ctx) -> Cast {
     let b0 = u8_at(d, 0)?;
     if b0 & 0x80 == 0 {
@@ -115,6 +118,13 @@ pub(crate) fn quic(d: &[u8], _ctx: &Ctx) -> Cast {
         let rest = d.len().saturating_sub(7 + dcid + scid);
         ensure(rest >= 4 && rest % 4 == 0)?;
         return hit("quic", Side::Server);
+    }
+    if v & 0x0f0f_0f0f == 0x0a0a_0a0a {
+        let dcid = usize::from(u8_at(d, 5)?);
+        ensure(dcid <= 20)?;
+        let scid = usize::from(u8_at(d, 6 + dcid)?);
+        ensure(scid <= 20 && d.len() >= 1200)?;
+        return hit("quic", Side::Client);
     }
     ensure(known_version(v))?;
     if google_version(v) && v < u32::from_be_bytes(*b"Q050") && v >> 24 == u32::from(b'Q') {

@@ -78,6 +78,8 @@ fn cases() -> Vec<Case> {
         case("quic draft-29 initial", UDP, 443, ToServer, quic_initial(0xff00_001d), named("quic")),
         case("quic T051 initial", UDP, 443, ToServer, quic_initial(u32::from_be_bytes(*b"T051")), named("quic")),
         case("gquic Q043", UDP, 443, ToServer, gquic_q043(), named("quic")),
+        case("quic forcing version negotiation", UDP, 443, ToServer, quic_initial(0x1a2a_3a4a), named("quic")),
+        case("quic reserved version from the server side", UDP, 443, ToClient, quic_initial(0x0a0a_0a0a), swapped("quic")),
         // --- names and directories
         case("dns query", UDP, 53, ToServer, dns_query("www.example.com"), named("dns")),
         case("dns response", UDP, 53, ToClient, dns_response("www.example.com"), named("dns")),
@@ -217,6 +219,16 @@ fn mqtt_packets_other_than_connect_name_mqtt_only_on_its_port_and_when_well_form
             "{what}: {got:?}"
         );
     }
+}
+
+#[test]
+fn a_reserved_quic_version_names_quic_only_in_a_full_size_first_datagram() {
+    let w = wizard();
+    let short = quic_initial(0x0a0a_0a0a)[..600].to_vec();
+    let c = case("short", UDP, 443, ToServer, short.clone(), Outcome::Pending);
+    let mut st = WizardState::default();
+    let got = w.scan(&mut st, UDP, ports(&c), ToServer, Chunk::Data(&short));
+    assert!(!matches!(got, Outcome::Service { .. }), "{got:?}");
 }
 
 #[test]
