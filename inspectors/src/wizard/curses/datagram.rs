@@ -84,10 +84,12 @@ fn google_version(v: u32) -> bool {
     (a == b'Q' || a == b'T') && b == b'0' && c.is_ascii_digit() && d.is_ascii_digit()
 }
 
-/// QUIC v1, v2, IETF drafts (0xff0000xx) and Google `Q0xx`/`T0xx`.
+/// QUIC v1, v2, IETF drafts (0xff0000xx), Facebook's mvfst (0xfaceb001, 0xfaceb002,
+/// 0xfaceb00e) and Google `Q0xx`/`T0xx`.
 fn known_version(v: u32) -> bool {
     v == 0x0000_0001
         || v == 0x6b33_43cf
+        || matches!(v, 0xface_b001 | 0xface_b002 | 0xface_b00e)
         || (v & 0xffff_ff00 == 0xff00_0000 && v != 0xff00_0000)
         || google_version(v)
 }

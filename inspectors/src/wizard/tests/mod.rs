@@ -76,6 +76,7 @@ fn cases() -> Vec<Case> {
         case("quic v1 initial", UDP, 443, ToServer, quic_initial(1), named("quic")),
         case("quic v2 initial", UDP, 443, ToServer, quic_initial(0x6b33_43cf), named("quic")),
         case("quic draft-29 initial", UDP, 443, ToServer, quic_initial(0xff00_001d), named("quic")),
+        case("quic mvfst initial", UDP, 443, ToServer, quic_initial(0xface_b002), named("quic")),
         case("quic T051 initial", UDP, 443, ToServer, quic_initial(u32::from_be_bytes(*b"T051")), named("quic")),
         case("gquic Q043", UDP, 443, ToServer, gquic_q043(), named("quic")),
         case("quic forcing version negotiation", UDP, 443, ToServer, quic_initial(0x1a2a_3a4a), named("quic")),
