@@ -455,7 +455,7 @@ const BUILTIN: &[Entry] = &[
     curse(
         "stun",
         On::Both,
-        Prefer(&[3478, 3479, 5349, 19302]),
+        Prefer(datagram::STUN_PORTS),
         datagram::stun,
         datagram::stun_first,
     ),

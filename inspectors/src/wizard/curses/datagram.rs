@@ -168,17 +168,22 @@ pub(crate) fn quic_first(b: u8) -> bool {
     b & 0x80 != 0 || (b & 0xc0 == 0 && b & 0x09 == 0x09)
 }
 
+/// The ports STUN and TURN servers listen on.
+pub(crate) const STUN_PORTS: &[u16] = &[3478, 3479, 5349, 19302];
+
 /// STUN's magic cookie.
 const STUN_COOKIE: u32 = 0x2112_a442;
 
 /// STUN (RFC 5389/8489): message type with the top two bits clear and a known method
 /// (Binding to TURN's ConnectionAttempt), length a multiple of 4 (filling the datagram
-/// over UDP), the magic cookie. Requests are the client's, responses the server's.
+/// over UDP; on the STUN ports any length, as MS-TURN sends), the magic cookie. Requests are the client's, responses the server's.
 pub(crate) fn stun(d: &[u8], ctx: &Ctx) -> Cast {
     let t = be16(d, 0)?;
     ensure(t & 0xc000 == 0)?;
     let len = usize::from(be16(d, 2)?);
-    ensure(len % 4 == 0)?;
+    // Microsoft's TURN (MS-TURN, Teams and Skype) leaves its messages unpadded: an
+    // unaligned length is taken on the STUN/TURN ports only.
+    ensure(len % 4 == 0 || ctx.port_in(STUN_PORTS))?;
     ensure(be32(d, 4)? == STUN_COOKIE)?;
     if ctx.udp {
         ensure(20 + len == d.len())?;

@@ -147,6 +147,7 @@ fn cases() -> Vec<Case> {
         case("stun binding request off-port", UDP, 50000, ToServer, stun_binding_request(), named("stun")),
         case("stun binding response first", UDP, 3478, ToServer, stun_binding_response(), swapped("stun")),
         case("stun over tcp", TCP, 3478, ToServer, stun_binding_request(), named("stun")),
+        case("ms-turn allocate, unpadded", UDP, 3478, ToServer, ms_turn_allocate(), named("stun")),
         case("mqtt 3.1.1 connect", TCP, 1883, ToServer, mqtt_connect(4), named("mqtt")),
         case("mqtt 5 connect", TCP, 1883, ToServer, mqtt_connect(5), named("mqtt")),
         case("mqtt 3.1 connect", TCP, 1884, ToServer, mqtt_connect_v31(), named("mqtt")),
@@ -220,6 +221,23 @@ fn mqtt_packets_other_than_connect_name_mqtt_only_on_its_port_and_when_well_form
             "{what}: {got:?}"
         );
     }
+}
+
+#[test]
+fn an_unpadded_stun_message_is_stun_only_on_the_stun_ports() {
+    let w = wizard();
+    let m = ms_turn_allocate();
+    let c = case(
+        "off-port",
+        UDP,
+        50000,
+        ToServer,
+        m.clone(),
+        Outcome::Pending,
+    );
+    let mut st = WizardState::default();
+    let got = w.scan(&mut st, UDP, ports(&c), ToServer, Chunk::Data(&m));
+    assert!(!matches!(got, Outcome::Service { .. }), "{got:?}");
 }
 
 #[test]

@@ -680,3 +680,19 @@ pub const MQTT5_CONNACK: &[u8] = b"\x20\x0d\x00\x00\x0a\x22\x00\x0a\x12\x00\x04a
 
 /// An MQTT PUBLISH, QoS 0, topic `t/x`.
 pub const MQTT_PUBLISH: &[u8] = b"\x30\x08\x00\x03t/xdata";
+
+/// A TURN Allocate request as Microsoft's TURN sends it: an unpadded 6-byte attribute,
+/// so the length is not a multiple of 4.
+pub fn ms_turn_allocate() -> Vec<u8> {
+    let attrs = cat(&[
+        &[0x00, 0x0f, 0, 4, 0x72, 0xc6, 0x4b, 0xc6],
+        &[0x80, 0x37, 0, 2, 0, 2],
+    ]);
+    cat(&[
+        &[0, 3],
+        &be16(attrs.len()),
+        &[0x21, 0x12, 0xa4, 0x42],
+        &[0x0d; 12],
+        &attrs,
+    ])
+}
