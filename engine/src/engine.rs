@@ -1015,7 +1015,7 @@ impl Inspect<'_> {
         if t.flags & crate::decode::tcp_flags::ACK != 0 {
             fx = app.tcp_ack(dir, t.ack, self.reasm, now, self.stats, &mut emit);
         }
-        if !payload.is_empty() {
+        if !payload.is_empty() && !crate::stream::is_ack_padding(t.flags, payload) {
             // A swap by the acknowledgement's data turns this segment around too.
             let dir = if fx.swap { dir.opposite() } else { dir };
             let more = app.tcp_segment(

@@ -648,3 +648,32 @@ fn reload_applies_new_timeouts_at_once_and_names_what_waits_for_a_restart() {
     assert_eq!(ended, vec![Some((C, S))]);
     assert_eq!(e.sink().records[0].reason, flowengine::EndReason::Timeout);
 }
+
+#[test]
+fn zero_padding_counted_as_payload_on_a_bare_ack_does_not_hide_the_data() {
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    tcp_segments(&mut e, &[]);
+    // A 54-byte ACK whose IP length covers 6 bytes of Ethernet padding, at the very
+    // sequence number the real data then takes.
+    let pad = frame::tcp(client(), server(), flags::ACK, 1001, 5001, &[0; 6]);
+    push(&mut e, 1, &pad);
+    push(
+        &mut e,
+        1,
+        &frame::tcp(
+            client(),
+            server(),
+            flags::ACK | flags::PSH,
+            1001,
+            5001,
+            b"HELLO",
+        ),
+    );
+    let (_, out) = e.finish();
+    assert_eq!(data_chunks(&out), ["ts:HELLO"]);
+    let r = &out.records[0];
+    assert_eq!(r.app.app_proto, Some("toy"));
+    // The padded ACK still counts: 3 handshake packets + 2.
+    assert_eq!(r.pkts_toserver + r.pkts_toclient, 5);
+}
