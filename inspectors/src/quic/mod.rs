@@ -9,8 +9,10 @@
 //!   decrypted: Initial keys from the DCID of the client's first Initial (again from
 //!   a later Initial's DCID if the first keys fail, as after a Retry), header
 //!   protection removed, AES-128-GCM opened, CRYPTO frames reassembled in any order
-//!   across packets (bounded: [`frames::MAX_CRYPTO`]). Google QUIC (Q0xx, T0xx) and
-//!   unknown versions are reported by version only.
+//!   across packets (bounded: [`frames::MAX_CRYPTO`]). Google QUIC below Q050 sends
+//!   its CHLO in the clear: its server name and user agent are read
+//!   ([`gquic`]). Later Google versions and unknown ones are reported by version
+//!   only.
 //! - Emits one [`QuicEvent`] per flow: when the ClientHello is complete (SNI, JA3,
 //!   JA4 with `q`, extensions with SNI and ALPN values), then asks for no more data;
 //!   otherwise at flow end, or after 16 client datagrams without progress, with the
@@ -20,6 +22,7 @@
 //!   skipped, a malformed ClientHello ends the inspection.
 
 pub mod frames;
+pub mod gquic;
 pub mod header;
 pub mod initial;
 
@@ -81,6 +84,8 @@ pub struct QuicFlow {
     keys: Option<(Vec<u8>, InitialKeys)>,
     largest_pn: Option<u64>,
     crypto: CryptoStream,
+    /// A Google QUIC CHLO read in the clear.
+    google: Option<gquic::GoogleHello>,
     scratch: Vec<u8>,
     idle: u8,
     finished: bool,
@@ -103,6 +108,16 @@ impl QuicFlow {
     }
 
     fn datagram(&mut self, mut d: &[u8]) -> Progress {
+        if let Some(v) = gquic::clear_version(d) {
+            self.version.get_or_insert(v);
+            return match gquic::client_hello(d) {
+                Some(h) => {
+                    self.google = Some(h);
+                    Progress::Finish
+                }
+                None => Progress::Some,
+            };
+        }
         let mut progress = Progress::None;
         while !d.is_empty() {
             let Ok(h) = LongHeader::parse(d) else { break };
@@ -180,10 +195,16 @@ impl QuicFlow {
         let mut ev = QuicEvent {
             version: version_string(version),
             sni: None,
+            ua: None,
             ja3: None,
             ja4: None,
             extensions: Vec::new(),
         };
+        if let Some(h) = &self.google {
+            ev.sni = h.sni.clone();
+            ev.ua = h.ua.clone();
+            return Some(ev);
+        }
         if let Some((1, body)) = self.crypto.first_message() {
             if let Ok(ch) = ClientHello::parse(body) {
                 ev.sni = ch.sni_str();
@@ -282,6 +303,8 @@ pub struct QuicEvent {
     pub version: String,
     /// The ClientHello's server name.
     pub sni: Option<String>,
+    /// The user agent of a Google QUIC CHLO (`UAID`).
+    pub ua: Option<String>,
     /// The client's JA3.
     pub ja3: Option<Ja3>,
     /// The client's JA4 (`q...`).
@@ -300,6 +323,9 @@ impl AppEvent for QuicEvent {
         m.insert("version".into(), self.version.clone().into());
         if let Some(s) = &self.sni {
             m.insert("sni".into(), s.clone().into());
+        }
+        if let Some(s) = &self.ua {
+            m.insert("ua".into(), s.clone().into());
         }
         if let Some(j) = &self.ja3 {
             m.insert("ja3".into(), j.to_json());
