@@ -29,8 +29,22 @@ pub enum FrameError {
     Limits,
 }
 
+/// The CRYPTO frame type of RFC 9000.
+pub const CRYPTO: u8 = 0x06;
+/// The CRYPTO frame type of Google's Q050, T050 and T051 (same layout).
+pub const GOOGLE_CRYPTO: u8 = 0x08;
+
 /// Calls `f(offset, data)` for each CRYPTO frame of a decrypted Initial payload.
-pub fn for_each_crypto<F>(mut p: &[u8], mut f: F) -> Result<(), FrameError>
+pub fn for_each_crypto<F>(p: &[u8], f: F) -> Result<(), FrameError>
+where
+    F: FnMut(u64, &[u8]) -> Result<(), FrameError>,
+{
+    for_each_crypto_typed(p, CRYPTO, f)
+}
+
+/// [`for_each_crypto`] with CRYPTO frames of type `crypto` ([`CRYPTO`] or
+/// [`GOOGLE_CRYPTO`]).
+pub fn for_each_crypto_typed<F>(mut p: &[u8], crypto: u8, mut f: F) -> Result<(), FrameError>
 where
     F: FnMut(u64, &[u8]) -> Result<(), FrameError>,
 {
@@ -66,7 +80,7 @@ where
                     }
                 }
             }
-            0x06 => {
+            t if t == crypto => {
                 let offset = next(&mut p)?;
                 let len = usize::try_from(next(&mut p)?).map_err(|_| FrameError::Malformed)?;
                 let data = p.get(..len).ok_or(FrameError::Malformed)?;
@@ -136,7 +150,7 @@ impl CryptoStream {
     }
 
     /// Bytes received contiguously from offset 0.
-    fn contiguous(&self) -> &[u8] {
+    pub fn contiguous(&self) -> &[u8] {
         match self.ranges.first() {
             Some(&(0, e)) => self.buf.get(..e).unwrap_or_default(),
             _ => &[],

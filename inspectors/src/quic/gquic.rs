@@ -46,7 +46,15 @@ pub fn clear_version(d: &[u8]) -> Option<u32> {
 pub fn client_hello(d: &[u8]) -> Option<GoogleHello> {
     let version = clear_version(d)?;
     let start = d.windows(4).position(|w| w == b"CHLO")?;
-    let m = d.get(start + 4..)?;
+    let (sni, ua) = chlo(d.get(start..)?)?;
+    Some(GoogleHello { version, sni, ua })
+}
+
+/// The server name and user agent of a complete CHLO message at the start of `m`
+/// (Q050 carries it in its decrypted CRYPTO stream); `None` when `m` is not one or
+/// is not complete yet.
+pub fn chlo(m: &[u8]) -> Option<(Option<String>, Option<String>)> {
+    let m = m.strip_prefix(b"CHLO")?;
     let entries = usize::from(u16::from_le_bytes(m.get(..2)?.try_into().ok()?));
     if entries == 0 || entries > MAX_ENTRIES {
         return None;
@@ -65,7 +73,7 @@ pub fn client_hello(d: &[u8]) -> Option<GoogleHello> {
             _ => {}
         }
     }
-    Some(GoogleHello { version, sni, ua })
+    Some((sni, ua))
 }
 
 #[cfg(test)]

@@ -64,10 +64,21 @@ pub struct LongHeader<'a> {
     pub len: usize,
 }
 
-/// True for the IETF versions whose long header layout is RFC 9000's: v1, v2 and the
-/// drafts 0xff0000xx (and Facebook's mvfst draft variant).
+/// True for the versions whose long header layout is RFC 9000's: v1, v2, the drafts
+/// 0xff0000xx, Facebook's mvfst draft variant and Google's Q050, T050 and T051.
 pub fn is_ietf(v: u32) -> bool {
-    v == version::V1 || v == version::V2 || (v >> 8) == 0x00ff_0000 || v == 0xface_b002
+    v == version::V1
+        || v == version::V2
+        || (v >> 8) == 0x00ff_0000
+        || v == 0xface_b002
+        || is_google_ietf(v)
+}
+
+/// Google QUIC versions with RFC 9000's long header and Initial protection (each with
+/// its own salt): Q050 (a CHLO in its CRYPTO frames), T050 and T051 (a TLS
+/// ClientHello).
+pub fn is_google_ietf(v: u32) -> bool {
+    matches!(v, 0x5130_3530 | 0x5430_3530 | 0x5430_3531)
 }
 
 impl<'a> LongHeader<'a> {

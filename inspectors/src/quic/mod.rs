@@ -11,8 +11,9 @@
 //!   protection removed, AES-128-GCM opened, CRYPTO frames reassembled in any order
 //!   across packets (bounded: [`frames::MAX_CRYPTO`]). Google QUIC below Q050 sends
 //!   its CHLO in the clear: its server name and user agent are read
-//!   ([`gquic`]). Later Google versions and unknown ones are reported by version
-//!   only.
+//!   ([`gquic`]); Q050 (a CHLO), T050 and T051 (TLS) protect their Initials as
+//!   RFC 9001 does with salts of their own, and are decrypted like the IETF versions.
+//!   Unknown versions are reported by version only.
 //! - Emits one [`QuicEvent`] per flow: when the ClientHello is complete (SNI, JA3,
 //!   JA4 with `q`, extensions with SNI and ALPN values), then asks for no more data;
 //!   otherwise at flow end, or after 16 client datagrams without progress, with the
@@ -36,13 +37,16 @@ use flowengine::flow::Direction;
 use flowengine::inspect::{
     AppEvent, Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind, Transport,
 };
-use frames::{for_each_crypto, CryptoStream};
+use frames::{for_each_crypto_typed, CryptoStream};
 use header::{LongHeader, PacketType};
 use initial::{InitialKeys, Side};
 use std::any::Any;
 
 /// The service name and EVE event type.
 pub const SERVICE: &str = "quic";
+
+/// Google's Q050: RFC 9000 packets whose CRYPTO stream carries a CHLO.
+const GOOGLE_Q050: u32 = 0x5130_3530;
 
 /// Client datagrams read without progress before giving up.
 const MAX_IDLE_DATAGRAMS: u8 = 16;
@@ -154,11 +158,28 @@ impl QuicFlow {
         };
         let plain = self.scratch.get(range).unwrap_or_default();
         let crypto = &mut self.crypto;
-        if for_each_crypto(plain, |off, data| crypto.insert(off, data)).is_err() {
+        let frame = if header::is_google_ietf(h.version) {
+            frames::GOOGLE_CRYPTO
+        } else {
+            frames::CRYPTO
+        };
+        if for_each_crypto_typed(plain, frame, |off, data| crypto.insert(off, data)).is_err() {
             // A frame we cannot read: the CRYPTO data already taken stays.
             if crypto.first_message().is_none() {
                 return Progress::None;
             }
+        }
+        if h.version == GOOGLE_Q050 {
+            // Not TLS: a CHLO, complete when its table and values are all there.
+            if let Some((sni, ua)) = gquic::chlo(self.crypto.contiguous()) {
+                self.google = Some(gquic::GoogleHello {
+                    version: h.version,
+                    sni,
+                    ua,
+                });
+                return Progress::Finish;
+            }
+            return Progress::Some;
         }
         if self.crypto.first_message().is_some() || self.crypto.first_message_too_large() {
             return Progress::Finish;

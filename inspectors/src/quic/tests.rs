@@ -399,3 +399,37 @@ proptest! {
         prop_assert!(ev.len() <= 1);
     }
 }
+
+#[test]
+fn google_t050_t051_and_q050_decrypt_with_their_own_salts_and_crypto_frame() {
+    let ch = handshake(1, &foxio_client_hello("google.example"));
+    for (v, name) in [(0x5430_3530u32, "54303530"), (0x5430_3531, "54303531")] {
+        // Google's CRYPTO frame is type 0x08 (RFC 9000's STREAM).
+        let mut frame = crypto_frame(0, &ch);
+        frame[0] = 0x08;
+        let p = client_initial(v, &[9; 8], 0, &frame);
+        let (ev, done) = run(&[(C, p)]);
+        assert_eq!(done, Some(0), "{name}");
+        assert_eq!(ev[0]["version"], name);
+        assert_eq!(ev[0]["sni"], "google.example", "{name}");
+        // An RFC 9000 CRYPTO frame is not what these versions send.
+        let p = client_initial(v, &[9; 8], 0, &crypto_frame(0, &ch));
+        let (ev, _) = run(&[(C, p)]);
+        assert_eq!(ev[0].get("sni"), None, "{name}");
+    }
+    // Q050: the CRYPTO stream holds a CHLO, split over two packets.
+    let mut chlo = b"CHLO\x02\x00\x00\x00SNI\0\x10\x00\x00\x00UAID\x19\x00\x00\x00".to_vec();
+    chlo.extend_from_slice(b"q050.example.orgChrome/83");
+    let split = 20;
+    let mut f1 = crypto_frame(0, &chlo[..split]);
+    f1[0] = 0x08;
+    let mut f2 = crypto_frame(split, &chlo[split..]);
+    f2[0] = 0x08;
+    let p1 = client_initial(0x5130_3530, &[4; 8], 0, &f1);
+    let p2 = client_initial(0x5130_3530, &[4; 8], 1, &f2);
+    let (ev, done) = run(&[(C, p1), (C, p2)]);
+    assert_eq!(done, Some(1));
+    assert_eq!(ev[0]["version"], "51303530");
+    assert_eq!(ev[0]["sni"], "q050.example.org");
+    assert_eq!(ev[0]["ua"], "Chrome/83");
+}
