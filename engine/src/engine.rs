@@ -7,6 +7,10 @@
 //! at [`Engine::finish`]/[`Engine::flush`] (reason `shutdown`, or `timeout` when it had
 //! already expired by the last packet's time). The packets in the records add up to
 //! the packets tracked: `Stats::packets_tracked`.
+//!
+//! Expected flows (FTP data connections an inspector announced with `Cx::expect`) are
+//! looked up only when a flow is created, with one branch while none waits; a match
+//! gets its service at once (see [`crate::inspect::expect`]).
 
 use crate::cache::{CacheError, CacheStats, FlowCache, FlowId};
 use crate::config::{Config, ConfigError};
@@ -19,7 +23,8 @@ use crate::defrag::{self, DefragStats, Defragmenter, Incomplete, Insert};
 use crate::feed::Packet;
 use crate::flow::{EndReason, Flow, FlowState, Verdict};
 use crate::inspect::{
-    AppFlow, Chunk, FlowExt, FlowInfo, InspectStats, InspectorSet, Transport as AppTransport,
+    AppFlow, Chunk, ExpectStats, ExpectTable, FlowExt, FlowInfo, InspectStats, InspectorSet,
+    Transport as AppTransport,
 };
 use crate::key::{FlowKey, KeyOptions};
 use crate::record::{FlowRecord, Sink};
@@ -56,6 +61,9 @@ pub struct Stats {
     pub slots_touched: u64,
     /// Inspection counters.
     pub inspect: InspectStats,
+    /// Expected flows (FTP data connections): added, matched, expired, evicted,
+    /// replaced.
+    pub expectations: ExpectStats,
 }
 
 impl Stats {
@@ -65,6 +73,7 @@ impl Stats {
         self.defrag.merge(&o.defrag);
         self.checksum.merge(&o.checksum);
         self.inspect.merge(&o.inspect);
+        self.expectations.merge(&o.expectations);
         self.cache.merge(&o.cache);
         self.packets_tracked += o.packets_tracked;
         self.packets_no_flow += o.packets_no_flow;
@@ -201,6 +210,8 @@ pub struct Engine<S: Sink> {
     /// The inspectors new flows get; `None` for a pure flow meter.
     inspectors: Option<Arc<InspectorSet>>,
     inspect: InspectStats,
+    /// Flows announced by inspectors, looked up when a flow is created.
+    expect: ExpectTable,
     reasm: ReassemblyConfig,
     sink: S,
     decode: DecodeStats,
@@ -297,6 +308,7 @@ impl<S: Sink> Engine<S> {
             sweep_when_idle: config.stream.timeout_flows_when_idle,
             inspectors: None,
             inspect: InspectStats::default(),
+            expect: ExpectTable::new(config.app_layer.expectations.expect_config()),
             reasm: config.reassembly_config(),
             sink,
             decode: DecodeStats::default(),
@@ -646,7 +658,19 @@ impl<S: Sink> Engine<S> {
                     .cache
                     .create(k.key, hash, reversed, k.vlans, now, ordinal, &mut on_end)
                 {
-                    Some(id) => id,
+                    Some(id) => {
+                        // One branch while no flow is expected.
+                        if !self.expect.is_empty() {
+                            expected_flow(
+                                &mut self.cache,
+                                &self.inspectors,
+                                &mut self.expect,
+                                id,
+                                now,
+                            );
+                        }
+                        id
+                    }
                     None => {
                         self.no_flow += u64::from(count.pkts);
                         return;
@@ -694,6 +718,7 @@ impl<S: Sink> Engine<S> {
                             cache: &mut self.cache,
                             set,
                             stats: &mut self.inspect,
+                            expect: &mut self.expect,
                             reasm: &self.reasm,
                         };
                         i.tcp(&mut self.sink, id, reversed, &t, payload, now);
@@ -703,6 +728,7 @@ impl<S: Sink> Engine<S> {
                             cache: &mut self.cache,
                             set,
                             stats: &mut self.inspect,
+                            expect: &mut self.expect,
                             reasm: &self.reasm,
                         };
                         i.datagram(&mut self.sink, id, reversed, payload, now);
@@ -799,6 +825,7 @@ impl<S: Sink> Engine<S> {
             max_flows: u64::from(self.cache.config().max_flows),
             slots_touched: self.cache.slots_touched() as u64,
             inspect: self.inspect,
+            expectations: self.expect.stats(),
         }
     }
 
@@ -823,6 +850,7 @@ struct Inspect<'a> {
     cache: &'a mut FlowCache<FlowExt>,
     set: &'a Arc<InspectorSet>,
     stats: &'a mut InspectStats,
+    expect: &'a mut ExpectTable,
     reasm: &'a ReassemblyConfig,
 }
 
@@ -840,8 +868,19 @@ impl Inspect<'_> {
         }
     }
 
-    /// Puts the state back and applies what the inspectors asked of the flow.
-    fn done(&mut self, id: FlowId, app: Box<AppFlow>, fx: crate::inspect::Effects) {
+    /// Puts the state back and applies what the inspectors asked of the flow and of
+    /// the engine (expected flows, announced at `now`).
+    fn done(
+        &mut self,
+        id: FlowId,
+        mut app: Box<AppFlow>,
+        fx: crate::inspect::Effects,
+        now: Timestamp,
+    ) {
+        if app.has_expectations() {
+            let expect = &mut *self.expect;
+            app.take_expectations(|e| expect.add(e, now));
+        }
         let flow = self.cache.flow_mut(id);
         if fx.swap {
             flow.swap_direction();
@@ -868,7 +907,7 @@ impl Inspect<'_> {
         let fx = app.chunk(dir, Chunk::Data(payload), now, self.stats, &mut |ev| {
             sink.event(ev)
         });
-        self.done(id, app, fx);
+        self.done(id, app, fx, now);
     }
 
     /// A TCP segment: its acknowledgement (for the other direction's holes), then its
@@ -908,7 +947,33 @@ impl Inspect<'_> {
             fx.swap ^= more.swap;
             fx.verdict = more.verdict.or(fx.verdict);
         }
-        self.done(id, app, fx);
+        self.done(id, app, fx, now);
+    }
+}
+
+/// A flow was just created while expectations wait: when it is one, it gets its
+/// inspection state now, with the expected service (named at its first payload).
+#[inline(never)]
+fn expected_flow(
+    cache: &mut FlowCache<FlowExt>,
+    inspectors: &Option<Arc<InspectorSet>>,
+    expect: &mut ExpectTable,
+    id: FlowId,
+    now: Timestamp,
+) {
+    let Some(set) = inspectors else {
+        return;
+    };
+    let key = cache.flow(id).key();
+    let transport = match key.proto() {
+        crate::key::proto::TCP => AppTransport::Tcp,
+        crate::key::proto::UDP => AppTransport::Udp,
+        _ => return,
+    };
+    if let Some(service) = expect.take(key.proto(), key.lo(), key.hi(), now) {
+        let flow = cache.flow_mut(id);
+        let info = flow_info(flow, transport);
+        flow.ext.app = Some(Box::new(AppFlow::expected(set, info, service)));
     }
 }
 
