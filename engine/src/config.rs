@@ -398,6 +398,8 @@ pub struct AppLayerConfig {
     pub protocols: std::collections::BTreeMap<String, ProtocolSetting>,
     /// `[app-layer.wizard]`
     pub wizard: WizardSection,
+    /// `[app-layer.expectations]`
+    pub expectations: ExpectationsSection,
     /// Passive inspectors to run, by name (built-in: `payload-sizes`).
     pub passive: Vec<String>,
 }
@@ -408,6 +410,7 @@ impl Default for AppLayerConfig {
             enabled: true,
             protocols: Default::default(),
             wizard: WizardSection::default(),
+            expectations: ExpectationsSection::default(),
             passive: Vec::new(),
         }
     }
@@ -460,6 +463,38 @@ impl Default for WizardSection {
     fn default() -> Self {
         WizardSection {
             max_search_depth: 8192,
+        }
+    }
+}
+
+/// `[app-layer.expectations]`: flows announced by another flow's inspector (FTP data
+/// connections), named without detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExpectationsSection {
+    /// Most expectations waiting at once; the oldest is dropped for a new one. 0 turns
+    /// expectations off.
+    pub max: u32,
+    /// Seconds (packet time) an expectation waits for its flow.
+    pub timeout: u32,
+}
+
+impl Default for ExpectationsSection {
+    fn default() -> Self {
+        let d = crate::inspect::ExpectConfig::default();
+        ExpectationsSection {
+            max: d.max,
+            timeout: d.timeout_secs,
+        }
+    }
+}
+
+impl ExpectationsSection {
+    /// The expectation table's limits.
+    pub fn expect_config(&self) -> crate::inspect::ExpectConfig {
+        crate::inspect::ExpectConfig {
+            max: self.max,
+            timeout_secs: self.timeout,
         }
     }
 }
@@ -926,7 +961,18 @@ mod tests {
             .unwrap();
         b.set("app-layer.protocols.mqtt.enabled=yes").unwrap();
         b.set("app-layer.wizard.max-search-depth=100").unwrap();
+        b.set("app-layer.expectations.max=16").unwrap();
+        b.set("app-layer.expectations.timeout=5").unwrap();
         let c = b.build().unwrap();
+        assert_eq!(
+            c.app_layer.expectations.expect_config(),
+            crate::inspect::ExpectConfig {
+                max: 16,
+                timeout_secs: 5
+            }
+        );
+        assert_eq!(Config::default().app_layer.expectations.max, 1024);
+        assert_eq!(Config::default().app_layer.expectations.timeout, 60);
         assert_eq!(c.app_layer.protocol("sip"), ProtocolMode::No);
         assert_eq!(c.app_layer.protocol("enip"), ProtocolMode::DetectionOnly);
         assert_eq!(c.app_layer.protocol("mqtt"), ProtocolMode::Yes);

@@ -7,6 +7,10 @@
 //! at [`Engine::finish`]/[`Engine::flush`] (reason `shutdown`, or `timeout` when it had
 //! already expired by the last packet's time). The packets in the records add up to
 //! the packets tracked: `Stats::packets_tracked`.
+//!
+//! Expected flows (FTP data connections an inspector announced with `Cx::expect`) are
+//! looked up only when a flow is created, with one branch while none waits; a match
+//! gets its service at once (see [`crate::inspect::expect`]).
 
 use crate::cache::{CacheError, CacheStats, FlowCache, FlowId};
 use crate::config::{Config, ConfigError};
@@ -19,7 +23,8 @@ use crate::defrag::{self, DefragStats, Defragmenter, Incomplete, Insert};
 use crate::feed::Packet;
 use crate::flow::{EndReason, Flow, FlowState, Verdict};
 use crate::inspect::{
-    AppFlow, Chunk, FlowExt, FlowInfo, InspectStats, InspectorSet, Transport as AppTransport,
+    AppFlow, Chunk, ExpectStats, ExpectTable, FlowExt, FlowInfo, InspectStats, InspectorSet,
+    Transport as AppTransport,
 };
 use crate::key::{FlowKey, KeyOptions};
 use crate::record::{FlowRecord, Sink};
@@ -58,6 +63,9 @@ pub struct Stats {
     pub inspect: InspectStats,
     /// Configuration reloads applied ([`Engine::reload`]).
     pub reloads: u64,
+    /// Expected flows (FTP data connections): added, matched, expired, evicted,
+    /// replaced.
+    pub expectations: ExpectStats,
 }
 
 impl Stats {
@@ -67,6 +75,7 @@ impl Stats {
         self.defrag.merge(&o.defrag);
         self.checksum.merge(&o.checksum);
         self.inspect.merge(&o.inspect);
+        self.expectations.merge(&o.expectations);
         self.cache.merge(&o.cache);
         self.packets_tracked += o.packets_tracked;
         self.packets_no_flow += o.packets_no_flow;
@@ -225,6 +234,8 @@ pub struct Engine<S: Sink> {
     /// Reloads applied.
     reloads: u64,
     inspect: InspectStats,
+    /// Flows announced by inspectors, looked up when a flow is created.
+    expect: ExpectTable,
     reasm: ReassemblyConfig,
     sink: S,
     decode: DecodeStats,
@@ -323,6 +334,7 @@ impl<S: Sink> Engine<S> {
             config: Box::new(config.clone()),
             reloads: 0,
             inspect: InspectStats::default(),
+            expect: ExpectTable::new(config.app_layer.expectations.expect_config()),
             reasm: config.reassembly_config(),
             sink,
             decode: DecodeStats::default(),
@@ -360,7 +372,8 @@ impl<S: Sink> Engine<S> {
     /// inspected keep theirs until they end, see [`Engine::reload_inspectors`]), flow
     /// timeouts (`[flow-timeouts]`, for every flow from the next sweep on), checksum
     /// validation, the decoder's tunnels and layer limit, `[stream]` TCP options,
-    /// mid-stream policy, sweep budgets and reassembly limits.
+    /// mid-stream policy, sweep budgets, reassembly limits and the expected-flow
+    /// table's size and timeout (a smaller table drops its oldest entries).
     ///
     /// Kept until a restart, because they size memory reserved at start-up or change
     /// what a flow's key is: `stream.max-flows`, `memcap`, pruning, `[allowlist_cache]`,
@@ -423,6 +436,8 @@ impl<S: Sink> Engine<S> {
         self.sweep_per_packet = config.stream.timeout_flows_per_packet;
         self.sweep_when_idle = config.stream.timeout_flows_when_idle;
         self.reasm = config.reassembly_config();
+        self.expect
+            .set_config(config.app_layer.expectations.expect_config());
         self.reload_inspectors(inspectors);
         // What a restart would change stays as it runs.
         let mut kept = config.clone();
@@ -768,7 +783,19 @@ impl<S: Sink> Engine<S> {
                     .cache
                     .create(k.key, hash, reversed, k.vlans, now, ordinal, &mut on_end)
                 {
-                    Some(id) => id,
+                    Some(id) => {
+                        // One branch while no flow is expected.
+                        if !self.expect.is_empty() {
+                            expected_flow(
+                                &mut self.cache,
+                                &self.inspectors,
+                                &mut self.expect,
+                                id,
+                                now,
+                            );
+                        }
+                        id
+                    }
                     None => {
                         self.no_flow += u64::from(count.pkts);
                         return;
@@ -816,6 +843,7 @@ impl<S: Sink> Engine<S> {
                             cache: &mut self.cache,
                             set,
                             stats: &mut self.inspect,
+                            expect: &mut self.expect,
                             reasm: &self.reasm,
                         };
                         i.tcp(&mut self.sink, id, reversed, &t, payload, now);
@@ -825,6 +853,7 @@ impl<S: Sink> Engine<S> {
                             cache: &mut self.cache,
                             set,
                             stats: &mut self.inspect,
+                            expect: &mut self.expect,
                             reasm: &self.reasm,
                         };
                         i.datagram(&mut self.sink, id, reversed, payload, now);
@@ -922,6 +951,7 @@ impl<S: Sink> Engine<S> {
             slots_touched: self.cache.slots_touched() as u64,
             inspect: self.inspect,
             reloads: self.reloads,
+            expectations: self.expect.stats(),
         }
     }
 
@@ -946,6 +976,7 @@ struct Inspect<'a> {
     cache: &'a mut FlowCache<FlowExt>,
     set: &'a Arc<InspectorSet>,
     stats: &'a mut InspectStats,
+    expect: &'a mut ExpectTable,
     reasm: &'a ReassemblyConfig,
 }
 
@@ -963,8 +994,19 @@ impl Inspect<'_> {
         }
     }
 
-    /// Puts the state back and applies what the inspectors asked of the flow.
-    fn done(&mut self, id: FlowId, app: Box<AppFlow>, fx: crate::inspect::Effects) {
+    /// Puts the state back and applies what the inspectors asked of the flow and of
+    /// the engine (expected flows, announced at `now`).
+    fn done(
+        &mut self,
+        id: FlowId,
+        mut app: Box<AppFlow>,
+        fx: crate::inspect::Effects,
+        now: Timestamp,
+    ) {
+        if app.has_expectations() {
+            let expect = &mut *self.expect;
+            app.take_expectations(|e| expect.add(e, now));
+        }
         let flow = self.cache.flow_mut(id);
         if fx.swap {
             flow.swap_direction();
@@ -991,7 +1033,7 @@ impl Inspect<'_> {
         let fx = app.chunk(dir, Chunk::Data(payload), now, self.stats, &mut |ev| {
             sink.event(ev)
         });
-        self.done(id, app, fx);
+        self.done(id, app, fx, now);
     }
 
     /// A TCP segment: its acknowledgement (for the other direction's holes), then its
@@ -1031,7 +1073,33 @@ impl Inspect<'_> {
             fx.swap ^= more.swap;
             fx.verdict = more.verdict.or(fx.verdict);
         }
-        self.done(id, app, fx);
+        self.done(id, app, fx, now);
+    }
+}
+
+/// A flow was just created while expectations wait: when it is one, it gets its
+/// inspection state now, with the expected service (named at its first payload).
+#[inline(never)]
+fn expected_flow(
+    cache: &mut FlowCache<FlowExt>,
+    inspectors: &Option<Arc<InspectorSet>>,
+    expect: &mut ExpectTable,
+    id: FlowId,
+    now: Timestamp,
+) {
+    let Some(set) = inspectors else {
+        return;
+    };
+    let key = cache.flow(id).key();
+    let transport = match key.proto() {
+        crate::key::proto::TCP => AppTransport::Tcp,
+        crate::key::proto::UDP => AppTransport::Udp,
+        _ => return,
+    };
+    if let Some(service) = expect.take(key.proto(), key.lo(), key.hi(), now) {
+        let flow = cache.flow_mut(id);
+        let info = flow_info(flow, transport);
+        flow.ext.app = Some(Box::new(AppFlow::expected(set, info, service)));
     }
 }
 

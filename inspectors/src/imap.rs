@@ -14,7 +14,7 @@
 
 use crate::text::find_byte;
 use crate::upgrade::{Dialect, Step, UpgradeWatch};
-use flowengine::inspect::{FlowData, FlowInfo, Inspector, InspectorKind};
+use flowengine::inspect::{Cx, FlowData, FlowInfo, Inspector, InspectorKind};
 
 /// Longest line kept.
 pub const LINE_CAP: usize = 1024;
@@ -93,7 +93,7 @@ fn split_tag(line: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 impl Dialect for Imap {
-    fn client_line(&mut self, line: &[u8], truncated: bool) -> Step {
+    fn client_line(&mut self, _cx: &mut Cx<'_>, line: &[u8], truncated: bool) -> Step {
         self.client_lines += 1;
         if truncated || self.client_lines > MAX_COMMANDS {
             return Step::Stop;
@@ -112,7 +112,7 @@ impl Dialect for Imap {
         Step::Going
     }
 
-    fn server_line(&mut self, line: &[u8], _truncated: bool) -> Step {
+    fn server_line(&mut self, _cx: &mut Cx<'_>, line: &[u8], _truncated: bool) -> Step {
         self.server_lines += 1;
         if self.server_lines > MAX_SERVER_LINES {
             return Step::Stop;

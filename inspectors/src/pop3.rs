@@ -15,7 +15,7 @@
 
 use crate::text::{starts_with_ci, ReplyOrder};
 use crate::upgrade::{Dialect, Step, UpgradeWatch};
-use flowengine::inspect::{FlowData, FlowInfo, Inspector, InspectorKind};
+use flowengine::inspect::{Cx, FlowData, FlowInfo, Inspector, InspectorKind};
 
 /// Longest line kept.
 pub const LINE_CAP: usize = 1024;
@@ -59,7 +59,7 @@ struct Pop3 {
 }
 
 impl Dialect for Pop3 {
-    fn client_line(&mut self, line: &[u8], truncated: bool) -> Step {
+    fn client_line(&mut self, _cx: &mut Cx<'_>, line: &[u8], truncated: bool) -> Step {
         self.commands += 1;
         if truncated || self.commands > MAX_COMMANDS {
             Step::Stop
@@ -70,7 +70,7 @@ impl Dialect for Pop3 {
         }
     }
 
-    fn server_line(&mut self, line: &[u8], _truncated: bool) -> Step {
+    fn server_line(&mut self, _cx: &mut Cx<'_>, line: &[u8], _truncated: bool) -> Step {
         let ok = starts_with_ci(line, b"+OK");
         if (ok || starts_with_ci(line, b"-ERR") || line.starts_with(b"+ ")) && self.order.reply(ok)
         {

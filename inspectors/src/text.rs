@@ -9,6 +9,7 @@
 //!   only a line split across chunks is copied, into a buffer bounded by the cap given
 //!   at construction. A longer line is handed out truncated, flagged, and the rest of
 //!   it is skipped: no input can make it grow past its cap.
+//!   After lost bytes ([`LineBuf::gap`]) framing resumes after the next line end.
 //! - [`ReplyOrder`] pairs the n-th command of a client with the n-th reply of its server
 //!   (after the greeting), whichever side arrives first, without allocating: this is
 //!   how the STARTTLS-style upgrades (SMTP, POP3, FTP) are recognised.
@@ -86,6 +87,14 @@ impl LineBuf {
             discarding: false,
             skip: 0,
         }
+    }
+
+    /// Bytes were lost: the partial line is dropped, and so is the rest of the line the
+    /// next bytes continue (framing resumes after the next line end).
+    pub(crate) fn gap(&mut self) {
+        self.pending.clear();
+        self.skip = 0;
+        self.discarding = true;
     }
 
     /// Feeds `data`, calling `f(line, truncated)` for each complete line (without its
@@ -227,7 +236,7 @@ pub(crate) mod harness {
     //! Drives a service inspector's FlowData through the real API, as the engine does.
 
     use flowengine::flow::Direction;
-    use flowengine::inspect::{Actions, Chunk, Cx, FlowInfo, Inspector, Transport};
+    use flowengine::inspect::{Actions, Chunk, Cx, Expectation, FlowInfo, Inspector, Transport};
     use flowengine::Timestamp;
     use std::net::{IpAddr, Ipv4Addr};
 
@@ -247,6 +256,8 @@ pub(crate) mod harness {
         pub upgrade: Option<(&'static str, Option<Direction>)>,
         /// Whether the inspector said it was done.
         pub done: bool,
+        /// Expected flows announced, in order.
+        pub expectations: Vec<Expectation>,
     }
 
     pub(crate) fn info(transport: Transport, server_port: u16) -> FlowInfo {
@@ -295,6 +306,7 @@ pub(crate) mod harness {
             out.upgrade = actions.upgrade;
         }
         out.done |= actions.done;
+        out.expectations.extend_from_slice(&actions.expectations);
     }
 
     /// Splits every data piece at the given cut points (taken modulo its length), in

@@ -4,9 +4,12 @@
 //!
 //! Contract: a [`Dialect`] sees every line of the client ([`Dialect::client_line`]) and
 //! of the server ([`Dialect::server_line`]) in order, with `truncated` set when a line
-//! was longer than the line cap (its first bytes only). [`Step::Upgrade`] calls
+//! was longer than the line cap (its first bytes only), and the call's [`Cx`] (FTP
+//! announces its data connections through it). [`Step::Upgrade`] calls
 //! `cx.upgrade("tls", None)` and `cx.done()`; [`Step::Stop`] calls `cx.done()`; after
-//! either, and after a gap, nothing more is looked at.
+//! either nothing more is looked at. After a gap nothing more is looked at either,
+//! unless [`Dialect::gap`] says to go on: then that direction resumes at its next
+//! complete line (the partial line is dropped).
 
 use crate::text::{LineAction, LineBuf};
 use flowengine::flow::Direction;
@@ -26,9 +29,14 @@ pub(crate) enum Step {
 /// A protocol's reading of its lines.
 pub(crate) trait Dialect: Send + 'static {
     /// A client line.
-    fn client_line(&mut self, line: &[u8], truncated: bool) -> Step;
+    fn client_line(&mut self, cx: &mut Cx<'_>, line: &[u8], truncated: bool) -> Step;
     /// A server line.
-    fn server_line(&mut self, line: &[u8], truncated: bool) -> Step;
+    fn server_line(&mut self, cx: &mut Cx<'_>, line: &[u8], truncated: bool) -> Step;
+    /// Bytes of direction `dir` were lost: true to go on reading at the next line
+    /// (default: stop).
+    fn gap(&mut self, _dir: Direction) -> bool {
+        false
+    }
 }
 
 /// A flow watched for an upgrade to TLS, line by line.
@@ -56,16 +64,20 @@ impl<D: Dialect> FlowData for UpgradeWatch<D> {
             return;
         }
         let Chunk::Data(d) = chunk else {
-            self.finished = true;
-            cx.done();
+            if self.dialect.gap(dir) {
+                self.lines[dir.index()].gap();
+            } else {
+                self.finished = true;
+                cx.done();
+            }
             return;
         };
         let mut step = Step::Going;
         let dialect = &mut self.dialect;
         self.lines[dir.index()].feed(d, &mut |line: &[u8], truncated| {
             step = match dir {
-                Direction::ToServer => dialect.client_line(line, truncated),
-                Direction::ToClient => dialect.server_line(line, truncated),
+                Direction::ToServer => dialect.client_line(cx, line, truncated),
+                Direction::ToClient => dialect.server_line(cx, line, truncated),
             };
             if step == Step::Going {
                 LineAction::Continue

@@ -218,6 +218,9 @@ pub fn render(s: &Summary<'_>) -> String {
         for (name, v) in st.inspect.counters() {
             p.count(name, v);
         }
+        for (name, v) in st.expectations.counters() {
+            p.count(name, v);
+        }
     }
     let mut p = section(&mut out, "memory:");
     p.line("bytes_per_flow_slot", st.slot_bytes);

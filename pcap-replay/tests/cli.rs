@@ -543,3 +543,57 @@ fn flows_get_their_service_and_inspector_events_join_them_by_flow_id() {
     assert!(o.status.success());
     assert!(eve_all(&off).iter().all(|e| e.get("app_proto").is_none()));
 }
+
+#[test]
+fn ftp_data_connections_are_named_and_counted_in_the_summary() {
+    use flowengine_tests::frame::{flags, tcp, v4};
+    let (c, s) = (v4(10, 0, 0, 1), v4(10, 0, 0, 2));
+    let mut packets: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut at = 1_700_000_000_000_000_000u64;
+    let mut conn =
+        |a: (std::net::IpAddr, u16), b: (std::net::IpAddr, u16), talk: &[(bool, &[u8])]| {
+            let (mut sa, mut sb) = (100u32, 900u32);
+            let mut put = |frame: Vec<u8>| {
+                at += 1_000_000;
+                packets.push((at, frame));
+            };
+            put(tcp(a, b, flags::SYN, sa, 0, b""));
+            put(tcp(b, a, flags::SYN | flags::ACK, sb, sa + 1, b""));
+            sa += 1;
+            sb += 1;
+            put(tcp(a, b, flags::ACK, sa, sb, b""));
+            for &(from_a, data) in talk {
+                let f = flags::ACK | flags::PSH;
+                if from_a {
+                    put(tcp(a, b, f, sa, sb, data));
+                    sa += data.len() as u32;
+                } else {
+                    put(tcp(b, a, f, sb, sa, data));
+                    sb += data.len() as u32;
+                }
+            }
+        };
+    conn(
+        (c, 40000),
+        (s, 21),
+        &[
+            (false, b"220 FTP server ready\r\n"),
+            (true, b"USER ftp\r\n"),
+            (false, b"331 Password required\r\n"),
+            (true, b"PASV\r\n"),
+            (false, b"227 Entering Passive Mode (10,0,0,2,195,149)\r\n"),
+        ],
+    );
+    conn((c, 40001), (s, 50069), &[(false, b"file contents\n")]);
+    let p = tmp("ftp-data.pcap");
+    pcap::write_file(&p, pcap::DLT_EN10MB, &packets).unwrap();
+    let eve = tmp("ftp-data.json");
+    let o = run(&["--eve", eve.to_str().unwrap(), p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let flows = eve_lines(&eve);
+    let data = flows.iter().find(|f| f["dest_port"] == 50069).unwrap();
+    assert_eq!(data["app_proto"], "ftp-data");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("expectations_added: 1"), "{text}");
+    assert!(text.contains("expectations_matched: 1"), "{text}");
+}

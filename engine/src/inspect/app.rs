@@ -5,6 +5,11 @@
 //! - An [`AppFlow`] is created (boxed, in the flow's slot) when the flow first carries
 //!   payload and the engine has inspectors; a flow without payload never gets one, and
 //!   its record has no `app_proto` (Suricata's rule).
+//! - An expected flow (one an inspector announced, see [`super::expect`]) gets its
+//!   `AppFlow` from [`AppFlow::expected`] when it is created, holding the service it
+//!   will have; nothing starts until its first chunk, which names that service (no
+//!   wizard, no port binding) and starts the bound service inspector, if any, and the
+//!   passive inspectors. Without payload it still has no `app_proto`.
 //! - Each chunk goes, in this order, to the wizard while it has not decided, then to
 //!   the service inspector, then to each passive inspector (in id order).
 //! - When the wizard names a service, the bound service inspector starts and first
@@ -18,13 +23,19 @@
 //!   `end` runs) and starts the new service's from the next chunk; the record keeps
 //!   the first service as `app_proto_orig`, and a one-direction upgrade sets
 //!   `app_proto_ts`/`app_proto_tc`.
+//! - Expectations an inspector announces ([`super::Cx::expect`]) are kept, unless
+//!   their service is turned off, until the engine takes them
+//!   ([`AppFlow::take_expectations`]) after the call; those announced from `end`
+//!   are dropped.
 //! - At the end ([`AppFlow::finish`]) a wizard still undecided makes the service
 //!   `failed`, then every FlowData's `end` runs; dropping the `AppFlow` drops them and
 //!   the `Arc`s of their inspectors.
 
 use super::data_map::FlowDataMap;
 use super::set::{InspectorSet, Registered};
-use super::{Actions, AppEvent, Chunk, Cx, Detection, EventRecord, FlowData, FlowInfo};
+use super::{
+    Actions, AppEvent, Chunk, Cx, Detection, EventRecord, Expectation, FlowData, FlowInfo,
+};
 use crate::flow::{Direction, Verdict};
 use crate::stream::{Reassembler, ReassemblyConfig};
 use crate::time::Timestamp;
@@ -102,7 +113,7 @@ impl Replay {
 pub struct InspectStats {
     /// Flows that got inspection state (carried payload).
     pub flows: u64,
-    /// Flows the wizard (or a port binding) named.
+    /// Flows the wizard (or a port binding, or an expectation) named.
     pub detected: u64,
     /// Flows whose detection gave up (`failed`).
     pub failed: u64,
@@ -162,14 +173,30 @@ struct Inspection {
     second: Option<Direction>,
     /// Reused between calls: no allocation per chunk once grown.
     actions: Actions,
+    /// An expected flow not started yet: its service, named at the first chunk.
+    pending: Option<&'static str>,
+    /// Expectations announced, waiting for the engine.
+    expects: Vec<Expectation>,
 }
 
 impl Inspection {
     /// Starts inspection of a flow under `set`: a port binding names the service at
     /// once, else the wizard starts; passive inspectors start too.
     pub fn new(set: &Arc<InspectorSet>, info: FlowInfo, stats: &mut InspectStats) -> Self {
-        stats.flows += 1;
-        let mut app = Inspection {
+        let mut app = Self::idle(set, info);
+        app.begin(None, stats);
+        app
+    }
+
+    /// An expected flow: nothing starts before its first chunk, which names `service`.
+    fn expected(set: &Arc<InspectorSet>, info: FlowInfo, service: &'static str) -> Self {
+        let mut app = Self::idle(set, info);
+        app.pending = Some(service);
+        app
+    }
+
+    fn idle(set: &Arc<InspectorSet>, info: FlowInfo) -> Self {
+        Inspection {
             set: Arc::clone(set),
             info,
             proto: AppProto::default(),
@@ -180,13 +207,24 @@ impl Inspection {
             spoke: [false; 2],
             second: None,
             actions: Actions::default(),
-        };
-        if let Some(service) = set.service_by_port(info.transport, info.server.1) {
-            app.name_service(service, stats);
-        } else if let Some(w) = set.wizard() {
+            pending: None,
+            expects: Vec::new(),
+        }
+    }
+
+    /// Starts inspection: `preset` (an expected flow's service) or a port binding names
+    /// the service at once, else the wizard starts; passive inspectors start too.
+    fn begin(&mut self, preset: Option<&'static str>, stats: &mut InspectStats) {
+        stats.flows += 1;
+        let info = self.info;
+        if let Some(service) =
+            preset.or_else(|| self.set.service_by_port(info.transport, info.server.1))
+        {
+            self.name_service(service, stats);
+        } else if let Some(w) = self.set.wizard() {
             if let Some(data) = w.inspector.start(&info) {
-                app.wizard = Some(w.id);
-                app.data.insert(
+                self.wizard = Some(w.id);
+                self.data.insert(
                     w.id,
                     Slot {
                         reg: w.clone(),
@@ -196,9 +234,9 @@ impl Inspection {
                 );
             }
         }
-        for p in set.passives() {
+        for p in self.set.passives() {
             if let Some(data) = p.inspector.start(&info) {
-                app.data.insert(
+                self.data.insert(
                     p.id,
                     Slot {
                         reg: p.clone(),
@@ -208,13 +246,12 @@ impl Inspection {
                 );
             }
         }
-        app
     }
 
     /// True while some inspector still wants data (the engine may stop reassembling
-    /// a flow nobody listens to).
+    /// a flow nobody listens to); an expected flow not started yet wants it.
     pub fn wants_data(&self) -> bool {
-        self.data.iter().any(|(_, s)| !s.done)
+        self.pending.is_some() || self.data.iter().any(|(_, s)| !s.done)
     }
 
     fn name_service(&mut self, service: &'static str, stats: &mut InspectStats) {
@@ -252,6 +289,9 @@ impl Inspection {
         emit: &mut Emit<'_>,
     ) -> Effects {
         stats.chunks += 1;
+        if let Some(service) = self.pending.take() {
+            self.begin(Some(service), stats);
+        }
         let mut fx = Effects::default();
         if self.second == Some(dir) {
             self.second = None;
@@ -426,6 +466,9 @@ impl Inspection {
             fx.verdict = Some(v);
         }
         self.emit_events(actions, now, stats, emit);
+        if !actions.expectations.is_empty() {
+            self.keep_expectations(actions);
+        }
         let detection = actions.detection.take();
         if let Some((service, dir)) = actions.upgrade.take() {
             if Some(id) == self.service {
@@ -434,6 +477,16 @@ impl Inspection {
         }
         actions.done = false;
         (detection, swap)
+    }
+
+    fn keep_expectations(&mut self, actions: &mut Actions) {
+        let set = &self.set;
+        self.expects.extend(
+            actions
+                .expectations
+                .drain(..)
+                .filter(|e| !set.is_disabled(e.service)),
+        );
     }
 
     fn emit_events(
@@ -512,6 +565,7 @@ impl Inspection {
         actions.verdict = None;
         actions.swap = false;
         actions.done = false;
+        actions.expectations.clear();
         self.actions = actions;
     }
 
@@ -562,9 +616,32 @@ impl AppFlow {
         }
     }
 
+    /// An expected flow (see [`super::expect`]), created with the flow: its first
+    /// chunk names `service` and starts the inspectors, as [`AppFlow::new`] would
+    /// with a port binding for it; before that nothing runs and nothing is counted.
+    pub fn expected(set: &Arc<InspectorSet>, info: FlowInfo, service: &'static str) -> Self {
+        AppFlow {
+            reasm: Default::default(),
+            insp: Inspection::expected(set, info, service),
+        }
+    }
+
     /// The flow's service names.
     pub fn app_proto(&self) -> AppProto {
         self.insp.proto
+    }
+
+    /// True when inspectors announced expected flows not taken yet.
+    #[inline]
+    pub fn has_expectations(&self) -> bool {
+        !self.insp.expects.is_empty()
+    }
+
+    /// Hands the expectations announced so far to `f`, in order, and forgets them.
+    pub fn take_expectations(&mut self, mut f: impl FnMut(Expectation)) {
+        for e in self.insp.expects.drain(..) {
+            f(e);
+        }
     }
 
     /// The flow as inspectors see it.

@@ -14,18 +14,21 @@
 //!   (TCP after reassembly, with gaps reported; UDP one datagram per chunk).
 //! - Inspectors act on their flow only through a [`Cx`]: name the service, report that
 //!   detection failed, swap client and server, upgrade the protocol (STARTTLS), set a
-//!   verdict, emit events. Nothing here reads a clock: `Cx::now` is packet time.
+//!   verdict, emit events, announce an expected flow (FTP data connections, see
+//!   [`expect`]). Nothing here reads a clock: `Cx::now` is packet time.
 //! - Inspector code runs on the packet path: it must not block, and should not
 //!   allocate per packet.
 
 pub mod app;
 pub mod data_map;
 pub mod event;
+pub mod expect;
 pub mod set;
 
 pub use crate::stream::Chunk;
 pub use app::{AppFlow, AppProto, Effects, InspectStats};
 pub use event::{AppEvent, EventRecord};
+pub use expect::{ExpectConfig, ExpectStats, ExpectTable, Expectation};
 pub use set::{InspectorSet, PortBinding, Registered, SetError};
 
 use crate::flow::{Direction, Verdict};
@@ -144,6 +147,8 @@ pub struct Actions {
     pub events: Vec<Box<dyn AppEvent>>,
     /// Stop giving this inspector data on this flow (it has all it wants).
     pub done: bool,
+    /// Flows announced for later, in the order announced.
+    pub expectations: Vec<Expectation>,
 }
 
 impl Actions {
@@ -155,6 +160,7 @@ impl Actions {
             && self.verdict.is_none()
             && self.events.is_empty()
             && !self.done
+            && self.expectations.is_empty()
     }
 }
 
@@ -211,6 +217,13 @@ impl<'a> Cx<'a> {
     /// Emits an event tied to this flow.
     pub fn emit(&mut self, event: Box<dyn AppEvent>) {
         self.actions.events.push(event);
+    }
+
+    /// A connection is expected (an FTP data connection announced by `PORT` or a
+    /// `227` reply): the flow that opens it, if it starts before the expectation
+    /// times out, gets `e.service` without payload detection (see [`expect`]).
+    pub fn expect(&mut self, e: Expectation) {
+        self.actions.expectations.push(e);
     }
 
     /// This inspector wants no more data on this flow.
