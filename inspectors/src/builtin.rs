@@ -12,6 +12,7 @@
 use crate::dns::DnsInspector;
 use crate::ftp::FtpInspector;
 use crate::http::HttpInspector;
+use crate::http2::Http2Inspector;
 use crate::imap::ImapInspector;
 use crate::pop3::Pop3Inspector;
 use crate::quic::QuicInspector;
@@ -20,7 +21,7 @@ use crate::smtp::SmtpInspector;
 use crate::ssh::SshInspector;
 use crate::tls::TlsInspector;
 use crate::wizard::{Wizard, WizardConfig, WizardError};
-use flowengine::config::{Config, ProtocolMode};
+use flowengine::config::{AppLayerConfig, Config, ProtocolMode};
 use flowengine::inspect::{Inspector, InspectorSet, PortBinding, SetError, Transport};
 use std::sync::Arc;
 
@@ -43,9 +44,12 @@ pub enum BuiltinError {
 }
 
 /// Every built-in service inspector, in the order they are offered to the binder.
-fn services() -> Vec<Arc<dyn Inspector>> {
+/// HTTP/2 renames DoH flows `doh2` unless that protocol is not fully enabled.
+fn services(app: &AppLayerConfig) -> Vec<Arc<dyn Inspector>> {
+    let doh2 = app.protocol("doh2") == ProtocolMode::Yes;
     vec![
         Arc::new(HttpInspector::new()),
+        Arc::new(Http2Inspector::new().with_doh2(doh2)),
         Arc::new(TlsInspector::new()),
         Arc::new(DnsInspector::new()),
         Arc::new(QuicInspector::new()),
@@ -72,7 +76,7 @@ pub fn builtin(config: &Config) -> Result<InspectorSet, BuiltinError> {
             set.disable(name);
         }
     }
-    for inspector in services() {
+    for inspector in services(app) {
         let on = inspector
             .services()
             .iter()
@@ -136,7 +140,7 @@ mod tests {
         let set = builtin(&Config::default()).unwrap();
         assert!(set.wizard().is_some());
         for s in [
-            "http", "tls", "dns", "quic", "ssh", "smtp", "imap", "pop3", "ftp",
+            "http", "http2", "doh2", "tls", "dns", "quic", "ssh", "smtp", "imap", "pop3", "ftp",
         ] {
             assert!(set.service(s).is_some(), "{s}");
         }
@@ -154,6 +158,13 @@ mod tests {
         assert!(set.is_disabled("dns"));
         assert!(set.service("tls").is_none());
         assert!(!set.is_disabled("tls"));
+        // DoH2 off keeps HTTP/2 inspection, without the renaming.
+        let set = builtin(&config(&["app-layer.protocols.doh2.enabled=no"])).unwrap();
+        assert_eq!(
+            set.service("http2").unwrap().inspector.services(),
+            ["http2"]
+        );
+        assert!(set.service("doh2").is_none());
         let mut c = Config::default();
         c.app_layer.passive = vec!["payload-sizes".into()];
         assert_eq!(builtin(&c).unwrap().passives().len(), 1);

@@ -19,7 +19,8 @@
 //!   `protocol`, `status`, `redirect`, `length`).
 //! - `Upgrade: websocket` answered by `101` upgrades the flow to `"websocket"`,
 //!   `Upgrade: h2c` + `101` to `"http2"`; a `2xx` answer to `CONNECT` starts a tunnel.
-//!   In all three cases the inspector is done with the flow.
+//!   In all three cases the inspector is done with the flow; after a `101`, the rest
+//!   of the chunk that carried it goes to the new service's inspector.
 //! - Bad input never panics. A message that does not parse, or a gap, makes that
 //!   direction resynchronise at the next request line (a known method) or status line
 //!   (`HTTP/`) found at a line start or at the start of a chunk; after [`RESYNC_CAP`] bytes
@@ -223,6 +224,8 @@ struct HttpFlow {
     pending: VecDeque<Tx>,
     /// The response being read (headers done, body in progress).
     current: Option<Tx>,
+    /// The service a `101` switched to, announced once the chunk's offset is known.
+    upgraded: Option<&'static str>,
     finished: bool,
 }
 
@@ -303,6 +306,7 @@ impl HttpFlow {
     }
 
     fn feed(&mut self, cx: &mut Cx<'_>, dir: Direction, mut input: &[u8]) {
+        let total = input.len();
         while !input.is_empty() && !self.finished {
             let state = self.side(dir).state;
             input = match state {
@@ -311,6 +315,10 @@ impl HttpFlow {
                 State::Body(body) => self.body(cx, dir, body, input),
                 State::Resync { scanned } => self.resync(dir, scanned, input),
             };
+            if let Some(service) = self.upgraded.take() {
+                // What follows the `101` in this chunk is the new protocol's.
+                cx.upgrade_at(service, None, total - input.len());
+            }
         }
     }
 
@@ -545,9 +553,7 @@ impl HttpFlow {
                 })
             });
             cx.emit(Box::new(tx.ev));
-            if let Some(service) = to {
-                cx.upgrade(service, None);
-            }
+            self.upgraded = to;
             self.finish(cx);
             return;
         }

@@ -15,6 +15,7 @@ pub mod wizard;
 pub mod dns;
 pub mod ftp;
 pub mod http;
+pub mod http2;
 pub mod imap;
 pub mod pop3;
 pub mod smtp;

@@ -254,6 +254,8 @@ pub(crate) mod harness {
         pub events: Vec<(&'static str, serde_json::Value)>,
         /// The last upgrade asked for.
         pub upgrade: Option<(&'static str, Option<Direction>)>,
+        /// With it, the bytes of its chunk the old protocol used (`Cx::upgrade_at`).
+        pub handover: Option<usize>,
         /// Whether the inspector said it was done.
         pub done: bool,
         /// Expected flows announced, in order.
@@ -304,6 +306,7 @@ pub(crate) mod harness {
         }
         if actions.upgrade.is_some() {
             out.upgrade = actions.upgrade;
+            out.handover = actions.handover;
         }
         out.done |= actions.done;
         out.expectations.extend_from_slice(&actions.expectations);

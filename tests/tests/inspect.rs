@@ -677,3 +677,150 @@ fn zero_padding_counted_as_payload_on_a_bare_ack_does_not_hide_the_data() {
     // The padded ACK still counts: 3 handshake packets + 2.
     assert_eq!(r.pkts_toserver + r.pkts_toclient, 5);
 }
+
+/// A `toy` service that switches protocols: `UP` + rest upgrades to `next` after its
+/// first two bytes (the rest is `next`'s), `RENAME` upgrades to `toy2`, a service of
+/// its own; every chunk and the end are events, tagged with `who`.
+struct Switcher;
+
+struct SwitcherFlow;
+
+impl Inspector for Switcher {
+    fn name(&self) -> &str {
+        "switcher"
+    }
+    fn kind(&self) -> InspectorKind {
+        InspectorKind::Service
+    }
+    fn services(&self) -> &[&'static str] {
+        &["toy", "toy2"]
+    }
+    fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
+        Some(Box::new(SwitcherFlow))
+    }
+}
+
+impl FlowData for SwitcherFlow {
+    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
+        let Chunk::Data(d) = chunk else { return };
+        cx.emit(Box::new(Seen {
+            what: "switcher",
+            dir: dir_name(dir),
+            text: String::from_utf8_lossy(d).into_owned(),
+        }));
+        if d.starts_with(b"UP") {
+            cx.upgrade_at("next", None, 2);
+        } else if d == b"RENAME" {
+            cx.upgrade("toy2", None);
+        }
+    }
+    fn end(&mut self, cx: &mut Cx<'_>) {
+        cx.emit(Box::new(Seen {
+            what: "switcher-end",
+            dir: "",
+            text: String::new(),
+        }));
+    }
+}
+
+/// The `next` service: one event per chunk.
+struct Next;
+
+impl Inspector for Next {
+    fn name(&self) -> &str {
+        "next"
+    }
+    fn kind(&self) -> InspectorKind {
+        InspectorKind::Service
+    }
+    fn services(&self) -> &[&'static str] {
+        &["next"]
+    }
+    fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
+        Some(Box::new(NextFlow))
+    }
+}
+
+struct NextFlow;
+
+impl FlowData for NextFlow {
+    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
+        if let Chunk::Data(d) = chunk {
+            cx.emit(Box::new(Seen {
+                what: "next",
+                dir: dir_name(dir),
+                text: String::from_utf8_lossy(d).into_owned(),
+            }));
+        }
+    }
+}
+
+fn switching_engine() -> Engine<Out> {
+    let mut s = InspectorSet::new();
+    s.add(Arc::new(ToyWizard)).unwrap();
+    s.add(Arc::new(Switcher)).unwrap();
+    s.add(Arc::new(Next)).unwrap();
+    engine(s)
+}
+
+fn seen(out: &Out) -> Vec<String> {
+    events(out)
+        .into_iter()
+        .map(|v| {
+            format!(
+                "{}:{}:{}",
+                v["what"].as_str().unwrap(),
+                v["dir"].as_str().unwrap(),
+                v["text"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_upgrade_mid_chunk_hands_the_rest_of_the_chunk_to_the_new_service() {
+    let mut e = switching_engine();
+    tcp_session(
+        &mut e,
+        &[(true, b"HELLO"), (false, b"UPrest"), (true, b"later")],
+    );
+    let (stats, out) = e.finish();
+    assert_eq!(
+        seen(&out),
+        [
+            "switcher:ts:HELLO",
+            "switcher:tc:UPrest",
+            "switcher-end::",
+            "next:tc:rest",
+            "next:ts:later"
+        ]
+    );
+    let r = out.records[0];
+    assert_eq!(r.app.app_proto, Some("next"));
+    assert_eq!(r.app.orig, Some("toy"));
+    assert_eq!(stats.inspect.upgrades, 1);
+}
+
+#[test]
+fn an_upgrade_to_a_service_of_the_same_inspector_keeps_its_flow_data() {
+    let mut e = switching_engine();
+    tcp_session(
+        &mut e,
+        &[(true, b"HELLO"), (false, b"RENAME"), (true, b"more")],
+    );
+    let (stats, out) = e.finish();
+    // One FlowData all along: it sees the chunk after the rename, and ends once.
+    assert_eq!(
+        seen(&out),
+        [
+            "switcher:ts:HELLO",
+            "switcher:tc:RENAME",
+            "switcher:ts:more",
+            "switcher-end::"
+        ]
+    );
+    let r = out.records[0];
+    assert_eq!(r.app.app_proto, Some("toy2"));
+    assert_eq!(r.app.orig, Some("toy"));
+    assert_eq!(stats.inspect.upgrades, 1);
+}

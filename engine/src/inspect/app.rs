@@ -20,9 +20,12 @@
 //! - A direction swap asked by an inspector takes effect at once: the chunk being
 //!   handled, and the ones kept for replay, are handed on in the new direction.
 //! - An upgrade (STARTTLS, HTTP `Upgrade`) ends the current service inspector (its
-//!   `end` runs) and starts the new service's from the next chunk; the record keeps
-//!   the first service as `app_proto_orig`, and a one-direction upgrade sets
-//!   `app_proto_ts`/`app_proto_tc`.
+//!   `end` runs) and starts the new service's from the next chunk, or from the rest
+//!   of the current one when the upgrade said how much of it the old protocol used
+//!   (`Cx::upgrade_at`); the record keeps the first service as `app_proto_orig`, and
+//!   a one-direction upgrade sets `app_proto_ts`/`app_proto_tc`. An upgrade to a
+//!   service bound to the same inspector (HTTP/2 to DoH2) only renames the flow: the
+//!   FlowData stays.
 //! - Expectations an inspector announces ([`super::Cx::expect`]) are kept, unless
 //!   their service is turned off, until the engine takes them
 //!   ([`AppFlow::take_expectations`]) after the call; those announced from `end`
@@ -177,6 +180,9 @@ struct Inspection {
     pending: Option<&'static str>,
     /// Expectations announced, waiting for the engine.
     expects: Vec<Expectation>,
+    /// Bytes of the chunk being handled that the service before an upgrade used; the
+    /// new service gets the rest.
+    handover: Option<usize>,
 }
 
 impl Inspection {
@@ -209,6 +215,7 @@ impl Inspection {
             actions: Actions::default(),
             pending: None,
             expects: Vec::new(),
+            handover: None,
         }
     }
 
@@ -342,7 +349,7 @@ impl Inspection {
                                 c
                             };
                             if self.data.get(sid).is_some_and(|s| !s.done) {
-                                self.call(sid, d, c, now, stats, &mut fx, emit);
+                                self.call_service(sid, d, c, now, stats, &mut fx, emit);
                             }
                         }
                     }
@@ -350,14 +357,40 @@ impl Inspection {
             }
         }
         if let Some(sid) = self.service {
-            if self.data.get(sid).is_some_and(|s| !s.done) {
-                let (_, swap) = self.call(sid, dir, chunk, now, stats, &mut fx, emit);
-                if swap {
-                    dir = dir.opposite();
-                }
+            if self.data.get(sid).is_some_and(|s| !s.done)
+                && self.call_service(sid, dir, chunk, now, stats, &mut fx, emit)
+            {
+                dir = dir.opposite();
             }
         }
         self.passives(dir, chunk, now, stats, &mut fx, emit)
+    }
+
+    /// Calls the service inspector `sid` with one chunk; when it upgraded the flow in
+    /// the middle of the chunk, the new service's inspector gets the rest. Returns
+    /// whether the direction swapped.
+    #[allow(clippy::too_many_arguments)]
+    fn call_service(
+        &mut self,
+        sid: u32,
+        dir: Direction,
+        chunk: Chunk<'_>,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        fx: &mut Effects,
+        emit: &mut Emit<'_>,
+    ) -> bool {
+        let (_, swap) = self.call(sid, dir, chunk, now, stats, fx, emit);
+        let dir = if swap { dir.opposite() } else { dir };
+        if let Some(used) = self.handover.take() {
+            if let (Chunk::Data(d), Some(new)) = (chunk, self.service) {
+                let rest = d.get(used..).unwrap_or_default();
+                if new != sid && !rest.is_empty() && self.data.get(new).is_some_and(|s| !s.done) {
+                    self.call(new, dir, Chunk::Data(rest), now, stats, fx, emit);
+                }
+            }
+        }
+        swap
     }
 
     /// Shows the first chunk of the direction that was silent at detection to a fresh
@@ -470,9 +503,10 @@ impl Inspection {
             self.keep_expectations(actions);
         }
         let detection = actions.detection.take();
+        let handover = actions.handover.take();
         if let Some((service, dir)) = actions.upgrade.take() {
-            if Some(id) == self.service {
-                self.upgrade(service, dir, now, stats, emit);
+            if Some(id) == self.service && self.upgrade(service, dir, now, stats, emit) {
+                self.handover = handover;
             }
         }
         actions.done = false;
@@ -518,6 +552,8 @@ impl Inspection {
         }
     }
 
+    /// Applies an upgrade; true when the service inspector changed (the old one
+    /// ended), false when the same inspector goes on under the new name.
     fn upgrade(
         &mut self,
         service: &'static str,
@@ -525,7 +561,7 @@ impl Inspection {
         now: Timestamp,
         stats: &mut InspectStats,
         emit: &mut Emit<'_>,
-    ) {
+    ) -> bool {
         stats.upgrades += 1;
         let before = self.proto.app_proto;
         match dir {
@@ -538,6 +574,10 @@ impl Inspection {
             Some(Direction::ToServer) => self.proto.ts = Some(service),
             Some(Direction::ToClient) => self.proto.tc = Some(service),
         }
+        // The same inspector handles the new service: it goes on with its state.
+        if self.service.is_some() && self.set.service(service).map(|r| r.id) == self.service {
+            return false;
+        }
         // The old service inspector ends here; the new one takes the next chunk.
         if let Some(old) = self.service.take() {
             if let Some(mut slot) = self.data.remove(old) {
@@ -545,6 +585,7 @@ impl Inspection {
             }
         }
         self.start_service(service, stats);
+        true
     }
 
     fn end_slot(
@@ -562,6 +603,7 @@ impl Inspection {
         self.emit_events(&mut actions, now, stats, emit);
         actions.detection = None;
         actions.upgrade = None;
+        actions.handover = None;
         actions.verdict = None;
         actions.swap = false;
         actions.done = false;

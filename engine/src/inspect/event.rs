@@ -4,7 +4,7 @@
 //! downcast it with [`AppEvent::as_any`]); the EVE writer renders it as one line with
 //! `event_type` = [`AppEvent::event_type`] and the object from [`AppEvent::to_json`]
 //! under that same key, tied to its flow by `flow_id`, as Suricata writes `http`, `tls`,
-//! `dns`, ... events.
+//! `dns`, ... events. [`AppEvent::siblings`] adds objects beside that one.
 
 use crate::time::Timestamp;
 use std::any::Any;
@@ -22,6 +22,13 @@ pub trait AppEvent: Debug + Send + 'static {
 
     /// The concrete event, for typed access.
     fn as_any(&self) -> &dyn Any;
+
+    /// Objects written beside the main one, each under its own key and before it
+    /// (Suricata's DoH events carry an `http` object beside their `dns` one). None
+    /// by default.
+    fn siblings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
 }
 
 /// An event with the flow it belongs to, as a sink receives it.

@@ -141,6 +141,10 @@ pub struct Actions {
     /// The protocol changes from here on, in `Option<Direction>` (both when `None`):
     /// STARTTLS, HTTP `Upgrade`, `CONNECT`.
     pub upgrade: Option<(&'static str, Option<Direction>)>,
+    /// With an upgrade: the bytes of the current chunk the old protocol used; the new
+    /// service's inspector gets the rest of the chunk (an HTTP `101` answer and the
+    /// first HTTP/2 frames in one segment).
+    pub handover: Option<usize>,
     /// A verdict for the flow.
     pub verdict: Option<Verdict>,
     /// Events, in the order emitted.
@@ -204,9 +208,20 @@ impl<'a> Cx<'a> {
     }
 
     /// From here on the flow (or one direction of it) speaks `service` (STARTTLS,
-    /// HTTP `Upgrade`): the record keeps the first service as `app_proto_orig`.
+    /// HTTP `Upgrade`, HTTP/2 found to carry DNS): the record keeps the first service
+    /// as `app_proto_orig`. When `service` is bound to the inspector asking, its
+    /// FlowData stays; otherwise it ends and the new service's inspector starts with
+    /// the next chunk.
     pub fn upgrade(&mut self, service: &'static str, dir: Option<Direction>) {
         self.actions.upgrade = Some((service, dir));
+    }
+
+    /// Like [`Cx::upgrade`], for a protocol switch in the middle of the current chunk:
+    /// its first `consumed` bytes were the old protocol's, and the new service's
+    /// inspector gets the rest of this chunk at once.
+    pub fn upgrade_at(&mut self, service: &'static str, dir: Option<Direction>, consumed: usize) {
+        self.actions.upgrade = Some((service, dir));
+        self.actions.handover = Some(consumed);
     }
 
     /// Gives the flow a verdict.

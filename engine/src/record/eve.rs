@@ -348,6 +348,10 @@ fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
             m.str("proto", t.as_str());
         }
     }
+    for (k, v) in e.event.siblings() {
+        m.key(k);
+        serde_json::to_writer(&mut *m.out, &v).ok();
+    }
     m.key(e.event.event_type());
     serde_json::to_writer(&mut *m.out, &e.event.to_json()).ok();
     m.close();

@@ -200,6 +200,23 @@ fn h2c_upgrade_becomes_http2() {
 }
 
 #[test]
+fn the_bytes_after_a_101_in_its_chunk_are_handed_to_the_new_protocol() {
+    let answer: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n";
+    let settings: &[u8] = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    let req = cs(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\r\n");
+    let o = go(&[req.clone(), sc(&[answer, settings].concat())]);
+    assert_eq!(o.upgrade, Some(("http2", None)));
+    assert_eq!(o.handover, Some(answer.len()));
+    // Split so the 101's header block ends in a later chunk: the offset is in that one.
+    let o = go(&[
+        req,
+        sc(&answer[..10]),
+        sc(&[&answer[10..], settings].concat()),
+    ]);
+    assert_eq!(o.handover, Some(answer.len() - 10));
+}
+
+#[test]
 fn refused_upgrade_keeps_inspecting() {
     let o = go(&[
         cs(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n"),
