@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step's header shows the seconds since the start, so slow steps are easy to spot.
+step() { printf '\n== %s (%ss)\n' "$*" "$SECONDS"; }
 
 step "format";   cargo fmt --all -- --check
 step "lint";     cargo clippy --workspace --all-targets --locked -- -D warnings
