@@ -477,7 +477,7 @@ impl<S: Sink> Engine<S> {
         match outcome {
             Ok(Decoded::Ip(p)) => {
                 let k = self.keyed(&p, pkt.data);
-                self.track_layers(pkt, frame, k, Some(p));
+                self.track_layers(pkt, frame, &k, Some(p));
             }
             Ok(Decoded::Fragment(f)) => {
                 self.fragment(&f, Count::frame(pkt.data.len()), pkt.ts, frame)
@@ -540,7 +540,7 @@ impl<S: Sink> Engine<S> {
             }
             self.expire_fragments(pkt.ts);
             if let Some(k) = k {
-                self.track_layers(pkt, frame, *k, None);
+                self.track_layers(pkt, frame, k, None);
             } else if fragments & (1 << i) != 0 {
                 // Fragments are rare: decode again rather than keep them in the batch.
                 if let Ok(Decoded::Fragment(f)) = decode(pkt.link, pkt.data) {
@@ -679,7 +679,7 @@ impl<S: Sink> Engine<S> {
         &mut self,
         pkt: &Packet<'_>,
         frame: u64,
-        k: Keyed,
+        k: &Keyed,
         decoded: Option<DecodedPacket<'_>>,
     ) {
         // Every layer's flow counts the whole captured frame (EVE's and nDPI's unit),
@@ -690,7 +690,7 @@ impl<S: Sink> Engine<S> {
             .get(k.payload_off as usize..)
             .and_then(|d| d.get(..k.payload_len as usize))
             .unwrap_or(&[]);
-        self.track_keyed(&k, payload, count, pkt.ts, frame << 7);
+        self.track_keyed(k, payload, count, pkt.ts, frame << 7);
         if !k.tunnel {
             return;
         }

@@ -183,28 +183,35 @@ pub(crate) struct Links {
 }
 
 /// A tracked flow. Slots are cache-line aligned, so a flow spans as few lines as its
-/// size allows.
+/// size allows: with the engine's [`crate::inspect::FlowExt`] a slot is 192 bytes,
+/// three lines.
+///
+/// The fields are laid out in this order (`repr(C)`) so that what every packet reads
+/// or writes shares lines: the list links, flags and key in the first line, the rest
+/// of the key, the last-packet time and the counters in the second, the extension
+/// (TCP session) in the third, with the fields read only at the start and the end of
+/// a flow after it. The slot keeps no hash of its key: the cache recomputes it when
+/// the flow leaves the index, once per flow rather than eight bytes per slot.
 #[derive(Clone, Debug)]
-#[repr(align(64))]
+#[repr(C, align(64))]
 pub struct Flow<X> {
     pub(crate) links: Links,
-    pub(crate) hash: u64,
-    key: FlowKey,
-    flow_id: u64,
-    start: Timestamp,
-    last: Timestamp,
-    pkts: [u64; 2],
-    bytes: [u64; 2],
     client_is_lo: bool,
     state: FlowState,
     verdict: Verdict,
     class: ProtoClass,
     /// ICMP type/code of the first packet and of the first answer.
     icmp: [u8; 4],
-    /// VLAN tags of the first packet (kept even when VLANs are not part of the key).
-    vlans: Vlans,
+    key: FlowKey,
+    last: Timestamp,
+    pkts: [u64; 2],
+    bytes: [u64; 2],
     /// Protocol state owned by later stages.
     pub ext: X,
+    flow_id: u64,
+    start: Timestamp,
+    /// VLAN tags of the first packet (kept even when VLANs are not part of the key).
+    vlans: Vlans,
 }
 
 impl<X: Default> Flow<X> {
@@ -212,7 +219,6 @@ impl<X: Default> Flow<X> {
     /// (`reversed == false`) or high endpoint, which becomes the client.
     pub(crate) fn new(
         key: FlowKey,
-        hash: u64,
         flow_id: u64,
         reversed: bool,
         now: Timestamp,
@@ -228,7 +234,6 @@ impl<X: Default> Flow<X> {
                 uni: u8::MAX,
                 touched: now.secs() as u32,
             },
-            hash,
             key,
             flow_id,
             start: now,

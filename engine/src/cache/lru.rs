@@ -152,7 +152,7 @@ mod tests {
     fn slots(n: usize) -> Vec<Flow<()>> {
         let (k, _) = FlowKey::new(IpVersion::V4, 6, [0; 16], 1, [0; 16], 2, [0; 3], 0, 0);
         (0..n)
-            .map(|_| Flow::new(k, 0, 0, false, Timestamp::ZERO, Default::default()))
+            .map(|_| Flow::new(k, 0, false, Timestamp::ZERO, Default::default()))
             .collect()
     }
 

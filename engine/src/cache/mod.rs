@@ -480,7 +480,7 @@ impl<X> FlowCache<X> {
         if f.state() == FlowState::Closed {
             self.stats.flows_closed += 1;
         }
-        let hash = f.hash;
+        let hash = f.key().hash_with(&self.hasher);
         let list = f.links.list as usize;
         match reason {
             EndReason::Timeout => {
@@ -723,7 +723,7 @@ impl<X> FlowCache<X> {
         let flow_id = flow_id(ordinal, self.id_seed);
         let id = self
             .slab
-            .insert(Flow::new(key, hash, flow_id, reversed, now, vlans))?;
+            .insert(Flow::new(key, flow_id, reversed, now, vlans))?;
         self.index.insert(hash, id);
         self.link_swept(id, list_of(class, FlowState::New), now);
         let u = if class == ProtoClass::Ip {
@@ -842,7 +842,7 @@ impl<X> FlowCache<X> {
                 if f.links.prev != prev {
                     return Err(format!("slot {cur}: bad prev link"));
                 }
-                if self.find(f.key(), f.hash) != Some(FlowId(cur)) {
+                if self.find(f.key(), self.hash_key(f.key())) != Some(FlowId(cur)) {
                     return Err(format!("slot {cur} not found through the index"));
                 }
                 n += 1;

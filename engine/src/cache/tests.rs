@@ -496,3 +496,12 @@ proptest! {
         prop_assert_eq!(s.flows, ended + live.len() as u64);
     }
 }
+
+#[test]
+fn an_engine_flow_slot_is_three_cache_lines() {
+    // Memory per flow is what sizes the cache: the engine's slot (flow, TCP session and
+    // the inspection pointer) must stay within three 64-byte lines.
+    let slot = FlowCache::<crate::inspect::FlowExt>::slot_bytes();
+    assert_eq!(slot % 64, 0, "slots are cache-line aligned");
+    assert!(slot <= 192, "an engine flow slot grew to {slot} bytes");
+}

@@ -519,7 +519,7 @@ mod tests {
 
     fn flow() -> Flow<TcpSession> {
         let (k, _) = FlowKey::new(IpVersion::V4, 6, [1; 16], 1000, [2; 16], 80, [0; 3], 0, 0);
-        Flow::new(k, 0, 0, false, Timestamp::ZERO, Default::default())
+        Flow::new(k, 0, false, Timestamp::ZERO, Default::default())
     }
 
     fn seg(flags: u8, seq: u32, ack: u32) -> TcpInfo {
