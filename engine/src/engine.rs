@@ -519,9 +519,10 @@ impl<S: Sink> Engine<S> {
         for (i, (slot, pkt)) in ready.iter_mut().zip(pkts).enumerate() {
             let outcome = decode(pkt.link, pkt.data);
             self.decode.count(pkt.link, &outcome);
-            match outcome {
+            // Matched in place: moving the decoded packet out would copy it.
+            match &outcome {
                 Ok(Decoded::Ip(p)) => {
-                    let k = self.keyed(&p, pkt.data);
+                    let k = self.keyed(p, pkt.data);
                     self.cache.prefetch_index(k.hash);
                     *slot = Some(k);
                 }
@@ -743,20 +744,28 @@ impl<S: Sink> Engine<S> {
         ordinal: u64,
     ) {
         let (hash, reversed) = (k.hash, k.reversed);
-        let mut on_end = ender(
-            &mut self.sink,
-            &mut self.records,
-            &mut self.inspect,
-            &self.reasm,
-            self.clock,
-        );
+        // The record writer is only built where a flow may end: building it costs
+        // stores on every packet.
+        macro_rules! on_end {
+            () => {
+                ender(
+                    &mut self.sink,
+                    &mut self.records,
+                    &mut self.inspect,
+                    &self.reasm,
+                    self.clock,
+                )
+            };
+        }
         // The sweep runs on this packet's time: a packet older than the newest one seen
         // (merged or unordered captures) does not expire the flows it belongs to.
-        self.cache.sweep(now, self.sweep_per_packet, &mut on_end);
+        if self.cache.sweep_is_due(now, self.sweep_per_packet) {
+            self.cache.sweep(now, self.sweep_per_packet, &mut on_end!());
+        }
 
         let found = match self.cache.find(&k.key, hash) {
             Some(id) if self.cache.is_expired(id, now) => {
-                self.cache.end(id, EndReason::Timeout, &mut on_end);
+                self.cache.end(id, EndReason::Timeout, &mut on_end!());
                 None
             }
             Some(id) => match k.transport {
@@ -766,7 +775,7 @@ impl<S: Sink> Engine<S> {
                         .tcp
                         .is_reuse(f.direction(reversed), &t, &self.tcp_opts)
                     {
-                        self.cache.end(id, EndReason::TcpReuse, &mut on_end);
+                        self.cache.end(id, EndReason::TcpReuse, &mut on_end!());
                         None
                     } else {
                         Some(id)
@@ -779,10 +788,15 @@ impl<S: Sink> Engine<S> {
         let id = match found {
             Some(id) => id,
             None => {
-                match self
-                    .cache
-                    .create(k.key, hash, reversed, k.vlans, now, ordinal, &mut on_end)
-                {
+                match self.cache.create(
+                    k.key,
+                    hash,
+                    reversed,
+                    k.vlans,
+                    now,
+                    ordinal,
+                    &mut on_end!(),
+                ) {
                     Some(id) => {
                         // One branch while no flow is expected.
                         if !self.expect.is_empty() {
@@ -803,7 +817,6 @@ impl<S: Sink> Engine<S> {
                 }
             }
         };
-        drop(on_end);
         let flow = self.cache.flow_mut(id);
         let dir = flow.direction(reversed);
         flow.count_n(dir, count.pkts, count.bytes, now);

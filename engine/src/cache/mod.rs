@@ -744,6 +744,13 @@ impl<X> FlowCache<X> {
         Some(FlowId(id))
     }
 
+    /// True when [`sweep`](Self::sweep) at `now` with `budget` would look at any list
+    /// (a cheap check, so callers build `on_end` only when it is needed).
+    #[inline(always)]
+    pub fn sweep_is_due(&self, now: Timestamp, budget: u32) -> bool {
+        now >= self.sweep_due && budget != 0
+    }
+
     /// Ends up to `budget` flows that are expired at `now`, resuming round-robin over the
     /// (class, state) lists where the last call stopped. Returns how many ended. Costs a
     /// comparison when nothing is due.
