@@ -27,7 +27,8 @@ use flowengine::flow::Direction;
 use flowengine::inspect::{
     AppEvent, Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind, Transport,
 };
-use serde_json::{json, Map, Value};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::Value;
 use std::any::Any;
 use std::fmt::Write as _;
 
@@ -211,18 +212,36 @@ impl AppEvent for DnsEvent {
     }
 
     fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // Straight to text, without maps in between (the hot path).
+        let _ = serde_json::to_writer(out, self);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Suricata's EVE `dns` v3 object: header fields, then the sections; absent fields
+/// and empty sections are left out (an empty EDNS OPT record among the additionals
+/// too).
+impl Serialize for DnsEvent {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let f = self.flags;
-        let mut m = Map::new();
-        m.insert("version".into(), 3.into());
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("version", &3)?;
         let kind = if self.is_response() {
             "response"
         } else {
             "request"
         };
-        m.insert("type".into(), kind.into());
-        m.insert("tx_id".into(), self.tx_id.into());
-        m.insert("id".into(), self.id.into());
-        m.insert("flags".into(), format!("{f:x}").into());
+        m.serialize_entry("type", kind)?;
+        m.serialize_entry("tx_id", &self.tx_id)?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("flags", &format_args!("{f:x}"))?;
         for (bit, key) in [
             (0x8000, "qr"),
             (0x0400, "aa"),
@@ -232,150 +251,218 @@ impl AppEvent for DnsEvent {
             (0x0040, "z"),
         ] {
             if f & bit != 0 {
-                m.insert(key.into(), true.into());
+                m.serialize_entry(key, &true)?;
             }
         }
-        m.insert("opcode".into(), ((f >> 11) & 0xf).into());
-        m.insert("rcode".into(), rcode_string(f).into());
+        m.serialize_entry("opcode", &((f >> 11) & 0xf))?;
+        m.serialize_entry("rcode", &rcode_string(f))?;
         if !self.queries.is_empty() {
-            let qs = self
-                .queries
-                .iter()
-                .map(|q| {
-                    let mut o = Map::new();
-                    o.insert("rrname".into(), q.rrname.value.clone().into());
-                    o.insert("rrtype".into(), rrtype_string(q.rrtype).into());
-                    if q.rrname.truncated {
-                        o.insert("rrname_truncated".into(), true.into());
-                    }
-                    Value::Object(o)
-                })
-                .collect();
-            m.insert("queries".into(), Value::Array(qs));
+            m.serialize_entry("queries", &Queries(&self.queries))?;
         }
         if !self.answers.is_empty() {
-            m.insert("answers".into(), records_json(&self.answers));
+            m.serialize_entry("answers", &Records(&self.answers, false))?;
         }
         if !self.authorities.is_empty() {
-            m.insert("authorities".into(), records_json(&self.authorities));
+            m.serialize_entry("authorities", &Records(&self.authorities, false))?;
         }
-        let adds: Vec<&DnsRecord> = self
-            .additionals
-            .iter()
-            .filter(|r| !matches!(&r.data, RData::Opt(o) if o.is_empty()))
-            .collect();
-        if !adds.is_empty() {
-            let mut out = Vec::new();
-            for r in adds {
-                record_json(r, &mut out);
+        if self.additionals.iter().any(rendered_additional) {
+            m.serialize_entry("additionals", &Records(&self.additionals, true))?;
+        }
+        m.end()
+    }
+}
+
+/// An additional record that is written (an empty EDNS OPT record is not).
+fn rendered_additional(r: &DnsRecord) -> bool {
+    !matches!(&r.data, RData::Opt(o) if o.is_empty())
+}
+
+struct Queries<'a>(&'a [DnsQuery]);
+
+impl Serialize for Queries<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for q in self.0 {
+            seq.serialize_element(&Query(q))?;
+        }
+        seq.end()
+    }
+}
+
+struct Query<'a>(&'a DnsQuery);
+
+impl Serialize for Query<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let q = self.0;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("rrname", &q.rrname.value)?;
+        m.serialize_entry("rrtype", &rrtype_string(q.rrtype))?;
+        if q.rrname.truncated {
+            m.serialize_entry("rrname_truncated", &true)?;
+        }
+        m.end()
+    }
+}
+
+/// A section's records as Suricata's detailed format renders them: a TXT record
+/// gives one entry per character string; with `.1` (the additional section) an empty
+/// OPT record gives none.
+struct Records<'a>(&'a [DnsRecord], bool);
+
+impl Serialize for Records<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(None)?;
+        for r in self.0.iter().filter(|r| !self.1 || rendered_additional(r)) {
+            match &r.data {
+                RData::Txt(strings) => {
+                    for t in strings {
+                        seq.serialize_element(&Record { r, txt: Some(t) })?;
+                    }
+                }
+                _ => seq.serialize_element(&Record { r, txt: None })?,
             }
-            m.insert("additionals".into(), Value::Array(out));
         }
-        Value::Object(m)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+        seq.end()
     }
 }
 
-fn records_json(records: &[DnsRecord]) -> Value {
-    let mut out = Vec::with_capacity(records.len());
-    for r in records {
-        record_json(r, &mut out);
-    }
-    Value::Array(out)
+/// One rendered record; `txt` is the character string of a TXT record's entry.
+struct Record<'a> {
+    r: &'a DnsRecord,
+    txt: Option<&'a [u8]>,
 }
 
-/// One record as Suricata's detailed format renders it (a TXT record gives one entry
-/// per character string).
-fn record_json(r: &DnsRecord, out: &mut Vec<Value>) {
-    let base = || {
-        let mut o = Map::new();
-        o.insert("rrname".into(), r.rrname.value.clone().into());
+impl Serialize for Record<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let r = self.r;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("rrname", &r.rrname.value)?;
         if r.rrname.truncated {
-            o.insert("rrname_truncated".into(), true.into());
+            m.serialize_entry("rrname_truncated", &true)?;
         }
-        o.insert("rrtype".into(), rrtype_string(r.rrtype).into());
-        o.insert("ttl".into(), r.ttl.into());
-        o
-    };
-    let mut o = base();
-    match &r.data {
-        RData::Addr(a) => {
-            o.insert("rdata".into(), print_addr(a).into());
-        }
-        RData::Name(n) => {
-            o.insert("rdata".into(), n.value.clone().into());
-            if n.truncated {
-                o.insert("rdata_truncated".into(), true.into());
+        m.serialize_entry("rrtype", &rrtype_string(r.rrtype))?;
+        m.serialize_entry("ttl", &r.ttl)?;
+        match &r.data {
+            RData::Addr(a) => m.serialize_entry("rdata", &print_addr(a))?,
+            RData::Name(n) => {
+                m.serialize_entry("rdata", &n.value)?;
+                if n.truncated {
+                    m.serialize_entry("rdata_truncated", &true)?;
+                }
             }
-        }
-        RData::Txt(strings) => {
-            for s in strings {
-                let mut o = base();
-                o.insert("rdata".into(), eve_string(s).into());
-                out.push(Value::Object(o));
+            RData::Txt(_) => {
+                if let Some(t) = self.txt {
+                    m.serialize_entry("rdata", &eve_string(t))?;
+                }
             }
-            return;
-        }
-        RData::Null(b) => {
-            o.insert("rdata".into(), eve_string(b).into());
-        }
-        RData::Soa {
-            mname,
-            rname,
-            values,
-        } => {
-            let mut s = Map::new();
-            s.insert("mname".into(), mname.value.clone().into());
-            if mname.truncated {
-                s.insert("mname_truncated".into(), true.into());
+            RData::Null(b) => m.serialize_entry("rdata", &eve_string(b))?,
+            RData::Soa {
+                mname,
+                rname,
+                values,
+            } => m.serialize_entry("soa", &Soa(mname, rname, values))?,
+            RData::Srv {
+                priority,
+                weight,
+                port,
+                target,
+            } => {
+                let srv = [
+                    ("priority", u64::from(*priority)),
+                    ("weight", u64::from(*weight)),
+                    ("port", u64::from(*port)),
+                ];
+                m.serialize_entry("srv", &Srv(srv, &target.value))?;
             }
-            s.insert("rname".into(), rname.value.clone().into());
-            if rname.truncated {
-                s.insert("rname_truncated".into(), true.into());
-            }
-            for (k, v) in ["serial", "refresh", "retry", "expire", "minimum"]
-                .iter()
-                .zip(values)
-            {
-                s.insert((*k).into(), (*v).into());
-            }
-            o.insert("soa".into(), Value::Object(s));
+            RData::Sshfp {
+                algo,
+                fp_type,
+                fingerprint,
+            } => m.serialize_entry("sshfp", &Sshfp(*algo, *fp_type, fingerprint))?,
+            RData::Opt(opts) => m.serialize_entry("opt", &Opts(opts))?,
+            RData::Other => {}
         }
-        RData::Srv {
-            priority,
-            weight,
-            port,
-            target,
-        } => {
-            o.insert(
-                "srv".into(),
-                json!({"priority": priority, "weight": weight, "port": port, "name": target.value}),
-            );
-        }
-        RData::Sshfp {
-            algo,
-            fp_type,
-            fingerprint,
-        } => {
-            let hex: Vec<String> = fingerprint.iter().map(|b| format!("{b:02x}")).collect();
-            o.insert(
-                "sshfp".into(),
-                json!({"fingerprint": hex.join(":"), "algo": algo, "type": fp_type}),
-            );
-        }
-        RData::Opt(opts) => {
-            let list = opts
-                .iter()
-                .map(|(code, data)| json!({"code": code, "data": hex(data)}))
-                .collect();
-            o.insert("opt".into(), Value::Array(list));
-        }
-        RData::Other => {}
+        m.end()
     }
-    out.push(Value::Object(o));
+}
+
+struct Soa<'a>(&'a DnsName, &'a DnsName, &'a [u32; 5]);
+
+impl Serialize for Soa<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let Soa(mname, rname, values) = *self;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("mname", &mname.value)?;
+        if mname.truncated {
+            m.serialize_entry("mname_truncated", &true)?;
+        }
+        m.serialize_entry("rname", &rname.value)?;
+        if rname.truncated {
+            m.serialize_entry("rname_truncated", &true)?;
+        }
+        for (k, v) in ["serial", "refresh", "retry", "expire", "minimum"]
+            .iter()
+            .zip(values)
+        {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+struct Srv<'a>([(&'static str, u64); 3], &'a str);
+
+impl Serialize for Srv<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(4))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, &v)?;
+        }
+        m.serialize_entry("name", self.1)?;
+        m.end()
+    }
+}
+
+struct Sshfp<'a>(u8, u8, &'a [u8]);
+
+impl Serialize for Sshfp<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut fp = String::with_capacity(self.2.len() * 3);
+        for (i, b) in self.2.iter().enumerate() {
+            if i > 0 {
+                fp.push(':');
+            }
+            let _ = write!(fp, "{b:02x}");
+        }
+        let mut m = ser.serialize_map(Some(3))?;
+        m.serialize_entry("fingerprint", &fp)?;
+        m.serialize_entry("algo", &self.0)?;
+        m.serialize_entry("type", &self.1)?;
+        m.end()
+    }
+}
+
+struct Opts<'a>(&'a [(u16, Vec<u8>)]);
+
+impl Serialize for Opts<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for (code, data) in self.0 {
+            seq.serialize_element(&Opt(*code, data))?;
+        }
+        seq.end()
+    }
+}
+
+struct Opt<'a>(u16, &'a [u8]);
+
+impl Serialize for Opt<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(2))?;
+        m.serialize_entry("code", &self.0)?;
+        m.serialize_entry("data", &hex(self.1))?;
+        m.end()
+    }
 }
 
 fn hex(b: &[u8]) -> String {

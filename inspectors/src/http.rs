@@ -30,7 +30,7 @@
 use crate::text::{eve_string, find_byte};
 use flowengine::flow::Direction;
 use flowengine::inspect::{AppEvent, Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::any::Any;
 use std::collections::VecDeque;
 
@@ -117,35 +117,48 @@ pub struct HttpEvent {
     pub length: u64,
 }
 
+/// Suricata's EVE `http` object, its fields in Suricata's order; absent fields are left
+/// out.
+impl serde::Serialize for HttpEvent {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = ser.serialize_map(None)?;
+        let text = |m: &mut S::SerializeMap, k: &str, v: &Option<String>| match v {
+            Some(v) => m.serialize_entry(k, v),
+            None => Ok(()),
+        };
+        text(&mut m, "hostname", &self.hostname)?;
+        if let Some(p) = self.http_port {
+            m.serialize_entry("http_port", &p)?;
+        }
+        text(&mut m, "url", &self.url)?;
+        text(&mut m, "http_user_agent", &self.http_user_agent)?;
+        text(&mut m, "xff", &self.xff)?;
+        text(&mut m, "http_content_type", &self.http_content_type)?;
+        text(&mut m, "http_refer", &self.http_refer)?;
+        text(&mut m, "http_method", &self.http_method)?;
+        text(&mut m, "protocol", &self.protocol)?;
+        if let Some(st) = self.status {
+            m.serialize_entry("status", &st)?;
+        }
+        text(&mut m, "redirect", &self.redirect)?;
+        m.serialize_entry("length", &self.length)?;
+        m.end()
+    }
+}
+
 impl AppEvent for HttpEvent {
     fn event_type(&self) -> &'static str {
         "http"
     }
 
     fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        let mut s = |k: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                m.insert(k.to_owned(), Value::String(v.clone()));
-            }
-        };
-        s("hostname", &self.hostname);
-        s("url", &self.url);
-        s("http_user_agent", &self.http_user_agent);
-        s("xff", &self.xff);
-        s("http_content_type", &self.http_content_type);
-        s("http_refer", &self.http_refer);
-        s("http_method", &self.http_method);
-        s("protocol", &self.protocol);
-        s("redirect", &self.redirect);
-        if let Some(p) = self.http_port {
-            m.insert("http_port".into(), p.into());
-        }
-        if let Some(st) = self.status {
-            m.insert("status".into(), st.into());
-        }
-        m.insert("length".into(), self.length.into());
-        Value::Object(m)
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // Straight to text, without a map in between (the hot path).
+        let _ = serde_json::to_writer(out, self);
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -3,8 +3,9 @@
 //! Contract: an [`AppEvent`] is a concrete type of its inspector (tests and embedders
 //! downcast it with [`AppEvent::as_any`]); the EVE writer renders it as one line with
 //! `event_type` = [`AppEvent::event_type`] and the object from [`AppEvent::to_json`]
-//! under that same key, tied to its flow by `flow_id`, as Suricata writes `http`, `tls`,
-//! `dns`, ... events. [`AppEvent::siblings`] adds objects beside that one.
+//! under that same key (written as text by [`AppEvent::write_json`]), tied to its
+//! flow by `flow_id`, as Suricata writes `http`, `tls`, `dns`, ... events.
+//! [`AppEvent::siblings`] adds objects beside that one.
 
 use crate::time::Timestamp;
 use std::any::Any;
@@ -19,6 +20,14 @@ pub trait AppEvent: Debug + Send + 'static {
     /// The event's fields: the object written under the `event_type` key, with
     /// Suricata's field names.
     fn to_json(&self) -> serde_json::Value;
+
+    /// Appends the object [`to_json`](Self::to_json) returns, as JSON text, to `out`.
+    /// The default renders `to_json`; events written often override it to write
+    /// their fields directly (no intermediate map), and must write the same object.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // Writing to a Vec cannot fail, and a Value always serializes.
+        let _ = serde_json::to_writer(out, &self.to_json());
+    }
 
     /// The concrete event, for typed access.
     fn as_any(&self) -> &dyn Any;

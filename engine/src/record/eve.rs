@@ -353,7 +353,7 @@ fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
         serde_json::to_writer(&mut *m.out, &v).ok();
     }
     m.key(e.event.event_type());
-    serde_json::to_writer(&mut *m.out, &e.event.to_json()).ok();
+    e.event.write_json(m.out);
     m.close();
 }
 

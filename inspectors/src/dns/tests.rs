@@ -182,6 +182,15 @@ fn answer_types_render_like_suricata() {
         &[],
     );
     let ev = jsons(&go_udp(&[sc(&r)]));
+    // The EVE writer's direct text is the same object.
+    let parsed = parse_message(&r, 0).unwrap();
+    let mut text = Vec::new();
+    parsed.write_json(&mut text);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&text).unwrap(),
+        parsed.to_json()
+    );
+    assert!(text.starts_with(br#"{"version":3,"type":"response","tx_id":0,"id":7,"flags":"8180","qr":true,"rd":true,"ra":true"#));
     let a = &ev[0]["answers"];
     assert_eq!(
         a[0]["rdata"],

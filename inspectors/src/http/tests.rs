@@ -353,3 +353,36 @@ proptest! {
         let _ = go(&pieces);
     }
 }
+
+/// The EVE writer's direct path writes the fields in Suricata's order, escaped, and the
+/// same object as `to_json`.
+#[test]
+fn written_event_is_suricatas_field_order_and_equals_to_json() {
+    let some = |s: &str| Some(s.to_owned());
+    let ev = HttpEvent {
+        hostname: some("www.digip.org"),
+        http_port: Some(8080),
+        url: some("/a\"b\\c"),
+        http_user_agent: some("Wget/1.13.4 (linux-gnu)"),
+        xff: some("10.0.0.1"),
+        http_content_type: some("text/html"),
+        http_refer: None,
+        http_method: some("GET"),
+        protocol: some("HTTP/1.1"),
+        status: Some(301),
+        redirect: some("http://x/"),
+        length: 12,
+    };
+    let mut out = Vec::new();
+    ev.write_json(&mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text,
+        r#"{"hostname":"www.digip.org","http_port":8080,"url":"/a\"b\\c","http_user_agent":"Wget/1.13.4 (linux-gnu)","xff":"10.0.0.1","http_content_type":"text/html","http_method":"GET","protocol":"HTTP/1.1","status":301,"redirect":"http://x/","length":12}"#
+    );
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), ev.to_json());
+    let empty = HttpEvent::default();
+    let mut out = Vec::new();
+    empty.write_json(&mut out);
+    assert_eq!(out, br#"{"length":0}"#);
+}
