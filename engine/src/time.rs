@@ -5,6 +5,7 @@
 //! covers pcap's microsecond and nanosecond resolutions and pcapng's arbitrary ones
 //! without loss, and fits in a `u64` until the year 2554.
 
+use std::cell::Cell;
 use std::fmt;
 
 /// A point in packet time: nanoseconds since 1970-01-01T00:00:00Z.
@@ -92,24 +93,57 @@ impl Timestamp {
     /// without going through `core::fmt` (record writing is on the packet path's heels).
     pub fn to_eve_bytes(self) -> [u8; Self::EVE_LEN] {
         let secs = self.secs();
+        let days = secs / 86_400;
         let rem = secs % 86_400;
-        let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
         let mut out = *b"0000-00-00T00:00:00.000000+0000";
-        let mut put = |at: usize, width: usize, mut v: u64| {
-            for i in (0..width).rev() {
-                out[at + i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-        };
-        put(0, 4, y.clamp(0, 9999) as u64);
-        put(5, 2, u64::from(mo));
-        put(8, 2, u64::from(d));
-        put(11, 2, rem / 3_600);
-        put(14, 2, (rem % 3_600) / 60);
-        put(17, 2, rem % 60);
-        put(20, 6, u64::from(self.subsec_micros()));
+        // Records and events come in time order: the date is kept per thread for the
+        // last day formatted; the rest is two-digit table lookups.
+        let (cached, date) = LAST_DAY.with(Cell::get);
+        if cached == days && days != u64::MAX {
+            out[..DATE_LEN].copy_from_slice(&date);
+        } else {
+            let (y, mo, d) = civil_from_days(days as i64);
+            let y = y.clamp(0, 9999) as usize;
+            put2(&mut out, 0, y / 100);
+            put2(&mut out, 2, y % 100);
+            put2(&mut out, 5, mo as usize);
+            put2(&mut out, 8, d as usize);
+            let mut date = [0u8; DATE_LEN];
+            date.copy_from_slice(&out[..DATE_LEN]);
+            LAST_DAY.with(|c| c.set((days, date)));
+        }
+        put2(&mut out, 11, (rem / 3_600) as usize);
+        put2(&mut out, 14, ((rem % 3_600) / 60) as usize);
+        put2(&mut out, 17, (rem % 60) as usize);
+        let us = self.subsec_micros() as usize;
+        put2(&mut out, 20, us / 10_000);
+        put2(&mut out, 22, us / 100 % 100);
+        put2(&mut out, 24, us % 100);
         out
     }
+}
+
+/// Length of `2016-03-01`, the date part of the EVE text.
+const DATE_LEN: usize = 10;
+
+thread_local! {
+    /// The last day formatted on this thread and its text (`u64::MAX`: none yet).
+    static LAST_DAY: Cell<(u64, [u8; DATE_LEN])> = const { Cell::new((u64::MAX, [0; DATE_LEN])) };
+}
+
+/// `00` to `99`.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes `v % 100` as two digits at `out[at..at + 2]`.
+#[inline(always)]
+fn put2(out: &mut [u8; Timestamp::EVE_LEN], at: usize, v: usize) {
+    let i = (v % 100) * 2;
+    out[at..at + 2].copy_from_slice(&DIGIT_PAIRS[i..i + 2]);
 }
 
 /// Formats as EVE does: `2016-03-01T11:02:03.123456+0000` (UTC, microseconds).
@@ -137,6 +171,30 @@ mod tests {
         assert_eq!(t.to_string(), "2023-11-14T22:13:20.123456+0000");
         let t = Timestamp::from_secs_micros(951_782_400, 0);
         assert_eq!(t.to_string(), "2000-02-29T00:00:00.000000+0000");
+    }
+
+    #[test]
+    fn the_cached_day_never_leaks_into_another() {
+        let a = Timestamp::from_secs_micros(1_456_790_399, 1);
+        let b = Timestamp::from_secs_micros(1_456_790_400, 2);
+        for _ in 0..2 {
+            assert_eq!(a.to_string(), "2016-02-29T23:59:59.000001+0000");
+            assert_eq!(
+                Timestamp::from_secs_micros(1_456_790_399, 999_999).to_string(),
+                "2016-02-29T23:59:59.999999+0000"
+            );
+            assert_eq!(b.to_string(), "2016-03-01T00:00:00.000002+0000");
+        }
+        // The cache's "nothing yet" mark is not a second it can claim to know.
+        let far = Timestamp::from_secs_micros(u64::MAX, 0);
+        let fresh = std::thread::spawn(move || far.to_eve_bytes())
+            .join()
+            .unwrap();
+        assert_eq!(far.to_eve_bytes(), fresh);
+        assert_eq!(
+            Timestamp::ZERO.to_string(),
+            "1970-01-01T00:00:00.000000+0000"
+        );
     }
 
     #[test]

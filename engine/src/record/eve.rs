@@ -69,6 +69,11 @@ impl<const N: usize> Text<N> {
         // Only ASCII is ever pushed.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
     }
+
+    /// The text as bytes (ASCII), for the writer: no UTF-8 check.
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 impl<const N: usize> fmt::Write for Text<N> {
@@ -271,7 +276,10 @@ impl<'a> Obj<'a> {
         Obj { out, first: true }
     }
 
+    #[inline(always)]
     fn key(&mut self, k: &str) {
+        // One capacity check for the whole key (keys are literals: the copy inlines).
+        self.out.reserve(k.len() + 4);
         if !self.first {
             self.out.push(b',');
         }
@@ -281,12 +289,14 @@ impl<'a> Obj<'a> {
         self.out.extend_from_slice(b"\":");
     }
 
+    #[inline(always)]
     fn num(&mut self, k: &str, v: u64) {
         self.key(k);
         self.out
             .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
+    #[inline(always)]
     fn str(&mut self, k: &str, v: &str) {
         debug_assert!(!v.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20));
         self.key(k);
@@ -295,6 +305,21 @@ impl<'a> Obj<'a> {
         self.out.push(b'"');
     }
 
+    /// A string value from our own ASCII text (nothing to escape).
+    #[inline(always)]
+    fn text<const N: usize>(&mut self, k: &str, v: &Text<N>) {
+        let v = v.as_bytes();
+        debug_assert!(v
+            .iter()
+            .all(|&b| b.is_ascii() && b != b'"' && b != b'\\' && b >= 0x20));
+        self.key(k);
+        self.out.reserve(v.len() + 2);
+        self.out.push(b'"');
+        self.out.extend_from_slice(v);
+        self.out.push(b'"');
+    }
+
+    #[inline(always)]
     fn bool(&mut self, k: &str, v: bool) {
         self.key(k);
         self.out
@@ -331,13 +356,13 @@ fn app_fields(r: &FlowRecord) -> impl Iterator<Item = (&'static str, &'static st
 /// Appends an inspector event as one EVE JSON object (no newline) to `out`.
 fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
     let mut m = Obj::open(out);
-    m.str("timestamp", time_text(e.timestamp).as_str());
+    m.text("timestamp", &time_text(e.timestamp));
     m.num("flow_id", e.flow_id);
     m.key("event_type");
     serde_json::to_writer(&mut *m.out, e.event.event_type()).ok();
-    m.str("src_ip", ip_text(e.src.0, opts.ipv6_compress).as_str());
+    m.text("src_ip", &ip_text(e.src.0, opts.ipv6_compress));
     m.num("src_port", u64::from(e.src.1));
-    m.str("dest_ip", ip_text(e.dest.0, opts.ipv6_compress).as_str());
+    m.text("dest_ip", &ip_text(e.dest.0, opts.ipv6_compress));
     m.num("dest_port", u64::from(e.dest.1));
     m.num("ip_v", if e.src.0.is_ipv4() { 4 } else { 6 });
     match proto_name(e.proto) {
@@ -345,7 +370,7 @@ fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
         None => {
             let mut t = Text::<3>::new();
             t.push_dec(e.proto);
-            m.str("proto", t.as_str());
+            m.text("proto", &t);
         }
     }
     for (k, v) in e.event.siblings() {
@@ -360,7 +385,7 @@ fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
 /// Appends `r` as one EVE JSON object (no newline) to `out`.
 fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
     let mut m = Obj::open(out);
-    m.str("timestamp", time_text(r.timestamp).as_str());
+    m.text("timestamp", &time_text(r.timestamp));
     m.num("flow_id", r.flow_id);
     m.str("event_type", "flow");
     if !r.vlans.is_empty() {
@@ -375,11 +400,11 @@ fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
         }
         m.out.push(b']');
     }
-    m.str("src_ip", ip_text(r.src_ip, opts.ipv6_compress).as_str());
+    m.text("src_ip", &ip_text(r.src_ip, opts.ipv6_compress));
     if let Some((sp, _)) = r.ports {
         m.num("src_port", u64::from(sp));
     }
-    m.str("dest_ip", ip_text(r.dest_ip, opts.ipv6_compress).as_str());
+    m.text("dest_ip", &ip_text(r.dest_ip, opts.ipv6_compress));
     if let Some((_, dp)) = r.ports {
         m.num("dest_port", u64::from(dp));
     }
@@ -395,7 +420,7 @@ fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
         None => {
             let mut t = Text::<3>::new();
             t.push_dec(r.proto);
-            m.str("proto", t.as_str());
+            m.text("proto", &t);
         }
     }
     if let Some(icmp) = r.icmp {
@@ -416,8 +441,8 @@ fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
     f.num("pkts_toclient", r.pkts_toclient);
     f.num("bytes_toserver", r.bytes_toserver);
     f.num("bytes_toclient", r.bytes_toclient);
-    f.str("start", time_text(r.start).as_str());
-    f.str("end", time_text(r.end).as_str());
+    f.text("start", &time_text(r.start));
+    f.text("end", &time_text(r.end));
     f.num("age", r.age());
     f.str("state", state_name(r));
     f.str("reason", r.reason.name());
@@ -425,9 +450,9 @@ fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
     f.close();
     if let Some(t) = &r.tcp {
         let mut c = m.child("tcp");
-        c.str("tcp_flags", hex_text(t.flags).as_str());
-        c.str("tcp_flags_ts", hex_text(t.flags_ts).as_str());
-        c.str("tcp_flags_tc", hex_text(t.flags_tc).as_str());
+        c.text("tcp_flags", &hex_text(t.flags));
+        c.text("tcp_flags_ts", &hex_text(t.flags_ts));
+        c.text("tcp_flags_tc", &hex_text(t.flags_tc));
         for (bit, name) in TCP_FLAG_NAMES {
             if t.flags & bit != 0 {
                 c.bool(name, true);
