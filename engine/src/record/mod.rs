@@ -7,6 +7,7 @@
 //! Suricata EVE `flow` event.
 
 pub mod eve;
+pub mod json;
 mod proto_names;
 
 pub use proto_names::proto_name;

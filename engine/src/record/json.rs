@@ -1,0 +1,179 @@
+//! A small JSON text writer for events on the hot path.
+//!
+//! Contract: [`write_str`] appends a JSON string literal exactly as `serde_json` writes
+//! it (the same escapes: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control bytes
+//! as `\u00XX`; everything else, non-ASCII included, as is), but scans eight bytes at
+//! a time and copies clean runs whole. [`Object`] writes one JSON object field by
+//! field; its keys are the caller's literals and are not escaped (they must not need
+//! it). Nothing here allocates beyond growing the output vector.
+
+/// Appends `s` as a JSON string literal (quotes included) to `out`.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        // Fast path: skip eight clean bytes at once.
+        if let Some(chunk) = b.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            if !needs_escape(u64::from_le_bytes(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b[i];
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                out.extend_from_slice(&b[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(c >> 4)]);
+                out.push(HEX[usize::from(c & 0xf)]);
+                i += 1;
+                start = i;
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&b[start..i]);
+        out.extend_from_slice(esc);
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
+/// True when some byte of `w` is a control byte, `"` or `\`.
+#[inline(always)]
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below 0x20 (the high bit of the byte itself excluded: non-ASCII is clean).
+    let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    below | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) != 0
+}
+
+/// One JSON object being written to a byte vector.
+pub struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Object<'a> {
+    /// Opens an object (`{`) at the end of `out`.
+    pub fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Object { out, first: true }
+    }
+
+    /// Writes `"k":` (after a comma when a field came before). `k` is not escaped.
+    #[inline]
+    pub fn key(&mut self, k: &str) -> &mut Vec<u8> {
+        self.out.reserve(k.len() + 4);
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    /// A string field.
+    #[inline]
+    pub fn str(&mut self, k: &str, v: &str) {
+        let out = self.key(k);
+        write_str(out, v);
+    }
+
+    /// A string field, left out when `v` is `None`.
+    #[inline]
+    pub fn opt_str(&mut self, k: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.str(k, v);
+        }
+    }
+
+    /// An unsigned number field.
+    #[inline]
+    pub fn u64(&mut self, k: &str, v: u64) {
+        let out = self.key(k);
+        out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    }
+
+    /// Closes the object (`}`).
+    pub fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ours(s: &str) -> String {
+        let mut out = Vec::new();
+        write_str(&mut out, s);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn escapes_like_serde_json() {
+        for s in [
+            "",
+            "plain",
+            "exactly8",
+            "a\"b\\c/d",
+            "tab\there\nnew\rline\u{8}\u{c}",
+            "\u{0}\u{1}\u{1f} \u{7f}",
+            "héllo wörld ✓ with a long enough tail to use the fast path",
+            "0123456789abcdef\"0123456789abcdef\\",
+        ] {
+            assert_eq!(ours(s), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn object_fields_in_order() {
+        let mut out = Vec::new();
+        let mut o = Object::open(&mut out);
+        o.str("a", "x\"y");
+        o.opt_str("skipped", None);
+        o.opt_str("b", Some("z"));
+        o.u64("n", 42);
+        o.close();
+        assert_eq!(out, br#"{"a":"x\"y","b":"z","n":42}"#);
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_written_as_serde_json_writes_it(s in any::<String>()) {
+            prop_assert_eq!(ours(&s), serde_json::to_string(&s).unwrap());
+        }
+
+        #[test]
+        fn ascii_with_specials_is_written_as_serde_json_writes_it(
+            s in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..0x7f], 0..64)
+        ) {
+            let s = String::from_utf8(s).unwrap();
+            prop_assert_eq!(ours(&s), serde_json::to_string(&s).unwrap());
+        }
+    }
+}
