@@ -20,6 +20,9 @@ use crate::stream::TcpOptions;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+pub mod suricata;
+pub use suricata::{SuricataYaml, SuricataYamlError};
+
 /// `[stream]`: the flow cache and TCP pickup.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
