@@ -50,7 +50,7 @@ def scores(shared, jobs):
     if not os.path.exists(os.path.join(ROOT, binary)):
         raise SystemExit("verify: %s is missing: run cargo build --release" % binary)
     sv = run_harness(shared, "sv-flow-check",
-                     binary + " --eve {eve} {args} {pcap}", jobs)
+                     binary + " --suricata-config {config} --eve {eve} {args} {pcap}", jobs)
     nd = run_harness(shared, "ndpi-check", binary + " --eve {eve} {pcap}", jobs)
     t = nd["totals"]
     return {

@@ -8,7 +8,8 @@
 //! error that names it. An override whose key is unknown is not an error: it is
 //! reported back as ignored ([`SetOutcome::Ignored`]), so tools that pass options meant
 //! for other engines keep working. Override values are read by the type of the key:
-//! booleans accept `true/false/yes/no/on/off/1/0`.
+//! booleans accept `true/false/yes/no/on/off/1/0`. A Suricata `suricata.yaml` can be
+//! read first ([`suricata`]): its supported keys are applied as overrides.
 
 use crate::cache::{CacheConfig, Timeouts};
 use crate::decode::checksum::{ChecksumMode, ParseChecksumModeError};
