@@ -49,8 +49,10 @@ def scores(shared, jobs):
     binary = "target/release/pcap-replay"
     if not os.path.exists(os.path.join(ROOT, binary)):
         raise SystemExit("verify: %s is missing: run cargo build --release" % binary)
+    # {config} is the case's suricata.yaml, shell-quoted, or nothing at all when the
+    # case has none: the `=` form keeps an empty one from taking the next option.
     sv = run_harness(shared, "sv-flow-check",
-                     binary + " --eve {eve} {args} {pcap}", jobs)
+                     binary + " --suricata-config={config} --eve {eve} {args} {pcap}", jobs)
     nd = run_harness(shared, "ndpi-check", binary + " --eve {eve} {pcap}", jobs)
     t = nd["totals"]
     return {

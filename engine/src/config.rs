@@ -8,7 +8,8 @@
 //! error that names it. An override whose key is unknown is not an error: it is
 //! reported back as ignored ([`SetOutcome::Ignored`]), so tools that pass options meant
 //! for other engines keep working. Override values are read by the type of the key:
-//! booleans accept `true/false/yes/no/on/off/1/0`.
+//! booleans accept `true/false/yes/no/on/off/1/0`. A Suricata `suricata.yaml` can be
+//! read first ([`suricata`]): its supported keys are applied as overrides.
 
 use crate::cache::{CacheConfig, Timeouts};
 use crate::decode::checksum::{ChecksumMode, ParseChecksumModeError};
@@ -19,6 +20,9 @@ use crate::key::{KeyHasher, KeyOptions};
 use crate::stream::TcpOptions;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+pub mod suricata;
+pub use suricata::{SuricataYaml, SuricataYamlError};
 
 /// `[stream]`: the flow cache and TCP pickup.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

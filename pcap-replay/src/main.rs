@@ -32,7 +32,7 @@ use reload::Reload;
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -62,6 +62,11 @@ struct Args {
     /// Write EVE JSON lines (one "flow" event per finished flow) to FILE; '-' = stdout.
     #[arg(long, value_name = "FILE")]
     eve: Option<String>,
+    /// Suricata YAML configuration (suricata.yaml): the keys with an equivalent here
+    /// are read, the others are listed once on stderr. An empty FILE means none.
+    /// Applied first, then --config, then each --set, then --deterministic.
+    #[arg(long, value_name = "FILE")]
+    suricata_config: Option<std::ffi::OsString>,
     /// TOML configuration (see engine/config/flowengine.toml for every key).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -168,7 +173,7 @@ struct Read {
 
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let stop = Stop::install().context("cannot install the SIGINT/SIGTERM handlers")?;
-    let (config, ignored) = load_config(args)?;
+    let (config, ignored, suricata_ignored) = load_config(args)?;
     let mut reload = Reload::install(Box::new(|| Ok(load_config(args)?.0)))
         .context("cannot install the SIGHUP handler")?;
     let input = match &args.interface {
@@ -190,6 +195,16 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         None => Input::Files(args.bpf.as_deref().map(FileFilter::new).transpose()?),
     };
+    if !suricata_ignored.is_empty() && !args.quiet {
+        eprintln!(
+            "pcap-replay: note: {}: ignoring Suricata keys with no equivalent: {}",
+            args.suricata_config
+                .as_deref()
+                .map(|p| Path::new(p).display().to_string())
+                .unwrap_or_default(),
+            suricata_ignored.join(", ")
+        );
+    }
     if !ignored.is_empty() && !args.quiet {
         eprintln!(
             "pcap-replay: note: ignoring unknown configuration keys: {}",
@@ -278,8 +293,15 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// The configuration as the command line gives it: `--config`, then each `--set` in
 /// order, then `--deterministic`; also the `--set` keys the engine does not know.
-fn load_config(args: &Args) -> anyhow::Result<(flowengine::Config, Vec<String>)> {
+/// The configuration, from (in this order) `--suricata-config`, `--config`, each
+/// `--set` and `--deterministic`; with the `--set` keys that were ignored and the
+/// Suricata keys that have no equivalent.
+fn load_config(args: &Args) -> anyhow::Result<(flowengine::Config, Vec<String>, Vec<String>)> {
     let mut builder = ConfigBuilder::new();
+    let mut suricata_ignored = Vec::new();
+    if let Some(path) = args.suricata_config.as_ref().filter(|p| !p.is_empty()) {
+        suricata_ignored = builder.merge_suricata_file(Path::new(path))?.ignored;
+    }
     if let Some(path) = &args.config {
         builder.merge_file(path)?;
     }
@@ -293,7 +315,7 @@ fn load_config(args: &Args) -> anyhow::Result<(flowengine::Config, Vec<String>)>
     if args.deterministic {
         config.flow.hash_seed = flowengine::key::KeyHasher::DETERMINISTIC_SEED;
     }
-    Ok((config, ignored))
+    Ok((config, ignored, suricata_ignored))
 }
 
 /// Reads the capture files in order into the engine, through the `--bpf` filter when

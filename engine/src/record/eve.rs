@@ -14,7 +14,6 @@ use super::{proto_name, FlowRecord, Sink};
 use crate::decode::tcp_flags as tf;
 use crate::inspect::EventRecord;
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use std::fmt;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -76,15 +75,6 @@ impl<const N: usize> Text<N> {
     }
 }
 
-impl<const N: usize> fmt::Write for Text<N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for b in s.bytes() {
-            self.push(b);
-        }
-        Ok(())
-    }
-}
-
 impl<const N: usize> Serialize for Text<N> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -103,9 +93,7 @@ fn ip_text(a: IpAddr, compress: bool) -> Text<48> {
                 t.push_dec(*o);
             }
         }
-        IpAddr::V6(a) if compress => {
-            let _ = fmt::Write::write_fmt(&mut t, format_args!("{a}"));
-        }
+        IpAddr::V6(a) if compress => push_ipv6_compressed(&mut t, a.segments()),
         IpAddr::V6(a) => {
             for (i, seg) in a.segments().iter().enumerate() {
                 if i > 0 {
@@ -116,6 +104,68 @@ fn ip_text(a: IpAddr, compress: bool) -> Text<48> {
         }
     }
     t
+}
+
+/// IPv6 as glibc's `inet_ntop` writes it, which is what Suricata prints with
+/// `ipv6-compress`: the first longest run of two or more zero groups becomes `::`, other
+/// groups are lowercase hex without leading zeros, and an IPv4-mapped (`::ffff:a.b.c.d`)
+/// or IPv4-compatible (`::a.b.c.d`, not `::` or `::N` for one group) address ends in
+/// dotted IPv4. Rust's `Ipv6Addr` display differs on the IPv4-compatible form.
+fn push_ipv6_compressed<const N: usize>(t: &mut Text<N>, w: [u16; 8]) {
+    // The first longest run of zero groups, if it is at least two long.
+    let (mut best, mut best_len, mut cur, mut cur_len) = (0usize, 0usize, 0usize, 0usize);
+    for (i, &g) in w.iter().enumerate() {
+        if g == 0 {
+            if cur_len == 0 {
+                cur = i;
+            }
+            cur_len += 1;
+            if cur_len > best_len {
+                best = cur;
+                best_len = cur_len;
+            }
+        } else {
+            cur_len = 0;
+        }
+    }
+    if best_len < 2 {
+        best_len = 0;
+    }
+    let embedded_v4 = best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff));
+    let mut i = 0;
+    while i < 8 {
+        if best_len > 0 && i == best {
+            t.push(b':');
+            i += best_len;
+            if i == 8 {
+                t.push(b':');
+            }
+            continue;
+        }
+        if i > 0 {
+            t.push(b':');
+        }
+        if i == 6 && embedded_v4 {
+            for (k, g) in [w[6], w[7]].into_iter().enumerate() {
+                if k > 0 {
+                    t.push(b'.');
+                }
+                t.push_dec((g >> 8) as u8);
+                t.push(b'.');
+                t.push_dec((g & 0xff) as u8);
+            }
+            return;
+        }
+        let g = u64::from(w[i]);
+        let digits = match g {
+            0..=0xf => 1,
+            0x10..=0xff => 2,
+            0x100..=0xfff => 3,
+            _ => 4,
+        };
+        t.push_hex(g, digits);
+        i += 1;
+    }
 }
 
 fn time_text(ts: crate::time::Timestamp) -> Text<{ crate::time::Timestamp::EVE_LEN }> {
@@ -658,6 +708,58 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str(&render(&r, EveOptions::default())).unwrap();
         assert_eq!(v["proto"], "253");
+    }
+
+    #[test]
+    fn compressed_ipv6_is_written_as_inet_ntop_writes_it() {
+        // Expected strings are glibc inet_ntop's (what Suricata's ipv6-compress prints).
+        for (addr, want) in [
+            ("::", "::"),
+            ("::1", "::1"),
+            ("::2", "::2"),
+            ("::ffff:1.2.3.4", "::ffff:1.2.3.4"),
+            ("::ffff:0:0", "::ffff:0.0.0.0"),
+            ("::1.2.3.4", "::1.2.3.4"),
+            ("::ffff:0:1.2.3.4", "::ffff:0:102:304"),
+            ("64:ff9b::1.2.3.4", "64:ff9b::102:304"),
+            ("fe80::20c:29ff:faf2:ab42", "fe80::20c:29ff:faf2:ab42"),
+            ("1:0:0:1:0:0:0:1", "1:0:0:1::1"),
+            ("1:0:0:1:0:0:1:1", "1::1:0:0:1:1"),
+            ("2001:db8:0:1::", "2001:db8:0:1::"),
+            ("0:0:0:0:0:1:0:0", "::1:0:0"),
+            ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),
+            (
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            ),
+        ] {
+            let a: IpAddr = addr.parse().unwrap();
+            assert_eq!(ip_text(a, true).as_str(), want, "{addr}");
+        }
+        // Uncompressed: every group in full, IPv4-mapped ones too.
+        let a: IpAddr = "::ffff:1.2.3.4".parse().unwrap();
+        assert_eq!(
+            ip_text(a, false).as_str(),
+            "0000:0000:0000:0000:0000:ffff:0102:0304"
+        );
+        // Both writers agree on the compressed forms.
+        let mut r = record();
+        r.ip_version = IpVersion::V6;
+        for (s, d) in [("::1", "::ffff:1.2.3.4"), ("::1.2.3.4", "fe80::1")] {
+            r.src_ip = s.parse().unwrap();
+            r.dest_ip = d.parse().unwrap();
+            let opts = EveOptions {
+                ipv6_compress: true,
+            };
+            let fast = render(&r, opts);
+            let v: serde_json::Value = serde_json::from_str(&fast).unwrap();
+            assert_eq!(
+                (v["src_ip"].as_str(), v["dest_ip"].as_str()),
+                (Some(s), Some(d))
+            );
+            let slow = serde_json::to_string(&EveFlow::new(&r, opts)).unwrap() + "\n";
+            assert_eq!(fast, slow);
+        }
     }
 
     #[test]
