@@ -10,8 +10,13 @@
 //!   type the decoder does not read; an interface that cannot be opened or read) or the
 //!   EVE output failed; one error line says which input, where and why, the other
 //!   inputs are still read and the records of everything read are still written;
-//! - 2: a usage or configuration error, a bad `--bpf` expression included (nothing is
-//!   read).
+//! - 2: a usage or configuration error, a bad `--bpf` expression included, or a plugin
+//!   refused under `--strict-plugins` (nothing is read).
+//!
+//! Plugins (`--plugin-path`, `[plugins] path`): each library refused (missing, not a
+//! plugin, built against another SDK ABI) gets one error line and the run goes on
+//! with the others, unless `--strict-plugins`. The summary lists the plugins loaded
+//! and their `plugin_panics`.
 
 mod filter;
 mod live;
@@ -27,6 +32,7 @@ use flowengine::feed::{FeedStats, BATCH};
 use flowengine::{
     ConfigBuilder, Engine, EveOptions, EveWriter, FeedError, FlowRecord, PcapFile, Sink,
 };
+use flowengine_plugin_host::Plugins;
 use live::{Live, LiveOptions, OpenError};
 use reload::Reload;
 use std::cell::RefCell;
@@ -74,6 +80,17 @@ struct Args {
     /// No summary (and no capture line).
     #[arg(short, long)]
     quiet: bool,
+    /// Load plugin inspectors: shared libraries, or directories whose *.so files are
+    /// loaded in name order; ':'-separated, repeatable, after `[plugins] path`.
+    #[arg(
+        long = "plugin-path",
+        value_name = "DIR_OR_FILE[:...]",
+        value_delimiter = ':'
+    )]
+    plugin_path: Vec<PathBuf>,
+    /// Any plugin refused is fatal (exit 2), instead of an error line.
+    #[arg(long)]
+    strict_plugins: bool,
 }
 
 /// Inputs at least this large get a progress bar (when stderr is a terminal).
@@ -169,7 +186,8 @@ struct Read {
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let stop = Stop::install().context("cannot install the SIGINT/SIGTERM handlers")?;
     let (config, ignored) = load_config(args)?;
-    let mut reload = Reload::install(Box::new(|| Ok(load_config(args)?.0)))
+    let plugins = load_plugins(args, &config)?;
+    let mut reload = Reload::install(Box::new(|| Ok(load_config(args)?.0)), plugins.clone())
         .context("cannot install the SIGHUP handler")?;
     let input = match &args.interface {
         Some(interface) => {
@@ -200,7 +218,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ipv6_compress: config.eve.ipv6_compress,
     };
     let (out, shared) = open_eve(args.eve.as_deref(), opts)?;
-    let inspectors = flowengine_inspectors::builtin(&config)?;
+    let inspectors = plugins.inspector_set(&config)?;
     let mut engine = Engine::with_inspectors(&config, out, inspectors)?;
 
     let started = Instant::now();
@@ -262,6 +280,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             engine_time: read.engine_time,
             ignored: &ignored,
             reloads: (reload.applied, reload.failed),
+            plugins: &plugins,
         });
         if args.eve.as_deref() == Some("-") {
             eprint!("{text}");
@@ -294,6 +313,43 @@ fn load_config(args: &Args) -> anyhow::Result<(flowengine::Config, Vec<String>)>
         config.flow.hash_seed = flowengine::key::KeyHasher::DETERMINISTIC_SEED;
     }
     Ok((config, ignored))
+}
+
+/// Loads the plugins of `[plugins] path` and `--plugin-path`: one line per refusal
+/// and per warning; under `--strict-plugins` (or `[plugins] strict`) a refusal is an
+/// error (exit 2).
+fn load_plugins(args: &Args, config: &flowengine::Config) -> anyhow::Result<Plugins> {
+    let paths: Vec<PathBuf> = config
+        .plugins
+        .path
+        .iter()
+        .map(PathBuf::from)
+        .chain(
+            args.plugin_path
+                .iter()
+                .filter(|p| !p.as_os_str().is_empty())
+                .cloned(),
+        )
+        .collect();
+    if paths.is_empty() {
+        return Ok(Plugins::new());
+    }
+    let report = Plugins::load(&paths);
+    for w in &report.warnings {
+        eprintln!("pcap-replay: warning: {w}");
+    }
+    let strict = args.strict_plugins || config.plugins.strict;
+    for e in &report.errors {
+        eprintln!("pcap-replay: error: {e}");
+    }
+    if strict && !report.errors.is_empty() {
+        anyhow::bail!(
+            "--strict-plugins: {} plugin librar{} refused",
+            report.errors.len(),
+            if report.errors.len() == 1 { "y" } else { "ies" }
+        );
+    }
+    Ok(report.plugins)
 }
 
 /// Reads the capture files in order into the engine, through the `--bpf` filter when
@@ -455,7 +511,10 @@ mod tests {
             reasons.push(r.reason.name());
         })
         .unwrap();
-        let mut reload = Reload::new(Box::new(|| unreachable!("no reload requested")));
+        let mut reload = Reload::new(
+            Box::new(|| unreachable!("no reload requested")),
+            Plugins::new(),
+        );
         let read = replay_files(&args, &mut engine, None, &stop, &mut reload);
         let _ = std::fs::remove_file(&path);
         assert!(!read.failed);
@@ -482,12 +541,15 @@ mod tests {
         many_flows(&path);
         let args = Args::parse_from(["pcap-replay", path.to_str().unwrap()]);
         let calls = std::cell::Cell::new(0);
-        let mut reload = Reload::new(Box::new(|| {
-            calls.set(calls.get() + 1);
-            let mut b = ConfigBuilder::new();
-            b.set("flow-timeouts.udp.new=5")?;
-            Ok(b.build()?)
-        }));
+        let mut reload = Reload::new(
+            Box::new(|| {
+                calls.set(calls.get() + 1);
+                let mut b = ConfigBuilder::new();
+                b.set("flow-timeouts.udp.new=5")?;
+                Ok(b.build()?)
+            }),
+            Plugins::new(),
+        );
         // Two requests before the loop looks are one reload.
         reload.request();
         reload.request();
@@ -499,7 +561,7 @@ mod tests {
         assert_eq!(engine.config().flow_timeouts.udp.new, 5);
         assert_eq!(engine.stats().reloads, 1);
 
-        let mut broken = Reload::new(Box::new(|| anyhow::bail!("no such file")));
+        let mut broken = Reload::new(Box::new(|| anyhow::bail!("no such file")), Plugins::new());
         broken.request();
         let read = replay_files(&args, &mut engine, None, &Stop::default(), &mut broken);
         let _ = std::fs::remove_file(&path);

@@ -39,6 +39,8 @@ pub mod adapter;
 pub mod load;
 
 pub use adapter::{PluginEvent, PluginStats};
+/// The SDK this host speaks (its `ABI_VERSION` is the one libraries must match).
+pub use flowengine_plugin_api as api;
 pub use load::{LoadError, LoadReport, Plugin, Plugins};
 
 use flowengine_inspectors::BuiltinError;

@@ -128,6 +128,7 @@ fn example_plugins_name_memcached_emit_its_fields_and_allowlist_flows() {
     // The allowlisted network's two flows (TCP and UDP) sit in the allowlist LRU
     // while open, carry the plugin's event and their records say so.
     assert_eq!(before.cache.allowlist_flows, 2);
+    assert_eq!(after.cache.moved_to_allowlist, 2);
     for port in [Flows::ALLOWED_HTTP, Flows::ALLOWED_UDP] {
         let (recs, evs) = &m[&port];
         assert_eq!(
