@@ -34,7 +34,14 @@ pub struct Cx<'a> {
     inner: &'a mut FfiCx,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
+    /// A context collecting into `inner`. Plugins receive theirs from the SDK; this is
+    /// for running a plugin's inspector in-process (tests, benchmarks against the
+    /// same logic built in).
+    pub fn new(inner: &'a mut FfiCx) -> Self {
+        Cx { inner }
+    }
+
     /// Packet time of the data, in nanoseconds since the Unix epoch (never read a
     /// clock: replayed captures run on their own time).
     pub fn now_ns(&self) -> u64 {
