@@ -126,6 +126,22 @@ fn version_key(v: &str) -> Vec<u64> {
         .collect()
 }
 
+/// Two libraries of plugin `name`, the one loaded first and the new one, as
+/// (path, version): whether the new one replaces the first (a strictly higher
+/// version), and the warning line.
+fn duplicate(name: &str, first: (&Path, &str), new: (&Path, &str)) -> (bool, String) {
+    let newer = version_key(new.1) > version_key(first.1);
+    let kept = if newer { new.1 } else { first.1 };
+    let warning = format!(
+        "plugin {name}: loaded twice, {} {} and {} {}: keeping version {kept}",
+        first.0.display(),
+        first.1,
+        new.0.display(),
+        new.1,
+    );
+    (newer, warning)
+}
+
 /// The libraries a path stands for.
 fn expand(path: &Path, errors: &mut Vec<LoadError>) -> Vec<PathBuf> {
     if path.is_dir() {
@@ -232,22 +248,12 @@ impl Plugins {
             return;
         };
         let old = &self.list[i];
-        let newer = version_key(&plugin.version) > version_key(&old.version);
-        let (kept, dropped) = if newer {
-            (&plugin, old)
-        } else {
-            (old, &plugin)
-        };
-        warnings.push(format!(
-            "plugin {}: loaded twice, {} {} and {} {}: keeping version {}",
-            plugin.name,
-            old.path.display(),
-            old.version,
-            plugin.path.display(),
-            plugin.version,
-            kept.version,
-        ));
-        let _ = dropped;
+        let (newer, warning) = duplicate(
+            &plugin.name,
+            (&old.path, &old.version),
+            (&plugin.path, &plugin.version),
+        );
+        warnings.push(warning);
         if newer {
             self.list[i] = plugin;
         }
@@ -377,6 +383,22 @@ mod tests {
         assert!(version_key("0.10.0") > version_key("0.9.1"));
         assert!(version_key("1.0.0") > version_key("0.99"));
         assert_eq!(version_key("1.2.3"), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn the_higher_version_of_a_duplicate_wins_with_a_warning() {
+        let (a, b) = (Path::new("/p/a.so"), Path::new("/p/b.so"));
+        let (newer, w) = duplicate("mc", (a, "0.9.1"), (b, "0.10.0"));
+        assert!(newer);
+        assert_eq!(
+            w,
+            "plugin mc: loaded twice, /p/a.so 0.9.1 and /p/b.so 0.10.0: keeping version 0.10.0"
+        );
+        let (newer, w) = duplicate("mc", (b, "1.0.0"), (a, "0.10.0"));
+        assert!(!newer);
+        assert!(w.ends_with("keeping version 1.0.0"), "{w}");
+        // Equal versions: the first loaded stays.
+        assert!(!duplicate("mc", (a, "1.0.0"), (b, "1.0.0")).0);
     }
 
     #[test]
