@@ -535,6 +535,47 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_rebuilds_plugin_inspectors_from_their_new_tables() {
+        use flowengine_tests::plugins;
+        let path = std::env::temp_dir().join(format!(
+            "pcap-replay-reload-plugins-{}.pcap",
+            std::process::id()
+        ));
+        plugins::capture(&path).unwrap();
+        let args = Args::parse_from(["pcap-replay", path.to_str().unwrap()]);
+        let report = Plugins::load(&[plugins::library("allow_cidr_plugin")]);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let base = "[allowlist_cache]\nenable = true\n";
+        let replay = |reload_to: Option<String>| {
+            let config = flowengine::Config::from_toml(base).unwrap();
+            let set = report.plugins.inspector_set(&config).unwrap();
+            let mut engine = Engine::with_inspectors(&config, |_: &FlowRecord| {}, set).unwrap();
+            let text = reload_to.clone().unwrap_or_default();
+            let mut reload = Reload::new(
+                Box::new(move || Ok(flowengine::Config::from_toml(&text)?)),
+                report.plugins.clone(),
+            );
+            if reload_to.is_some() {
+                reload.request();
+                reload.poll(&mut engine);
+                assert_eq!((reload.applied, reload.failed), (1, 0));
+            }
+            let read = replay_files(&args, &mut engine, None, &Stop::default(), &mut reload);
+            assert!(!read.failed);
+            engine.finish().0.cache.moved_to_allowlist
+        };
+        // Without its table the plugin allowlists nothing; a reload that gives it one
+        // rebuilds its inspector, and new flows from the network are allowlisted.
+        assert_eq!(replay(None), 0);
+        let table = format!(
+            "{base}[plugins.allow-cidr]\ncidrs = [\"{}\"]\n",
+            plugins::ALLOWED_CIDR
+        );
+        assert_eq!(replay(Some(table)), 2);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
     fn a_reload_request_is_applied_once_between_batches_and_a_failed_one_changes_nothing() {
         let path =
             std::env::temp_dir().join(format!("pcap-replay-reload-{}.pcap", std::process::id()));
