@@ -205,9 +205,26 @@ fn load_one(path: &Path) -> Result<Plugin, LoadError> {
             expected: ABI_VERSION,
         });
     }
-    let layout = |e: abi_stable::library::LibraryError| LoadError::Layout {
-        path: path.to_path_buf(),
-        reason: first_line(&e.to_string()),
+    let layout = |e: abi_stable::library::LibraryError| {
+        use abi_stable::library::LibraryError as L;
+        let reason = match &e {
+            // abi_stable's report of a layout mismatch runs to hundreds of lines.
+            L::AbiInstability(_) => format!(
+                "abi_stable: its root module's layout differs from this host's \
+                 (flowengine-plugin-api {}); rebuild it against this SDK",
+                env!("CARGO_PKG_VERSION")
+            ),
+            L::Many(list) if list.iter().any(|e| matches!(e, L::AbiInstability(_))) => {
+                "abi_stable: its root module's layout differs from this host's; rebuild it \
+                 against this SDK"
+                    .to_string()
+            }
+            other => first_line(&other.to_string()),
+        };
+        LoadError::Layout {
+            path: path.to_path_buf(),
+            reason,
+        }
     };
     // SAFETY: the header lives as long as the library, which is leaked below.
     let header = unsafe { lib_header_from_raw_library(&raw) }.map_err(layout)?;

@@ -231,6 +231,27 @@ fn refused_libraries_get_one_line_each_and_the_others_run() {
 }
 
 #[test]
+fn abi_stables_layout_check_still_refuses_in_one_line() {
+    let lib = plugins::library("test_bad_layout_plugin");
+    let report = Plugins::load(&[&lib]);
+    assert!(report.plugins.is_empty());
+    assert_eq!(report.errors.len(), 1);
+    assert!(matches!(report.errors[0], LoadError::Layout { .. }));
+    let msg = report.errors[0].to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "plugin {}: incompatible library: abi_stable: its root module's layout differs",
+            lib.display()
+        )),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains('\n'),
+        "one line, not abi_stable's report: {msg}"
+    );
+}
+
+#[test]
 fn plugin_settings_reach_the_plugin_and_bad_ones_name_it() {
     let report = Plugins::load(&[plugins::library("allow_cidr_plugin")]);
     let bad = Config::from_toml("[plugins.allow-cidr]\ncidrs = [\"10.0.0.0/40\"]\n").unwrap();

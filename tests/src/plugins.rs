@@ -22,6 +22,7 @@ pub const PLUGIN_CRATES: &[(&str, &str)] = &[
     ("allow-cidr-plugin", "allow_cidr_plugin"),
     ("test-panic-plugin", "test_panic_plugin"),
     ("test-old-abi-plugin", "test_old_abi_plugin"),
+    ("test-bad-layout-plugin", "test_bad_layout_plugin"),
     ("test-not-a-plugin", "test_not_a_plugin"),
 ];
 
