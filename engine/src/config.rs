@@ -527,6 +527,81 @@ pub struct PortBind {
     pub service: String,
 }
 
+/// `[plugins]`: inspectors loaded from shared libraries at start-up (see the
+/// `flowengine-plugin-host` crate), and each plugin's own `[plugins.NAME]` table.
+///
+/// `path` and `strict` are the only plain keys; every other key must be a table, the
+/// settings of the plugin of that name, handed to it as JSON. A plain key that is not
+/// one of these two is an error that names it, as for every other table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PluginsSection {
+    /// Plugin libraries, or directories whose `*.so` files are loaded (in name order).
+    pub path: Vec<String>,
+    /// Any plugin refused (missing, not a plugin, another SDK version) stops the
+    /// program instead of being skipped with an error line.
+    pub strict: bool,
+    /// `[plugins.NAME]` tables by plugin name, as JSON objects.
+    pub settings: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl Serialize for PluginsSection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2 + self.settings.len()))?;
+        m.serialize_entry("path", &self.path)?;
+        m.serialize_entry("strict", &self.strict)?;
+        for (k, v) in &self.settings {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for PluginsSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut m = std::collections::BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+        let mut out = PluginsSection::default();
+        match m.remove("path") {
+            None => {}
+            Some(serde_json::Value::String(s)) => {
+                out.path = s
+                    .split(':')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            Some(serde_json::Value::Array(a)) => {
+                for v in a {
+                    match v {
+                        serde_json::Value::String(s) => out.path.push(s),
+                        _ => return Err(D::Error::custom("plugins.path: expected strings")),
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(D::Error::custom(
+                    "plugins.path: expected a list of paths or a string",
+                ))
+            }
+        }
+        match m.remove("strict") {
+            None => {}
+            Some(serde_json::Value::Bool(b)) => out.strict = b,
+            Some(_) => return Err(D::Error::custom("plugins.strict: expected a boolean")),
+        }
+        for (k, v) in m {
+            if !v.is_object() {
+                return Err(D::Error::custom(format!(
+                    "unknown key plugins.{k}: a plugin's settings are a table, [plugins.{k}]"
+                )));
+            }
+            out.settings.insert(k, v);
+        }
+        Ok(out)
+    }
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -556,6 +631,8 @@ pub struct Config {
     pub app_layer: AppLayerConfig,
     /// `[binder]`
     pub binder: BinderConfig,
+    /// `[plugins]`
+    pub plugins: PluginsSection,
 }
 
 /// A configuration problem.
@@ -952,6 +1029,31 @@ mod tests {
         assert_eq!(cc.max_flows, 20);
         assert_eq!(cc.hash_seed, Some(KeyHasher::DETERMINISTIC_SEED));
         assert_eq!(cc.timeouts.get(ProtoClass::Tcp, FlowState::Closed), 60);
+    }
+
+    #[test]
+    fn plugins_paths_and_tables() {
+        let c = Config::from_toml(
+            "[plugins]\npath = [\"/opt/p\", \"/x.so\"]\nstrict = true\n[plugins.allow-cidr]\ncidrs = [\"10.0.0.0/8\"]\n[plugins.memcached.deep]\nn = 3\n",
+        )
+        .unwrap();
+        assert_eq!(c.plugins.path, ["/opt/p", "/x.so"]);
+        assert!(c.plugins.strict);
+        assert_eq!(
+            c.plugins.settings["allow-cidr"],
+            serde_json::json!({"cidrs": ["10.0.0.0/8"]})
+        );
+        assert_eq!(c.plugins.settings["memcached"]["deep"]["n"], 3);
+        let c = Config::from_toml("[plugins]\npath = \"/a:/b\"\n").unwrap();
+        assert_eq!(c.plugins.path, ["/a", "/b"]);
+        assert!(!c.plugins.strict);
+        let e = Config::from_toml("[plugins]\npaths = [\"/a\"]\n").unwrap_err();
+        assert!(e.to_string().contains("plugins.paths"), "{e}");
+        let e = Config::from_toml("[plugins]\nstrict = 1\n").unwrap_err();
+        assert!(e.to_string().contains("plugins.strict"), "{e}");
+        // A file that sets nothing under [plugins] keeps the defaults.
+        let c = Config::from_toml("[stream]\nmax_flows = 10\n").unwrap();
+        assert_eq!(c.plugins, PluginsSection::default());
     }
 
     #[test]

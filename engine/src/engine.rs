@@ -427,6 +427,12 @@ impl<S: Sink> Engine<S> {
         if config.eve != old.eve {
             needs_restart.push("eve");
         }
+        if (&config.plugins.path, config.plugins.strict) != (&old.plugins.path, old.plugins.strict)
+        {
+            // Libraries are loaded once, at start-up (their [plugins.NAME] tables are
+            // read again by the program that rebuilds the inspectors).
+            needs_restart.push("plugins.path");
+        }
         self.cache.set_timeouts(config.cache_config(false).timeouts);
         self.tcp_opts = config.tcp_options();
         self.bypass_midstream = config.stream.midstream_policy == "bypass";

@@ -8,6 +8,13 @@
 //! `[binder]` overrides and port bindings. An empty set when `app-layer.enabled` is
 //! off. Configuration mistakes (an unknown passive inspector, a bad port list, a
 //! binder naming no service inspector) are errors that say which key.
+//!
+//! [`builtin_with`] does the same with an [`Extension`]: inspectors and wizard rules
+//! from outside this crate (plugins). Its service inspectors come after the built-in
+//! ones (a built-in declaring the same service stays its default; `[binder]` can
+//! choose), under the same `app-layer.protocols.NAME.enabled` switches; its passive
+//! inspectors always run (a plugin is loaded to be used); its hexes and spells come
+//! before the built-in rules and may name the services its inspectors declare.
 
 use crate::dns::DnsInspector;
 use crate::ftp::FtpInspector;
@@ -20,9 +27,11 @@ use crate::sizes::PayloadSizes;
 use crate::smtp::SmtpInspector;
 use crate::ssh::SshInspector;
 use crate::tls::TlsInspector;
-use crate::wizard::{Wizard, WizardConfig, WizardError};
+use crate::wizard::{Magic, Wizard, WizardConfig, WizardError};
 use flowengine::config::{AppLayerConfig, Config, ProtocolMode};
-use flowengine::inspect::{Inspector, InspectorSet, PortBinding, SetError, Transport};
+use flowengine::inspect::{
+    Inspector, InspectorKind, InspectorSet, PortBinding, SetError, Transport,
+};
 use std::sync::Arc;
 
 /// Why the built-in set could not be built.
@@ -61,22 +70,73 @@ fn services(app: &AppLayerConfig) -> Vec<Arc<dyn Inspector>> {
     ]
 }
 
+/// Inspectors and wizard rules from outside this crate, for [`builtin_with`].
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct Extension {
+    /// Service and passive inspectors (a wizard is refused by the set: there is one).
+    pub inspectors: Vec<Arc<dyn Inspector>>,
+    /// Hexes, tried before the built-in rules; they may name the services of
+    /// `inspectors`.
+    pub hexes: Vec<Magic>,
+    /// Spells, tried after `hexes`.
+    pub spells: Vec<Magic>,
+}
+
+impl std::fmt::Debug for Extension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extension")
+            .field(
+                "inspectors",
+                &self.inspectors.iter().map(|i| i.name()).collect::<Vec<_>>(),
+            )
+            .field("hexes", &self.hexes)
+            .field("spells", &self.spells)
+            .finish()
+    }
+}
+
+impl Extension {
+    /// Nothing extra.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
 /// The built-in inspectors as `config` asks for them.
 pub fn builtin(config: &Config) -> Result<InspectorSet, BuiltinError> {
+    builtin_with(config, &Extension::new())
+}
+
+/// The built-in inspectors as `config` asks for them, with `ext`'s inspectors and
+/// wizard rules.
+pub fn builtin_with(config: &Config, ext: &Extension) -> Result<InspectorSet, BuiltinError> {
     let app = &config.app_layer;
     let mut set = InspectorSet::new();
     if !app.enabled {
         return Ok(set);
     }
-    let wizard =
-        Wizard::new(WizardConfig::default().with_max_search_depth(app.wizard.max_search_depth))?;
+    let mut wc = WizardConfig::default().with_max_search_depth(app.wizard.max_search_depth);
+    wc.hexes = ext.hexes.clone();
+    wc.spells = ext.spells.clone();
+    wc.services = ext
+        .inspectors
+        .iter()
+        .flat_map(|i| i.services().iter().copied())
+        .collect();
+    let wizard = Wizard::new(wc)?;
     set.add(Arc::new(wizard))?;
     for name in app.protocols.keys() {
         if app.protocol(name) == ProtocolMode::No {
             set.disable(name);
         }
     }
-    for inspector in services(app) {
+    for inspector in services(app).into_iter().chain(
+        ext.inspectors
+            .iter()
+            .filter(|i| i.kind() == InspectorKind::Service)
+            .cloned(),
+    ) {
         let on = inspector
             .services()
             .iter()
@@ -91,6 +151,11 @@ pub fn builtin(config: &Config) -> Result<InspectorSet, BuiltinError> {
                 set.add(Arc::new(PayloadSizes))?;
             }
             other => return Err(BuiltinError::UnknownPassive(other.to_string())),
+        }
+    }
+    for inspector in &ext.inspectors {
+        if inspector.kind() != InspectorKind::Service {
+            set.add(Arc::clone(inspector))?;
         }
     }
     for (service, inspector) in &config.binder.services {
@@ -173,6 +238,64 @@ mod tests {
         c.app_layer.passive.clear();
         c.app_layer.enabled = false;
         assert!(builtin(&c).unwrap().is_empty());
+    }
+
+    struct Extra(&'static str, InspectorKind, &'static [&'static str]);
+
+    impl Inspector for Extra {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn kind(&self) -> InspectorKind {
+            self.1
+        }
+        fn services(&self) -> &[&'static str] {
+            self.2
+        }
+        fn start(
+            &self,
+            _: &flowengine::inspect::FlowInfo,
+        ) -> Option<Box<dyn flowengine::inspect::FlowData>> {
+            None
+        }
+    }
+
+    #[test]
+    fn an_extension_adds_services_passives_and_wizard_rules() {
+        use crate::wizard::Side;
+        let mut ext = Extension::new();
+        ext.inspectors.push(Arc::new(Extra(
+            "memcached",
+            InspectorKind::Service,
+            &["memcached"],
+        )));
+        ext.inspectors
+            .push(Arc::new(Extra("allow", InspectorKind::Passive, &[])));
+        ext.spells.push(Magic {
+            service: "memcached".into(),
+            transport: Transport::Tcp,
+            side: Side::Client,
+            pattern: "get *".into(),
+            ports: &[11211],
+        });
+        let set = builtin_with(&Config::default(), &ext).unwrap();
+        assert_eq!(
+            set.service("memcached").unwrap().inspector.name(),
+            "memcached"
+        );
+        assert_eq!(set.service("http").unwrap().inspector.name(), "http");
+        assert_eq!(set.passives().len(), 1);
+        // The protocol switch applies to an extension's service too.
+        let set =
+            builtin_with(&config(&["app-layer.protocols.memcached.enabled=no"]), &ext).unwrap();
+        assert!(set.service("memcached").is_none());
+        assert!(set.is_disabled("memcached"));
+        // A rule naming a service nobody declares is a wizard error.
+        ext.inspectors.remove(0);
+        assert!(matches!(
+            builtin_with(&Config::default(), &ext),
+            Err(BuiltinError::Wizard(WizardError::UnknownService(_)))
+        ));
     }
 
     #[test]

@@ -25,4 +25,4 @@ mod text;
 pub mod quic;
 pub mod tls;
 
-pub use builtin::{builtin, BuiltinError};
+pub use builtin::{builtin, builtin_with, BuiltinError, Extension};

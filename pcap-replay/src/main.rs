@@ -10,8 +10,13 @@
 //!   type the decoder does not read; an interface that cannot be opened or read) or the
 //!   EVE output failed; one error line says which input, where and why, the other
 //!   inputs are still read and the records of everything read are still written;
-//! - 2: a usage or configuration error, a bad `--bpf` expression included (nothing is
-//!   read).
+//! - 2: a usage or configuration error, a bad `--bpf` expression included, or a plugin
+//!   refused under `--strict-plugins` (nothing is read).
+//!
+//! Plugins (`--plugin-path`, `[plugins] path`): each library refused (missing, not a
+//! plugin, built against another SDK ABI) gets one error line and the run goes on
+//! with the others, unless `--strict-plugins`. The summary lists the plugins loaded
+//! and their `plugin_panics`.
 
 mod filter;
 mod live;
@@ -27,6 +32,7 @@ use flowengine::feed::{FeedStats, BATCH};
 use flowengine::{
     ConfigBuilder, Engine, EveOptions, EveWriter, FeedError, FlowRecord, PcapFile, Sink,
 };
+use flowengine_plugin_host::Plugins;
 use live::{Live, LiveOptions, OpenError};
 use reload::Reload;
 use std::cell::RefCell;
@@ -79,6 +85,17 @@ struct Args {
     /// No summary (and no capture line).
     #[arg(short, long)]
     quiet: bool,
+    /// Load plugin inspectors: shared libraries, or directories whose *.so files are
+    /// loaded in name order; ':'-separated, repeatable, after `[plugins] path`.
+    #[arg(
+        long = "plugin-path",
+        value_name = "DIR_OR_FILE[:...]",
+        value_delimiter = ':'
+    )]
+    plugin_path: Vec<PathBuf>,
+    /// Any plugin refused is fatal (exit 2), instead of an error line.
+    #[arg(long)]
+    strict_plugins: bool,
 }
 
 /// Inputs at least this large get a progress bar (when stderr is a terminal).
@@ -174,7 +191,8 @@ struct Read {
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let stop = Stop::install().context("cannot install the SIGINT/SIGTERM handlers")?;
     let (config, ignored, suricata_ignored) = load_config(args)?;
-    let mut reload = Reload::install(Box::new(|| Ok(load_config(args)?.0)))
+    let plugins = load_plugins(args, &config)?;
+    let mut reload = Reload::install(Box::new(|| Ok(load_config(args)?.0)), plugins.clone())
         .context("cannot install the SIGHUP handler")?;
     let input = match &args.interface {
         Some(interface) => {
@@ -215,7 +233,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ipv6_compress: config.eve.ipv6_compress,
     };
     let (out, shared) = open_eve(args.eve.as_deref(), opts)?;
-    let inspectors = flowengine_inspectors::builtin(&config)?;
+    let inspectors = plugins.inspector_set(&config)?;
     let mut engine = Engine::with_inspectors(&config, out, inspectors)?;
 
     let started = Instant::now();
@@ -277,6 +295,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             engine_time: read.engine_time,
             ignored: &ignored,
             reloads: (reload.applied, reload.failed),
+            plugins: &plugins,
         });
         if args.eve.as_deref() == Some("-") {
             eprint!("{text}");
@@ -316,6 +335,43 @@ fn load_config(args: &Args) -> anyhow::Result<(flowengine::Config, Vec<String>, 
         config.flow.hash_seed = flowengine::key::KeyHasher::DETERMINISTIC_SEED;
     }
     Ok((config, ignored, suricata_ignored))
+}
+
+/// Loads the plugins of `[plugins] path` and `--plugin-path`: one line per refusal
+/// and per warning; under `--strict-plugins` (or `[plugins] strict`) a refusal is an
+/// error (exit 2).
+fn load_plugins(args: &Args, config: &flowengine::Config) -> anyhow::Result<Plugins> {
+    let paths: Vec<PathBuf> = config
+        .plugins
+        .path
+        .iter()
+        .map(PathBuf::from)
+        .chain(
+            args.plugin_path
+                .iter()
+                .filter(|p| !p.as_os_str().is_empty())
+                .cloned(),
+        )
+        .collect();
+    if paths.is_empty() {
+        return Ok(Plugins::new());
+    }
+    let report = Plugins::load(&paths);
+    for w in &report.warnings {
+        eprintln!("pcap-replay: warning: {w}");
+    }
+    let strict = args.strict_plugins || config.plugins.strict;
+    for e in &report.errors {
+        eprintln!("pcap-replay: error: {e}");
+    }
+    if strict && !report.errors.is_empty() {
+        anyhow::bail!(
+            "--strict-plugins: {} plugin librar{} refused",
+            report.errors.len(),
+            if report.errors.len() == 1 { "y" } else { "ies" }
+        );
+    }
+    Ok(report.plugins)
 }
 
 /// Reads the capture files in order into the engine, through the `--bpf` filter when
@@ -477,7 +533,10 @@ mod tests {
             reasons.push(r.reason.name());
         })
         .unwrap();
-        let mut reload = Reload::new(Box::new(|| unreachable!("no reload requested")));
+        let mut reload = Reload::new(
+            Box::new(|| unreachable!("no reload requested")),
+            Plugins::new(),
+        );
         let read = replay_files(&args, &mut engine, None, &stop, &mut reload);
         let _ = std::fs::remove_file(&path);
         assert!(!read.failed);
@@ -498,18 +557,62 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_rebuilds_plugin_inspectors_from_their_new_tables() {
+        use flowengine_tests::plugins;
+        let path = std::env::temp_dir().join(format!(
+            "pcap-replay-reload-plugins-{}.pcap",
+            std::process::id()
+        ));
+        plugins::capture(&path).unwrap();
+        let args = Args::parse_from(["pcap-replay", path.to_str().unwrap()]);
+        let report = Plugins::load(&[plugins::library("allow_cidr_plugin")]);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let base = "[allowlist_cache]\nenable = true\n";
+        let replay = |reload_to: Option<String>| {
+            let config = flowengine::Config::from_toml(base).unwrap();
+            let set = report.plugins.inspector_set(&config).unwrap();
+            let mut engine = Engine::with_inspectors(&config, |_: &FlowRecord| {}, set).unwrap();
+            let text = reload_to.clone().unwrap_or_default();
+            let mut reload = Reload::new(
+                Box::new(move || Ok(flowengine::Config::from_toml(&text)?)),
+                report.plugins.clone(),
+            );
+            if reload_to.is_some() {
+                reload.request();
+                reload.poll(&mut engine);
+                assert_eq!((reload.applied, reload.failed), (1, 0));
+            }
+            let read = replay_files(&args, &mut engine, None, &Stop::default(), &mut reload);
+            assert!(!read.failed);
+            engine.finish().0.cache.moved_to_allowlist
+        };
+        // Without its table the plugin allowlists nothing; a reload that gives it one
+        // rebuilds its inspector, and new flows from the network are allowlisted.
+        assert_eq!(replay(None), 0);
+        let table = format!(
+            "{base}[plugins.allow-cidr]\ncidrs = [\"{}\"]\n",
+            plugins::ALLOWED_CIDR
+        );
+        assert_eq!(replay(Some(table)), 2);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
     fn a_reload_request_is_applied_once_between_batches_and_a_failed_one_changes_nothing() {
         let path =
             std::env::temp_dir().join(format!("pcap-replay-reload-{}.pcap", std::process::id()));
         many_flows(&path);
         let args = Args::parse_from(["pcap-replay", path.to_str().unwrap()]);
         let calls = std::cell::Cell::new(0);
-        let mut reload = Reload::new(Box::new(|| {
-            calls.set(calls.get() + 1);
-            let mut b = ConfigBuilder::new();
-            b.set("flow-timeouts.udp.new=5")?;
-            Ok(b.build()?)
-        }));
+        let mut reload = Reload::new(
+            Box::new(|| {
+                calls.set(calls.get() + 1);
+                let mut b = ConfigBuilder::new();
+                b.set("flow-timeouts.udp.new=5")?;
+                Ok(b.build()?)
+            }),
+            Plugins::new(),
+        );
         // Two requests before the loop looks are one reload.
         reload.request();
         reload.request();
@@ -521,7 +624,7 @@ mod tests {
         assert_eq!(engine.config().flow_timeouts.udp.new, 5);
         assert_eq!(engine.stats().reloads, 1);
 
-        let mut broken = Reload::new(Box::new(|| anyhow::bail!("no such file")));
+        let mut broken = Reload::new(Box::new(|| anyhow::bail!("no such file")), Plugins::new());
         broken.request();
         let read = replay_files(&args, &mut engine, None, &Stop::default(), &mut broken);
         let _ = std::fs::remove_file(&path);

@@ -3,14 +3,17 @@
 //! Contract: after [`Reload::install`], SIGHUP only sets a flag. The reading loops call
 //! [`Reload::poll`] between packets (live capture) or batches (files); when the flag is
 //! set, the configuration is read again exactly as at start-up (`--config`, then every
-//! `--set`, then `--deterministic`), the built-in inspectors are built from it and the
-//! engine applies both with [`Engine::reload`]: flows that start from then on get the
+//! `--set`, then `--deterministic`), the built-in inspectors and those of the plugins
+//! loaded at start-up (with their `[plugins.NAME]` tables read again) are built from
+//! it and the engine applies both with [`Engine::reload`] (plugin libraries are not
+//! loaded again: `plugins.path` needs a restart): flows that start from then on get the
 //! new inspectors, flows already under way keep theirs until they end. One line on
 //! stderr says what happened. A reload that fails (the file is unreadable, a value is
 //! invalid) changes nothing: the line says why and the running configuration stays.
 //! Several SIGHUPs before the loop looks are one reload.
 
 use flowengine::{Config, Engine, Sink};
+use flowengine_plugin_host::Plugins;
 use signal_hook::consts::signal::SIGHUP;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +26,7 @@ pub type Loader<'a> = Box<dyn Fn() -> anyhow::Result<Config> + 'a>;
 pub struct Reload<'a> {
     requested: Arc<AtomicBool>,
     load: Loader<'a>,
+    plugins: Plugins,
     /// Reloads applied.
     pub applied: u64,
     /// Reloads refused (the running configuration stayed).
@@ -31,17 +35,18 @@ pub struct Reload<'a> {
 
 impl<'a> Reload<'a> {
     /// Installs the SIGHUP handler.
-    pub fn install(load: Loader<'a>) -> io::Result<Reload<'a>> {
-        let r = Reload::new(load);
+    pub fn install(load: Loader<'a>, plugins: Plugins) -> io::Result<Reload<'a>> {
+        let r = Reload::new(load, plugins);
         signal_hook::flag::register(SIGHUP, Arc::clone(&r.requested))?;
         Ok(r)
     }
 
     /// A reload no signal triggers (tests request it themselves).
-    pub fn new(load: Loader<'a>) -> Reload<'a> {
+    pub fn new(load: Loader<'a>, plugins: Plugins) -> Reload<'a> {
         Reload {
             requested: Arc::new(AtomicBool::new(false)),
             load,
+            plugins,
             applied: 0,
             failed: 0,
         }
@@ -66,7 +71,7 @@ impl<'a> Reload<'a> {
     #[cold]
     fn apply<S: Sink>(&mut self, engine: &mut Engine<S>) {
         let outcome = (self.load)().and_then(|config| {
-            let inspectors = flowengine_inspectors::builtin(&config)?;
+            let inspectors = self.plugins.inspector_set(&config)?;
             Ok(engine.reload(&config, inspectors)?)
         });
         match outcome {

@@ -47,6 +47,8 @@ pub struct Summary<'a> {
     pub ignored: &'a [String],
     /// SIGHUP reloads applied and refused.
     pub reloads: (u64, u64),
+    /// The plugins loaded.
+    pub plugins: &'a flowengine_plugin_host::Plugins,
 }
 
 const RULE: &str = "--------------------------------------------------\n";
@@ -204,6 +206,7 @@ pub fn render(s: &Summary<'_>) -> String {
     p.count("allowlist_memcap_prunes", c.allowlist_memcap_prunes);
     p.count("allowlist_excess_prunes", c.allowlist_excess_prunes);
     p.count("excess_to_allowlist", c.excess_to_allowlist);
+    p.count("moved_to_allowlist", c.moved_to_allowlist);
     p.count("flows_closed", c.flows_closed);
     p.count("tcp_reuse", c.tcp_reuse);
     p.count("shutdown_flows", c.shutdown_flows);
@@ -220,6 +223,21 @@ pub fn render(s: &Summary<'_>) -> String {
         }
         for (name, v) in st.expectations.counters() {
             p.count(name, v);
+        }
+    }
+    if !s.plugins.is_empty() {
+        let mut p = section(&mut out, "plugins:");
+        for plugin in s.plugins.list() {
+            p.line(
+                &plugin.name,
+                format!("{} ({})", plugin.version, plugin.path.display()),
+            );
+        }
+        for plugin in s.plugins.list() {
+            p.line(
+                &format!("plugin_panics.{}", plugin.name),
+                plugin.stats().panics(),
+            );
         }
     }
     let mut p = section(&mut out, "memory:");

@@ -9,5 +9,6 @@ pub mod fixtures;
 pub mod fragment;
 pub mod frame;
 pub mod pcap;
+pub mod plugins;
 pub mod shared;
 pub mod tunnel;

@@ -437,6 +437,10 @@ impl<X> FlowCache<X> {
     pub fn set_verdict(&mut self, id: FlowId, v: Verdict) {
         self.flow_mut(id).set_verdict_raw(v);
         if v == Verdict::Allow && self.cfg.allowlist {
+            let slots = self.slab.slots_mut();
+            if slots[id.0 as usize].links.list as usize != ALLOW {
+                self.stats.moved_to_allowlist += 1;
+            }
             self.move_to_allowlist(id.0);
         }
     }

@@ -38,6 +38,9 @@ pub struct CacheStats {
     pub allowlist_excess_prunes: u64,
     /// Flows moved to the allowlist instead of being pruned for excess.
     pub excess_to_allowlist: u64,
+    /// Flows moved to the allowlist by an allow verdict (an inspector's, a plugin's,
+    /// the midstream `bypass` policy's).
+    pub moved_to_allowlist: u64,
     /// TCP flows that ended after their session closed (FIN exchange or RST).
     pub flows_closed: u64,
     /// TCP flows ended because a new session reused their tuple.
@@ -95,6 +98,7 @@ impl CacheStats {
         self.allowlist_memcap_prunes += o.allowlist_memcap_prunes;
         self.allowlist_excess_prunes += o.allowlist_excess_prunes;
         self.excess_to_allowlist += o.excess_to_allowlist;
+        self.moved_to_allowlist += o.moved_to_allowlist;
         self.flows_closed += o.flows_closed;
         self.tcp_reuse += o.tcp_reuse;
         self.shutdown_flows += o.shutdown_flows;

@@ -314,6 +314,8 @@ fn allowlisted_flows_leave_the_timeout_sweep() {
     create(&mut c, proto::UDP, 2, secs(100), &mut ended).unwrap();
     c.set_verdict(a, Verdict::Allow);
     assert_eq!(c.stats().allowlist_flows, 1);
+    c.set_verdict(a, Verdict::Allow);
+    assert_eq!(c.stats().moved_to_allowlist, 1, "a flow moves once");
     let mut on_end = |f: &mut Flow<()>, r| ended.push((*f.key(), r));
     c.sweep(secs(10_000), 100, &mut on_end);
     assert_eq!(ended, vec![(key(proto::UDP, 2).0, EndReason::Timeout)]);
@@ -328,6 +330,7 @@ fn allow_without_the_allowlist_cache_only_sets_the_verdict() {
     let a = create(&mut c, proto::UDP, 1, secs(100), &mut ended).unwrap();
     c.set_verdict(a, Verdict::Allow);
     assert_eq!(c.stats().allowlist_flows, 0);
+    assert_eq!(c.stats().moved_to_allowlist, 0);
     assert_eq!(c.flow(a).verdict(), Verdict::Allow);
     let mut on_end = |f: &mut Flow<()>, r| ended.push((*f.key(), r));
     assert_eq!(c.sweep(secs(10_000), 100, &mut on_end), 1);

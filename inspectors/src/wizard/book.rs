@@ -106,10 +106,14 @@ impl Book {
     pub(crate) fn new(config: &WizardConfig) -> Result<Book, WizardError> {
         let mut rules = Vec::new();
         for m in &config.hexes {
-            rules.push(custom(m, Pattern::Hex(Hex::parse(&m.pattern)?))?);
+            rules.push(custom(config, m, Pattern::Hex(Hex::parse(&m.pattern)?))?);
         }
         for m in &config.spells {
-            rules.push(custom(m, Pattern::Spell(Spell::parse(&m.pattern)?))?);
+            rules.push(custom(
+                config,
+                m,
+                Pattern::Spell(Spell::parse(&m.pattern)?),
+            )?);
         }
         for e in BUILTIN {
             rules.push(builtin(e)?);
@@ -190,9 +194,10 @@ impl Book {
 }
 
 /// A configured hex or spell as a rule.
-fn custom(m: &Magic, pattern: Pattern) -> Result<Rule, WizardError> {
+fn custom(config: &WizardConfig, m: &Magic, pattern: Pattern) -> Result<Rule, WizardError> {
     let service = SERVICES
         .iter()
+        .chain(config.services.iter())
         .copied()
         .find(|s| *s == m.service)
         .ok_or_else(|| WizardError::UnknownService(m.service.clone()))?;
@@ -206,7 +211,11 @@ fn custom(m: &Magic, pattern: Pattern) -> Result<Rule, WizardError> {
         side: m.side,
         tcp,
         udp,
-        ports: PortRule::Any,
+        ports: if m.ports.is_empty() {
+            PortRule::Any
+        } else {
+            PortRule::Prefer(m.ports)
+        },
         pattern,
     })
 }

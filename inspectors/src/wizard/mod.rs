@@ -3,7 +3,8 @@
 //!
 //! # Contract
 //!
-//! - **Names** are Suricata's EVE `app_proto` strings ([`SERVICES`]). The wizard names
+//! - **Names** are Suricata's EVE `app_proto` strings ([`SERVICES`]), plus the
+//!   services plugin inspectors declare ([`WizardConfig::services`]). The wizard names
 //!   http, http2, tls, dns, quic, ssh, smtp, imap, pop3, ftp, dhcp, ntp, snmp, sip,
 //!   mqtt, rdp, smb, dcerpc, krb5, telnet, ldap, pgsql, mysql, redis, rtsp, stun,
 //!   modbus, dnp3, enip, tftp, nfs, ike and bittorrent-dht. It never names ftp-data
@@ -135,6 +136,11 @@ pub struct Magic {
     /// The pattern, as Snort writes it: hex syntax (`|16 03|`, `?` wildcards) or spell
     /// syntax (`*` globs, `**` a literal star), at most 256 bytes.
     pub pattern: String,
+    /// Port hints: when one of these is the client's or the server's port the rule
+    /// outranks rules without a port hint (they only break ties); empty for none.
+    /// `'static` because rules are built again at each reload: whoever makes them
+    /// from run-time data (a plugin's declaration) leaks the list once.
+    pub ports: &'static [u16],
 }
 
 /// The wizard's configuration.
@@ -148,6 +154,9 @@ pub struct WizardConfig {
     pub hexes: Vec<Magic>,
     /// Extra spells, tried after the extra hexes and before the built-in rules.
     pub spells: Vec<Magic>,
+    /// Service names beyond [`SERVICES`] that extra hexes and spells may name (those
+    /// of plugin inspectors).
+    pub services: Vec<&'static str>,
 }
 
 impl WizardConfig {
@@ -164,6 +173,7 @@ impl Default for WizardConfig {
             max_search_depth: DEFAULT_MAX_SEARCH_DEPTH,
             hexes: Vec::new(),
             spells: Vec::new(),
+            services: Vec::new(),
         }
     }
 }
@@ -175,8 +185,10 @@ pub enum WizardError {
     /// `max_search_depth` out of range.
     #[error("wizard.max_search_depth must be 1 to {MAX_SEARCH_DEPTH_LIMIT}, got {0}")]
     Depth(u32),
-    /// A configured pattern names a service Suricata does not know.
-    #[error("unknown service {0:?}: the wizard names only Suricata's app_proto services")]
+    /// A configured pattern names a service neither Suricata nor a plugin declares.
+    #[error(
+        "unknown service {0:?}: the wizard names only Suricata's app_proto services and those plugins declare"
+    )]
     UnknownService(String),
     /// A configured pattern is for a transport other than TCP and UDP.
     #[error("the wizard matches TCP and UDP only, not {0:?}")]

@@ -670,12 +670,14 @@ fn configured_rules_come_first_and_are_checked() {
         transport: TCP,
         side: Side::Client,
         pattern: "|de ad ?? ef|".into(),
+        ports: &[],
     });
     config.spells.push(Magic {
         service: "ssh".into(),
         transport: TCP,
         side: Side::Server,
         pattern: "GET /ssh*".into(),
+        ports: &[],
     });
     let w = Wizard::new(config).unwrap();
     let p = Ports {
@@ -723,6 +725,7 @@ fn configured_rules_come_first_and_are_checked() {
         transport: UDP,
         side: Side::Client,
         pattern: "zz".into(),
+        ports: &[],
     });
     let w = Wizard::new(config).unwrap();
     let mut st = WizardState::default();
@@ -734,6 +737,53 @@ fn configured_rules_come_first_and_are_checked() {
     assert_eq!(
         w.scan(&mut st, UDP, p, ToServer, Chunk::Data(b"zz")),
         named("tftp")
+    );
+}
+
+#[test]
+fn plugin_services_are_named_and_their_port_hints_break_ties() {
+    let spell = |service: &str, pattern: &str, ports: &'static [u16]| Magic {
+        service: service.into(),
+        transport: TCP,
+        side: Side::Client,
+        pattern: pattern.into(),
+        ports,
+    };
+    // Unknown without the plugin's declaration.
+    let mut config = WizardConfig::default();
+    config.spells.push(spell("memcached", "get *", &[]));
+    assert_eq!(
+        Wizard::new(config.clone()).unwrap_err(),
+        WizardError::UnknownService("memcached".into())
+    );
+    config.services.push("memcached");
+    let w = Wizard::new(config).unwrap();
+    let p = Ports {
+        client: 40000,
+        server: 11211,
+    };
+    let mut st = WizardState::default();
+    assert_eq!(
+        w.scan(&mut st, TCP, p, ToServer, Chunk::Data(b"get k1 k2\r\n")),
+        named("memcached")
+    );
+    // Two plugin spells for the same bytes: the one whose port hint is in use wins,
+    // otherwise the first.
+    let mut config = WizardConfig::default();
+    config.services.extend(["alpha", "beta"]);
+    config.spells.push(spell("alpha", "hello*", &[]));
+    config.spells.push(spell("beta", "hello*", &[7000]));
+    let w = Wizard::new(config).unwrap();
+    let mut st = WizardState::default();
+    let on = |server| Ports { client: 1, server };
+    assert_eq!(
+        w.scan(&mut st, TCP, on(7000), ToServer, Chunk::Data(b"hello")),
+        named("beta")
+    );
+    let mut st = WizardState::default();
+    assert_eq!(
+        w.scan(&mut st, TCP, on(7001), ToServer, Chunk::Data(b"hello")),
+        named("alpha")
     );
 }
 
@@ -759,6 +809,7 @@ fn bad_configurations_are_refused() {
         transport,
         side: Side::Either,
         pattern: pattern.into(),
+        ports: &[],
     };
     assert_eq!(
         with(magic("gopher", TCP, "x"), false),
