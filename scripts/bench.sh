@@ -5,9 +5,10 @@
 # (100,000 TCP + 50,000 UDP flows; once, then reused), replays it RUNS times in each
 # mode: decode + flow tracking (inspection off, no EVE), + EVE flow records to
 # /dev/null, and the full pipeline (reassembly, wizard, service inspectors, EVE flow
-# records and events), and prints the median packets per second of each mode (whole
-# run, and engine alone without file reading), the flow slot size, and what the
-# inspectors add per packet over tracking alone (engine medians).
+# records and events), each with 1 and with 2 worker threads (THREADS), and prints
+# the median packets per second of each (whole run, and engine alone without file
+# reading), the flow slot size, and what the inspectors add per packet over tracking
+# alone (engine medians, 1 thread).
 # With --ndpi, the same for the merged nDPI corpus (every DIR/*/input.pcap* read in
 # one run as one timeline, as `pcap-replay A B C` reads them; mid-stream pickup on).
 # With --criterion, also runs the engine's criterion benchmarks (decode, cache)
@@ -20,6 +21,7 @@
 #               default: ${TMPDIR:-/tmp}/flowengine-bench/bench-2m.pcap
 #   RUNS        replays per mode (default 5; the nDPI corpus, 58k packets, gets
 #               twice as many)
+#   THREADS     worker thread counts to run each mode with (default "1 2")
 set -euo pipefail
 
 usage() {
@@ -47,6 +49,7 @@ if ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 pcap="${BENCH_PCAP:-${TMPDIR:-/tmp}/flowengine-bench/bench-2m.pcap}"
+threads_list="${THREADS:-1 2}"
 
 echo "== building (release)"
 cargo build --release --quiet -p flowengine-tests -p pcap-replay
@@ -84,8 +87,9 @@ run_mode() {
     shift
     local out pps epps all=() eng=()
     for ((i = 1; i <= runs; i++)); do
-        # Exit status 1 (an unreadable input among many) still has a summary.
-        out="$("$replay" --deterministic "$@" "${inputs[@]}" 2>/dev/null || true)"
+        # Exit status 1 (an unreadable input among many) still has a summary. A fixed
+        # hash seed, not --deterministic (which sorts the whole output in memory).
+        out="$("$replay" --set flow.hash_seed=1 "$@" "${inputs[@]}" 2>/dev/null || true)"
         pps="$(field packets_per_second <<<"$out")"
         epps="$(field engine_packets_per_second <<<"$out")"
         if [[ -z "$pps" || -z "$epps" ]]; then
@@ -116,17 +120,21 @@ summary=""
 last_median=""
 inputs=("$pcap")
 echo "== pcap-replay x $runs per mode"
-run_mode "decode + tracking" --set app-layer.enabled=false
-echo "   capture: $(field received <<<"$summary") packets," \
-    "$(field flows <<<"$summary") flows," \
-    "$(field flow_records <<<"$summary") records"
-echo "   bytes_per_flow_slot: $(field bytes_per_flow_slot <<<"$summary")"
-run_mode "decode + tracking + EVE (/dev/null)" --set app-layer.enabled=false --eve /dev/null
-echo "   eve_records_written: $(field eve_records_written <<<"$summary")"
-tracking_eve="$last_median"
-run_mode "full pipeline: + reassembly, wizard, inspectors, EVE" --eve /dev/null
-echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
-echo "   inspectors add: $(inspection_cost "$tracking_eve" "$last_median")"
+for t in $threads_list; do
+    run_mode "decode + tracking, $t thread(s)" --threads "$t" --set app-layer.enabled=false
+    echo "   capture: $(field received <<<"$summary") packets," \
+        "$(field flows <<<"$summary") flows," \
+        "$(field flow_records <<<"$summary") records"
+    echo "   bytes_per_flow_slot: $(field bytes_per_flow_slot <<<"$summary")"
+    run_mode "decode + tracking + EVE (/dev/null), $t thread(s)" --threads "$t" \
+        --set app-layer.enabled=false --eve /dev/null
+    echo "   eve_records_written: $(field eve_records_written <<<"$summary")"
+    tracking_eve="$last_median"
+    run_mode "full pipeline: + reassembly, wizard, inspectors, EVE, $t thread(s)" \
+        --threads "$t" --eve /dev/null
+    echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
+    echo "   inspectors add: $(inspection_cost "$tracking_eve" "$last_median")"
+done
 
 if [[ -n "$ndpi" ]]; then
     shopt -s nullglob
@@ -139,12 +147,12 @@ if [[ -n "$ndpi" ]]; then
     cat "${inputs[@]}" >/dev/null
     runs=$((runs * 2))
     echo "== merged nDPI corpus: ${#inputs[@]} captures, x $runs per mode"
-    run_mode "nDPI: tracking + EVE" --set stream.midstream=true \
+    run_mode "nDPI: tracking + EVE" --threads 1 --set stream.midstream=true \
         --set app-layer.enabled=false --eve /dev/null
     echo "   capture: $(field received <<<"$summary") packets," \
         "$(field flows <<<"$summary") flows"
     tracking_eve="$last_median"
-    run_mode "nDPI: full pipeline" --set stream.midstream=true --eve /dev/null
+    run_mode "nDPI: full pipeline" --threads 1 --set stream.midstream=true --eve /dev/null
     echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
     echo "   inspectors add: $(inspection_cost "$tracking_eve" "$last_median")"
 fi

@@ -12,7 +12,7 @@
 //! looked up only when a flow is created, with one branch while none waits; a match
 //! gets its service at once (see [`crate::inspect::expect`]).
 
-use crate::cache::{CacheError, CacheStats, FlowCache, FlowId};
+use crate::cache::{CacheError, CacheStats, FlowCache, FlowId, Timeouts};
 use crate::config::{Config, ConfigError};
 use crate::decode::checksum::{self, ChecksumMode, ChecksumStats};
 use crate::decode::{
@@ -197,6 +197,9 @@ pub enum EngineError {
     /// The defragmenter could not be built.
     #[error(transparent)]
     Defrag(#[from] defrag::DefragError),
+    /// A worker thread could not be started.
+    #[error("cannot start a worker thread: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 /// What [`Engine::reload`] applied.
@@ -222,9 +225,6 @@ pub struct Engine<S: Sink> {
     defrag: Option<Box<Defragmenter>>,
     /// The defragmenter holds datagrams (the timeout check has work to do).
     fragments_held: bool,
-    /// Ordinals for flows created by datagrams given up by the defragmenter: above
-    /// every frame's ordinal, counted up.
-    loose_ordinal: u64,
     sweep_per_packet: u32,
     sweep_when_idle: u32,
     /// The inspectors new flows get; `None` for a pure flow meter.
@@ -237,6 +237,9 @@ pub struct Engine<S: Sink> {
     /// Flows announced by inspectors, looked up when a flow is created.
     expect: ExpectTable,
     reasm: ReassemblyConfig,
+    /// The flow timeouts (the cache's, copied: records of timed-out flows read them
+    /// while the cache is borrowed).
+    timeouts: Timeouts,
     sink: S,
     decode: DecodeStats,
     clock: Timestamp,
@@ -248,7 +251,8 @@ pub struct Engine<S: Sink> {
 /// Most frames processed as one prefetching group by [`Engine::push_batch`].
 pub const BATCH: usize = 32;
 
-/// First ordinal of flows created by given-up datagrams (frame ordinals are
+/// The bit that sets the ordinals of flows created by given-up datagrams and loose
+/// fragments apart (`LOOSE_ORDINALS | frame << 7 | depth`; frame ordinals are
 /// `frame << 7 | depth`, far below for any capture).
 const LOOSE_ORDINALS: u64 = 1 << 50;
 
@@ -290,17 +294,30 @@ struct Keyed {
 /// The closure that turns ending flows into records: the flow's inspectors finish
 /// first (their last events reach the sink before the record), then the record is
 /// written and the inspection state dropped with the inspectors it kept alive.
+///
+/// A flow that ends by its timeout ends at the moment it expired (its last packet time
+/// plus its timeout), not when a sweep happened to find it: the record, and the events
+/// its inspectors write at the end, are then the same whichever packets triggered the
+/// sweep, so a capture gives the same records on one worker or several.
 fn ender<'a, S: Sink>(
     sink: &'a mut S,
     records: &'a mut u64,
     inspect: &'a mut InspectStats,
     reasm: &'a ReassemblyConfig,
+    timeouts: &'a Timeouts,
     now: Timestamp,
 ) -> impl FnMut(&mut Flow<FlowExt>, EndReason) + 'a {
     move |f, reason| {
-        let mut record = FlowRecord::from_flow(f, reason, now);
+        let end = match reason {
+            EndReason::Timeout => {
+                let expired = f.last_seen().add_secs(timeouts.get(f.class(), f.state()));
+                expired.min(now).max(f.last_seen())
+            }
+            _ => now,
+        };
+        let mut record = FlowRecord::from_flow(f, reason, end);
         if let Some(mut app) = f.ext.app.take() {
-            app.finish(reasm, now, inspect, &mut |ev| sink.event(ev));
+            app.finish(reasm, end, inspect, &mut |ev| sink.event(ev));
             record.app = app.app_proto();
         }
         sink.flow(&record);
@@ -308,13 +325,96 @@ fn ender<'a, S: Sink>(
     }
 }
 
+/// A reload checked against the running configuration, before anything changes.
+pub(crate) struct ReloadPlan {
+    /// What the caller is told.
+    pub(crate) done: Reloaded,
+    /// The configuration in force afterwards: the new one, with the running values
+    /// of what needs a restart.
+    pub(crate) kept: Config,
+    tunnels: TunnelConfig,
+    checksum: ChecksumMode,
+}
+
+impl ReloadPlan {
+    /// Checks `config` as a reload of `old`: refuses an invalid one as a whole.
+    pub(crate) fn new(old: &Config, config: &Config) -> Result<ReloadPlan, EngineError> {
+        config.validate()?;
+        let tunnels = config.decoder.tunnels()?;
+        let checksum = config.checksum.mode()?;
+        let mut needs_restart = Vec::new();
+        let s = (&config.stream, &old.stream);
+        if (
+            s.0.max_flows,
+            s.0.memcap,
+            s.0.prune_flows,
+            s.0.pruning_timeout,
+        ) != (
+            s.1.max_flows,
+            s.1.memcap,
+            s.1.prune_flows,
+            s.1.pruning_timeout,
+        ) {
+            needs_restart.push("stream");
+        }
+        if config.allowlist_cache != old.allowlist_cache {
+            needs_restart.push("allowlist_cache");
+        }
+        if config.flow != old.flow {
+            needs_restart.push("flow");
+        }
+        if config.vlan.use_for_tracking != old.vlan.use_for_tracking {
+            needs_restart.push("vlan");
+        }
+        if config.decoder.recursion_level.use_for_tracking
+            != old.decoder.recursion_level.use_for_tracking
+        {
+            needs_restart.push("decoder.recursion-level");
+        }
+        if config.defrag != old.defrag {
+            needs_restart.push("defrag");
+        }
+        if config.eve != old.eve {
+            needs_restart.push("eve");
+        }
+        if (&config.plugins.path, config.plugins.strict) != (&old.plugins.path, old.plugins.strict)
+        {
+            // Libraries are loaded once, at start-up (their [plugins.NAME] tables are
+            // read again by the program that rebuilds the inspectors).
+            needs_restart.push("plugins.path");
+        }
+        // What a restart would change stays as it runs.
+        let mut kept = config.clone();
+        kept.stream.max_flows = old.stream.max_flows;
+        kept.stream.memcap = old.stream.memcap;
+        kept.stream.prune_flows = old.stream.prune_flows;
+        kept.stream.pruning_timeout = old.stream.pruning_timeout;
+        kept.allowlist_cache = old.allowlist_cache.clone();
+        kept.flow = old.flow;
+        kept.vlan.use_for_tracking = old.vlan.use_for_tracking;
+        kept.decoder.recursion_level.use_for_tracking =
+            old.decoder.recursion_level.use_for_tracking;
+        kept.defrag = old.defrag.clone();
+        kept.eve = old.eve;
+        Ok(ReloadPlan {
+            done: Reloaded { needs_restart },
+            kept,
+            tunnels,
+            checksum,
+        })
+    }
+}
+
 impl<S: Sink> Engine<S> {
     /// Builds an engine: validates the configuration and reserves the flow cache.
     pub fn new(config: &Config, sink: S) -> Result<Self, EngineError> {
         config.validate()?;
-        let cache = FlowCache::new(config.cache_config(false))?;
+        let cache_config = config.cache_config(false);
+        let timeouts = cache_config.timeouts;
+        let cache = FlowCache::new(cache_config)?;
         Ok(Engine {
             cache,
+            timeouts,
             key_opts: config.key_options(),
             tcp_opts: config.tcp_options(),
             bypass_midstream: config.stream.midstream_policy == "bypass",
@@ -327,7 +427,6 @@ impl<S: Sink> Engine<S> {
                 None
             },
             fragments_held: false,
-            loose_ordinal: LOOSE_ORDINALS,
             sweep_per_packet: config.stream.timeout_flows_per_packet,
             sweep_when_idle: config.stream.timeout_flows_when_idle,
             inspectors: None,
@@ -388,80 +487,23 @@ impl<S: Sink> Engine<S> {
         config: &Config,
         inspectors: InspectorSet,
     ) -> Result<Reloaded, EngineError> {
-        config.validate()?;
-        let tunnels = config.decoder.tunnels()?;
-        let checksum = config.checksum.mode()?;
-        let old = &self.config;
-        let mut needs_restart = Vec::new();
-        let s = (&config.stream, &old.stream);
-        if (
-            s.0.max_flows,
-            s.0.memcap,
-            s.0.prune_flows,
-            s.0.pruning_timeout,
-        ) != (
-            s.1.max_flows,
-            s.1.memcap,
-            s.1.prune_flows,
-            s.1.pruning_timeout,
-        ) {
-            needs_restart.push("stream");
-        }
-        if config.allowlist_cache != old.allowlist_cache {
-            needs_restart.push("allowlist_cache");
-        }
-        if config.flow != old.flow {
-            needs_restart.push("flow");
-        }
-        if config.vlan.use_for_tracking != old.vlan.use_for_tracking {
-            needs_restart.push("vlan");
-        }
-        if config.decoder.recursion_level.use_for_tracking
-            != old.decoder.recursion_level.use_for_tracking
-        {
-            needs_restart.push("decoder.recursion-level");
-        }
-        if config.defrag != old.defrag {
-            needs_restart.push("defrag");
-        }
-        if config.eve != old.eve {
-            needs_restart.push("eve");
-        }
-        if (&config.plugins.path, config.plugins.strict) != (&old.plugins.path, old.plugins.strict)
-        {
-            // Libraries are loaded once, at start-up (their [plugins.NAME] tables are
-            // read again by the program that rebuilds the inspectors).
-            needs_restart.push("plugins.path");
-        }
-        self.cache.set_timeouts(config.cache_config(false).timeouts);
+        let plan = ReloadPlan::new(&self.config, config)?;
+        self.timeouts = config.cache_config(false).timeouts;
+        self.cache.set_timeouts(self.timeouts);
         self.tcp_opts = config.tcp_options();
         self.bypass_midstream = config.stream.midstream_policy == "bypass";
         self.max_layers = config.decoder.max_layers;
-        self.tunnels = tunnels;
-        self.checksums.set_mode(checksum);
+        self.tunnels = plan.tunnels;
+        self.checksums.set_mode(plan.checksum);
         self.sweep_per_packet = config.stream.timeout_flows_per_packet;
         self.sweep_when_idle = config.stream.timeout_flows_when_idle;
         self.reasm = config.reassembly_config();
         self.expect
             .set_config(config.app_layer.expectations.expect_config());
         self.reload_inspectors(inspectors);
-        // What a restart would change stays as it runs.
-        let mut kept = config.clone();
-        let old = &self.config;
-        kept.stream.max_flows = old.stream.max_flows;
-        kept.stream.memcap = old.stream.memcap;
-        kept.stream.prune_flows = old.stream.prune_flows;
-        kept.stream.pruning_timeout = old.stream.pruning_timeout;
-        kept.allowlist_cache = old.allowlist_cache.clone();
-        kept.flow = old.flow;
-        kept.vlan.use_for_tracking = old.vlan.use_for_tracking;
-        kept.decoder.recursion_level.use_for_tracking =
-            old.decoder.recursion_level.use_for_tracking;
-        kept.defrag = old.defrag.clone();
-        kept.eve = old.eve;
-        *self.config = kept;
+        *self.config = plan.kept;
         self.reloads += 1;
-        Ok(Reloaded { needs_restart })
+        Ok(plan.done)
     }
 
     /// The configuration in force: the one the engine was built with, as changed by
@@ -497,7 +539,20 @@ impl<S: Sink> Engine<S> {
     /// the memory its lookups will touch is prefetched before any is processed.
     pub fn push_batch(&mut self, pkts: &[Packet<'_>]) {
         for chunk in pkts.chunks(BATCH) {
-            self.push_chunk(chunk);
+            self.push_chunk(chunk, None);
+        }
+    }
+
+    /// As [`push_batch`](Self::push_batch), for frames taken out of a longer capture:
+    /// `ordinals[i]` is frame `i`'s number in the whole capture (from 1, increasing).
+    /// Flow ids come from these numbers, so an engine that sees only some of a
+    /// capture's frames (one worker of several) gives its flows the ids one engine
+    /// seeing every frame would. Extra ordinals are ignored; missing ones count on
+    /// from the last.
+    pub fn push_batch_numbered(&mut self, pkts: &[Packet<'_>], ordinals: &[u64]) {
+        for (i, chunk) in pkts.chunks(BATCH).enumerate() {
+            let o = ordinals.get(i * BATCH..).unwrap_or(&[]);
+            self.push_chunk(chunk, Some(&o[..o.len().min(chunk.len())]));
         }
     }
 
@@ -517,7 +572,7 @@ impl<S: Sink> Engine<S> {
         }
     }
 
-    fn push_chunk(&mut self, pkts: &[Packet<'_>]) {
+    fn push_chunk(&mut self, pkts: &[Packet<'_>], ordinals: Option<&[u64]>) {
         // Stage 1: decode, key, hash; prefetch the index lines.
         let mut ready: [Option<Keyed>; BATCH] = [None; BATCH];
         let mut fragments = 0u32;
@@ -541,7 +596,14 @@ impl<S: Sink> Engine<S> {
             self.cache.prefetch_flow(k.hash);
         }
         // Stage 3: track, in order.
-        for (i, ((k, pkt), frame)) in ready.iter().zip(pkts).zip(first_frame..).enumerate() {
+        let mut last = first_frame - 1;
+        for (i, (k, pkt)) in ready.iter().zip(pkts).enumerate() {
+            let frame = match ordinals.and_then(|o| o.get(i)) {
+                Some(&o) => o,
+                None if ordinals.is_some() => last + 1,
+                None => first_frame + i as u64,
+            };
+            last = frame;
             if pkt.ts > self.clock {
                 self.clock = pkt.ts;
             }
@@ -581,7 +643,7 @@ impl<S: Sink> Engine<S> {
     fn fragment(&mut self, f: &Fragment<'_>, count: Count, now: Timestamp, frame: u64) {
         let Some(mut d) = self.defrag.take() else {
             // Reassembly off, or a fragment inside a reassembled datagram.
-            self.track_loose(f, count, now);
+            self.track_loose(f, count, now, frame);
             return;
         };
         let offered = defrag::Fragment {
@@ -596,6 +658,7 @@ impl<S: Sink> Engine<S> {
             data: f.data,
             context: f.layers.pack(),
             frame_len: count.bytes as u32,
+            frame: frame << 7 | u64::from(f.layers.depth.min(127)),
             ttl: f.ttl,
         };
         match d.insert(&offered, now, &mut |inc| self.track_incomplete(&inc)) {
@@ -618,7 +681,7 @@ impl<S: Sink> Engine<S> {
                     }
                 }
             }
-            Insert::Rejected(_) => self.track_loose(f, count, now),
+            Insert::Rejected(_) => self.track_loose(f, count, now, frame),
             Insert::Held | Insert::Abandoned => {}
         }
         self.fragments_held = d.held_datagrams() > 0;
@@ -643,23 +706,20 @@ impl<S: Sink> Engine<S> {
                 _ => None,
             });
         let p = head.unwrap_or_else(|| portless(layers, inc.version, inc.src, inc.dst, inc.proto));
-        let ordinal = self.next_loose_ordinal();
+        // Above every frame's ordinal, from the frame that opened the datagram: the
+        // same id whichever worker and whenever it is given up.
+        let ordinal = LOOSE_ORDINALS | inc.frame;
         self.track_datagram(&p, count, inc.last_seen, ordinal, false);
     }
 
     /// Tracks one fragment on its own (reassembly off, or refused by the defragmenter).
-    fn track_loose(&mut self, f: &Fragment<'_>, count: Count, now: Timestamp) {
+    fn track_loose(&mut self, f: &Fragment<'_>, count: Count, now: Timestamp, frame: u64) {
         let p = match f.head() {
             Some(Ok(Decoded::Ip(p))) => p,
             _ => portless(f.layers, f.version, f.src, f.dst, f.proto),
         };
-        let ordinal = self.next_loose_ordinal();
+        let ordinal = LOOSE_ORDINALS | frame << 7 | u64::from(f.layers.depth.min(127));
         self.track_datagram(&p, count, now, ordinal, false);
-    }
-
-    fn next_loose_ordinal(&mut self) -> u64 {
-        self.loose_ordinal += 1;
-        self.loose_ordinal
     }
 
     /// Tracks a packet that is not a captured frame of its own (a reassembled datagram,
@@ -759,6 +819,7 @@ impl<S: Sink> Engine<S> {
                     &mut self.records,
                     &mut self.inspect,
                     &self.reasm,
+                    &self.timeouts,
                     self.clock,
                 )
             };
@@ -897,10 +958,33 @@ impl<S: Sink> Engine<S> {
             &mut self.records,
             &mut self.inspect,
             &self.reasm,
+            &self.timeouts,
             self.clock,
         );
         self.cache
             .sweep(self.clock, self.sweep_when_idle, &mut on_end);
+    }
+
+    /// Moves the clock to packet time `now` when it is later (the time of frames this
+    /// engine did not see: another worker's), giving up fragments and sweeping timed-out
+    /// flows as a packet at `now` would.
+    pub fn advance(&mut self, now: Timestamp) {
+        if now > self.clock {
+            self.clock = now;
+        }
+        self.expire_fragments(self.clock);
+        if self.cache.sweep_is_due(self.clock, self.sweep_per_packet) {
+            let mut on_end = ender(
+                &mut self.sink,
+                &mut self.records,
+                &mut self.inspect,
+                &self.reasm,
+                &self.timeouts,
+                self.clock,
+            );
+            self.cache
+                .sweep(self.clock, self.sweep_per_packet, &mut on_end);
+        }
     }
 
     /// Ends every open flow now (reason `shutdown`, or `timeout` for flows already
@@ -917,6 +1001,7 @@ impl<S: Sink> Engine<S> {
             &mut self.records,
             &mut self.inspect,
             &self.reasm,
+            &self.timeouts,
             self.clock,
         );
         self.cache.flush(self.clock, &mut on_end);

@@ -53,6 +53,7 @@ mod prefetch;
 pub mod record;
 pub mod stream;
 pub mod time;
+pub mod workers;
 
 pub use config::{Config, ConfigBuilder, ConfigError, SetOutcome};
 pub use decode::LinkType;
@@ -62,3 +63,4 @@ pub use flow::{EndReason, FlowState, Verdict};
 pub use record::eve::{EveOptions, EveWriter};
 pub use record::{FlowRecord, Sink};
 pub use time::Timestamp;
+pub use workers::Workers;

@@ -16,14 +16,14 @@ use crate::reload::Reload;
 use crate::stop::Stop;
 use crate::summary::CaptureStats;
 use flowengine::feed::FeedStats;
-use flowengine::{Engine, LinkType, Packet, Sink, Timestamp};
+use flowengine::{LinkType, Packet, Sink, Timestamp, Workers};
 use pcap::{Active, Capture};
 use std::time::{Duration, Instant};
 
 /// How long one read waits for a packet before the loop looks at the stop flag and
 /// gives the engine idle time.
 const READ_TIMEOUT_MS: i32 = 100;
-/// How often `tick` (the EVE flush) runs.
+/// How often the workers flush their EVE output.
 const TICK: Duration = Duration::from_secs(1);
 /// Most packets taken in after a stop (those the kernel had already captured).
 const DRAIN_MAX: usize = 1 << 16;
@@ -116,14 +116,13 @@ impl Live {
     }
 
     /// Captures until a stop is requested or reading fails; a SIGHUP reload is applied
-    /// between packets; `tick` runs about once a second (the caller flushes its output
-    /// there).
+    /// between packets; about once a second the workers flush their output (records
+    /// show up while capturing).
     pub fn run<S: Sink>(
         self,
-        engine: &mut Engine<S>,
+        engine: &mut Workers<S>,
         stop: &Stop,
         reload: &mut Reload<'_>,
-        tick: &mut dyn FnMut(),
     ) -> LiveOutcome {
         let Live {
             mut cap,
@@ -155,7 +154,7 @@ impl Live {
             }
             reload.poll(engine);
             if ticked.elapsed() >= TICK {
-                tick();
+                engine.flush_sinks();
                 ticked = Instant::now();
             }
         }
@@ -181,7 +180,7 @@ impl Live {
 
 /// Hands one captured packet to the engine; returns its time.
 fn push<S: Sink>(
-    engine: &mut Engine<S>,
+    engine: &mut Workers<S>,
     link: LinkType,
     header: &pcap::PacketHeader,
     data: &[u8],

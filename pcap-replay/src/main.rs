@@ -20,6 +20,7 @@
 
 mod filter;
 mod live;
+mod output;
 mod reload;
 mod stop;
 mod summary;
@@ -29,18 +30,15 @@ use clap::{ArgGroup, Parser};
 use filter::FileFilter;
 use flowengine::config::SetOutcome;
 use flowengine::feed::{FeedStats, BATCH};
-use flowengine::{
-    ConfigBuilder, Engine, EveOptions, EveWriter, FeedError, FlowRecord, PcapFile, Sink,
-};
+use flowengine::{ConfigBuilder, EveOptions, FeedError, PcapFile, Sink, Workers};
 use flowengine_plugin_host::Plugins;
 use live::{Live, LiveOptions, OpenError};
+use output::{Eve, Output};
 use reload::Reload;
-use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 use stop::Stop;
 
@@ -79,9 +77,14 @@ struct Args {
     /// Override one configuration key (repeatable), e.g. --set stream.midstream=true.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Fixed hash seed, for reproducible output.
+    /// Fixed hash seed and sorted EVE output (by timestamp, then flow_id), for
+    /// output that is the same on every run and with any number of --threads.
     #[arg(long)]
     deterministic: bool,
+    /// Worker threads, each with its own flow cache; packets are shared out by their
+    /// IP address pair. 0 = one per core.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
     /// No summary (and no capture line).
     #[arg(short, long)]
     quiet: bool,
@@ -112,64 +115,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// The EVE output's buffered writer, shared so that live capture can flush it now and
-/// then (records show up while capturing) while the engine's sink writes to it.
-#[derive(Clone)]
-struct SharedWriter(Rc<RefCell<BufWriter<Box<dyn Write>>>>);
-
-impl Write for SharedWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.borrow_mut().write(buf)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.0.borrow_mut().write_all(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.borrow_mut().flush()
-    }
-}
-
-/// Where records go: an EVE file (or stdout), or nowhere (no `--eve`).
-enum Output {
-    Eve(EveWriter<SharedWriter>),
-    Count(u64),
-}
-
-impl Sink for Output {
-    fn flow(&mut self, record: &FlowRecord) {
-        match self {
-            Output::Eve(w) => w.flow(record),
-            Output::Count(n) => *n += 1,
-        }
-    }
-
-    fn event(&mut self, event: &flowengine::inspect::EventRecord<'_>) {
-        if let Output::Eve(w) = self {
-            w.event(event);
-        }
-    }
-}
-
-fn open_eve(
-    path: Option<&str>,
-    opts: EveOptions,
-) -> anyhow::Result<(Output, Option<SharedWriter>)> {
-    let out: Box<dyn Write> = match path {
-        None => return Ok((Output::Count(0), None)),
+/// Starts the EVE writer thread for `--eve FILE` (`-`: stdout); `None` without `--eve`.
+fn open_eve(path: Option<&str>, opts: EveOptions, sorted: bool) -> anyhow::Result<Option<Eve>> {
+    let out: Box<dyn Write + Send> = match path {
+        None => return Ok(None),
         Some("-") => Box::new(io::stdout()),
         Some(p) => {
             Box::new(File::create(p).with_context(|| format!("cannot create EVE file {p}"))?)
         }
     };
-    let shared = SharedWriter(Rc::new(RefCell::new(BufWriter::with_capacity(
-        1 << 16,
-        out,
-    ))));
-    Ok((
-        Output::Eve(EveWriter::new(shared.clone(), opts)),
-        Some(shared),
+    Ok(Some(
+        Eve::start(out, opts, sorted).context("cannot start the EVE writer thread")?,
     ))
 }
 
@@ -232,9 +188,22 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let opts = EveOptions {
         ipv6_compress: config.eve.ipv6_compress,
     };
-    let (out, shared) = open_eve(args.eve.as_deref(), opts)?;
+    let eve = open_eve(args.eve.as_deref(), opts, args.deterministic)?;
     let inspectors = plugins.inspector_set(&config)?;
-    let mut engine = Engine::with_inspectors(&config, out, inspectors)?;
+    let threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let mut engine = Workers::new(&config, inspectors, threads, |_| {
+        eve.as_ref().map_or(Output::Count(0), Eve::sink)
+    })?;
+    if engine.threads() < threads && args.threads > 1 && !args.quiet {
+        eprintln!(
+            "pcap-replay: note: one worker thread: with \
+             decoder.recursion-level.use-for-tracking=false a flow can be both inside and \
+             outside a tunnel"
+        );
+    }
 
     let started = Instant::now();
     let mut read = match input {
@@ -243,13 +212,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             if !args.quiet {
                 eprintln!("pcap-replay: {}", live.describe());
             }
-            let mut flush = || {
-                // A failed write stays in the buffer and is reported at the end.
-                if let Some(w) = &shared {
-                    let _ = w.clone().flush();
-                }
-            };
-            let outcome = live.run(&mut engine, &stop, &mut reload, &mut flush);
+            let outcome = live.run(&mut engine, &stop, &mut reload);
             if let Some(e) = &outcome.error {
                 eprintln!("pcap-replay: error: {e}");
             }
@@ -262,20 +225,27 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    let per_worker = engine.frames_per_worker();
     let t = Instant::now();
-    let (stats, out) = engine.finish();
+    let (stats, outs) = engine.finish();
     read.engine_time += t.elapsed();
-    let (written, events_written) = match out {
-        Output::Eve(eve) => {
-            let written = (eve.written(), eve.events_written());
-            if let Err(e) = eve.finish() {
+    let (mut written, mut events_written) = (0, 0);
+    for out in outs {
+        if let Output::Eve(w) = out {
+            written += w.written();
+            events_written += w.events_written();
+            if let Err(e) = w.finish() {
                 eprintln!("pcap-replay: error: writing EVE output: {e}");
                 read.failed = true;
             }
-            written
         }
-        Output::Count(_) => (0, 0),
-    };
+    }
+    if let Some(eve) = eve {
+        if let Err(e) = eve.finish() {
+            eprintln!("pcap-replay: error: writing EVE output: {e}");
+            read.failed = true;
+        }
+    }
     let elapsed = started.elapsed();
     if !args.quiet {
         let source = match &args.interface {
@@ -293,6 +263,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             events_written,
             elapsed,
             engine_time: read.engine_time,
+            per_worker: &per_worker,
             ignored: &ignored,
             reloads: (reload.applied, reload.failed),
             plugins: &plugins,
@@ -378,7 +349,7 @@ fn load_plugins(args: &Args, config: &flowengine::Config) -> anyhow::Result<Plug
 /// there is one, until they end or a stop is requested (checked between batches).
 fn replay_files<S: Sink>(
     args: &Args,
-    engine: &mut Engine<S>,
+    engine: &mut Workers<S>,
     mut filter: Option<FileFilter>,
     stop: &Stop,
     reload: &mut Reload<'_>,
@@ -496,6 +467,7 @@ fn replay_files<S: Sink>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowengine::{Engine, FlowRecord};
     use flowengine_tests::{frame, pcap};
     use signal_hook::consts::signal::SIGTERM;
 
@@ -528,11 +500,13 @@ mod tests {
         // a signal arriving in the middle of the file would.
         let requester = stop.clone();
         let mut reasons = Vec::new();
-        let mut engine = Engine::new(&config, |r: &FlowRecord| {
-            requester.request(SIGTERM);
-            reasons.push(r.reason.name());
-        })
-        .unwrap();
+        let mut engine = Workers::from_engine(
+            Engine::new(&config, |r: &FlowRecord| {
+                requester.request(SIGTERM);
+                reasons.push(r.reason.name());
+            })
+            .unwrap(),
+        );
         let mut reload = Reload::new(
             Box::new(|| unreachable!("no reload requested")),
             Plugins::new(),
@@ -571,7 +545,9 @@ mod tests {
         let replay = |reload_to: Option<String>| {
             let config = flowengine::Config::from_toml(base).unwrap();
             let set = report.plugins.inspector_set(&config).unwrap();
-            let mut engine = Engine::with_inspectors(&config, |_: &FlowRecord| {}, set).unwrap();
+            let mut engine = Workers::from_engine(
+                Engine::with_inspectors(&config, |_: &FlowRecord| {}, set).unwrap(),
+            );
             let text = reload_to.clone().unwrap_or_default();
             let mut reload = Reload::new(
                 Box::new(move || Ok(flowengine::Config::from_toml(&text)?)),
@@ -617,12 +593,12 @@ mod tests {
         reload.request();
         reload.request();
         let config = ConfigBuilder::new().build().unwrap();
-        let mut engine = Engine::new(&config, |_: &FlowRecord| {}).unwrap();
+        let mut engine = Workers::from_engine(Engine::new(&config, |_: &FlowRecord| {}).unwrap());
         let read = replay_files(&args, &mut engine, None, &Stop::default(), &mut reload);
         assert!(!read.failed);
         assert_eq!((calls.get(), reload.applied, reload.failed), (1, 1, 0));
         assert_eq!(engine.config().flow_timeouts.udp.new, 5);
-        assert_eq!(engine.stats().reloads, 1);
+        assert_eq!(engine.stats().unwrap().reloads, 1);
 
         let mut broken = Reload::new(Box::new(|| anyhow::bail!("no such file")), Plugins::new());
         broken.request();
@@ -631,6 +607,6 @@ mod tests {
         assert!(!read.failed);
         assert_eq!((broken.applied, broken.failed), (0, 1));
         assert_eq!(engine.config().flow_timeouts.udp.new, 5, "unchanged");
-        assert_eq!(engine.stats().reloads, 1);
+        assert_eq!(engine.stats().unwrap().reloads, 1);
     }
 }

@@ -5,14 +5,14 @@
 //! set, the configuration is read again exactly as at start-up (`--config`, then every
 //! `--set`, then `--deterministic`), the built-in inspectors and those of the plugins
 //! loaded at start-up (with their `[plugins.NAME]` tables read again) are built from
-//! it and the engine applies both with [`Engine::reload`] (plugin libraries are not
+//! it and the engine applies both with [`Workers::reload`] (plugin libraries are not
 //! loaded again: `plugins.path` needs a restart): flows that start from then on get the
 //! new inspectors, flows already under way keep theirs until they end. One line on
 //! stderr says what happened. A reload that fails (the file is unreadable, a value is
 //! invalid) changes nothing: the line says why and the running configuration stays.
 //! Several SIGHUPs before the loop looks are one reload.
 
-use flowengine::{Config, Engine, Sink};
+use flowengine::{Config, Sink, Workers};
 use flowengine_plugin_host::Plugins;
 use signal_hook::consts::signal::SIGHUP;
 use std::io;
@@ -61,7 +61,7 @@ impl<'a> Reload<'a> {
     /// Reloads if a reload was requested since the last call (one atomic load when
     /// not).
     #[inline]
-    pub fn poll<S: Sink>(&mut self, engine: &mut Engine<S>) {
+    pub fn poll<S: Sink>(&mut self, engine: &mut Workers<S>) {
         if self.requested.load(Ordering::Relaxed) {
             self.requested.store(false, Ordering::SeqCst);
             self.apply(engine);
@@ -69,7 +69,7 @@ impl<'a> Reload<'a> {
     }
 
     #[cold]
-    fn apply<S: Sink>(&mut self, engine: &mut Engine<S>) {
+    fn apply<S: Sink>(&mut self, engine: &mut Workers<S>) {
         let outcome = (self.load)().and_then(|config| {
             let inspectors = self.plugins.inspector_set(&config)?;
             Ok(engine.reload(&config, inspectors)?)

@@ -44,6 +44,8 @@ pub struct Summary<'a> {
     pub elapsed: Duration,
     /// Time spent inside the engine (decode, tracking, records), without file reading.
     pub engine_time: Duration,
+    /// Frames given to each worker thread (one entry per worker).
+    pub per_worker: &'a [u64],
     pub ignored: &'a [String],
     /// SIGHUP reloads applied and refused.
     pub reloads: (u64, u64),
@@ -274,11 +276,18 @@ pub fn render(s: &Summary<'_>) -> String {
         0.0
     };
     p.line("packets_per_second", format!("{pps:.0}"));
+    p.line("threads", s.per_worker.len());
+    if s.per_worker.len() > 1 {
+        let shares: Vec<String> = s.per_worker.iter().map(u64::to_string).collect();
+        p.line("packets_per_worker", shares.join(" "));
+    }
     let esecs = s.engine_time.as_secs_f64();
-    p.line(
-        "engine_time",
-        format!("{esecs:.3} s (decode, tracking, records; no file reading)"),
-    );
+    let what = if s.per_worker.len() > 1 {
+        "handing packets to the workers and waiting for them; no file reading"
+    } else {
+        "decode, tracking, records; no file reading"
+    };
+    p.line("engine_time", format!("{esecs:.3} s ({what})"));
     let epps = if esecs > 0.0 {
         d.packets as f64 / esecs
     } else {

@@ -110,6 +110,67 @@ fn deterministic_runs_are_identical() {
 }
 
 #[test]
+fn deterministic_output_is_the_same_on_any_number_of_threads_and_sorted() {
+    // Many flows of many host pairs, so that every worker gets some.
+    let packets: Vec<(u64, Vec<u8>)> = (0..3_000u64)
+        .flat_map(|i| {
+            let c = (
+                flowengine_tests::frame::v4(10, 0, (i >> 8) as u8, i as u8),
+                40_000,
+            );
+            let s = (flowengine_tests::frame::v4(10, 1, 0, (i % 7) as u8), 53);
+            let t = 1_700_000_000_000_000_000 + i * 10_000_000;
+            [
+                (t, flowengine_tests::frame::udp(c, s, b"q")),
+                (t + 1_000, flowengine_tests::frame::udp(s, c, b"r")),
+            ]
+        })
+        .collect();
+    let p = tmp("threads.pcap");
+    pcap::write_file(&p, pcap::DLT_EN10MB, &packets).unwrap();
+    let mut outputs = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let out = tmp(&format!("threads-{threads}.json"));
+        let o = run(&[
+            "--deterministic",
+            "--threads",
+            threads,
+            "--eve",
+            out.to_str().unwrap(),
+            p.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let summary = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            summary.contains(&format!("threads: {threads}")),
+            "{summary}"
+        );
+        outputs.push(std::fs::read(&out).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+    let lines: Vec<serde_json::Value> = String::from_utf8(outputs.remove(0))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3_000);
+    let keys: Vec<(String, u64)> = lines
+        .iter()
+        .map(|e| {
+            (
+                e["timestamp"].as_str().unwrap().to_owned(),
+                e["flow_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] <= w[1]),
+        "sorted by time, then flow id"
+    );
+}
+
+#[test]
 fn eve_to_stdout_moves_the_summary_to_stderr() {
     let p = sample_file("eve_to_stdout_moves_the_summary_to_stderr");
     let o = run(&["--eve", "-", p.to_str().unwrap()]);

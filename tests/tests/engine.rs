@@ -94,7 +94,9 @@ fn the_sweep_ends_idle_flows_while_traffic_goes_on() {
         at(0.0),
         &frame::udp((v4(10, 0, 0, 1), 1), (v4(10, 0, 0, 2), 2), b"x"),
     );
-    // Unrelated traffic 100 s later: the idle flow is ended then, not at shutdown.
+    // Unrelated traffic 100 s later: the idle flow is ended then, not at shutdown, and
+    // its record carries the moment it expired (its packet + the 30 s UDP timeout),
+    // not the time of the packet that happened to trigger the sweep.
     push(
         &mut e,
         at(100.0),
@@ -104,7 +106,7 @@ fn the_sweep_ends_idle_flows_while_traffic_goes_on() {
     assert_eq!(e.sink().0[0].reason, EndReason::Timeout);
     assert_eq!(
         e.sink().0[0].timestamp,
-        Timestamp::from_nanos(T0 + at(100.0))
+        Timestamp::from_nanos(T0 + at(30.0))
     );
     // With no traffic at all, idle() does the same (live capture).
     push(

@@ -894,6 +894,7 @@ fn direct_part(inp: &mut Input<'_>) {
                     data: &data,
                     context: sel.ctx,
                     frame_len,
+                    frame: 0,
                     ttl: 64,
                 };
                 let key = sel.key();

@@ -117,6 +117,9 @@ pub struct Fragment<'a> {
     pub context: u64,
     /// Bytes of the captured frame this fragment came in.
     pub frame_len: u32,
+    /// The caller's number for the frame this fragment came in: kept from a
+    /// datagram's first fragment and handed back as [`Incomplete::frame`].
+    pub frame: u64,
     /// Time to live / hop limit. Not used (Suricata can ignore low-TTL fragments; this
     /// defragmenter does not).
     pub ttl: u8,
@@ -264,6 +267,8 @@ pub struct Incomplete<'s> {
     pub first_seen: Timestamp,
     /// Time of its latest fragment.
     pub last_seen: Timestamp,
+    /// The [`frame`](Fragment::frame) of the fragment that opened it.
+    pub frame: u64,
     /// When the offset-0 fragment is held: that fragment as an IP packet, a header
     /// followed by its data. IPv4: the header as captured (MF still set). IPv6: the
     /// header chain as captured followed by the Fragment header rebuilt (next header
@@ -355,6 +360,8 @@ impl Key {
 #[derive(Clone, Copy, Debug)]
 struct Datagram {
     key: Key,
+    /// The frame number of the fragment that opened it.
+    frame: u64,
     first_seen: Timestamp,
     last_seen: Timestamp,
     fragments: u32,
@@ -549,7 +556,7 @@ impl Defragmenter {
             }
         }
         if cur == NIL {
-            cur = self.create(key, now);
+            cur = self.create(key, now, frag.frame);
         }
 
         {
@@ -617,9 +624,10 @@ impl Defragmenter {
     }
 
     /// A new datagram, linked into the age list by first-seen time.
-    fn create(&mut self, key: Key, now: Timestamp) -> u32 {
+    fn create(&mut self, key: Key, now: Timestamp, frame: u64) -> u32 {
         let mut d = Datagram {
             key,
+            frame,
             first_seen: now,
             last_seen: now,
             fragments: 0,
@@ -891,6 +899,7 @@ impl Defragmenter {
             frame_bytes: d.frame_bytes,
             first_seen: d.first_seen,
             last_seen: d.last_seen,
+            frame: d.frame,
             first: has_first.then_some(&self.out[..]),
             reason,
         });

@@ -57,6 +57,7 @@ impl F {
             data: &self.data,
             context: self.context,
             frame_len: (14 + self.header.len() + self.data.len()) as u32,
+            frame: 0,
             ttl: 64,
         }
     }

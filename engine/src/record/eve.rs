@@ -605,6 +605,15 @@ impl<W: Write> Sink for EveWriter<W> {
             }
         }
     }
+
+    /// Flushes the inner writer; a failure is kept for [`EveWriter::finish`].
+    fn flush(&mut self) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.error = Some(e);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

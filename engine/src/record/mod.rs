@@ -176,6 +176,11 @@ pub trait Sink {
     /// Takes one inspector event (ignored unless the sink wants events). A flow's
     /// events all come before its record.
     fn event(&mut self, _event: &EventRecord<'_>) {}
+
+    /// Pushes out what the sink holds back (called when the engine is idle and at the
+    /// end of a worker's run; records must not wait for it to be complete: it is a
+    /// chance to write, not a promise). Does nothing by default.
+    fn flush(&mut self) {}
 }
 
 impl<F: FnMut(&FlowRecord)> Sink for F {

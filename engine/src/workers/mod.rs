@@ -1,0 +1,472 @@
+//! Workers: the engine on several threads, each owning its own flow cache, stream
+//! state and inspector data; packets sharded to them by a symmetric hash.
+//!
+//! Contract:
+//! - [`Workers`] takes frames in capture order, as [`Engine`] does, and gives every
+//!   frame to exactly one worker, chosen by [`shard::Sharder`] (the outermost IP
+//!   address pair: both directions, every fragment of a datagram and everything a
+//!   tunnel carries meet on one worker; Teredo by its server's address). With one thread there is no worker thread
+//!   and no copy: the engine runs in the caller's thread.
+//! - Frames travel in batches (copied into buffers that are recycled, so the steady
+//!   state allocates nothing) over bounded queues: a worker that falls behind makes
+//!   the caller wait; nothing is dropped. No lock is taken per packet.
+//! - Each frame keeps its number in the whole capture, and flow ids come from it; the
+//!   workers' clocks follow the caller's (the latest packet time of any worker, carried
+//!   by every batch, and sent to idle workers at least once a second of packet time);
+//!   a flow that times out ends at the moment it expired. So the records and events
+//!   of a capture are the same whatever the number of workers; only the order in which
+//!   the sinks receive them differs, and what depends on the cache being full (pruning,
+//!   emergency, `max_flows` and `memcap` are split evenly between the workers) or on
+//!   checksum `auto` sampling (each worker samples its own packets).
+//! - With `decoder.recursion-level.use-for-tracking = false` the tunnel depth is not
+//!   part of the flow key, so a flow may be seen both inside a tunnel and outside it;
+//!   sharding by the outer address pair would split it, so the engine then runs one
+//!   worker ([`Workers::threads`] says so).
+//! - A reload is checked once, then applied by every worker between two of its
+//!   batches: frames pushed before the call are processed with the old configuration.
+//! - [`Workers::finish`] ends every flow and returns the merged counters and each
+//!   worker's sink, in worker order. A worker that panics makes `finish` panic.
+
+pub mod shard;
+
+use crate::config::Config;
+use crate::decode::LinkType;
+use crate::engine::{Engine, EngineError, ReloadPlan, Reloaded, Stats};
+use crate::feed::Packet;
+use crate::inspect::InspectorSet;
+use crate::record::Sink;
+use crate::time::Timestamp;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+/// Frames per batch handed to a worker.
+const BATCH_FRAMES: usize = 512;
+/// Bytes of frame data after which a batch is sent even if it holds fewer frames.
+const BATCH_BYTES: usize = 192 << 10;
+/// Batches queued to one worker before the caller waits.
+const QUEUE_DEPTH: usize = 4;
+/// A worker that was sent nothing for this long (packet time) is sent the clock.
+const TICK_NANOS: u64 = 1_000_000_000;
+
+/// One frame of a batch: where its bytes are in the batch's buffer.
+#[derive(Clone, Copy)]
+struct Meta {
+    ts: Timestamp,
+    link: LinkType,
+    start: u32,
+    len: u32,
+    ordinal: u64,
+}
+
+/// Frames for one worker, and the caller's clock when they were sent.
+struct Batch {
+    data: Vec<u8>,
+    meta: Vec<Meta>,
+    now: Timestamp,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            data: Vec::with_capacity(BATCH_BYTES + (16 << 10)),
+            meta: Vec::with_capacity(BATCH_FRAMES),
+            now: Timestamp::ZERO,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.meta.len() >= BATCH_FRAMES || self.data.len() >= BATCH_BYTES
+    }
+}
+
+enum Msg {
+    Batch(Batch),
+    /// Advance the clock, sweep, flush the sink (the caller is idle).
+    Idle(Timestamp),
+    Reload(Box<Config>, InspectorSet),
+    /// Flush the sink.
+    Flush,
+    /// End every flow at this clock and return.
+    Finish(Timestamp),
+}
+
+/// The caller's end of one worker.
+struct Shard<S> {
+    tx: SyncSender<Msg>,
+    free: Receiver<Batch>,
+    pending: Batch,
+    /// The clock last sent to the worker.
+    sent_at: Timestamp,
+    /// Frames given to this worker.
+    frames: u64,
+    handle: Option<JoinHandle<(Stats, S)>>,
+}
+
+/// The engine on `n` threads (or in the caller's thread when `n` is 1).
+pub struct Workers<S: Sink> {
+    mode: Mode<S>,
+}
+
+enum Mode<S: Sink> {
+    Inline(Box<Engine<S>>),
+    Threads(Box<Pool<S>>),
+}
+
+struct Pool<S> {
+    shards: Vec<Shard<S>>,
+    sharder: shard::Sharder,
+    clock: Timestamp,
+    ordinal: u64,
+    /// The configuration in force, as the caller gave it (not split).
+    config: Config,
+}
+
+/// Frames each worker was given, in worker order (one entry per worker).
+pub type WorkerFrames = Vec<u64>;
+
+/// The configuration of worker `i` of `n`: `max_flows` and `memcap` split evenly.
+fn split(config: &Config, n: usize) -> Config {
+    let mut c = config.clone();
+    let n32 = n as u32;
+    c.stream.max_flows = config.stream.max_flows.div_ceil(n32).max(1);
+    if config.stream.memcap > 0 {
+        c.stream.memcap = config.stream.memcap.div_ceil(n as u64).max(1);
+    }
+    c
+}
+
+impl<S: Sink + Send + 'static> Workers<S> {
+    /// Builds `threads` engines (at least one; one when the tunnel depth is not part
+    /// of the flow key, see the module contract) with `inspectors`, worker `i` writing
+    /// to `make_sink(i)`, and starts their threads. `max_flows` and `memcap` are for
+    /// the whole: each worker gets its share.
+    pub fn new(
+        config: &Config,
+        inspectors: InspectorSet,
+        threads: usize,
+        mut make_sink: impl FnMut(usize) -> S,
+    ) -> Result<Self, EngineError> {
+        let threads = if config.decoder.recursion_level.use_for_tracking {
+            threads.max(1)
+        } else {
+            // Tunnelled and plain packets of the same addresses share a flow then, and
+            // the outer address pair cannot bring them together.
+            1
+        };
+        if threads == 1 {
+            let engine = Engine::with_inspectors(config, make_sink(0), inspectors)?;
+            return Ok(Workers {
+                mode: Mode::Inline(Box::new(engine)),
+            });
+        }
+        let part = split(config, threads);
+        // Build every engine first: a bad configuration starts no thread.
+        let mut engines = Vec::with_capacity(threads);
+        for i in 0..threads {
+            engines.push(Engine::with_inspectors(
+                &part,
+                make_sink(i),
+                inspectors.clone(),
+            )?);
+        }
+        let mut shards = Vec::with_capacity(threads);
+        for (i, engine) in engines.into_iter().enumerate() {
+            let (tx, rx) = sync_channel::<Msg>(QUEUE_DEPTH);
+            let (free_tx, free) = sync_channel::<Batch>(QUEUE_DEPTH + 2);
+            for _ in 0..QUEUE_DEPTH + 1 {
+                let _ = free_tx.try_send(Batch::new());
+            }
+            let handle = std::thread::Builder::new()
+                .name(format!("flowengine-worker-{i}"))
+                .spawn(move || work(engine, rx, free_tx))
+                .map_err(EngineError::Thread)?;
+            shards.push(Shard {
+                tx,
+                free,
+                pending: Batch::new(),
+                sent_at: Timestamp::ZERO,
+                frames: 0,
+                handle: Some(handle),
+            });
+        }
+        Ok(Workers {
+            mode: Mode::Threads(Box::new(Pool {
+                shards,
+                sharder: shard::Sharder::new(config.decoder.tunnels()?.teredo),
+                clock: Timestamp::ZERO,
+                ordinal: 0,
+                config: config.clone(),
+            })),
+        })
+    }
+}
+
+impl<S: Sink> Workers<S> {
+    /// One engine running in the caller's thread (the sink need not be `Send`).
+    pub fn from_engine(engine: Engine<S>) -> Self {
+        Workers {
+            mode: Mode::Inline(Box::new(engine)),
+        }
+    }
+
+    /// Worker threads (1 when the engine runs in the caller's thread).
+    pub fn threads(&self) -> usize {
+        match &self.mode {
+            Mode::Inline(_) => 1,
+            Mode::Threads(p) => p.shards.len(),
+        }
+    }
+
+    /// Processes one frame.
+    pub fn push(&mut self, pkt: &Packet<'_>) {
+        match &mut self.mode {
+            Mode::Inline(e) => e.push(pkt),
+            Mode::Threads(p) => {
+                p.dispatch(pkt);
+                p.tick();
+            }
+        }
+    }
+
+    /// Processes frames in capture order.
+    pub fn push_batch(&mut self, pkts: &[Packet<'_>]) {
+        match &mut self.mode {
+            Mode::Inline(e) => e.push_batch(pkts),
+            Mode::Threads(p) => {
+                for pkt in pkts {
+                    p.dispatch(pkt);
+                }
+                p.tick();
+            }
+        }
+    }
+
+    /// The caller is idle at packet time `now` (live capture with no traffic): every
+    /// worker gets what was pushed so far, advances its clock, sweeps timed-out flows
+    /// (`stream.timeout_flows_when_idle`) and flushes its sink.
+    pub fn idle(&mut self, now: Timestamp) {
+        match &mut self.mode {
+            Mode::Inline(e) => {
+                e.idle(now);
+                e.sink_mut().flush();
+            }
+            Mode::Threads(p) => {
+                if now > p.clock {
+                    p.clock = now;
+                }
+                for i in 0..p.shards.len() {
+                    p.send_pending(i);
+                    let s = &mut p.shards[i];
+                    let _ = s.tx.send(Msg::Idle(p.clock));
+                    s.sent_at = p.clock;
+                }
+            }
+        }
+    }
+
+    /// Applies a new configuration and inspector set, as [`Engine::reload`]: checked
+    /// once (an invalid one changes nothing), then applied by every worker after the
+    /// frames already pushed.
+    pub fn reload(
+        &mut self,
+        config: &Config,
+        inspectors: InspectorSet,
+    ) -> Result<Reloaded, EngineError> {
+        match &mut self.mode {
+            Mode::Inline(e) => e.reload(config, inspectors),
+            Mode::Threads(p) => {
+                let plan = ReloadPlan::new(&p.config, config)?;
+                let part = split(config, p.shards.len());
+                for i in 0..p.shards.len() {
+                    p.send_pending(i);
+                    let msg = Msg::Reload(Box::new(part.clone()), inspectors.clone());
+                    let _ = p.shards[i].tx.send(msg);
+                }
+                p.sharder = shard::Sharder::new(config.decoder.tunnels()?.teredo);
+                p.config = plan.kept;
+                Ok(plan.done)
+            }
+        }
+    }
+
+    /// The configuration in force (the last one a reload applied; `max_flows` and
+    /// `memcap` for the whole).
+    pub fn config(&self) -> &Config {
+        match &self.mode {
+            Mode::Inline(e) => e.config(),
+            Mode::Threads(p) => &p.config,
+        }
+    }
+
+    /// Has every worker flush its sink (after the frames already pushed), so that
+    /// records show up while a live capture goes on.
+    pub fn flush_sinks(&mut self) {
+        match &mut self.mode {
+            Mode::Inline(e) => e.sink_mut().flush(),
+            Mode::Threads(p) => {
+                for i in 0..p.shards.len() {
+                    p.send_pending(i);
+                    let _ = p.shards[i].tx.send(Msg::Flush);
+                }
+            }
+        }
+    }
+
+    /// Counters so far: exact with one thread; with several, only the caller's view
+    /// (frames per worker) is current, so this gives `None`.
+    pub fn stats(&self) -> Option<Stats> {
+        match &self.mode {
+            Mode::Inline(e) => Some(e.stats()),
+            Mode::Threads(_) => None,
+        }
+    }
+
+    /// Frames given to each worker so far.
+    pub fn frames_per_worker(&self) -> WorkerFrames {
+        match &self.mode {
+            Mode::Inline(e) => vec![e.stats().decode.packets],
+            Mode::Threads(p) => p.shards.iter().map(|s| s.frames).collect(),
+        }
+    }
+
+    /// Ends every open flow, stops the threads, and returns the merged counters and
+    /// each worker's sink (in worker order).
+    pub fn finish(self) -> (Stats, Vec<S>) {
+        match self.mode {
+            Mode::Inline(e) => {
+                let (stats, mut sink) = e.finish();
+                sink.flush();
+                (stats, vec![sink])
+            }
+            Mode::Threads(mut p) => {
+                for i in 0..p.shards.len() {
+                    p.send_pending(i);
+                    let _ = p.shards[i].tx.send(Msg::Finish(p.clock));
+                }
+                let mut total = Stats::default();
+                let mut sinks = Vec::with_capacity(p.shards.len());
+                for (i, s) in p.shards.iter_mut().enumerate() {
+                    let Some(handle) = s.handle.take() else {
+                        continue;
+                    };
+                    match handle.join() {
+                        Ok((stats, sink)) => {
+                            if i == 0 {
+                                total = stats;
+                            } else {
+                                total.merge(&stats);
+                            }
+                            sinks.push(sink);
+                        }
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                }
+                (total, sinks)
+            }
+        }
+    }
+}
+
+impl<S> Pool<S> {
+    /// Copies one frame into its worker's pending batch; sends the batch when full.
+    #[inline]
+    fn dispatch(&mut self, pkt: &Packet<'_>) {
+        self.ordinal += 1;
+        if pkt.ts > self.clock {
+            self.clock = pkt.ts;
+        }
+        let w = shard::worker_of(self.sharder.hash(pkt.link, pkt.data), self.shards.len());
+        let s = &mut self.shards[w];
+        let b = &mut s.pending;
+        b.meta.push(Meta {
+            ts: pkt.ts,
+            link: pkt.link,
+            start: b.data.len() as u32,
+            len: pkt.data.len() as u32,
+            ordinal: self.ordinal,
+        });
+        b.data.extend_from_slice(pkt.data);
+        s.frames += 1;
+        if b.is_full() {
+            self.send_pending(w);
+        }
+    }
+
+    /// Sends worker `w` its pending batch (even an empty one: it carries the clock)
+    /// and takes a free buffer for the next one.
+    fn send_pending(&mut self, w: usize) {
+        let s = &mut self.shards[w];
+        let next = s.free.recv().unwrap_or_else(|_| Batch::new());
+        let mut batch = std::mem::replace(&mut s.pending, next);
+        batch.now = self.clock;
+        s.sent_at = self.clock;
+        let _ = s.tx.send(Msg::Batch(batch));
+    }
+
+    /// Sends the clock to workers that were sent nothing for a second of packet time.
+    #[inline]
+    fn tick(&mut self) {
+        for w in 0..self.shards.len() {
+            if self.clock.as_nanos() >= self.shards[w].sent_at.as_nanos() + TICK_NANOS {
+                self.send_pending(w);
+            }
+        }
+    }
+}
+
+/// A worker thread: processes batches until told to finish.
+fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batch>) -> (Stats, S) {
+    const CHUNK: usize = crate::engine::BATCH;
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Batch(mut b) => {
+                for metas in b.meta.chunks(CHUNK) {
+                    let mut pkts = [Packet {
+                        ts: Timestamp::ZERO,
+                        link: LinkType::Ethernet,
+                        data: &[],
+                    }; CHUNK];
+                    let mut ordinals = [0u64; CHUNK];
+                    for (i, m) in metas.iter().enumerate() {
+                        let (start, len) = (m.start as usize, m.len as usize);
+                        pkts[i] = Packet {
+                            ts: m.ts,
+                            link: m.link,
+                            data: b.data.get(start..start + len).unwrap_or(&[]),
+                        };
+                        ordinals[i] = m.ordinal;
+                    }
+                    let n = metas.len();
+                    engine.push_batch_numbered(&pkts[..n], &ordinals[..n]);
+                }
+                engine.advance(b.now);
+                b.data.clear();
+                b.meta.clear();
+                // The caller may be gone (it panicked): the buffer is simply dropped.
+                let _ = free.try_send(b);
+            }
+            Msg::Idle(now) => {
+                engine.idle(now);
+                engine.sink_mut().flush();
+            }
+            Msg::Flush => engine.sink_mut().flush(),
+            Msg::Reload(config, inspectors) => {
+                // Checked by the caller against the same rules: cannot fail here.
+                let _ = engine.reload(&config, inspectors);
+            }
+            Msg::Finish(now) => {
+                engine.advance(now);
+                let (stats, mut sink) = engine.finish();
+                sink.flush();
+                return (stats, sink);
+            }
+        }
+    }
+    // The caller went away without finishing: end the flows anyway.
+    let (stats, mut sink) = engine.finish();
+    sink.flush();
+    (stats, sink)
+}
+
+#[cfg(test)]
+mod tests;

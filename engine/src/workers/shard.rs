@@ -1,0 +1,284 @@
+//! Which worker a frame goes to: a symmetric hash of its outermost IP address pair.
+//!
+//! Contract: [`shard_hash`] gives the same value for both directions of a conversation
+//! between two addresses, for every fragment of a datagram (fragments carry no ports,
+//! but always their addresses), and for every packet a tunnel between two endpoints
+//! carries (the outer addresses decide, so the tunnel's own flow and the flows inside
+//! it meet on one worker). Related flows that inspectors link, such as an FTP control
+//! connection and the data connections it announces, also meet. The cost: all the
+//! traffic between one pair of hosts goes to one worker. Frames that are not IP (ARP,
+//! undecodable frames) hash to 0. Never panics, whatever the bytes.
+//!
+//! One exception: Teredo. One inner IPv6 conversation reaches its client through
+//! several outer address pairs (the same link-local and Teredo addresses behind one
+//! Teredo server), so an unfragmented UDP datagram to or from a Teredo port hashes by
+//! the address on the Teredo-port side alone (the server or relay): everything it
+//! relays meets on one worker. (A Teredo datagram fragmented in IPv4 hashes by its
+//! pair like any fragment; such a flow may then be split.)
+//!
+//! The common link layers (Ethernet with up to two VLAN tags, raw IP) are read in
+//! place; others go through the decoder, which reads the same address bytes.
+
+use crate::decode::{decode, Decoded, LinkType, PortSet, Transport};
+
+const ETH_IPV4: u16 = 0x0800;
+const ETH_IPV6: u16 = 0x86dd;
+const ETH_VLAN: u16 = 0x8100;
+const ETH_QINQ: u16 = 0x88a8;
+const UDP: u8 = 17;
+
+/// Hashes frames for sharding; see the module contract.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sharder {
+    /// Teredo ports (empty when the Teredo decoder is off).
+    teredo: PortSet,
+}
+
+impl Sharder {
+    /// A sharder for the Teredo ports `teredo` (empty: Teredo off).
+    pub fn new(teredo: PortSet) -> Sharder {
+        Sharder { teredo }
+    }
+
+    /// The symmetric hash of the frame's outermost IP source and destination.
+    #[inline]
+    pub fn hash(&self, link: LinkType, data: &[u8]) -> u64 {
+        if let Some(h) = self.fast(link, data) {
+            return h;
+        }
+        match decode(link, data) {
+            Ok(Decoded::Ip(p)) => match p.transport {
+                Transport::Udp { src_port, dst_port } => {
+                    self.udp_hash(&p.src, &p.dst, src_port, dst_port)
+                }
+                _ => pair_hash(&p.src, &p.dst),
+            },
+            Ok(Decoded::Fragment(f)) => pair_hash(&f.src, &f.dst),
+            _ => 0,
+        }
+    }
+
+    #[inline]
+    fn udp_hash(&self, src: &[u8; 16], dst: &[u8; 16], sp: u16, dp: u16) -> u64 {
+        match (self.teredo.contains(sp), self.teredo.contains(dp)) {
+            (true, false) => pair_hash(src, src),
+            (false, true) => pair_hash(dst, dst),
+            _ => pair_hash(src, dst),
+        }
+    }
+
+    /// Reads the addresses in place for Ethernet (0-2 VLAN tags) and raw IP; `None`
+    /// sends the frame through the decoder.
+    #[inline]
+    fn fast(&self, link: LinkType, data: &[u8]) -> Option<u64> {
+        let ip = match link {
+            LinkType::Ethernet => {
+                let mut at = 12;
+                let mut et = be16(data, at)?;
+                for _ in 0..2 {
+                    if et != ETH_VLAN && et != ETH_QINQ {
+                        break;
+                    }
+                    at += 4;
+                    et = be16(data, at)?;
+                }
+                let ip = data.get(at + 2..)?;
+                match (et, ip.first()? >> 4) {
+                    (ETH_IPV4, 4) | (ETH_IPV6, 6) => ip,
+                    _ => return None,
+                }
+            }
+            LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => data,
+            _ => return None,
+        };
+        let mut src = [0u8; 16];
+        let mut dst = [0u8; 16];
+        let (proto, l4) = match ip.first()? >> 4 {
+            4 => {
+                let h = ip.get(..20)?;
+                src[..4].copy_from_slice(&h[12..16]);
+                dst[..4].copy_from_slice(&h[16..20]);
+                let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0;
+                let l4 = if fragment {
+                    None
+                } else {
+                    ip.get(usize::from(h[0] & 0x0f) * 4..)
+                };
+                (h[9], l4)
+            }
+            6 => {
+                let h = ip.get(..40)?;
+                src.copy_from_slice(&h[8..24]);
+                dst.copy_from_slice(&h[24..40]);
+                (h[6], ip.get(40..))
+            }
+            _ => return None,
+        };
+        if proto == UDP && !self.teredo.is_empty() {
+            if let Some(u) = l4.and_then(|l| l.get(..4)) {
+                let (sp, dp) = (
+                    u16::from_be_bytes([u[0], u[1]]),
+                    u16::from_be_bytes([u[2], u[3]]),
+                );
+                return Some(self.udp_hash(&src, &dst, sp, dp));
+            }
+        }
+        Some(pair_hash(&src, &dst))
+    }
+}
+
+/// The symmetric hash of the frame's outermost IP source and destination, with the
+/// default Teredo port (3544).
+#[inline]
+pub fn shard_hash(link: LinkType, data: &[u8]) -> u64 {
+    Sharder::new(PortSet::one(3544)).hash(link, data)
+}
+
+/// The worker of a hash among `n`.
+#[inline]
+pub fn worker_of(hash: u64, n: usize) -> usize {
+    ((u128::from(hash) * n as u128) >> 64) as usize
+}
+
+#[inline]
+fn be16(data: &[u8], at: usize) -> Option<u16> {
+    let b = data.get(at..at + 2)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// Order-independent mix of two addresses (IPv4 in the first 4 bytes).
+#[inline]
+fn pair_hash(a: &[u8; 16], b: &[u8; 16]) -> u64 {
+    let (a, b) = (u128::from_be_bytes(*a), u128::from_be_bytes(*b));
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let fold = |x: u128| (x as u64) ^ ((x >> 64) as u64).rotate_left(29);
+    let mut h = fold(lo).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ fold(hi).wrapping_mul(0xc2b2_ae3d_27d4_eb4f).rotate_left(31);
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eth_v4(src: [u8; 4], dst: [u8; 4], vlans: &[u16], frag: bool) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        for v in vlans {
+            f.extend_from_slice(&ETH_VLAN.to_be_bytes());
+            f.extend_from_slice(&v.to_be_bytes());
+        }
+        f.extend_from_slice(&ETH_IPV4.to_be_bytes());
+        let mut ip = [0u8; 28];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&28u16.to_be_bytes());
+        if frag {
+            ip[6] = 0x20; // MF, offset 0
+        }
+        ip[8] = 64;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&src);
+        ip[16..20].copy_from_slice(&dst);
+        f.extend_from_slice(&ip);
+        f
+    }
+
+    #[test]
+    fn both_directions_and_fragments_hash_alike() {
+        let (a, b) = ([10, 0, 0, 1], [192, 168, 7, 9]);
+        let h = shard_hash(LinkType::Ethernet, &eth_v4(a, b, &[], false));
+        assert_eq!(h, shard_hash(LinkType::Ethernet, &eth_v4(b, a, &[], false)));
+        assert_eq!(h, shard_hash(LinkType::Ethernet, &eth_v4(b, a, &[], true)));
+        assert_eq!(
+            h,
+            shard_hash(LinkType::Ethernet, &eth_v4(a, b, &[7, 8], false))
+        );
+        // Raw IP of the same addresses: the same worker.
+        let raw = &eth_v4(a, b, &[], false)[14..];
+        assert_eq!(h, shard_hash(LinkType::Raw, raw));
+        assert_ne!(
+            h,
+            shard_hash(
+                LinkType::Ethernet,
+                &eth_v4(a, [192, 168, 7, 10], &[], false)
+            )
+        );
+    }
+
+    #[test]
+    fn the_decoder_path_reads_the_same_addresses_as_the_fast_path() {
+        // Linux cooked capture (SLL) goes through the decoder.
+        let eth = eth_v4([1, 2, 3, 4], [5, 6, 7, 8], &[], false);
+        let mut sll = vec![0u8; 16];
+        sll[2..4].copy_from_slice(&1u16.to_be_bytes());
+        sll[14..16].copy_from_slice(&ETH_IPV4.to_be_bytes());
+        sll.extend_from_slice(&eth[14..]);
+        assert!(Sharder::default().fast(LinkType::LinuxSll, &sll).is_none());
+        assert_eq!(
+            shard_hash(LinkType::LinuxSll, &sll),
+            shard_hash(LinkType::Ethernet, &eth)
+        );
+    }
+
+    #[test]
+    fn garbage_hashes_to_zero_or_anything_but_never_panics() {
+        assert_eq!(shard_hash(LinkType::Ethernet, &[]), 0);
+        assert_eq!(shard_hash(LinkType::Ethernet, &[0xff; 13]), 0);
+        for n in 0..80 {
+            let junk: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
+            for link in [LinkType::Ethernet, LinkType::Raw, LinkType::LinuxSll2] {
+                let _ = shard_hash(link, &junk);
+            }
+        }
+    }
+
+    #[test]
+    fn teredo_hashes_by_the_server_address_alone() {
+        let server = [194, 136, 28, 76];
+        let udp = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16| {
+            let mut f = eth_v4(src, dst, &[], false);
+            f[14 + 20..14 + 22].copy_from_slice(&sp.to_be_bytes());
+            f[14 + 22..14 + 24].copy_from_slice(&dp.to_be_bytes());
+            f
+        };
+        let s = Sharder::new(PortSet::one(3544));
+        let h = s.hash(LinkType::Ethernet, &udp([10, 0, 0, 1], server, 5000, 3544));
+        assert_eq!(
+            h,
+            s.hash(LinkType::Ethernet, &udp(server, [10, 0, 0, 2], 3544, 6000))
+        );
+        assert_eq!(
+            h,
+            s.hash(LinkType::Ethernet, &udp([10, 0, 0, 3], server, 7000, 3544))
+        );
+        // Teredo off, or another port: the pair decides.
+        let off = Sharder::default();
+        assert_ne!(
+            off.hash(LinkType::Ethernet, &udp([10, 0, 0, 1], server, 5000, 3544)),
+            off.hash(LinkType::Ethernet, &udp([10, 0, 0, 3], server, 7000, 3544))
+        );
+        // The decoder path applies the same rule (Linux cooked capture).
+        let eth = udp([10, 0, 0, 1], server, 5000, 3544);
+        let mut sll = vec![0u8; 16];
+        sll[2..4].copy_from_slice(&1u16.to_be_bytes());
+        sll[14..16].copy_from_slice(&ETH_IPV4.to_be_bytes());
+        sll.extend_from_slice(&eth[14..]);
+        assert_eq!(s.hash(LinkType::LinuxSll, &sll), h);
+    }
+
+    #[test]
+    fn workers_share_the_hash_space_evenly() {
+        let mut counts = [0u32; 3];
+        for i in 0..30_000u32 {
+            let a = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+            let h = shard_hash(LinkType::Ethernet, &eth_v4(a, [172, 16, 0, 1], &[], false));
+            counts[worker_of(h, 3)] += 1;
+        }
+        for c in counts {
+            assert!((9_000..11_000).contains(&c), "uneven: {counts:?}");
+        }
+        assert_eq!(worker_of(u64::MAX, 2), 1);
+        assert_eq!(worker_of(0, 2), 0);
+    }
+}
