@@ -3,7 +3,8 @@
 #
 # Builds the release binaries, generates the benchmark capture with gen-bench-pcap
 # (100,000 TCP + 50,000 UDP flows; once, then reused), replays it RUNS times in each
-# mode: decode + flow tracking (inspection off, no EVE), + EVE flow records to
+# mode: decode only (`flow.tracking=false`), decode + flow tracking (inspection off, no
+# EVE), + EVE flow records to
 # /dev/null, and the full pipeline (reassembly, wizard, service inspectors, EVE flow
 # records and events), each with 1 and with 2 worker threads (THREADS), and prints
 # the median packets per second of each (whole run, and engine alone without file
@@ -121,6 +122,7 @@ last_median=""
 inputs=("$pcap")
 echo "== pcap-replay x $runs per mode"
 for t in $threads_list; do
+    run_mode "decode only, $t thread(s)" --threads "$t" --set flow.tracking=false
     run_mode "decode + tracking, $t thread(s)" --threads "$t" --set app-layer.enabled=false
     echo "   capture: $(field received <<<"$summary") packets," \
         "$(field flows <<<"$summary") flows," \

@@ -373,11 +373,23 @@ impl DefragSection {
 }
 
 /// `[flow]`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FlowConfig {
     /// Hash seed; 0 draws a random one per run (`--deterministic` fixes it).
     pub hash_seed: u64,
+    /// Track flows (the default). `false` only decodes and counts the packets: no
+    /// flows, no records (a benchmark of the decoder alone).
+    pub tracking: bool,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            hash_seed: 0,
+            tracking: true,
+        }
+    }
 }
 
 /// `[eve]`.

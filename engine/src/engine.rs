@@ -227,6 +227,8 @@ pub struct Engine<S: Sink> {
     fragments_held: bool,
     sweep_per_packet: u32,
     sweep_when_idle: u32,
+    /// `flow.tracking`: false only decodes and counts.
+    tracking: bool,
     /// The inspectors new flows get; `None` for a pure flow meter.
     inspectors: Option<Arc<InspectorSet>>,
     /// The configuration in force (the last one [`Engine::reload`] applied).
@@ -429,6 +431,7 @@ impl<S: Sink> Engine<S> {
             fragments_held: false,
             sweep_per_packet: config.stream.timeout_flows_per_packet,
             sweep_when_idle: config.stream.timeout_flows_when_idle,
+            tracking: config.flow.tracking,
             inspectors: None,
             config: Box::new(config.clone()),
             reloads: 0,
@@ -521,6 +524,9 @@ impl<S: Sink> Engine<S> {
         self.expire_fragments(pkt.ts);
         let outcome = decode(pkt.link, pkt.data);
         self.decode.count(pkt.link, &outcome);
+        if !self.tracking {
+            return;
+        }
         let frame = self.decode.packets;
         match outcome {
             Ok(Decoded::Ip(p)) => {
@@ -573,6 +579,16 @@ impl<S: Sink> Engine<S> {
     }
 
     fn push_chunk(&mut self, pkts: &[Packet<'_>], ordinals: Option<&[u64]>) {
+        if !self.tracking {
+            for pkt in pkts {
+                if pkt.ts > self.clock {
+                    self.clock = pkt.ts;
+                }
+                let outcome = decode(pkt.link, pkt.data);
+                self.decode.count(pkt.link, &outcome);
+            }
+            return;
+        }
         // Stage 1: decode, key, hash; prefetch the index lines.
         let mut ready: [Option<Keyed>; BATCH] = [None; BATCH];
         let mut fragments = 0u32;

@@ -350,3 +350,16 @@ fn batches_and_single_pushes_agree() {
     assert_eq!(s1, s2);
     assert_eq!(r1, r2);
 }
+
+#[test]
+fn decode_only_counts_every_packet_and_makes_no_flow() {
+    let frames = tcp_session(100, 0.0);
+    let (stats, records) = run(&["flow.tracking=false"], &frames);
+    assert_eq!(stats.decode.packets, frames.len() as u64);
+    assert_eq!(stats.cache.flows, 0);
+    assert_eq!(stats.packets_tracked, 0);
+    assert!(records.is_empty());
+    let (stats, records) = run(&[], &frames);
+    assert_eq!(stats.packets_tracked, frames.len() as u64);
+    assert_eq!(records.len(), 1);
+}
