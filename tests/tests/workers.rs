@@ -95,7 +95,13 @@ fn mixed_traffic() -> Vec<(u64, Vec<u8>)> {
         think_max: 4.0,
         ..Params::default()
     };
-    let path = std::env::temp_dir().join(format!("flowengine-workers-{}.pcap", std::process::id()));
+    // Tests run in parallel: each call its own file.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "flowengine-workers-{}-{n}.pcap",
+        std::process::id()
+    ));
     bench::generate(std::fs::File::create(&path).unwrap(), &params).unwrap();
     let mut frames = Vec::new();
     let mut file = PcapFile::open(&path).unwrap();
