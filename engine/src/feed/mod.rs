@@ -1,4 +1,5 @@
-//! Feeds: where packets come from. Today: capture files (pcap and pcapng).
+//! Feeds: where packets come from. Today: capture files (pcap and pcapng), read through
+//! a buffer or mapped into memory ([`ReadMode`]).
 //!
 //! Contract: a feed yields [`Packet`]s in capture order, each borrowing the feed's
 //! buffer until the next one. File-level problems are [`FeedError`]s that say which
@@ -10,6 +11,7 @@ mod legacy;
 pub mod pcap;
 mod pcapng;
 
+pub use buffer::ReadMode;
 pub use pcap::{FeedStats, PcapFile, BATCH};
 
 use crate::decode::LinkType;
