@@ -8,7 +8,7 @@
 //! (5 packets, to 192.0.2.2 port 80) and never closes. Clients are 10.0.0.1 upwards,
 //! one address per flow (so up to 16,777,214 flows). Replay with `stream.max_flows`
 //! at least `flows` and timeouts longer than the capture, and every flow is alive at
-//! the end. [`write`] writes such a capture as classic pcap (Ethernet, microseconds).
+//! the end. [`write()`] writes such a capture as classic pcap (Ethernet, microseconds).
 
 use crate::frame::{self, flags::*};
 use crate::pcap::{PcapWriter, DLT_EN10MB};
