@@ -13,7 +13,8 @@
 # With --ndpi, the same for the merged nDPI corpus (every DIR/*/input.pcap* read in
 # one run as one timeline, as `pcap-replay A B C` reads them; mid-stream pickup on).
 # With --criterion, also runs the engine's criterion benchmarks (decode, cache)
-# afterwards.
+# afterwards, and the capture reading benchmark (libpcap, buffered, mapped; pcap and
+# pcapng) on the same capture, printing median packets/s of each reader.
 #
 # Usage: scripts/bench.sh [--ndpi[=DIR]] [--criterion] [-h|--help]
 #   DIR defaults to ../shared/verify/ndpi/cases
@@ -162,4 +163,5 @@ fi
 if ((criterion)); then
     echo "== criterion benchmarks"
     cargo bench -p flowengine --bench decode --bench cache
+    BENCH_PCAP="$pcap" cargo bench -p flowengine-tests --bench feed -- --medians "$runs"
 fi

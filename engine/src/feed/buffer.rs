@@ -12,7 +12,8 @@
 //! are parsed.
 //!
 //! A mapped file is parsed where the kernel's page cache holds it: no copy and no read
-//! call. Its length is the file's length when it was opened (bytes appended later are
+//! call; the pages of what was read are unmapped again every 8 MiB, so the process's
+//! resident set does not grow with the file. Its length is the file's length when it was opened (bytes appended later are
 //! not seen), and it must not be truncated while it is read: touching a mapped page
 //! past the new end of the file raises `SIGBUS`, which ends the process. Read files
 //! that another program may shorten with [`ReadMode::Buffered`].
@@ -23,6 +24,12 @@ use std::io::{self, Read};
 const CAPACITY: usize = 1 << 20;
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 64 << 10;
+/// Mapped: released bytes after which their pages are dropped from the process.
+#[cfg(all(feature = "mmap", unix))]
+const DROP_EVERY: usize = 8 << 20;
+/// Alignment of the ranges dropped (a multiple of every page size in use).
+#[cfg(all(feature = "mmap", unix))]
+const DROP_ALIGN: usize = 64 << 10;
 
 /// How a capture file is read. Both modes yield the same packets and errors.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,6 +65,9 @@ pub(super) struct ReadBuf {
     end: usize,
     released: u64,
     eof: bool,
+    /// Mapped: bytes from the start whose pages were given back (see `drop_behind`).
+    #[cfg_attr(not(all(feature = "mmap", unix)), allow(dead_code))]
+    dropped: usize,
 }
 
 impl ReadBuf {
@@ -73,6 +83,7 @@ impl ReadBuf {
             end: 0,
             released: 0,
             eof: false,
+            dropped: 0,
         }
     }
 
@@ -90,6 +101,7 @@ impl ReadBuf {
                         end,
                         released: 0,
                         eof: true,
+                        dropped: 0,
                     }
                 }
                 None => ReadBuf::new(file),
@@ -170,6 +182,42 @@ impl ReadBuf {
     pub(super) fn release(&mut self) {
         self.released += (self.cursor - self.start) as u64;
         self.start = self.cursor;
+        #[cfg(all(feature = "mmap", unix))]
+        if self.start - self.dropped >= DROP_EVERY && self.is_mapped() {
+            self.drop_behind();
+        }
+    }
+
+    /// Mapped: unmaps the pages of released bytes from the process (they stay in the
+    /// page cache), so reading a large file does not grow the resident set by its
+    /// size. One `madvise` call per [`DROP_EVERY`] bytes read.
+    #[cfg(all(feature = "mmap", unix))]
+    #[cold]
+    fn drop_behind(&mut self) {
+        let Source::Map(m) = &self.source else {
+            return;
+        };
+        let end = self.start & !(DROP_ALIGN - 1);
+        if end <= self.dropped {
+            return;
+        }
+        // SAFETY: `dropped..end` lies before `start`, in bytes already released: no
+        // packet handed out borrows them any more (a packet borrows the reader until
+        // the next call, and that call releases before it parses), and the readers
+        // never look behind `start` again. The range is inside the map and starts
+        // and ends on a 64 KiB boundary (a multiple of any page size). Dropping
+        // pages of a read-only shared file map only unmaps them: touching them again
+        // would read the same file bytes back.
+        let r = unsafe {
+            m.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                self.dropped,
+                end - self.dropped,
+            )
+        };
+        // Advice only: on failure the pages simply stay mapped.
+        let _ = r;
+        self.dropped = end;
     }
 
     /// Index of the cursor in [`window`](Self::window).
@@ -218,4 +266,48 @@ fn map(file: &File) -> Option<memmap2::Mmap> {
     #[cfg(unix)]
     let _ = m.advise(memmap2::Advice::Sequential);
     Some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ReadBuf, ReadMode};
+
+    /// Reads `path` in 1000-byte records through `mode`, checking every byte, and
+    /// returns the reader at the end.
+    fn read_records(path: &std::path::Path, mode: ReadMode) -> ReadBuf {
+        let mut b = ReadBuf::open(std::fs::File::open(path).unwrap(), mode);
+        let mut n = 0usize;
+        while b.ensure(1000).unwrap() {
+            assert!(
+                b.peek(1000).iter().all(|&x| x == (n % 251) as u8),
+                "record {n}"
+            );
+            b.take(1000);
+            b.release();
+            n += 1;
+        }
+        assert_eq!(n, 12_000);
+        assert_eq!(b.position(), 12_000_000);
+        b
+    }
+
+    #[test]
+    fn mapped_reading_gives_back_pages_behind_it_and_reads_on() {
+        let dir = std::env::temp_dir().join(format!("flowengine-buf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("12m.bin");
+        let bytes: Vec<u8> = (0..12_000usize)
+            .flat_map(|i| std::iter::repeat_n((i % 251) as u8, 1000))
+            .collect();
+        std::fs::write(&p, &bytes).unwrap();
+        let mapped = read_records(&p, ReadMode::Auto);
+        if cfg!(all(feature = "mmap", unix)) {
+            assert!(mapped.is_mapped());
+            // Dropped every 8 MiB, on 64 KiB boundaries.
+            assert_eq!(mapped.dropped, (8 << 20) / (64 << 10) * (64 << 10));
+        }
+        let buffered = read_records(&p, ReadMode::Buffered);
+        assert!(!buffered.is_mapped());
+        assert_eq!(buffered.dropped, 0);
+    }
 }

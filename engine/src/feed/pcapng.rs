@@ -41,6 +41,37 @@ pub(super) struct Interface {
     /// Seconds added to every timestamp.
     offset: i64,
     pub(super) snaplen: u32,
+    /// Nanoseconds per timestamp unit when that is a whole number and there is no
+    /// offset (the fast path of [`Interface::time`]), else 0.
+    nanos_per_unit: u64,
+}
+
+impl Interface {
+    fn new(link: LinkType, resolution: u64, offset: i64, snaplen: u32) -> Self {
+        let nanos_per_unit = match resolution {
+            r if offset == 0 && r > 0 && NANOS_PER_SEC % r == 0 => NANOS_PER_SEC / r,
+            _ => 0,
+        };
+        Interface {
+            link,
+            resolution,
+            offset,
+            snaplen,
+            nanos_per_unit,
+        }
+    }
+
+    /// The time of `units` on this interface: [`ts_to_nanos`], by one multiplication
+    /// for the usual resolutions (micro- and nanoseconds) without an offset.
+    #[inline]
+    fn time(&self, units: u64) -> Timestamp {
+        if self.nanos_per_unit != 0 {
+            if let Some(n) = units.checked_mul(self.nanos_per_unit) {
+                return Timestamp::from_nanos(n);
+            }
+        }
+        ts_to_nanos(units, self.resolution, self.offset)
+    }
 }
 
 /// Why a block could not be read.
@@ -108,7 +139,7 @@ enum Step {
 }
 
 /// A `u32` at `at` in `b` in the given byte order (`b` holds at least `at + 4` bytes).
-#[inline]
+#[inline(always)]
 fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
     let w = [b[at], b[at + 1], b[at + 2], b[at + 3]];
     if big_endian {
@@ -226,8 +257,9 @@ impl NgReader {
                     return Err(NgError::Truncated);
                 }
             }
-            let fast = match kind {
-                EPB_TYPE => self.enhanced_packet(len, big),
+            let fast = match (kind, big) {
+                (EPB_TYPE, false) => self.enhanced_packet::<false>(len),
+                (EPB_TYPE, true) => self.enhanced_packet::<true>(len),
                 _ => None,
             };
             let step = match fast {
@@ -256,21 +288,21 @@ impl NgReader {
     /// well formed: the parser would accept it and give the same packet), parsed in
     /// place. `None` sends the block to the parser.
     #[inline]
-    fn enhanced_packet(&self, len: usize, big: bool) -> Option<Step> {
+    fn enhanced_packet<const BIG: bool>(&self, len: usize) -> Option<Step> {
         if len < EPB_OVERHEAD {
             return None;
         }
         let b = self.buf.peek(len);
-        let caplen = u32_at(b, 20, big);
+        let caplen = u32_at(b, 20, BIG);
         if caplen >= u32::MAX - 4
             || EPB_OVERHEAD + (caplen as usize).next_multiple_of(4) != len
-            || u32_at(b, len - 4, big) as usize != len
+            || u32_at(b, len - 4, BIG) as usize != len
         {
             return None;
         }
-        let if_id = u32_at(b, 8, big);
-        let units = (u64::from(u32_at(b, 12, big)) << 32) | u64::from(u32_at(b, 16, big));
-        let Some(iface) = self.interfaces.get(if_id as usize).copied() else {
+        let if_id = u32_at(b, 8, BIG);
+        let units = (u64::from(u32_at(b, 12, BIG)) << 32) | u64::from(u32_at(b, 16, BIG));
+        let Some(iface) = self.interfaces.get(if_id as usize) else {
             return Some(Step::Fail(NgError::Corrupt(
                 "packet names an interface that was never described",
             )));
@@ -279,8 +311,8 @@ impl NgReader {
             return Some(Step::Fail(NgError::UnsupportedLinkType(iface.link.dlt())));
         }
         Some(Step::Packet(Found {
-            iface,
-            ts: ts_to_nanos(units, iface.resolution, iface.offset),
+            iface: *iface,
+            ts: iface.time(units),
             start: self.buf.cursor() + 28,
             len: caplen as usize,
         }))
@@ -319,12 +351,12 @@ fn read_block(
             return Step::Skip;
         }
         Block::InterfaceDescription(idb) => {
-            interfaces.push(Interface {
-                link: LinkType::from_dlt(u32::from(idb.linktype.0 as u16)),
-                resolution: idb.ts_resolution().unwrap_or(1_000_000),
-                offset: idb.ts_offset(),
-                snaplen: idb.snaplen,
-            });
+            interfaces.push(Interface::new(
+                LinkType::from_dlt(u32::from(idb.linktype.0 as u16)),
+                idb.ts_resolution().unwrap_or(1_000_000),
+                idb.ts_offset(),
+                idb.snaplen,
+            ));
             return Step::Skip;
         }
         Block::EnhancedPacket(epb) => {
@@ -337,11 +369,7 @@ fn read_block(
                 return Step::Fail(NgError::UnsupportedLinkType(i.link.dlt()));
             }
             let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-            (
-                i,
-                ts_to_nanos(units, i.resolution, i.offset),
-                place(epb.packet_data()),
-            )
+            (i, i.time(units), place(epb.packet_data()))
         }
         Block::SimplePacket(spb) => {
             let Some(i) = interfaces.first().copied() else {
@@ -366,6 +394,40 @@ fn read_block(
 mod tests {
     use super::ts_to_nanos;
     use crate::time::Timestamp;
+
+    #[test]
+    fn the_fast_time_path_agrees_with_the_general_one() {
+        use super::Interface;
+        use crate::decode::LinkType;
+        for (res, off) in [
+            (1_000_000, 0),
+            (1_000_000_000, 0),
+            (1000, 0),
+            (1024, 0),
+            (1_000_000, 5),
+        ] {
+            let i = Interface::new(LinkType::Ethernet, res, off, 0);
+            assert_eq!(
+                i.nanos_per_unit != 0,
+                off == 0 && res != 1024,
+                "{res} {off}"
+            );
+            for units in [
+                0,
+                1,
+                999_999,
+                1_700_000_000_123_456,
+                u64::MAX / 999,
+                u64::MAX,
+            ] {
+                assert_eq!(
+                    i.time(units),
+                    ts_to_nanos(units, res, off),
+                    "{res} {off} {units}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn timestamps_convert_exactly() {
