@@ -534,7 +534,20 @@ fn a_burst_of_short_udp_flows_loses_no_event_or_reports_the_loss() {
     let flush = Instant::now();
     lab.conntrack(&["-F"]);
     let flush_secs = flush.elapsed().as_secs_f64();
-    std::thread::sleep(Duration::from_millis(1000));
+    // DESTROY events the kernel could not deliver are delivered again later (the
+    // broadcast-error option): wait until the records stop coming (the writer holds
+    // back at most a buffer's worth of lines).
+    let mut last = (0, Instant::now());
+    let give_up = Instant::now() + WAIT;
+    while Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(200));
+        let lines = std::fs::read(&eve).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+        if lines != last.0 {
+            last = (lines, Instant::now());
+        } else if lines as u64 + 100 >= n || last.1.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
     let total = started.elapsed().as_secs_f64();
     let summary = lab.stop(feed, &feed_err);
     let (new, destroy) = (counter(&summary, "new"), counter(&summary, "destroy"));
@@ -550,20 +563,20 @@ fn a_burst_of_short_udp_flows_loses_no_event_or_reports_the_loss() {
         value(&summary, "cpu seconds").unwrap_or("?"),
         value(&summary, "cpu ns per event").unwrap_or("?"),
     );
+    // Every event arrived, or the loss was reported (an overrun the kernel answered by
+    // delivering the DESTROYs again loses nothing).
+    assert!(
+        (new, destroy) == (n, n) || overruns > 0,
+        "{new} NEW + {destroy} DESTROY of {n} with no overrun reported: silent loss"
+    );
+    assert!(new <= n && destroy <= n);
+    // One record per flow seen: ended by its DESTROY, or at shutdown.
+    assert!(
+        records >= new.max(destroy) && records <= n,
+        "{records} records"
+    );
     if overruns == 0 {
-        assert_eq!(
-            (new, destroy),
-            (n, n),
-            "no overrun reported, so no event may be lost"
-        );
         assert_eq!(records, n);
-    } else {
-        // Loss happened and was reported; every flow seen still got one record.
-        assert!(
-            new < n || destroy < n,
-            "overruns reported but nothing lost?"
-        );
-        assert!(records >= new.max(destroy));
     }
     let _ = std::fs::remove_dir_all(eve.parent().unwrap());
 }
