@@ -14,7 +14,7 @@
 //!   `CONNTRACK_LOAD_FLOWS` (default 20 000; the documented full run is 200 000) UDP
 //!   flows, then a flush; every flow must give one record and the summary must count
 //!   every NEW and DESTROY, or report the overruns (ENOBUFS) that lost some. The rate is
-//!   printed.
+//!   printed. `CONNTRACK_LOAD_RCVBUF` sets the feed's `--rcvbuf`.
 //!
 //! The tests skip, saying why, only when the machine forbids network namespaces (not
 //! root, or `ip` refused with a permission error); any other failure fails them. The
@@ -525,7 +525,13 @@ fn a_burst_of_short_udp_flows_loses_no_event_or_reports_the_loss() {
         }
     };
     let eve = scratch("burst.json");
-    let (feed, feed_err) = lab.feed(&eve, &[]);
+    // CONNTRACK_LOAD_RCVBUF: the event socket's receive buffer (default: the feed's).
+    let rcvbuf = std::env::var("CONNTRACK_LOAD_RCVBUF").ok();
+    let extra: Vec<&str> = rcvbuf
+        .iter()
+        .flat_map(|b| ["--rcvbuf", b.as_str()])
+        .collect();
+    let (feed, feed_err) = lab.feed(&eve, &extra);
     let started = Instant::now();
     let (burst, done) = lab.python(&lab.a.clone(), BURST, &[B_IP, &n.to_string()]);
     let line = expect_line(&done, "ok", "UDP burst");

@@ -289,16 +289,22 @@ impl EventSocket {
         self.fd.as_raw_fd()
     }
 
-    /// Waits up to `timeout` (`None`: forever) for the next datagram.
+    /// Waits up to `timeout` (`None`: forever) for the next datagram. Under load a
+    /// datagram is usually queued already: it is read at once, and the socket is only
+    /// polled (a second system call) when nothing is there.
     pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Recv<'_>, SocketError> {
         let fd = self.fd.as_raw_fd();
-        if !wait_readable(fd, timeout).map_err(|source| SocketError::Io {
-            what: "poll(netlink)",
-            source,
-        })? {
-            return Ok(Recv::Timeout);
+        let mut got = recv_into(fd, &mut self.buf);
+        if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            if !wait_readable(fd, timeout).map_err(|source| SocketError::Io {
+                what: "poll(netlink)",
+                source,
+            })? {
+                return Ok(Recv::Timeout);
+            }
+            got = recv_into(fd, &mut self.buf);
         }
-        match recv_into(fd, &mut self.buf) {
+        match got {
             Ok(n) => {
                 self.stats.datagrams += 1;
                 self.stats.bytes += n as u64;
