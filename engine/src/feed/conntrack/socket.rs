@@ -466,6 +466,43 @@ impl QuerySocket {
         Ok(stats)
     }
 
+    /// Gets the entry whose original tuple is `orig` (in `zone`, if given), zeroing its
+    /// counters as it is read when `zero` is set: one request and its answer, the
+    /// per-flow accounting query. `Ok(None)` when there is no such entry.
+    pub fn get(
+        &mut self,
+        orig: &Tuple,
+        zone: Option<u16>,
+        zero: bool,
+    ) -> Result<Option<Entry>, SocketError> {
+        let family = if orig.src.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        } as u8;
+        let msg = if zero {
+            cta::MSG_GET_CTRZERO
+        } else {
+            cta::MSG_GET
+        };
+        self.start(msg, nl::F_ACK, family);
+        let mut t = *orig;
+        t.zone = None;
+        put_tuple(&mut self.req, cta::TUPLE_ORIG, &t);
+        if let Some(z) = zone {
+            put_attr(&mut self.req, cta::ZONE, &z.to_be_bytes());
+        }
+        self.send("conntrack get")?;
+        let mut found = None;
+        match self.answers("conntrack get", &mut DumpStats::default(), &mut |e| {
+            found = Some(*e)
+        }) {
+            Ok(()) => Ok(found),
+            Err(SocketError::Kernel { errno, .. }) if errno == libc::ENOENT => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deletes the entry whose original tuple is `orig` (in `zone`, if given). Its
     /// DESTROY event follows on the event socket.
     pub fn delete(&mut self, orig: &Tuple, zone: Option<u16>) -> Result<(), SocketError> {
