@@ -613,6 +613,103 @@ mod tests {
         }
     }
 
+    /// Every request and the event socket against the kernel, in a network namespace
+    /// of the test thread's own (`unshare`; root only, else skipped with a message):
+    /// create entries, see their NEW events, get one (and a missing one), dump them,
+    /// delete one by its tuple (its DESTROY comes), flush the rest.
+    #[test]
+    fn requests_and_events_in_a_namespace_of_our_own() {
+        let t = std::thread::spawn(|| {
+            // SAFETY: unshare takes no pointers; it moves only this thread to a new
+            // network namespace, which ends with the thread.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                let e = io::Error::last_os_error();
+                eprintln!("skip: cannot make a network namespace here: {e}");
+                return;
+            }
+            namespace_round_trip();
+        });
+        t.join().unwrap();
+    }
+
+    fn namespace_round_trip() {
+        use crate::feed::conntrack::parse::IcmpTuple;
+        let mut ev = EventSocket::open(DEFAULT_RCVBUF).unwrap();
+        let mut q = QuerySocket::open().unwrap();
+        let udp = |sp: u16| Tuple {
+            src: "10.9.0.1".parse().unwrap(),
+            dst: "10.9.0.2".parse().unwrap(),
+            proto: 17,
+            src_port: sp,
+            dst_port: 53,
+            icmp: None,
+            zone: None,
+        };
+        let v6 = Tuple {
+            src: "fd09::1".parse().unwrap(),
+            dst: "fd09::2".parse().unwrap(),
+            ..udp(5000)
+        };
+        let icmp = Tuple {
+            proto: 1,
+            src_port: 0,
+            dst_port: 0,
+            icmp: Some(IcmpTuple {
+                id: 77,
+                icmp_type: 8,
+                code: 0,
+            }),
+            ..udp(0)
+        };
+        for t in [udp(4000), v6, icmp] {
+            q.create(&t, 60).unwrap();
+        }
+        assert!(matches!(
+            q.create(&udp(4000), 60),
+            Err(SocketError::Kernel {
+                errno: libc::EEXIST,
+                ..
+            })
+        ));
+        let got = q.get(&udp(4000), None, false).unwrap().unwrap();
+        assert_eq!(got.orig, Some(udp(4000)));
+        assert_eq!(got.timeout.map(|t| t <= 60), Some(true));
+        assert_eq!(q.get(&udp(4001), None, true).unwrap(), None);
+        let mut listed = Vec::new();
+        let s = q
+            .dump(0, false, &mut |e| listed.push(e.orig.unwrap()))
+            .unwrap();
+        assert_eq!((s.entries, listed.len()), (3, 3));
+        for t in [udp(4000), v6, icmp] {
+            assert!(listed.contains(&t), "{t:?} not in {listed:?}");
+        }
+        q.delete(&udp(4000), None).unwrap();
+        assert_eq!(q.get(&udp(4000), None, false).unwrap(), None);
+        assert!(matches!(
+            q.delete(&udp(4000), None),
+            Err(SocketError::Kernel {
+                errno: libc::ENOENT,
+                ..
+            })
+        ));
+        q.flush().unwrap();
+        assert_eq!(q.dump(0, false, &mut |_| {}).unwrap().entries, 0);
+        // The events: three NEWs, three DESTROYs (one delete, two by the flush).
+        let mut seen = Vec::new();
+        while let Recv::Data(d) = ev.recv(Some(Duration::from_millis(500))).unwrap() {
+            for_each_event(d, |k, e| seen.push((k, e.orig.unwrap())));
+        }
+        let count = |k| seen.iter().filter(|(kind, _)| *kind == k).count();
+        assert_eq!(
+            (count(EventKind::New), count(EventKind::Destroy)),
+            (3, 3),
+            "{seen:?}"
+        );
+        assert!(seen.contains(&(EventKind::Destroy, udp(4000))));
+        assert_eq!(ev.stats().overruns, 0);
+        assert!(ev.stats().datagrams >= 6);
+    }
+
     #[test]
     fn for_each_event_counts_broken_messages() {
         let good = include_bytes!(concat!(
