@@ -39,6 +39,10 @@
 //! ```
 //!
 //! For EVE JSON, pass an [`EveWriter`] as the sink.
+//!
+//! On Linux (feature `conntrack`, on by default), `feed::conntrack` and
+//! `ConntrackTracker` turn the kernel's conntrack events into the same records,
+//! without packets.
 
 pub mod cache;
 pub mod config;
