@@ -9,7 +9,8 @@
 //!   with `conntrack -L -o extended`, then the table is flushed (`conntrack -F`: the
 //!   DESTROY events); after SIGTERM the EVE file must hold exactly one record per
 //!   connection, client = A, with the kernel's packet and byte counters both ways and
-//!   its TCP state.
+//!   its TCP state. The feed also dumps the table every 0.2 s: one more ping, left open
+//!   at SIGTERM, must end `shutdown` with the counters of the last dump.
 //! - `a_burst_of_short_udp_flows_loses_no_event_or_reports_the_loss`: a burst of
 //!   `CONNTRACK_LOAD_FLOWS` (default 20 000; the documented full run is 200 000) UDP
 //!   flows, then a flush; every flow must give one record and the summary must count
@@ -75,6 +76,21 @@ for seq in range(3):
     s.sendto(struct.pack('!BBHHH', 8, 0, csum(h), 0x7777, seq) + body, (b, 0))
     while s.recv(2048)[20] != 0:
         pass
+print('ok', flush=True)
+"#;
+
+/// From A: one more ping (another id: another flow), left open.
+const PING_OPEN: &str = r#"
+import socket, struct, sys
+def csum(x):
+    s = sum(struct.unpack('!%dH' % (len(x) // 2), x)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(5)
+body = b'flowengine-open!'
+h = struct.pack('!BBHHH', 8, 0, 0, 0x8888, 0) + body
+s.sendto(struct.pack('!BBHHH', 8, 0, csum(h), 0x8888, 0) + body, (sys.argv[1], 0))
+while s.recv(2048)[20] != 0:
+    pass
 print('ok', flush=True)
 "#;
 
@@ -434,7 +450,8 @@ fn tcp_udp_icmp_records_match_the_kernels_counters() {
         }
     };
     let eve = scratch("records.json");
-    let (feed, feed_err) = lab.feed(&eve, &[]);
+    // Dumps every 0.2 s too: mid-flow counters for the flow left open at the end.
+    let (feed, feed_err) = lab.feed(&eve, &["--poll-interval", "0.2"]);
     let (_, ready) = lab.python(&lab.b.clone(), SERVERS, &[B_IP]);
     expect_line(&ready, "ready", "servers in B");
     let (client, done) = lab.python(&lab.a.clone(), CLIENT, &[B_IP]);
@@ -446,14 +463,40 @@ fn tcp_udp_icmp_records_match_the_kernels_counters() {
     assert_eq!(kernel.len(), 3, "tcp, udp, icmp in A's table: {listed}");
     lab.conntrack(&["-F"]);
     std::thread::sleep(Duration::from_millis(500));
+    // One more flow, still open at SIGTERM: a `shutdown` record with the counters of
+    // the last dump.
+    let (ping, done) = lab.python(&lab.a.clone(), PING_OPEN, &[B_IP]);
+    expect_line(&done, "ok", "open ping in A");
+    assert!(wait_for(&mut lab.children[ping], "open ping").success());
+    std::thread::sleep(Duration::from_millis(700));
     let summary = lab.stop(feed, &feed_err);
     let records = read_eve(&eve);
-    assert_eq!(records.len(), 3, "one record per connection: {records:#?}");
+    assert_eq!(records.len(), 4, "one record per connection: {records:#?}");
     assert_eq!(counter(&summary, "overruns (ENOBUFS)"), 0);
     assert_eq!(counter(&summary, "destroy"), 3);
+    assert!(counter(&summary, "dumps") >= 2, "{summary:#?}");
+    let open: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["flow"]["reason"] == "shutdown")
+        .collect();
+    assert_eq!(open.len(), 1, "{records:#?}");
+    let f = &open[0]["flow"];
+    assert_eq!(
+        (open[0]["proto"].as_str(), open[0]["icmp_type"].as_u64()),
+        (Some("ICMP"), Some(8))
+    );
+    assert_eq!(
+        (f["pkts_toserver"].as_u64(), f["pkts_toclient"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (f["bytes_toserver"].as_u64(), f["bytes_toclient"].as_u64()),
+        (Some(44), Some(44))
+    );
     for k in &kernel {
         let r = records
             .iter()
+            .filter(|r| r["flow"]["reason"] == "timeout")
             .find(|r| r["proto"].as_str().unwrap().eq_ignore_ascii_case(&k.proto))
             .unwrap_or_else(|| panic!("no record for {k:?}"));
         assert_eq!(r["event_type"], "flow");
