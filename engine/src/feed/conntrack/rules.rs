@@ -43,6 +43,10 @@ use super::parse::{status, tcp_state, Counters, Entry, EventKind, Tuple};
 use crate::time::Timestamp;
 use std::collections::{HashMap, VecDeque};
 
+/// The rules' maps: foldhash, randomly seeded per map (tuples come from the network, so
+/// the seed keeps hash flooding out); iteration order is never relied on.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// What identifies a conntrack entry: its id, its original tuple and its zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CtKey {
@@ -270,9 +274,9 @@ pub const TOMBSTONES: usize = 65_536;
 /// The rules' state: live flows and recent tombstones.
 #[derive(Debug, Default)]
 pub struct Rules {
-    flows: HashMap<CtKey, CtFlow>,
+    flows: Map<CtKey, CtFlow>,
     /// Stop time (ns) of recently destroyed keys.
-    tombs: HashMap<CtKey, u64>,
+    tombs: Map<CtKey, u64>,
     tomb_order: VecDeque<CtKey>,
     next_ordinal: u64,
     gen: u64,
