@@ -569,7 +569,9 @@ fn a_burst_of_short_udp_flows_loses_no_event_or_reports_the_loss() {
     };
     let eve = scratch("burst.json");
     // CONNTRACK_LOAD_RCVBUF: the event socket's receive buffer (default: the feed's).
-    let rcvbuf = std::env::var("CONNTRACK_LOAD_RCVBUF").ok();
+    let rcvbuf = std::env::var("CONNTRACK_LOAD_RCVBUF")
+        .ok()
+        .filter(|v| !v.is_empty());
     let extra: Vec<&str> = rcvbuf
         .iter()
         .flat_map(|b| ["--rcvbuf", b.as_str()])
