@@ -4,8 +4,8 @@
 //! runs in), turns them into flows with flowengine's conntrack rules, and writes one EVE
 //! `flow` record per connection when the kernel destroys it, with a `conntrack` object
 //! (state, mark, zone, id, status). With `--poll-interval`, a second socket dumps the
-//! table that often: mid-flow counters, counter resets (id reuse) and entries whose
-//! DESTROY was lost. On SIGINT or SIGTERM (or after `--duration`), every open flow gets
+//! table that often, on a thread of its own (events keep being read meanwhile):
+//! mid-flow counters, counter resets (id reuse) and entries whose DESTROY was lost. On SIGINT or SIGTERM (or after `--duration`), every open flow gets
 //! its record (reason `shutdown`) and a summary goes to stderr, in pcap-replay's style;
 //! events the kernel could not queue (`ENOBUFS`) are counted and reported there, never
 //! hidden. A second signal ends the process at once.
@@ -70,11 +70,12 @@ fn run(args: &Args) -> Result<()> {
 mod linux {
     use super::*;
     use flowengine::feed::conntrack::socket::{for_each_event, SocketStats};
-    use flowengine::feed::conntrack::{CounterMode, EventSocket, QuerySocket, Recv};
+    use flowengine::feed::conntrack::{CounterMode, Entry, EventSocket, QuerySocket, Recv};
     use flowengine::{ConntrackStats, ConntrackTracker, EveOptions, EveWriter, Timestamp};
     use std::fmt::Write as _;
     use std::io::{BufWriter, Write};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::mpsc::{sync_channel, Receiver, TryRecvError};
     use std::sync::Arc;
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -126,10 +127,19 @@ mod linux {
         );
         let mut events = EventSocket::open(args.rcvbuf).context("conntrack event socket")?;
         let poll_every = secs(args.poll_interval, "--poll-interval")?;
-        let mut query = if poll_every.is_zero() {
+        // Dumps run on a thread of their own, so that reading events goes on while the
+        // kernel lists a large table; the answers come over a bounded channel and are
+        // applied between events.
+        let polls_rx = if poll_every.is_zero() {
             None
         } else {
-            Some(QuerySocket::open().context("conntrack request socket")?)
+            let q = QuerySocket::open().context("conntrack request socket")?;
+            Some(spawn_poller(
+                q,
+                poll_every,
+                args.poll_zero,
+                Arc::clone(&stop),
+            )?)
         };
         let deadline = args
             .duration
@@ -158,14 +168,49 @@ mod linux {
         let mut polls = 0u64;
         let mut interrupted = 0u64;
         let mut poll_time = Duration::ZERO;
-        let mut next_poll = Instant::now() + poll_every;
+        let mut dump_at: Option<Timestamp> = None;
         while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
-            let wait = if query.is_some() {
-                next_poll.saturating_duration_since(Instant::now())
+            // Dump answers waiting: apply a batch of them, then read events without
+            // waiting.
+            let mut more = false;
+            if let Some(rx) = &polls_rx {
+                for _ in 0..4096 {
+                    match rx.try_recv() {
+                        Ok(Poll::Begin(t)) => {
+                            tracker.dump_begin(t);
+                            dump_at = Some(t);
+                        }
+                        Ok(Poll::Entry(e)) => {
+                            let t = dump_at.unwrap_or_else(now);
+                            tracker.dump_entry(&e, t, mode);
+                        }
+                        Ok(Poll::End {
+                            interrupted: intr,
+                            took,
+                        }) => {
+                            if intr {
+                                interrupted += 1;
+                            } else if dump_at.take().is_some() {
+                                tracker.dump_end(now());
+                            }
+                            polls += 1;
+                            poll_time += took;
+                        }
+                        Ok(Poll::Failed(e)) => anyhow::bail!("conntrack dump: {e}"),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => {
+                            anyhow::bail!("the conntrack dump thread stopped")
+                        }
+                    }
+                    more = true;
+                }
+            }
+            let wait = if more {
+                Duration::ZERO
             } else {
-                Duration::from_millis(200)
+                Duration::from_millis(100)
             };
-            match events.recv(Some(wait.min(Duration::from_millis(200))))? {
+            match events.recv(Some(wait))? {
                 Recv::Data(d) => {
                     let t = now();
                     bad += for_each_event(d, |k, e| tracker.event(k, e, t));
@@ -174,32 +219,14 @@ mod linux {
                     eprintln!(
                         "flowengine-conntrack: warning: the kernel dropped events (ENOBUFS): \
                          raise --rcvbuf{}",
-                        if query.is_some() {
-                            "; the next dump ends flows whose DESTROY was lost"
+                        if polls_rx.is_some() {
+                            "; the dumps end flows whose DESTROY was lost"
                         } else {
                             "; add --poll-interval to end flows whose DESTROY was lost"
                         }
                     );
                 }
                 Recv::Timeout => {}
-            }
-            if let Some(q) = query.as_mut() {
-                if Instant::now() >= next_poll {
-                    let t = now();
-                    let took = Instant::now();
-                    tracker.dump_begin(t);
-                    let s = q
-                        .dump(0, args.poll_zero, &mut |e| tracker.dump_entry(e, t, mode))
-                        .context("conntrack dump")?;
-                    if s.interrupted {
-                        interrupted += 1;
-                    } else {
-                        tracker.dump_end(t);
-                    }
-                    polls += 1;
-                    poll_time += took.elapsed();
-                    next_poll = Instant::now() + poll_every;
-                }
             }
         }
         let sock = events.stats();
@@ -231,6 +258,63 @@ mod linux {
             );
         }
         Ok(())
+    }
+
+    /// What the dump thread sends. (Entries are most messages: boxing them would
+    /// allocate per entry.)
+    #[allow(clippy::large_enum_variant)]
+    enum Poll {
+        /// A dump starts, read at this time.
+        Begin(Timestamp),
+        /// One entry of it.
+        Entry(Entry),
+        /// It ended; `interrupted` when the kernel flagged it (it may miss entries).
+        End { interrupted: bool, took: Duration },
+        /// It failed.
+        Failed(String),
+    }
+
+    /// Dumps the table every `every` on a thread of its own until `stop`.
+    fn spawn_poller(
+        mut q: QuerySocket,
+        every: Duration,
+        zero: bool,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Receiver<Poll>> {
+        let (tx, rx) = sync_channel::<Poll>(1 << 14);
+        std::thread::Builder::new()
+            .name("conntrack-dump".into())
+            .spawn(move || {
+                let mut next = Instant::now() + every;
+                while !stop.load(Ordering::Relaxed) {
+                    let left = next.saturating_duration_since(Instant::now());
+                    if !left.is_zero() {
+                        std::thread::sleep(left.min(Duration::from_millis(100)));
+                        continue;
+                    }
+                    let took = Instant::now();
+                    if tx.send(Poll::Begin(now())).is_err() {
+                        return;
+                    }
+                    let mut gone = false;
+                    let r = q.dump(0, zero, &mut |e| {
+                        gone = gone || tx.send(Poll::Entry(*e)).is_err();
+                    });
+                    let msg = match r {
+                        Ok(s) => Poll::End {
+                            interrupted: s.interrupted,
+                            took: took.elapsed(),
+                        },
+                        Err(e) => Poll::Failed(e.to_string()),
+                    };
+                    if gone || tx.send(msg).is_err() {
+                        return;
+                    }
+                    next = Instant::now() + every;
+                }
+            })
+            .context("starting the dump thread")?;
+        Ok(rx)
     }
 
     struct Extra {
