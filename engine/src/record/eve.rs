@@ -285,6 +285,21 @@ impl Serialize for TcpPart<'_> {
     }
 }
 
+struct CtPart<'a>(&'a super::ConntrackRecord);
+
+impl Serialize for CtPart<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("state", c.state)?;
+        m.serialize_entry("mark", &c.mark)?;
+        m.serialize_entry("zone", &c.zone)?;
+        m.serialize_entry("id", &c.id)?;
+        m.serialize_entry("status", &c.status)?;
+        m.end()
+    }
+}
+
 /// A record as an EVE `flow` event.
 pub struct EveFlow<'a> {
     record: &'a FlowRecord,
@@ -346,6 +361,9 @@ impl Serialize for EveFlow<'_> {
         m.serialize_entry("flow", &FlowPart(r))?;
         if let Some(tcp) = &r.tcp {
             m.serialize_entry("tcp", &TcpPart(tcp))?;
+        }
+        if let Some(ct) = &r.conntrack {
+            m.serialize_entry("conntrack", &CtPart(ct))?;
         }
         m.end()
     }
@@ -555,6 +573,15 @@ fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
         }
         c.close();
     }
+    if let Some(ct) = &r.conntrack {
+        let mut c = m.child("conntrack");
+        c.str("state", ct.state);
+        c.num("mark", u64::from(ct.mark));
+        c.num("zone", u64::from(ct.zone));
+        c.num("id", u64::from(ct.id));
+        c.num("status", u64::from(ct.status));
+        c.close();
+    }
     m.close();
 }
 
@@ -694,6 +721,7 @@ mod tests {
                 state: Some(TcpState::Closed),
             }),
             app: Default::default(),
+            conntrack: None,
         }
     }
 
@@ -873,6 +901,27 @@ mod tests {
                 assert_eq!(fast, slow);
             }
         }
+    }
+
+    #[test]
+    fn conntrack_flows_add_a_conntrack_object_and_both_writers_agree() {
+        let mut r = record();
+        r.tcp = None;
+        r.conntrack = Some(crate::record::ConntrackRecord {
+            state: "time_wait",
+            mark: 42,
+            zone: 7,
+            id: 300_000_000,
+            status: 14,
+        });
+        let line = render(&r, EveOptions::default());
+        assert!(line.ends_with(concat!(
+            r#""alerted":false},"conntrack":{"state":"time_wait","mark":42,"zone":7,"#,
+            r#""id":300000000,"status":14}}"#,
+            "\n"
+        )));
+        let slow = serde_json::to_string(&EveFlow::new(&r, EveOptions::default())).unwrap() + "\n";
+        assert_eq!(line, slow);
     }
 
     #[test]
