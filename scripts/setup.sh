@@ -9,6 +9,8 @@ declare -A NEED=(
   [cc]=gcc            # the linker driver rustc uses
   [ip]=iproute2       # network namespaces for pcap-replay's live-capture test
   [kill]=procps       # the live-capture test stops pcap-replay with SIGTERM
+  [nft]=nftables      # the conntrack feed's tests: a `ct state` rule makes a namespace track
+  [conntrack]=conntrack # the conntrack feed's tests read the kernel's own counters with it
 )
 # Debian packages with no command to look for
 PACKAGES=(

@@ -436,8 +436,23 @@ def main():
     t = 1_700_000_000 * 1_000_000
     put("pcap_file", pcapng([(t, ipv4(A, B, 17, udp(1, 2, b"ng"))), (t + 5, ipv4(B, A, 17, udp(2, 1, b"gn")))]))
     n_pcap += 1
-    print(f"seeded {n_pcap} pcap_file, {n_frames} decode_track and {n_dt} defrag_tunnel inputs"
-          f" under {HERE}/corpus")
+    # conntrack_parse: the recorded ctnetlink messages (options byte first), one by
+    # one, each TCP connection's events together, and everything in one datagram.
+    fx = os.path.join(HERE, "..", "src", "feed", "conntrack", "fixtures")
+    msgs = sorted(f for f in os.listdir(fx) if f.endswith(".bin"))
+    n_ct = 0
+    for f in msgs:
+        with open(os.path.join(fx, f), "rb") as fh:
+            put("conntrack_parse", bytes([n_ct % 4]) + fh.read())
+        n_ct += 1
+    every = b"".join(open(os.path.join(fx, f), "rb").read() for f in msgs)
+    tcp_msgs = b"".join(open(os.path.join(fx, f), "rb").read() for f in msgs if "-tcp-" in f)
+    for opts in range(4):
+        put("conntrack_parse", bytes([opts]) + every)
+        put("conntrack_parse", bytes([opts]) + tcp_msgs)
+        n_ct += 2
+    print(f"seeded {n_pcap} pcap_file, {n_frames} decode_track, {n_dt} defrag_tunnel and"
+          f" {n_ct} conntrack_parse inputs under {HERE}/corpus")
 
 
 if __name__ == "__main__":

@@ -39,9 +39,15 @@
 //! ```
 //!
 //! For EVE JSON, pass an [`EveWriter`] as the sink.
+//!
+//! On Linux (feature `conntrack`, on by default), `feed::conntrack` and
+//! `ConntrackTracker` turn the kernel's conntrack events into the same records,
+//! without packets.
 
 pub mod cache;
 pub mod config;
+#[cfg(all(feature = "conntrack", target_os = "linux"))]
+mod conntrack;
 pub mod decode;
 pub mod defrag;
 mod engine;
@@ -56,11 +62,13 @@ pub mod time;
 pub mod workers;
 
 pub use config::{Config, ConfigBuilder, ConfigError, SetOutcome};
+#[cfg(all(feature = "conntrack", target_os = "linux"))]
+pub use conntrack::{ConntrackStats, ConntrackTracker};
 pub use decode::LinkType;
 pub use engine::{Engine, EngineError, Reloaded, Stats};
 pub use feed::{FeedError, Packet, PcapFile};
 pub use flow::{EndReason, FlowState, Verdict};
 pub use record::eve::{EveOptions, EveWriter};
-pub use record::{FlowRecord, Sink};
+pub use record::{ConntrackRecord, FlowRecord, Sink};
 pub use time::Timestamp;
 pub use workers::Workers;

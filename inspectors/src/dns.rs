@@ -27,10 +27,9 @@ use flowengine::flow::Direction;
 use flowengine::inspect::{
     AppEvent, Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind, Transport,
 };
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use flowengine::record::json;
 use serde_json::Value;
 use std::any::Any;
-use std::fmt::Write as _;
 
 /// Most compression pointers followed in one name.
 pub const MAX_POINTERS: usize = 32;
@@ -212,12 +211,14 @@ impl AppEvent for DnsEvent {
     }
 
     fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or_default()
+        // The text rendering is the one rendering; read it back.
+        let mut out = Vec::new();
+        write_event(self, &mut out);
+        serde_json::from_slice(&out).unwrap_or_default()
     }
 
     fn write_json(&self, out: &mut Vec<u8>) {
-        // Straight to text, without maps in between (the hot path).
-        let _ = serde_json::to_writer(out, self);
+        write_event(self, out);
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -227,49 +228,68 @@ impl AppEvent for DnsEvent {
 
 /// Suricata's EVE `dns` v3 object: header fields, then the sections; absent fields
 /// and empty sections are left out (an empty EDNS OPT record among the additionals
-/// too).
-impl Serialize for DnsEvent {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let f = self.flags;
-        let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("version", &3)?;
-        let kind = if self.is_response() {
+/// too). Written straight to text: the one rendering, which `to_json` reads back.
+fn write_event(e: &DnsEvent, out: &mut Vec<u8>) {
+    let f = e.flags;
+    let mut m = json::Object::open(out);
+    m.u64("version", 3);
+    m.str(
+        "type",
+        if e.is_response() {
             "response"
         } else {
             "request"
-        };
-        m.serialize_entry("type", kind)?;
-        m.serialize_entry("tx_id", &self.tx_id)?;
-        m.serialize_entry("id", &self.id)?;
-        m.serialize_entry("flags", &format_args!("{f:x}"))?;
-        for (bit, key) in [
-            (0x8000, "qr"),
-            (0x0400, "aa"),
-            (0x0200, "tc"),
-            (0x0100, "rd"),
-            (0x0080, "ra"),
-            (0x0040, "z"),
-        ] {
-            if f & bit != 0 {
-                m.serialize_entry(key, &true)?;
-            }
+        },
+    );
+    m.u64("tx_id", e.tx_id);
+    m.u64("id", u64::from(e.id));
+    let mut flags = [0u8; 4];
+    m.str("flags", hex_u16(f, &mut flags));
+    for (bit, key) in [
+        (0x8000, "qr"),
+        (0x0400, "aa"),
+        (0x0200, "tc"),
+        (0x0100, "rd"),
+        (0x0080, "ra"),
+        (0x0040, "z"),
+    ] {
+        if f & bit != 0 {
+            m.bool(key, true);
         }
-        m.serialize_entry("opcode", &((f >> 11) & 0xf))?;
-        m.serialize_entry("rcode", &rcode_string(f))?;
-        if !self.queries.is_empty() {
-            m.serialize_entry("queries", &Queries(&self.queries))?;
-        }
-        if !self.answers.is_empty() {
-            m.serialize_entry("answers", &Records(&self.answers, false))?;
-        }
-        if !self.authorities.is_empty() {
-            m.serialize_entry("authorities", &Records(&self.authorities, false))?;
-        }
-        if self.additionals.iter().any(rendered_additional) {
-            m.serialize_entry("additionals", &Records(&self.additionals, true))?;
-        }
-        m.end()
     }
+    m.u64("opcode", u64::from((f >> 11) & 0xf));
+    let mut num = itoa::Buffer::new();
+    m.str(
+        "rcode",
+        rcode_name(f).unwrap_or_else(|| num.format(f & 0xf)),
+    );
+    if !e.queries.is_empty() {
+        let mut a = m.array("queries");
+        for q in &e.queries {
+            let mut o = a.object();
+            o.str("rrname", &q.rrname.value);
+            let mut num = itoa::Buffer::new();
+            o.str(
+                "rrtype",
+                rrtype_name(q.rrtype).unwrap_or_else(|| num.format(q.rrtype)),
+            );
+            if q.rrname.truncated {
+                o.bool("rrname_truncated", true);
+            }
+            o.close();
+        }
+        a.close();
+    }
+    if !e.answers.is_empty() {
+        write_records(&mut m, "answers", &e.answers, false);
+    }
+    if !e.authorities.is_empty() {
+        write_records(&mut m, "authorities", &e.authorities, false);
+    }
+    if e.additionals.iter().any(rendered_additional) {
+        write_records(&mut m, "additionals", &e.additionals, true);
+    }
+    m.close();
 }
 
 /// An additional record that is written (an empty EDNS OPT record is not).
@@ -277,223 +297,198 @@ fn rendered_additional(r: &DnsRecord) -> bool {
     !matches!(&r.data, RData::Opt(o) if o.is_empty())
 }
 
-struct Queries<'a>(&'a [DnsQuery]);
-
-impl Serialize for Queries<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
-        for q in self.0 {
-            seq.serialize_element(&Query(q))?;
-        }
-        seq.end()
-    }
-}
-
-struct Query<'a>(&'a DnsQuery);
-
-impl Serialize for Query<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let q = self.0;
-        let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("rrname", &q.rrname.value)?;
-        m.serialize_entry("rrtype", &rrtype_string(q.rrtype))?;
-        if q.rrname.truncated {
-            m.serialize_entry("rrname_truncated", &true)?;
-        }
-        m.end()
-    }
-}
-
 /// A section's records as Suricata's detailed format renders them: a TXT record
-/// gives one entry per character string; with `.1` (the additional section) an empty
-/// OPT record gives none.
-struct Records<'a>(&'a [DnsRecord], bool);
-
-impl Serialize for Records<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut seq = ser.serialize_seq(None)?;
-        for r in self.0.iter().filter(|r| !self.1 || rendered_additional(r)) {
-            match &r.data {
-                RData::Txt(strings) => {
-                    for t in strings {
-                        seq.serialize_element(&Record { r, txt: Some(t) })?;
-                    }
+/// gives one entry per character string; in the additional section (`additional`)
+/// an empty OPT record gives none.
+fn write_records(m: &mut json::Object<'_>, key: &str, records: &[DnsRecord], additional: bool) {
+    let mut a = m.array(key);
+    for r in records
+        .iter()
+        .filter(|r| !additional || rendered_additional(r))
+    {
+        match &r.data {
+            RData::Txt(strings) => {
+                for t in strings {
+                    write_record(&mut a, r, Some(t));
                 }
-                _ => seq.serialize_element(&Record { r, txt: None })?,
             }
+            _ => write_record(&mut a, r, None),
         }
-        seq.end()
     }
+    a.close();
 }
 
 /// One rendered record; `txt` is the character string of a TXT record's entry.
-struct Record<'a> {
-    r: &'a DnsRecord,
-    txt: Option<&'a [u8]>,
-}
-
-impl Serialize for Record<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let r = self.r;
-        let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("rrname", &r.rrname.value)?;
-        if r.rrname.truncated {
-            m.serialize_entry("rrname_truncated", &true)?;
+fn write_record(a: &mut json::Array<'_>, r: &DnsRecord, txt: Option<&[u8]>) {
+    let mut m = a.object();
+    m.str("rrname", &r.rrname.value);
+    if r.rrname.truncated {
+        m.bool("rrname_truncated", true);
+    }
+    let mut num = itoa::Buffer::new();
+    m.str(
+        "rrtype",
+        rrtype_name(r.rrtype).unwrap_or_else(|| num.format(r.rrtype)),
+    );
+    m.u64("ttl", u64::from(r.ttl));
+    match &r.data {
+        RData::Addr(a) => {
+            let mut buf = [0u8; 39];
+            m.str("rdata", addr_text(a, &mut buf));
         }
-        m.serialize_entry("rrtype", &rrtype_string(r.rrtype))?;
-        m.serialize_entry("ttl", &r.ttl)?;
-        match &r.data {
-            RData::Addr(a) => m.serialize_entry("rdata", &print_addr(a))?,
-            RData::Name(n) => {
-                m.serialize_entry("rdata", &n.value)?;
-                if n.truncated {
-                    m.serialize_entry("rdata_truncated", &true)?;
+        RData::Name(n) => {
+            m.str("rdata", &n.value);
+            if n.truncated {
+                m.bool("rdata_truncated", true);
+            }
+        }
+        RData::Txt(_) => {
+            if let Some(t) = txt {
+                m.str("rdata", &eve_string(t));
+            }
+        }
+        RData::Null(b) => m.str("rdata", &eve_string(b)),
+        RData::Soa {
+            mname,
+            rname,
+            values,
+        } => {
+            let mut o = m.object("soa");
+            o.str("mname", &mname.value);
+            if mname.truncated {
+                o.bool("mname_truncated", true);
+            }
+            o.str("rname", &rname.value);
+            if rname.truncated {
+                o.bool("rname_truncated", true);
+            }
+            for (k, v) in ["serial", "refresh", "retry", "expire", "minimum"]
+                .iter()
+                .zip(values)
+            {
+                o.u64(k, u64::from(*v));
+            }
+            o.close();
+        }
+        RData::Srv {
+            priority,
+            weight,
+            port,
+            target,
+        } => {
+            let mut o = m.object("srv");
+            o.u64("priority", u64::from(*priority));
+            o.u64("weight", u64::from(*weight));
+            o.u64("port", u64::from(*port));
+            o.str("name", &target.value);
+            o.close();
+        }
+        RData::Sshfp {
+            algo,
+            fp_type,
+            fingerprint,
+        } => {
+            let mut fp = String::with_capacity(fingerprint.len() * 3);
+            for (i, b) in fingerprint.iter().enumerate() {
+                if i > 0 {
+                    fp.push(':');
                 }
+                push_hex_byte(&mut fp, *b);
             }
-            RData::Txt(_) => {
-                if let Some(t) = self.txt {
-                    m.serialize_entry("rdata", &eve_string(t))?;
-                }
+            let mut o = m.object("sshfp");
+            o.str("fingerprint", &fp);
+            o.u64("algo", u64::from(*algo));
+            o.u64("type", u64::from(*fp_type));
+            o.close();
+        }
+        RData::Opt(opts) => {
+            let mut a = m.array("opt");
+            for (code, data) in opts {
+                let mut o = a.object();
+                o.u64("code", u64::from(*code));
+                o.str("data", &hex(data));
+                o.close();
             }
-            RData::Null(b) => m.serialize_entry("rdata", &eve_string(b))?,
-            RData::Soa {
-                mname,
-                rname,
-                values,
-            } => m.serialize_entry("soa", &Soa(mname, rname, values))?,
-            RData::Srv {
-                priority,
-                weight,
-                port,
-                target,
-            } => {
-                let srv = [
-                    ("priority", u64::from(*priority)),
-                    ("weight", u64::from(*weight)),
-                    ("port", u64::from(*port)),
-                ];
-                m.serialize_entry("srv", &Srv(srv, &target.value))?;
-            }
-            RData::Sshfp {
-                algo,
-                fp_type,
-                fingerprint,
-            } => m.serialize_entry("sshfp", &Sshfp(*algo, *fp_type, fingerprint))?,
-            RData::Opt(opts) => m.serialize_entry("opt", &Opts(opts))?,
-            RData::Other => {}
+            a.close();
         }
-        m.end()
+        RData::Other => {}
     }
+    m.close();
 }
 
-struct Soa<'a>(&'a DnsName, &'a DnsName, &'a [u32; 5]);
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
-impl Serialize for Soa<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let Soa(mname, rname, values) = *self;
-        let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("mname", &mname.value)?;
-        if mname.truncated {
-            m.serialize_entry("mname_truncated", &true)?;
-        }
-        m.serialize_entry("rname", &rname.value)?;
-        if rname.truncated {
-            m.serialize_entry("rname_truncated", &true)?;
-        }
-        for (k, v) in ["serial", "refresh", "retry", "expire", "minimum"]
-            .iter()
-            .zip(values)
-        {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
-struct Srv<'a>([(&'static str, u64); 3], &'a str);
-
-impl Serialize for Srv<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut m = ser.serialize_map(Some(4))?;
-        for (k, v) in self.0 {
-            m.serialize_entry(k, &v)?;
-        }
-        m.serialize_entry("name", self.1)?;
-        m.end()
-    }
-}
-
-struct Sshfp<'a>(u8, u8, &'a [u8]);
-
-impl Serialize for Sshfp<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut fp = String::with_capacity(self.2.len() * 3);
-        for (i, b) in self.2.iter().enumerate() {
-            if i > 0 {
-                fp.push(':');
-            }
-            let _ = write!(fp, "{b:02x}");
-        }
-        let mut m = ser.serialize_map(Some(3))?;
-        m.serialize_entry("fingerprint", &fp)?;
-        m.serialize_entry("algo", &self.0)?;
-        m.serialize_entry("type", &self.1)?;
-        m.end()
-    }
-}
-
-struct Opts<'a>(&'a [(u16, Vec<u8>)]);
-
-impl Serialize for Opts<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
-        for (code, data) in self.0 {
-            seq.serialize_element(&Opt(*code, data))?;
-        }
-        seq.end()
-    }
-}
-
-struct Opt<'a>(u16, &'a [u8]);
-
-impl Serialize for Opt<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut m = ser.serialize_map(Some(2))?;
-        m.serialize_entry("code", &self.0)?;
-        m.serialize_entry("data", &hex(self.1))?;
-        m.end()
-    }
+fn push_hex_byte(s: &mut String, b: u8) {
+    s.push(char::from(HEX[usize::from(b >> 4)]));
+    s.push(char::from(HEX[usize::from(b & 0xf)]));
 }
 
 fn hex(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {
-        let _ = write!(s, "{x:02x}");
+        push_hex_byte(&mut s, *x);
     }
     s
 }
 
-/// Suricata's address rendering: dotted quad, or eight fully written hex groups.
-fn print_addr(a: &[u8]) -> String {
+/// `v` in lowercase hex without leading zeros (`{:x}`), in `buf`.
+fn hex_u16(v: u16, buf: &mut [u8; 4]) -> &str {
+    let digits = (4 - v.leading_zeros() as usize / 4).max(1);
+    for (i, b) in buf[..digits].iter_mut().enumerate() {
+        *b = HEX[usize::from((v >> (4 * (digits - 1 - i))) & 0xf)];
+    }
+    // Only ASCII hex digits were written.
+    std::str::from_utf8(&buf[..digits]).unwrap_or("0")
+}
+
+/// An address as Suricata renders it (dotted quad, or eight fully written hex
+/// groups), in `buf` (no allocation).
+fn addr_text<'b>(a: &[u8], buf: &'b mut [u8; 39]) -> &'b str {
+    let mut n = 0;
+    let mut push = |b: u8| {
+        buf[n] = b;
+        n += 1;
+    };
     match a {
-        [a, b, c, d] => format!("{a}.{b}.{c}.{d}"),
+        [_, _, _, _] => {
+            for (i, o) in a.iter().enumerate() {
+                if i > 0 {
+                    push(b'.');
+                }
+                if *o >= 100 {
+                    push(b'0' + o / 100);
+                }
+                if *o >= 10 {
+                    push(b'0' + (o / 10) % 10);
+                }
+                push(b'0' + o % 10);
+            }
+        }
         _ if a.len() == 16 => {
-            let mut s = String::with_capacity(39);
             for (i, pair) in a.chunks(2).enumerate() {
                 if i > 0 {
-                    s.push(':');
+                    push(b':');
                 }
-                let _ = write!(s, "{:02x}{:02x}", pair[0], pair[1]);
+                for b in pair {
+                    push(HEX[usize::from(b >> 4)]);
+                    push(HEX[usize::from(b & 0xf)]);
+                }
             }
-            s
         }
-        _ => String::new(),
+        _ => {}
     }
+    // Only ASCII digits, hex digits, dots and colons were written.
+    std::str::from_utf8(&buf[..n]).unwrap_or("")
 }
 
 /// The record type's name, as Suricata writes it (unknown types as their number).
 pub fn rrtype_string(t: u16) -> String {
-    let name = match t {
+    rrtype_name(t).map_or_else(|| t.to_string(), str::to_owned)
+}
+
+/// The record type's name, when Suricata has one.
+fn rrtype_name(t: u16) -> Option<&'static str> {
+    Some(match t {
         1 => "A",
         2 => "NS",
         3 => "MD",
@@ -553,14 +548,18 @@ pub fn rrtype_string(t: u16) -> String {
         254 => "MAILA",
         255 => "ANY",
         256 => "URI",
-        _ => return t.to_string(),
-    };
-    name.to_owned()
+        _ => return None,
+    })
 }
 
 /// The response code's name, as Suricata writes it.
 pub fn rcode_string(flags: u16) -> String {
-    let name = match flags & 0xf {
+    rcode_name(flags).map_or_else(|| (flags & 0xf).to_string(), str::to_owned)
+}
+
+/// The response code's name (of the low four bits of `flags`), when it has one.
+fn rcode_name(flags: u16) -> Option<&'static str> {
+    Some(match flags & 0xf {
         0 => "NOERROR",
         1 => "FORMERR",
         2 => "SERVFAIL",
@@ -572,9 +571,8 @@ pub fn rcode_string(flags: u16) -> String {
         8 => "NXRRSET",
         9 => "NOTAUTH",
         10 => "NOTZONE",
-        n => return n.to_string(),
-    };
-    name.to_owned()
+        _ => return None,
+    })
 }
 
 /// A cursor over a whole message (names point back into it).

@@ -34,6 +34,7 @@ use flowengine::record::json;
 use serde_json::Value;
 use std::any::Any;
 use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 
 /// Largest header block (request or response line and headers) kept across chunks.
 pub const HEADER_CAP: usize = 64 * 1024;
@@ -471,14 +472,16 @@ impl HttpFlow {
 
     /// Parses one header block at the start of `buf` and acts on it.
     fn parse(&mut self, cx: &mut Cx<'_>, dir: Direction, buf: &[u8]) -> Parsed {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        // Uninitialised header slots: httparse writes only those it fills (no 4 KiB
+        // of zeroes per message).
+        let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         match dir {
             Direction::ToServer => {
-                let mut req = httparse::Request::new(&mut headers);
+                let mut req = httparse::Request::new(&mut []);
                 let res = httparse::ParserConfig::default()
                     .allow_multiple_spaces_in_request_line_delimiters(true)
                     .ignore_invalid_headers_in_requests(true)
-                    .parse_request(&mut req, buf);
+                    .parse_request_with_uninit_headers(&mut req, buf, &mut headers);
                 match res {
                     Ok(httparse::Status::Complete(n)) => {
                         self.on_request(cx, &req);
@@ -489,13 +492,13 @@ impl HttpFlow {
                 }
             }
             Direction::ToClient => {
-                let mut resp = httparse::Response::new(&mut headers);
+                let mut resp = httparse::Response::new(&mut []);
                 let res = httparse::ParserConfig::default()
                     .allow_spaces_after_header_name_in_responses(true)
                     .allow_obsolete_multiline_headers_in_responses(true)
                     .allow_multiple_spaces_in_response_status_delimiters(true)
                     .ignore_invalid_headers_in_responses(true)
-                    .parse_response(&mut resp, buf);
+                    .parse_response_with_uninit_headers(&mut resp, buf, &mut headers);
                 match res {
                     Ok(httparse::Status::Complete(n)) => {
                         self.on_response(cx, &resp);
@@ -509,33 +512,31 @@ impl HttpFlow {
     }
 
     fn on_request(&mut self, cx: &mut Cx<'_>, req: &httparse::Request<'_, '_>) {
-        let headers = &*req.headers;
+        let known = Known::scan(req.headers);
         let method = req.method.unwrap_or("");
         let path = req.path.unwrap_or("");
         let mut ev = HttpEvent {
             url: Some(eve_string(path.as_bytes())),
             http_method: Some(eve_string(method.as_bytes())),
-            protocol: Some(format!("HTTP/1.{}", req.version.unwrap_or(1))),
-            http_user_agent: header(headers, "user-agent").map(eve_string),
-            xff: header(headers, "x-forwarded-for").map(eve_string),
-            http_refer: header(headers, "referer").map(eve_string),
+            protocol: Some(
+                match req.version.unwrap_or(1) {
+                    0 => "HTTP/1.0",
+                    _ => "HTTP/1.1",
+                }
+                .to_owned(),
+            ),
+            http_user_agent: known.user_agent.map(eve_string),
+            xff: known.xff.map(eve_string),
+            http_refer: known.referer.map(eve_string),
             ..HttpEvent::default()
         };
-        let authority = absolute_authority(path.as_bytes()).or_else(|| header(headers, "host"));
+        let authority = absolute_authority(path.as_bytes()).or(known.host);
         if let Some(a) = authority {
             let (host, port) = split_host_port(a);
             ev.hostname = Some(normalize_host(host));
             ev.http_port = port;
         }
-        let upgrade = header(headers, "upgrade").and_then(|u| {
-            if contains_ci(u, b"websocket") {
-                Some("websocket")
-            } else if contains_ci(u, b"h2c") {
-                Some("http2")
-            } else {
-                None
-            }
-        });
+        let upgrade = known.upgrade.and_then(upgrade_service);
         let tx = Tx {
             ev,
             head: method.eq_ignore_ascii_case("HEAD"),
@@ -548,7 +549,7 @@ impl HttpFlow {
             }
         }
         self.pending.push_back(tx);
-        self.req.state = match message_body(headers) {
+        self.req.state = match message_body(&known) {
             Some(body) => State::Body(body),
             None => State::Headers,
         };
@@ -561,29 +562,21 @@ impl HttpFlow {
             self.resp.state = State::Headers;
             return;
         }
-        let headers = &*resp.headers;
+        let known = Known::scan(resp.headers);
         let mut tx = self.pending.pop_front().unwrap_or_default();
         tx.ev.status = Some(code);
-        tx.ev.http_content_type = header(headers, "content-type").map(|v| {
+        tx.ev.http_content_type = known.content_type.map(|v| {
             let v = match find_byte(v, b';') {
                 Some(i) => &v[..i],
                 None => v,
             };
             eve_string(v)
         });
-        tx.ev.redirect = header(headers, "location").map(eve_string);
+        tx.ev.redirect = known.location.map(eve_string);
         if code == 101 {
-            let to = tx.upgrade.or_else(|| {
-                header(headers, "upgrade").and_then(|u| {
-                    if contains_ci(u, b"websocket") {
-                        Some("websocket")
-                    } else if contains_ci(u, b"h2c") {
-                        Some("http2")
-                    } else {
-                        None
-                    }
-                })
-            });
+            let to = tx
+                .upgrade
+                .or_else(|| known.upgrade.and_then(upgrade_service));
             cx.emit(Box::new(tx.ev));
             self.upgraded = to;
             self.finish(cx);
@@ -597,7 +590,7 @@ impl HttpFlow {
         let body = if tx.head || code == 204 || code == 304 {
             None
         } else {
-            Some(message_body(headers).unwrap_or(Body::UntilClose))
+            Some(message_body(&known).unwrap_or(Body::UntilClose))
         };
         match body {
             None => {
@@ -781,9 +774,61 @@ fn dechunk(mut c: Chunked, input: &[u8]) -> (Result<Option<Chunked>, ()>, usize,
     (Ok(Some(c)), i, seen)
 }
 
+/// The headers the inspector reads, found in one pass over a message's headers (the
+/// first of each name, compared ASCII case-insensitively).
+#[derive(Default)]
+struct Known<'b> {
+    host: Option<&'b [u8]>,
+    user_agent: Option<&'b [u8]>,
+    xff: Option<&'b [u8]>,
+    referer: Option<&'b [u8]>,
+    upgrade: Option<&'b [u8]>,
+    transfer_encoding: Option<&'b [u8]>,
+    content_length: Option<&'b [u8]>,
+    content_type: Option<&'b [u8]>,
+    location: Option<&'b [u8]>,
+}
+
+impl<'b> Known<'b> {
+    fn scan(headers: &[httparse::Header<'b>]) -> Self {
+        let mut k = Known::default();
+        for h in headers {
+            let n = h.name.as_bytes();
+            // The length picks the one candidate name to compare.
+            let (slot, name): (&mut Option<&'b [u8]>, &[u8]) = match n.len() {
+                4 => (&mut k.host, b"host"),
+                7 if n[0] | 0x20 == b'u' => (&mut k.upgrade, b"upgrade"),
+                7 => (&mut k.referer, b"referer"),
+                8 => (&mut k.location, b"location"),
+                10 => (&mut k.user_agent, b"user-agent"),
+                12 => (&mut k.content_type, b"content-type"),
+                14 => (&mut k.content_length, b"content-length"),
+                15 => (&mut k.xff, b"x-forwarded-for"),
+                17 => (&mut k.transfer_encoding, b"transfer-encoding"),
+                _ => continue,
+            };
+            if slot.is_none() && n.eq_ignore_ascii_case(name) {
+                *slot = Some(h.value);
+            }
+        }
+        k
+    }
+}
+
+/// The protocol an `Upgrade` header asks for, when one we inspect.
+fn upgrade_service(u: &[u8]) -> Option<&'static str> {
+    if contains_ci(u, b"websocket") {
+        Some("websocket")
+    } else if contains_ci(u, b"h2c") {
+        Some("http2")
+    } else {
+        None
+    }
+}
+
 /// The body a message's headers announce (`None`: no body).
-fn message_body(headers: &[httparse::Header<'_>]) -> Option<Body> {
-    if let Some(te) = header(headers, "transfer-encoding") {
+fn message_body(known: &Known<'_>) -> Option<Body> {
+    if let Some(te) = known.transfer_encoding {
         if contains_ci(te, b"chunked") {
             return Some(Body::Chunked(Chunked::Size {
                 value: 0,
@@ -793,7 +838,7 @@ fn message_body(headers: &[httparse::Header<'_>]) -> Option<Body> {
             }));
         }
     }
-    let cl = header(headers, "content-length")?;
+    let cl = known.content_length?;
     let digits = crate::text::trim(cl);
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
@@ -802,14 +847,6 @@ fn message_body(headers: &[httparse::Header<'_>]) -> Option<Body> {
         .iter()
         .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
     (n > 0).then_some(Body::Length(n))
-}
-
-/// The first header named `name` (ASCII case-insensitive).
-fn header<'b>(headers: &[httparse::Header<'b>], name: &str) -> Option<&'b [u8]> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value)
 }
 
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {

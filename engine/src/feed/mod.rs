@@ -1,5 +1,6 @@
-//! Feeds: where packets come from. Today: capture files (pcap and pcapng), read through
-//! a buffer or mapped into memory ([`ReadMode`]).
+//! Feeds: where packets come from: capture files (pcap and pcapng), read through a
+//! buffer or mapped into memory ([`ReadMode`]); and, on Linux, the conntrack table's
+//! events ([`conntrack`], feature `conntrack`).
 //!
 //! Contract: a feed yields [`Packet`]s in capture order, each borrowing the feed's
 //! buffer until the next one. File-level problems are [`FeedError`]s that say which
@@ -7,6 +8,8 @@
 //! before them.
 
 mod buffer;
+#[cfg(all(feature = "conntrack", target_os = "linux"))]
+pub mod conntrack;
 mod legacy;
 pub mod pcap;
 mod pcapng;

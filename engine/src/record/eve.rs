@@ -86,25 +86,67 @@ fn ip_text(a: IpAddr, compress: bool) -> Text<48> {
     let mut t = Text::new();
     match a {
         IpAddr::V4(a) => {
-            for (i, o) in a.octets().iter().enumerate() {
+            // Table lookups instead of divisions: at most 4 * 3 + 3 = 15 bytes.
+            let mut n = 0;
+            for (i, o) in a.octets().into_iter().enumerate() {
                 if i > 0 {
-                    t.push(b'.');
+                    t.buf[n] = b'.';
+                    n += 1;
                 }
-                t.push_dec(*o);
+                let (digits, len) = DEC_OCTET[usize::from(o)];
+                t.buf[n..n + 3].copy_from_slice(&digits);
+                n += usize::from(len);
             }
+            t.len = n;
         }
         IpAddr::V6(a) if compress => push_ipv6_compressed(&mut t, a.segments()),
         IpAddr::V6(a) => {
-            for (i, seg) in a.segments().iter().enumerate() {
+            // Eight groups of four hex digits: 39 bytes.
+            let mut n = 0;
+            for (i, pair) in a.octets().chunks_exact(2).enumerate() {
                 if i > 0 {
-                    t.push(b':');
+                    t.buf[n] = b':';
+                    n += 1;
                 }
-                t.push_hex(u64::from(*seg), 4);
+                t.buf[n..n + 2].copy_from_slice(&HEX_BYTE[usize::from(pair[0])]);
+                t.buf[n + 2..n + 4].copy_from_slice(&HEX_BYTE[usize::from(pair[1])]);
+                n += 4;
             }
+            t.len = n;
         }
     }
     t
 }
+
+/// Each byte value's decimal digits (left-aligned) and their count.
+const DEC_OCTET: [([u8; 3], u8); 256] = {
+    let mut t = [([0u8; 3], 0u8); 256];
+    let mut v = 0;
+    while v < 256 {
+        let b = v as u8;
+        t[v] = if b >= 100 {
+            ([b'0' + b / 100, b'0' + (b / 10) % 10, b'0' + b % 10], 3)
+        } else if b >= 10 {
+            ([b'0' + b / 10, b'0' + b % 10, 0], 2)
+        } else {
+            ([b'0' + b, 0, 0], 1)
+        };
+        v += 1;
+    }
+    t
+};
+
+/// Each byte value as two lowercase hex digits.
+const HEX_BYTE: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut v = 0;
+    while v < 256 {
+        t[v] = [HEX[v >> 4], HEX[v & 0xf]];
+        v += 1;
+    }
+    t
+};
 
 /// IPv6 as glibc's `inet_ntop` writes it, which is what Suricata prints with
 /// `ipv6-compress`: the first longest run of two or more zero groups becomes `::`, other
@@ -243,6 +285,21 @@ impl Serialize for TcpPart<'_> {
     }
 }
 
+struct CtPart<'a>(&'a super::ConntrackRecord);
+
+impl Serialize for CtPart<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("state", c.state)?;
+        m.serialize_entry("mark", &c.mark)?;
+        m.serialize_entry("zone", &c.zone)?;
+        m.serialize_entry("id", &c.id)?;
+        m.serialize_entry("status", &c.status)?;
+        m.end()
+    }
+}
+
 /// A record as an EVE `flow` event.
 pub struct EveFlow<'a> {
     record: &'a FlowRecord,
@@ -304,6 +361,9 @@ impl Serialize for EveFlow<'_> {
         m.serialize_entry("flow", &FlowPart(r))?;
         if let Some(tcp) = &r.tcp {
             m.serialize_entry("tcp", &TcpPart(tcp))?;
+        }
+        if let Some(ct) = &r.conntrack {
+            m.serialize_entry("conntrack", &CtPart(ct))?;
         }
         m.end()
     }
@@ -513,6 +573,15 @@ fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
         }
         c.close();
     }
+    if let Some(ct) = &r.conntrack {
+        let mut c = m.child("conntrack");
+        c.str("state", ct.state);
+        c.num("mark", u64::from(ct.mark));
+        c.num("zone", u64::from(ct.zone));
+        c.num("id", u64::from(ct.id));
+        c.num("status", u64::from(ct.status));
+        c.close();
+    }
     m.close();
 }
 
@@ -652,6 +721,7 @@ mod tests {
                 state: Some(TcpState::Closed),
             }),
             app: Default::default(),
+            conntrack: None,
         }
     }
 
@@ -745,6 +815,17 @@ mod tests {
             let a: IpAddr = addr.parse().unwrap();
             assert_eq!(ip_text(a, true).as_str(), want, "{addr}");
         }
+        // IPv4 as std writes it, for every octet value in every position.
+        for v in 0..=255u8 {
+            for a in [
+                std::net::Ipv4Addr::new(v, 0, 9, 255),
+                std::net::Ipv4Addr::new(10, v, 100, 1),
+                std::net::Ipv4Addr::new(255, 99, v, 7),
+                std::net::Ipv4Addr::new(1, 2, 3, v),
+            ] {
+                assert_eq!(ip_text(IpAddr::V4(a), false).as_str(), a.to_string());
+            }
+        }
         // Uncompressed: every group in full, IPv4-mapped ones too.
         let a: IpAddr = "::ffff:1.2.3.4".parse().unwrap();
         assert_eq!(
@@ -820,6 +901,27 @@ mod tests {
                 assert_eq!(fast, slow);
             }
         }
+    }
+
+    #[test]
+    fn conntrack_flows_add_a_conntrack_object_and_both_writers_agree() {
+        let mut r = record();
+        r.tcp = None;
+        r.conntrack = Some(crate::record::ConntrackRecord {
+            state: "time_wait",
+            mark: 42,
+            zone: 7,
+            id: 300_000_000,
+            status: 14,
+        });
+        let line = render(&r, EveOptions::default());
+        assert!(line.ends_with(concat!(
+            r#""alerted":false},"conntrack":{"state":"time_wait","mark":42,"zone":7,"#,
+            r#""id":300000000,"status":14}}"#,
+            "\n"
+        )));
+        let slow = serde_json::to_string(&EveFlow::new(&r, EveOptions::default())).unwrap() + "\n";
+        assert_eq!(line, slow);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! it (the same escapes: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control bytes
 //! as `\u00XX`; everything else, non-ASCII included, as is), but scans eight bytes at
 //! a time and copies clean runs whole. [`Object`] writes one JSON object field by
-//! field; its keys are the caller's literals and are not escaped (they must not need
+//! field (nested objects and arrays of objects included); its keys are the caller's literals and are not escaped (they must not need
 //! it). Nothing here allocates beyond growing the output vector.
 
 /// Appends `s` as a JSON string literal (quotes included) to `out`.
@@ -117,9 +117,54 @@ impl<'a> Object<'a> {
         out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
+    /// A boolean field.
+    #[inline]
+    pub fn bool(&mut self, k: &str, v: bool) {
+        let out = self.key(k);
+        out.extend_from_slice(if v { b"true" } else { b"false" });
+    }
+
+    /// Opens an object under `k`; close it before writing to this one again.
+    pub fn object(&mut self, k: &str) -> Object<'_> {
+        Object::open(self.key(k))
+    }
+
+    /// Opens an array under `k`; close it before writing to this object again.
+    pub fn array(&mut self, k: &str) -> Array<'_> {
+        Array::open(self.key(k))
+    }
+
     /// Closes the object (`}`).
     pub fn close(self) {
         self.out.push(b'}');
+    }
+}
+
+/// One JSON array of objects being written to a byte vector.
+pub struct Array<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Array<'a> {
+    /// Opens an array (`[`) at the end of `out`.
+    pub fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'[');
+        Array { out, first: true }
+    }
+
+    /// Opens the next element, an object; close it before the next element.
+    pub fn object(&mut self) -> Object<'_> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        Object::open(self.out)
+    }
+
+    /// Closes the array (`]`).
+    pub fn close(self) {
+        self.out.push(b']');
     }
 }
 
@@ -160,6 +205,31 @@ mod tests {
         o.u64("n", 42);
         o.close();
         assert_eq!(out, br#"{"a":"x\"y","b":"z","n":42}"#);
+    }
+
+    #[test]
+    fn nested_objects_and_arrays() {
+        let mut out = Vec::new();
+        let mut o = Object::open(&mut out);
+        o.bool("t", true);
+        let mut a = o.array("list");
+        for i in 0..2 {
+            let mut e = a.object();
+            e.u64("i", i);
+            e.close();
+        }
+        a.close();
+        let empty = o.array("none");
+        empty.close();
+        let mut c = o.object("child");
+        c.bool("f", false);
+        c.close();
+        o.u64("after", 1);
+        o.close();
+        assert_eq!(
+            out,
+            br#"{"t":true,"list":[{"i":0},{"i":1}],"none":[],"child":{"f":false},"after":1}"#
+        );
     }
 
     proptest! {

@@ -46,6 +46,22 @@ pub struct TcpRecord {
     pub state: Option<TcpState>,
 }
 
+/// What the Linux conntrack table said about a flow (flows from the conntrack feed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConntrackRecord {
+    /// Conntrack's state: the TCP state for TCP (`established`, `time_wait`, ...),
+    /// otherwise `assured`, `replied` or `unreplied`.
+    pub state: &'static str,
+    /// Connection mark.
+    pub mark: u32,
+    /// Zone.
+    pub zone: u16,
+    /// Kernel id (`CTA_ID`; the kernel reuses ids).
+    pub id: u32,
+    /// Status bits (`IPS_*`) accumulated over the flow's events.
+    pub status: u32,
+}
+
 /// One finished flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowRecord {
@@ -89,6 +105,9 @@ pub struct FlowRecord {
     pub tcp: Option<TcpRecord>,
     /// Service names (`app_proto` and friends); all `None` when detection never ran.
     pub app: AppProto,
+    /// Conntrack details, for flows from the conntrack feed (EVE: a `conntrack`
+    /// object); `None` for flows from packets.
+    pub conntrack: Option<ConntrackRecord>,
 }
 
 impl FlowRecord {
@@ -154,6 +173,7 @@ impl FlowRecord {
                 .as_ref()
                 .map(|a| a.app_proto())
                 .unwrap_or_default(),
+            conntrack: None,
         }
     }
 
