@@ -202,3 +202,29 @@ fn old_captures_with_swapped_lengths_read_like_libpcap() {
     let (lens, err) = read(&p, true);
     assert_eq!((lens, err), (vec![50], None));
 }
+
+#[test]
+fn a_mapped_file_is_read_as_long_as_it_was_when_opened() {
+    // Documented: bytes appended after opening are not seen by the mapped reader (the
+    // buffered one reads to the end of the file as it finds it).
+    let mut w = PcapWriter::new(Vec::new(), pcap::DLT_EN10MB, 65535, false).unwrap();
+    for i in 0..3u64 {
+        w.write(i * 1_000, &[1; 60]).unwrap();
+    }
+    let three = w.finish().unwrap();
+    let mut more = PcapWriter::new(Vec::new(), pcap::DLT_EN10MB, 65535, false).unwrap();
+    more.write(9_000, &[2; 60]).unwrap();
+    let record = more.finish().unwrap()[24..].to_vec();
+    for mode in MODES {
+        let p = tmp(&format!("growing-{mode:?}.pcap"), &three);
+        let mut f = PcapFile::open_with(&p, mode).unwrap();
+        assert!(f.next_packet().unwrap().is_some());
+        let mut file = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        std::io::Write::write_all(&mut file, &record).unwrap();
+        let mut n = 1;
+        while f.next_packet().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, if f.is_mapped() { 3 } else { 4 }, "{mode:?}");
+    }
+}
