@@ -136,6 +136,7 @@ for t in $threads_list; do
     run_mode "full pipeline: + reassembly, wizard, inspectors, EVE, $t thread(s)" \
         --threads "$t" --eve /dev/null
     echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
+    echo "   peak_rss_bytes: $(field peak_rss_bytes <<<"$summary")"
     echo "   inspectors add: $(inspection_cost "$tracking_eve" "$last_median")"
 done
 
