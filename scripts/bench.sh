@@ -13,7 +13,8 @@
 # With --ndpi, the same for the merged nDPI corpus (every DIR/*/input.pcap* read in
 # one run as one timeline, as `pcap-replay A B C` reads them; mid-stream pickup on).
 # With --criterion, also runs the engine's criterion benchmarks (decode, cache)
-# afterwards.
+# afterwards, and the capture reading benchmark (libpcap, buffered, mapped; pcap and
+# pcapng) on the same capture, printing median packets/s of each reader.
 #
 # Usage: scripts/bench.sh [--ndpi[=DIR]] [--criterion] [-h|--help]
 #   DIR defaults to ../shared/verify/ndpi/cases
@@ -135,6 +136,7 @@ for t in $threads_list; do
     run_mode "full pipeline: + reassembly, wizard, inspectors, EVE, $t thread(s)" \
         --threads "$t" --eve /dev/null
     echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
+    echo "   peak_rss_bytes: $(field peak_rss_bytes <<<"$summary")"
     echo "   inspectors add: $(inspection_cost "$tracking_eve" "$last_median")"
 done
 
@@ -162,4 +164,5 @@ fi
 if ((criterion)); then
     echo "== criterion benchmarks"
     cargo bench -p flowengine --bench decode --bench cache
+    BENCH_PCAP="$pcap" cargo bench -p flowengine-tests --bench feed -- --medians "$runs"
 fi

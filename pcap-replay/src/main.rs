@@ -272,6 +272,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             ignored: &ignored,
             reloads: (reload.applied, reload.failed),
             plugins: &plugins,
+            peak_rss: summary::peak_rss_bytes(),
         });
         if args.eve.as_deref() == Some("-") {
             eprint!("{text}");

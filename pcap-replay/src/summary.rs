@@ -51,6 +51,24 @@ pub struct Summary<'a> {
     pub reloads: (u64, u64),
     /// The plugins loaded.
     pub plugins: &'a flowengine_plugin_host::Plugins,
+    /// The process's peak resident set (see [`peak_rss_bytes`]); left out when unknown.
+    pub peak_rss: Option<u64>,
+}
+
+/// The process's peak resident set size in bytes so far (`VmHWM` in
+/// `/proc/self/status`); `None` where that is not available (not Linux).
+pub fn peak_rss_bytes() -> Option<u64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    vm_hwm(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+/// The `VmHWM` of a `/proc/PID/status` text, in bytes.
+fn vm_hwm(status: &str) -> Option<u64> {
+    let value = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kib: u64 = value.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 const RULE: &str = "--------------------------------------------------\n";
@@ -258,6 +276,9 @@ pub fn render(s: &Summary<'_>) -> String {
             mib(st.slots_touched * st.slot_bytes)
         ),
     );
+    if let Some(peak) = s.peak_rss {
+        p.line("peak_rss_bytes", format!("{peak} ({})", mib(peak)));
+    }
 
     let mut p = section(&mut out, "output:");
     p.line("flow_records", st.records);
@@ -296,4 +317,21 @@ pub fn render(s: &Summary<'_>) -> String {
     p.line("engine_packets_per_second", format!("{epps:.0}"));
     out.push_str(RULE);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vm_hwm;
+
+    #[test]
+    fn peak_rss_is_read_from_vm_hwm() {
+        let status =
+            "Name:\tpcap-replay\nVmPeak:\t  300000 kB\nVmHWM:\t   12345 kB\nVmRSS:\t 100 kB\n";
+        assert_eq!(vm_hwm(status), Some(12345 * 1024));
+        assert_eq!(vm_hwm("VmRSS:\t 100 kB\n"), None);
+        assert_eq!(vm_hwm("VmHWM:\t lots kB\n"), None);
+        if cfg!(target_os = "linux") {
+            assert!(super::peak_rss_bytes().is_some_and(|b| b > 0));
+        }
+    }
 }

@@ -85,6 +85,12 @@ fn writes_one_eve_flow_event_per_flow_and_a_summary() {
             "summary lacks {needle}:\n{summary}"
         );
     }
+    if cfg!(target_os = "linux") {
+        assert!(
+            summary.contains("peak_rss_bytes: "),
+            "summary lacks peak_rss_bytes:\n{summary}"
+        );
+    }
 }
 
 #[test]

@@ -5,10 +5,12 @@
 //! reader, so the captures the tests use are generated, never committed.
 
 pub mod bench;
+pub mod concurrent;
 pub mod fixtures;
 pub mod fragment;
 pub mod frame;
 pub mod pcap;
+pub mod pcapng;
 pub mod plugins;
 pub mod shared;
 pub mod tunnel;

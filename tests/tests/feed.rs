@@ -1,8 +1,12 @@
-//! Reading captures: both ways of reading (`next_packet`, `read_batch`) see the same
-//! packets and report the same errors, at the byte where the bad record starts.
+//! Reading captures: both ways of reading (`next_packet`, `read_batch`) and both read
+//! modes (mapped, buffered) see the same packets and report the same errors, at the
+//! byte where the bad record starts, in classic pcap and in pcapng.
 
+use flowengine::feed::ReadMode;
 use flowengine::{FeedError, PcapFile};
+use flowengine_tests::bench::{generate, Params};
 use flowengine_tests::pcap::{self, PcapWriter};
+use flowengine_tests::pcapng::{self as ng, PcapngWriter};
 use std::path::{Path, PathBuf};
 
 fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
@@ -13,9 +17,19 @@ fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-/// Reads a file one way or the other: (packet lengths, the error text if any).
+const MODES: [ReadMode; 2] = [ReadMode::Auto, ReadMode::Buffered];
+
+/// Reads a file one way or the other, in every read mode (which must agree): (packet
+/// lengths, the error text if any).
 fn read(path: &Path, batched: bool) -> (Vec<usize>, Option<String>) {
-    let mut f = PcapFile::open(path).unwrap();
+    let mapped = read_with(path, batched, ReadMode::Auto);
+    let buffered = read_with(path, batched, ReadMode::Buffered);
+    assert_eq!(mapped, buffered, "read modes disagree, batched={batched}");
+    mapped
+}
+
+fn read_with(path: &Path, batched: bool, mode: ReadMode) -> (Vec<usize>, Option<String>) {
+    let mut f = PcapFile::open_with(path, mode).unwrap();
     let mut lens = Vec::new();
     loop {
         let step = if batched {
@@ -76,22 +90,104 @@ fn truncation_inside_a_batch_is_reported_after_the_good_packets() {
         );
     }
     // The error is a typed FeedError an embedding program can match on.
-    let mut f = PcapFile::open(&p).unwrap();
-    let e = loop {
-        match f.next_packet() {
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("no error"),
-            Err(e) => break e,
+    for mode in MODES {
+        let mut f = PcapFile::open_with(&p, mode).unwrap();
+        let e = loop {
+            match f.next_packet() {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("no error"),
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(
+            e,
+            FeedError::Truncated {
+                offset: 488,
+                packets: 4,
+                ..
+            }
+        ));
+    }
+}
+
+#[test]
+fn truncated_pcapng_is_reported_after_the_good_packets() {
+    let mut w = PcapngWriter::new(Vec::new(), 1, 65535, false).unwrap();
+    for i in 0..100u64 {
+        w.write(1_700_000_000_000_000_000 + i * 1_000, &[i as u8; 99])
+            .unwrap();
+    }
+    let mut bytes = w.finish().unwrap();
+    // Blocks: section header 28 bytes, interface 20, packets 32 + 100 each.
+    assert_eq!(bytes.len(), 28 + 20 + 100 * 132);
+    bytes.truncate(bytes.len() - 30);
+    let p = tmp("cut.pcapng", &bytes);
+    for batched in [false, true] {
+        let (lens, err) = read(&p, batched);
+        assert_eq!(lens, vec![99; 99], "batched={batched}");
+        let err = err.unwrap();
+        let at = 28 + 20 + 99 * 132;
+        assert!(
+            err.contains(&format!(
+                "truncated: the file ends inside a record at byte {at} (after 99 packets)"
+            )),
+            "batched={batched}: {err}"
+        );
+    }
+}
+
+/// A packet read: (time, link type, bytes).
+type Read = (u64, u32, Vec<u8>);
+
+/// Every packet of a file, read one mode, and the error if any.
+fn packets(path: &Path, mode: ReadMode) -> (Vec<Read>, Option<String>) {
+    let mut f = PcapFile::open_with(path, mode).unwrap();
+    assert_eq!(f.is_mapped(), mode == ReadMode::Auto);
+    let mut out = Vec::new();
+    loop {
+        match f.read_batch(&mut |pkts| {
+            out.extend(
+                pkts.iter()
+                    .map(|p| (p.ts.as_nanos(), p.link.dlt(), p.data.to_vec())),
+            )
+        }) {
+            Ok(0) => return (out, None),
+            Ok(_) => {}
+            Err(e) => return (out, Some(e.to_string())),
         }
+    }
+}
+
+#[test]
+fn mapped_and_buffered_reading_agree_on_a_generated_capture() {
+    // Large enough for many buffer refills (about 3 MiB), in both formats.
+    let params = Params {
+        tcp_flows: 600,
+        udp_flows: 300,
+        span: 10.0,
+        ..Params::default()
     };
-    assert!(matches!(
-        e,
-        FeedError::Truncated {
-            offset: 488,
-            packets: 4,
-            ..
-        }
-    ));
+    let dir = std::env::temp_dir().join(format!("flowengine-feed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let classic = dir.join("gen.pcap");
+    generate(std::fs::File::create(&classic).unwrap(), &params).unwrap();
+    let pcapng = dir.join("gen.pcapng");
+    for nanos in [false, true] {
+        assert_eq!(
+            ng::convert(&classic, &pcapng, nanos).unwrap(),
+            params.packets()
+        );
+        let (mapped, e1) = packets(&pcapng, ReadMode::Auto);
+        let (buffered, e2) = packets(&pcapng, ReadMode::Buffered);
+        let (orig, e3) = packets(&classic, ReadMode::Buffered);
+        assert_eq!((e1, e2, e3), (None, None, None));
+        assert_eq!(mapped.len() as u64, params.packets());
+        assert!(mapped == buffered, "pcapng: read modes disagree");
+        assert!(mapped == orig, "pcapng copy differs from the pcap");
+    }
+    let (mapped, _) = packets(&classic, ReadMode::Auto);
+    let (buffered, _) = packets(&classic, ReadMode::Buffered);
+    assert!(mapped == buffered, "pcap: read modes disagree");
 }
 
 #[test]
@@ -105,4 +201,30 @@ fn old_captures_with_swapped_lengths_read_like_libpcap() {
     let p = tmp("v22.pcap", &bytes);
     let (lens, err) = read(&p, true);
     assert_eq!((lens, err), (vec![50], None));
+}
+
+#[test]
+fn a_mapped_file_is_read_as_long_as_it_was_when_opened() {
+    // Documented: bytes appended after opening are not seen by the mapped reader (the
+    // buffered one reads to the end of the file as it finds it).
+    let mut w = PcapWriter::new(Vec::new(), pcap::DLT_EN10MB, 65535, false).unwrap();
+    for i in 0..3u64 {
+        w.write(i * 1_000, &[1; 60]).unwrap();
+    }
+    let three = w.finish().unwrap();
+    let mut more = PcapWriter::new(Vec::new(), pcap::DLT_EN10MB, 65535, false).unwrap();
+    more.write(9_000, &[2; 60]).unwrap();
+    let record = more.finish().unwrap()[24..].to_vec();
+    for mode in MODES {
+        let p = tmp(&format!("growing-{mode:?}.pcap"), &three);
+        let mut f = PcapFile::open_with(&p, mode).unwrap();
+        assert!(f.next_packet().unwrap().is_some());
+        let mut file = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        std::io::Write::write_all(&mut file, &record).unwrap();
+        let mut n = 1;
+        while f.next_packet().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, if f.is_mapped() { 3 } else { 4 }, "{mode:?}");
+    }
 }

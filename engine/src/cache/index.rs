@@ -1,8 +1,11 @@
 //! The flow index: key hash -> slot, open addressing with linear probing.
 //!
-//! Contract: a fixed table of `u64` entries (32 bits of hash, 32 bits of slot index),
-//! allocated once at twice the slot count rounded up to a power of two, so the load
-//! stays at most one half. [`FlowIndex::find`] touches the one cache line where the
+//! Contract: a fixed table of `u64` entries (32 bits of hash, 32 bits of slot index
+//! plus one), allocated once at twice the slot count rounded up to a power of two, so
+//! the load stays at most one half. An all-zero entry is empty, so the table is
+//! allocated zeroed and the operating system backs it with shared zero pages: a page
+//! becomes resident only when an entry on it is first written, and an engine sized for
+//! many flows costs memory only for the flows it has seen. [`FlowIndex::find`] touches the one cache line where the
 //! probe starts (plus the next when a run crosses it) and the slots whose stored hash
 //! bits match; [`FlowIndex::remove`] uses backward-shift deletion, so there are no
 //! tombstones and the table never needs rehashing or growing: after construction it
@@ -14,10 +17,11 @@
 //! deletions leave tombstones that eventually force a rehash. The benchmark in
 //! `benches/cache.rs` and the replay figures in the changelog measure the difference.
 
-const EMPTY: u64 = u64::MAX;
+/// An empty entry: all bits zero (a stored entry's low half is `slot + 1`, never zero).
+const EMPTY: u64 = 0;
 
 /// The index. Entries pack the hash's upper 32 bits (which also choose the home
-/// position, so it can be recomputed from the entry) over the slot index.
+/// position, so it can be recomputed from the entry) over the slot index plus one.
 pub(crate) struct FlowIndex {
     table: Box<[u64]>,
     mask: usize,
@@ -26,7 +30,33 @@ pub(crate) struct FlowIndex {
 
 #[inline]
 fn pack(hash: u64, slot: u32) -> u64 {
-    (hash & 0xffff_ffff_0000_0000) | u64::from(slot)
+    debug_assert!(slot < u32::MAX, "slot {slot} cannot be indexed");
+    (hash & 0xffff_ffff_0000_0000) | u64::from(slot.wrapping_add(1))
+}
+
+/// The slot index an entry holds.
+#[inline]
+fn slot_of(entry: u64) -> u32 {
+    (entry as u32).wrapping_sub(1)
+}
+
+/// `len` zeroed entries, or `None` when the memory cannot be had. Zeroed memory from
+/// the allocator is not written (fresh pages from the kernel already are zero), so it
+/// stays out of the resident set until used.
+fn zeroed_table(len: usize) -> Option<Box<[u64]>> {
+    let layout = std::alloc::Layout::array::<u64>(len).ok()?;
+    if layout.size() == 0 {
+        return Some(Box::new([]));
+    }
+    // SAFETY: the layout has a non-zero size (checked above).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<u64>();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` comes from the global allocator with the layout of `[u64; len]`
+    // (size and alignment), it is initialised (all-zero bytes are a valid `u64`) and
+    // nothing else owns it; the box frees it with that same layout.
+    Some(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) })
 }
 
 impl FlowIndex {
@@ -36,11 +66,8 @@ impl FlowIndex {
             .max(1)
             .checked_mul(2)?
             .checked_next_power_of_two()?;
-        let mut v = Vec::new();
-        v.try_reserve_exact(size).ok()?;
-        v.resize(size, EMPTY);
         Some(FlowIndex {
-            table: v.into_boxed_slice(),
+            table: zeroed_table(size)?,
             mask: size - 1,
             len: 0,
         })
@@ -84,8 +111,8 @@ impl FlowIndex {
             if e == EMPTY {
                 return None;
             }
-            if e & 0xffff_ffff_0000_0000 == tag && eq(e as u32) {
-                return Some(e as u32);
+            if e & 0xffff_ffff_0000_0000 == tag && eq(slot_of(e)) {
+                return Some(slot_of(e));
             }
             i = (i + 1) & self.mask;
         }
@@ -168,6 +195,21 @@ mod tests {
         assert_eq!(ix.find(h(4, 0), |s| s == 13), Some(13));
         assert_eq!(ix.find(h(5, 0), |_| true), None);
         assert_eq!(ix.len(), 3);
+    }
+
+    #[test]
+    fn slot_zero_and_the_largest_slot_are_stored() {
+        // Slot 0 with hash bits 0 must not read as an empty entry.
+        let mut ix = FlowIndex::with_slots(4).unwrap();
+        assert!(ix.table.iter().all(|&e| e == super::EMPTY));
+        ix.insert(0, 0);
+        assert_eq!(ix.find(0, |s| s == 0), Some(0));
+        ix.insert(0, u32::MAX - 1);
+        assert_eq!(ix.find(0, |s| s == u32::MAX - 1), Some(u32::MAX - 1));
+        assert_eq!(ix.len(), 2);
+        assert!(ix.remove(0, 0));
+        assert_eq!(ix.find(0, |s| s == 0), None);
+        assert_eq!(ix.find(0, |_| true), Some(u32::MAX - 1));
     }
 
     #[test]

@@ -12,8 +12,6 @@
 use super::buffer::ReadBuf;
 use crate::decode::LinkType;
 use crate::time::{Timestamp, NANOS_PER_SEC};
-use std::fs::File;
-use std::ops::Range;
 
 /// libpcap's `MAXIMUM_SNAPLEN`.
 pub(super) const MAX_SNAPLEN: u32 = 262_144;
@@ -44,20 +42,13 @@ pub(super) enum Next {
 }
 
 /// One record: where its packet bytes lie in [`LegacyReader::bytes`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Record {
     pub(super) ts: Timestamp,
     pub(super) start: usize,
     pub(super) len: usize,
     /// True when the record was cut to the snapshot length.
     pub(super) cut: bool,
-}
-
-impl Record {
-    /// The record's byte range.
-    pub(super) fn range(&self) -> Range<usize> {
-        self.start..self.start + self.len
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,8 +77,7 @@ pub(super) fn is_legacy_magic(magic: u32) -> bool {
 
 impl LegacyReader {
     /// Reads the file header. `None` when the file is shorter than a header.
-    pub(super) fn open(file: File) -> Result<Option<LegacyReader>, LegacyError> {
-        let mut buf = ReadBuf::new(file);
+    pub(super) fn open(mut buf: ReadBuf) -> Result<Option<LegacyReader>, LegacyError> {
         if !buf.ensure(24).map_err(|_| LegacyError::Read)? {
             return Ok(None);
         }
@@ -136,6 +126,11 @@ impl LegacyReader {
             },
             link,
         }))
+    }
+
+    /// True when the file is mapped rather than read.
+    pub(super) fn is_mapped(&self) -> bool {
+        self.buf.is_mapped()
     }
 
     /// Bytes consumed so far (the offset of the first record not yet released).

@@ -1,5 +1,6 @@
-//! Feeds: where packets come from: capture files (pcap and pcapng); and, on Linux,
-//! the conntrack table's events ([`conntrack`], feature `conntrack`).
+//! Feeds: where packets come from: capture files (pcap and pcapng), read through a
+//! buffer or mapped into memory ([`ReadMode`]); and, on Linux, the conntrack table's
+//! events ([`conntrack`], feature `conntrack`).
 //!
 //! Contract: a feed yields [`Packet`]s in capture order, each borrowing the feed's
 //! buffer until the next one. File-level problems are [`FeedError`]s that say which
@@ -13,6 +14,7 @@ mod legacy;
 pub mod pcap;
 mod pcapng;
 
+pub use buffer::ReadMode;
 pub use pcap::{FeedStats, PcapFile, BATCH};
 
 use crate::decode::LinkType;

@@ -1,9 +1,12 @@
 //! Capture files: classic pcap (read like libpcap, see `feed::legacy`) and pcapng
-//! (through rusticata's `pcap-parser`, see `feed::pcapng`), told apart by their
-//! magic number.
+//! (see `feed::pcapng`), told apart by their magic number, both parsed in place in a
+//! read buffer or, by default for regular files, in the file mapped into memory (see
+//! [`ReadMode`]).
 //!
 //! Contract: [`PcapFile::next_packet`] yields each packet once, borrowing the reader's
-//! buffer until the next call, with its packet time and link type. A file problem (not
+//! buffer until the next call, with its packet time and link type; [`PcapFile::read_batch`]
+//! hands up to [`BATCH`] of them over together. Both read modes yield the same packets
+//! and errors. A file problem (not
 //! a capture, empty, cut short, corrupt) is a [`FeedError`] naming the file, the byte
 //! offset and how many packets were read before it; the packets already returned stay
 //! valid. A record whose captured length exceeds the snapshot length is cut to it, as
@@ -11,9 +14,12 @@
 //! refused with one [`FeedError::UnsupportedLinkType`] rather than yielding packets
 //! that could only be counted as decode errors.
 
-use super::legacy::{is_legacy_magic, LegacyError, LegacyReader, Next, Record, MAX_SNAPLEN};
-use super::pcapng::{NgError, NgReader};
+use super::buffer::{ReadBuf, ReadMode};
+use super::legacy::{is_legacy_magic, LegacyError, LegacyReader, Next, MAX_SNAPLEN};
+use super::pcapng::{NgError, NgNext, NgReader};
 use super::{FeedError, Packet};
+use crate::decode::LinkType;
+use crate::time::Timestamp;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -56,8 +62,14 @@ impl std::fmt::Debug for PcapFile {
 }
 
 impl PcapFile {
-    /// Opens a capture and reads its header.
+    /// Opens a capture and reads its header ([`ReadMode::Auto`]: mapped when it can
+    /// be).
     pub fn open(path: &Path) -> Result<PcapFile, FeedError> {
+        Self::open_with(path, ReadMode::Auto)
+    }
+
+    /// Opens a capture, read as `mode` says, and reads its header.
+    pub fn open_with(path: &Path, mode: ReadMode) -> Result<PcapFile, FeedError> {
         let p = || path.to_path_buf();
         let open = || File::open(path).map_err(|source| FeedError::Open { path: p(), source });
         let mut file = open()?;
@@ -80,27 +92,29 @@ impl PcapFile {
             packets: 0,
         };
         let inner = if magic == PCAPNG_MAGIC {
-            Inner::Ng(NgReader::open(open()?).map_err(|e| match e {
-                NgError::Truncated => truncated(),
-                NgError::Read => FeedError::Read {
-                    path: p(),
-                    offset: 0,
-                    packets: 0,
-                },
-                NgError::Corrupt(detail) => FeedError::Corrupt {
-                    path: p(),
-                    offset: 0,
-                    packets: 0,
-                    detail,
-                },
-                NgError::UnsupportedLinkType(dlt) => FeedError::UnsupportedLinkType {
-                    path: p(),
-                    dlt,
-                    packets: 0,
-                },
-            })?)
+            Inner::Ng(
+                NgReader::open(ReadBuf::open(open()?, mode)).map_err(|e| match e {
+                    NgError::Truncated => truncated(),
+                    NgError::Read => FeedError::Read {
+                        path: p(),
+                        offset: 0,
+                        packets: 0,
+                    },
+                    NgError::Corrupt(detail) => FeedError::Corrupt {
+                        path: p(),
+                        offset: 0,
+                        packets: 0,
+                        detail,
+                    },
+                    NgError::UnsupportedLinkType(dlt) => FeedError::UnsupportedLinkType {
+                        path: p(),
+                        dlt,
+                        packets: 0,
+                    },
+                })?,
+            )
         } else if is_legacy_magic(magic) {
-            match LegacyReader::open(open()?) {
+            match LegacyReader::open(ReadBuf::open(open()?, mode)) {
                 Ok(Some(r)) if !r.link.is_supported() => {
                     return Err(FeedError::UnsupportedLinkType {
                         path: p(),
@@ -153,6 +167,30 @@ impl PcapFile {
         self.stats
     }
 
+    /// True when the file is read mapped into memory rather than through `read` calls.
+    pub fn is_mapped(&self) -> bool {
+        match &self.inner {
+            Inner::Legacy(r) => r.is_mapped(),
+            Inner::Ng(r) => r.is_mapped(),
+        }
+    }
+
+    /// File offset of the next record to parse (past those handed out in a batch).
+    fn cursor_position(&self) -> u64 {
+        match &self.inner {
+            Inner::Legacy(r) => r.cursor_position(),
+            Inner::Ng(r) => r.cursor_position(),
+        }
+    }
+
+    /// The buffer packet places point into.
+    fn bytes(&self) -> &[u8] {
+        match &self.inner {
+            Inner::Legacy(r) => r.bytes(),
+            Inner::Ng(r) => r.bytes(),
+        }
+    }
+
     fn fail(&self, kind: Fail) -> FeedError {
         let (path, offset, packets) = (self.path.clone(), self.position(), self.stats.packets);
         match kind {
@@ -179,17 +217,37 @@ impl PcapFile {
     /// Finds the next packet: plain values, no borrow of the buffer. Without `fresh`
     /// (the rest of a batch) only already-buffered bytes are used and `None` may just
     /// mean "none buffered".
+    #[inline]
     fn locate(&mut self, fresh: bool) -> Result<Option<Located>, Fail> {
         match &mut self.inner {
             Inner::Legacy(r) => match r.next(fresh) {
-                Ok(Next::Record(rec)) => Ok(Some(Located::Legacy(rec))),
+                Ok(Next::Record(rec)) => Ok(Some(Located {
+                    ts: rec.ts,
+                    link: r.link,
+                    start: rec.start,
+                    len: rec.len,
+                    cut: rec.cut,
+                })),
                 Ok(Next::End | Next::Wait) => Ok(None),
                 Err(e) => Err(legacy_fail(e)),
             },
-            Inner::Ng(_) if !fresh => Ok(None),
-            Inner::Ng(r) => match r.next() {
-                Ok(Some(found)) => Ok(Some(Located::Ng(found))),
-                Ok(None) => Ok(None),
+            Inner::Ng(r) => match r.next(fresh) {
+                Ok(NgNext::Packet(found)) => {
+                    let snap = match found.iface.snaplen {
+                        0 => MAX_SNAPLEN,
+                        s => s.min(MAX_SNAPLEN),
+                    } as usize;
+                    let range = found.range();
+                    let cut = range.len() > snap;
+                    Ok(Some(Located {
+                        ts: found.ts,
+                        link: found.iface.link,
+                        start: range.start,
+                        len: range.len().min(snap),
+                        cut,
+                    }))
+                }
+                Ok(NgNext::End | NgNext::Wait) => Ok(None),
                 Err(NgError::Truncated) => Err(Fail::Truncated),
                 Err(NgError::Read) => Err(Fail::Read),
                 Err(NgError::Corrupt(d)) => Err(Fail::Corrupt(d)),
@@ -198,125 +256,85 @@ impl PcapFile {
         }
     }
 
-    /// The packet a [`locate`](Self::locate) found, and whether it was cut to the
-    /// snapshot length.
-    fn packet_of<'s>(inner: &'s Inner, l: &Located) -> Option<(Packet<'s>, bool)> {
-        match (inner, l) {
-            (Inner::Legacy(r), Located::Legacy(rec)) => Some((
-                Packet {
-                    ts: rec.ts,
-                    link: r.link,
-                    data: r.bytes().get(rec.range())?,
-                },
-                rec.cut,
-            )),
-            (Inner::Ng(r), Located::Ng(found)) => {
-                let snap = match found.iface.snaplen {
-                    0 => MAX_SNAPLEN,
-                    s => s.min(MAX_SNAPLEN),
-                } as usize;
-                let d = r.data(found)?;
-                let (data, cut) = if d.len() > snap {
-                    (&d[..snap], true)
-                } else {
-                    (d, false)
-                };
-                Some((
-                    Packet {
-                        ts: found.ts,
-                        link: found.iface.link,
-                        data,
-                    },
-                    cut,
-                ))
-            }
-            _ => None,
-        }
-    }
-
     /// The next packet, `Ok(None)` at the end of the file.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, FeedError> {
         if let Some(e) = self.pending.take() {
             return Err(e);
         }
-        let located = match self.locate(true) {
+        let l = match self.locate(true) {
             Ok(Some(l)) => l,
             Ok(None) => return Ok(None),
             Err(kind) => return Err(self.fail(kind)),
         };
-        let Some((pkt, cut)) = Self::packet_of(&self.inner, &located) else {
+        if self.bytes().get(l.start..l.start + l.len).is_none() {
             return Err(self.fail(Fail::Corrupt("packet outside the read buffer")));
-        };
-        self.stats.caplen_over_snaplen += u64::from(cut);
+        }
+        self.stats.caplen_over_snaplen += u64::from(l.cut);
         self.stats.packets += 1;
-        self.stats.bytes += pkt.data.len() as u64;
-        Ok(Some(pkt))
+        self.stats.bytes += l.len as u64;
+        Ok(Some(Packet {
+            ts: l.ts,
+            link: l.link,
+            data: &self.bytes()[l.start..l.start + l.len],
+        }))
     }
 
     /// Reads up to [`BATCH`] packets and hands them to `f` together, in capture order
-    /// (classic pcap: the packets already buffered; pcapng: one at a time). Returns how
-    /// many were read: 0 at the end of the file. A file error after some packets is
-    /// returned by the following call.
+    /// (the packets already buffered, or mapped). Returns how many were read: 0 at the
+    /// end of the file. A file error after some packets is returned by the following
+    /// call.
     pub fn read_batch(&mut self, f: &mut dyn FnMut(&[Packet<'_>])) -> Result<usize, FeedError> {
-        if !matches!(self.inner, Inner::Legacy(_)) {
-            return match self.next_packet()? {
-                Some(pkt) => {
-                    f(std::slice::from_ref(&pkt));
-                    Ok(1)
-                }
-                None => Ok(0),
-            };
-        }
         if let Some(e) = self.pending.take() {
             return Err(e);
         }
-        let mut recs = [Record::default(); BATCH];
+        let mut locs = [Located::default(); BATCH];
         let mut n = 0;
-        if let Inner::Legacy(reader) = &mut self.inner {
-            while n < BATCH {
-                let kind = match reader.next(n == 0) {
-                    Ok(Next::Record(r)) => {
-                        recs[n] = r;
-                        n += 1;
-                        continue;
-                    }
-                    Ok(Next::End | Next::Wait) => break,
-                    Err(e) => legacy_fail(e),
-                };
-                if n == 0 {
-                    return Err(self.fail(kind));
+        while n < BATCH {
+            let kind = match self.locate(n == 0) {
+                Ok(Some(l)) => {
+                    locs[n] = l;
+                    n += 1;
+                    continue;
                 }
-                // Reported by the next call, naming where the bad record starts (past
-                // the good records of this batch) and counting those records as read.
-                let offset = reader.cursor_position();
-                let mut e = self.fail(kind);
-                set_place(&mut e, offset, self.stats.packets + n as u64);
-                self.pending = Some(e);
-                break;
+                Ok(None) => break,
+                Err(kind) => kind,
+            };
+            if n == 0 {
+                return Err(self.fail(kind));
             }
+            // Reported by the next call, naming where the bad record starts (past the
+            // good records of this batch) and counting those records as read.
+            let offset = self.cursor_position();
+            let mut e = self.fail(kind);
+            set_place(&mut e, offset, self.stats.packets + n as u64);
+            self.pending = Some(e);
+            break;
         }
-        let Inner::Legacy(reader) = &self.inner else {
-            return Ok(0);
-        };
-        let bytes = reader.bytes();
+        let bytes = self.bytes();
         let mut pkts = [Packet {
-            ts: crate::time::Timestamp::ZERO,
-            link: reader.link,
+            ts: Timestamp::ZERO,
+            link: LinkType::Ethernet,
             data: &[],
         }; BATCH];
         let mut len = 0;
-        for r in &recs[..n] {
-            let Some(data) = bytes.get(r.range()) else {
+        let (mut cut, mut total) = (0, 0);
+        for l in &locs[..n] {
+            let Some(data) = bytes.get(l.start..l.start + l.len) else {
                 continue;
             };
-            self.stats.caplen_over_snaplen += u64::from(r.cut);
-            self.stats.bytes += data.len() as u64;
-            pkts[len].ts = r.ts;
-            pkts[len].data = data;
+            cut += u64::from(l.cut);
+            total += data.len() as u64;
+            pkts[len] = Packet {
+                ts: l.ts,
+                link: l.link,
+                data,
+            };
             len += 1;
         }
-        self.stats.packets += len as u64;
         f(&pkts[..len]);
+        self.stats.caplen_over_snaplen += cut;
+        self.stats.bytes += total;
+        self.stats.packets += len as u64;
         Ok(n)
     }
 }
@@ -324,9 +342,27 @@ impl PcapFile {
 /// Most packets [`PcapFile::read_batch`] hands over at once.
 pub const BATCH: usize = 32;
 
-enum Located {
-    Legacy(super::legacy::Record),
-    Ng(super::pcapng::Found),
+/// Where a packet lies in [`PcapFile::bytes`], and what it is.
+#[derive(Clone, Copy, Debug)]
+struct Located {
+    ts: Timestamp,
+    link: LinkType,
+    start: usize,
+    len: usize,
+    /// Cut to the snapshot length.
+    cut: bool,
+}
+
+impl Default for Located {
+    fn default() -> Self {
+        Located {
+            ts: Timestamp::ZERO,
+            link: LinkType::Ethernet,
+            start: 0,
+            len: 0,
+            cut: false,
+        }
+    }
 }
 
 /// Sets where an error happened and how many packets came before it.
@@ -344,6 +380,7 @@ fn set_place(e: &mut FeedError, at: u64, count: u64) {
             *offset = at;
             *packets = count;
         }
+        FeedError::UnsupportedLinkType { packets, .. } => *packets = count,
         _ => {}
     }
 }

@@ -1,6 +1,7 @@
 //! Feed tests: a capture of a link type the decoder does not read is one error naming
 //! the type, in classic pcap at open and in pcapng at the first packet of such an
-//! interface, after the packets read before it.
+//! interface, after the packets read before it; files are mapped unless they cannot
+//! be, and both read modes give the same packets and errors.
 
 use super::*;
 use std::path::Path;
@@ -66,7 +67,19 @@ fn pcapng(interfaces: &[u16], packets_on: &[u32]) -> Vec<u8> {
 }
 
 fn read_all(path: &Path) -> (u64, Option<FeedError>) {
-    let mut f = match PcapFile::open(path) {
+    let mapped = read_all_with(path, ReadMode::Auto);
+    let buffered = read_all_with(path, ReadMode::Buffered);
+    assert_eq!(
+        format!("{mapped:?}"),
+        format!("{buffered:?}"),
+        "read modes disagree on {}",
+        path.display()
+    );
+    mapped
+}
+
+fn read_all_with(path: &Path, mode: ReadMode) -> (u64, Option<FeedError>) {
+    let mut f = match PcapFile::open_with(path, mode) {
         Ok(f) => f,
         Err(e) => return (0, Some(e)),
     };
@@ -139,4 +152,62 @@ fn pcapng_fails_at_the_first_packet_of_an_unknown_interface() {
     // An interface of an unknown type that carries no packet is no error.
     let (n, e) = read_all(&tmp("unused.pcapng", &pcapng(&[1, 189], &[0, 0])));
     assert!(n == 2 && e.is_none(), "{n} {e:?}");
+}
+
+#[test]
+fn regular_files_are_mapped_and_others_are_read() {
+    let p = tmp("mapped.pcap", &classic(1, 3));
+    let f = PcapFile::open(&p).unwrap();
+    assert_eq!(f.is_mapped(), cfg!(feature = "mmap"));
+    assert!(!PcapFile::open_with(&p, ReadMode::Buffered)
+        .unwrap()
+        .is_mapped());
+    let ng = tmp("mapped.pcapng", &pcapng(&[1], &[0, 0]));
+    assert_eq!(
+        PcapFile::open(&ng).unwrap().is_mapped(),
+        cfg!(feature = "mmap")
+    );
+    // Not a regular file: read through the buffer (here it is empty, so refused).
+    let buf = buffer::ReadBuf::open(std::fs::File::open("/dev/null").unwrap(), ReadMode::Auto);
+    assert!(!buf.is_mapped());
+}
+
+#[test]
+fn cut_and_corrupt_pcapng_read_alike_in_both_modes() {
+    let whole = pcapng(&[1], &[0, 0, 0, 0]);
+    // Cut inside the last packet block, inside its header, and between blocks.
+    for cut in [whole.len() - 5, whole.len() - 76 + 4, whole.len() - 76] {
+        let p = tmp(&format!("cut{cut}.pcapng"), &whole[..cut]);
+        let (n, e) = read_all(&p);
+        if cut == whole.len() - 76 {
+            assert!(n == 3 && e.is_none(), "{n} {e:?}");
+        } else {
+            assert_eq!(n, 3);
+            assert!(
+                matches!(e, Some(FeedError::Truncated { packets: 3, .. })),
+                "{e:?}"
+            );
+        }
+    }
+    // A block claiming a megabyte, and one claiming less than a block header.
+    let mut big = whole.clone();
+    let at = whole.len() - 76; // the last packet block (76 bytes)
+    big[at + 4..at + 8].copy_from_slice(&(1u32 << 20).to_le_bytes());
+    let (n, e) = read_all(&tmp("big.pcapng", &big));
+    assert_eq!(n, 3);
+    assert!(
+        matches!(
+            e,
+            Some(FeedError::Corrupt {
+                detail: "a block is larger than 1 MiB",
+                ..
+            })
+        ),
+        "{e:?}"
+    );
+    let mut small = whole;
+    small[at + 4..at + 8].copy_from_slice(&8u32.to_le_bytes());
+    let (n, e) = read_all(&tmp("small.pcapng", &small));
+    assert_eq!(n, 3);
+    assert!(matches!(e, Some(FeedError::Corrupt { .. })), "{e:?}");
 }
