@@ -548,6 +548,11 @@ impl HttpFlow {
                 cx.emit(Box::new(old.ev));
             }
         }
+        if self.pending.capacity() == 0 {
+            // Most connections never pipeline: room for one transaction, not
+            // VecDeque's first four (a Tx is about 250 bytes, per flow).
+            self.pending.reserve_exact(1);
+        }
         self.pending.push_back(tx);
         self.req.state = match message_body(&known) {
             Some(body) => State::Body(body),

@@ -634,7 +634,8 @@ impl Inspection {
 /// One flow's inspection state: the reassemblers of its two directions (TCP) and its
 /// inspectors.
 pub struct AppFlow {
-    reasm: [Reassembler; 2],
+    /// TCP only, made on the first segment: datagram flows do without its 320 bytes.
+    reasm: Option<Box<[Reassembler; 2]>>,
     insp: Inspection,
 }
 
@@ -653,7 +654,7 @@ impl AppFlow {
     /// once, else the wizard starts; passive inspectors start too.
     pub fn new(set: &Arc<InspectorSet>, info: FlowInfo, stats: &mut InspectStats) -> Self {
         AppFlow {
-            reasm: Default::default(),
+            reasm: None,
             insp: Inspection::new(set, info, stats),
         }
     }
@@ -663,7 +664,7 @@ impl AppFlow {
     /// with a port binding for it; before that nothing runs and nothing is counted.
     pub fn expected(set: &Arc<InspectorSet>, info: FlowInfo, service: &'static str) -> Self {
         AppFlow {
-            reasm: Default::default(),
+            reasm: None,
             insp: Inspection::expected(set, info, service),
         }
     }
@@ -701,9 +702,17 @@ impl AppFlow {
         self.insp.wants_data()
     }
 
-    /// The reassembler of direction `dir` (as the flow's direction is now).
-    pub fn reassembler(&self, dir: Direction) -> &Reassembler {
-        &self.reasm[dir.index()]
+    /// The reassembler of direction `dir` (as the flow's direction is now); `None`
+    /// before the flow's first TCP segment.
+    pub fn reassembler(&self, dir: Direction) -> Option<&Reassembler> {
+        self.reasm.as_ref().map(|r| &r[dir.index()])
+    }
+
+    /// Swaps the directions' reassemblers (the flow's client and server swapped).
+    fn swap_reassemblers(&mut self) {
+        if let Some(r) = self.reasm.as_mut() {
+            r.swap(0, 1);
+        }
     }
 
     /// Hands one chunk of direction `dir` (as the flow's direction is now) to the
@@ -719,7 +728,7 @@ impl AppFlow {
     ) -> Effects {
         let fx = self.insp.chunk(dir, chunk, now, stats, emit);
         if fx.swap {
-            self.reasm.swap(0, 1);
+            self.swap_reassemblers();
         }
         fx
     }
@@ -740,7 +749,7 @@ impl AppFlow {
         stats: &mut InspectStats,
         emit: &mut Emit<'_>,
     ) -> Effects {
-        let r = &mut self.reasm[dir.index()];
+        let r = &mut self.reasm.get_or_insert_with(Default::default)[dir.index()];
         if !r.is_started() {
             r.start(start());
         }
@@ -751,7 +760,7 @@ impl AppFlow {
             Self::deliver(insp, &mut d, c, now, stats, emit, &mut fx)
         });
         if fx.swap {
-            self.reasm.swap(0, 1);
+            self.swap_reassemblers();
         }
         fx
     }
@@ -770,7 +779,10 @@ impl AppFlow {
         emit: &mut Emit<'_>,
     ) -> Effects {
         let other = dir.opposite();
-        let r = &mut self.reasm[other.index()];
+        let Some(reasm) = self.reasm.as_mut() else {
+            return Effects::default();
+        };
+        let r = &mut reasm[other.index()];
         if r.held_bytes() == 0 {
             return Effects::default();
         }
@@ -781,7 +793,7 @@ impl AppFlow {
             Self::deliver(insp, &mut d, c, now, stats, emit, &mut fx)
         });
         if fx.swap {
-            self.reasm.swap(0, 1);
+            self.swap_reassemblers();
         }
         fx
     }
@@ -815,15 +827,17 @@ impl AppFlow {
         stats: &mut InspectStats,
         emit: &mut Emit<'_>,
     ) {
-        for dir in [Direction::ToServer, Direction::ToClient] {
-            let i = dir.index();
-            if self.reasm[i].held_bytes() > 0 {
-                let insp = &mut self.insp;
-                let mut d = dir;
-                let mut fx = Effects::default();
-                self.reasm[i].flush(cfg, &mut |c| {
-                    Self::deliver(insp, &mut d, c, now, stats, emit, &mut fx)
-                });
+        if let Some(reasm) = self.reasm.as_mut() {
+            for dir in [Direction::ToServer, Direction::ToClient] {
+                let r = &mut reasm[dir.index()];
+                if r.held_bytes() > 0 {
+                    let insp = &mut self.insp;
+                    let mut d = dir;
+                    let mut fx = Effects::default();
+                    r.flush(cfg, &mut |c| {
+                        Self::deliver(insp, &mut d, c, now, stats, emit, &mut fx)
+                    });
+                }
             }
         }
         self.insp.finish(now, stats, emit);

@@ -85,6 +85,10 @@ impl<V> SortedMap<V> {
         match self.find(id) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, v)),
             Err(i) => {
+                if self.entries.capacity() == 0 {
+                    // Most flows hold one or two entries: not Vec's first four.
+                    self.entries.reserve_exact(2);
+                }
                 self.entries.insert(i, (id, v));
                 None
             }
