@@ -22,18 +22,17 @@
 //! namespaces (and so the veth pair and the conntrack table in them) and every process
 //! started are removed at the end, whatever happens (a drop guard).
 
+use flowengine_tests::netns::{check, expect_line, lines_of, wait_for, Lab, Skip, WAIT};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 const A_IP: &str = "10.79.0.1";
 const B_IP: &str = "10.79.0.2";
-const WAIT: Duration = Duration::from_secs(30);
 const FEED: &str = env!("CARGO_BIN_EXE_flowengine-conntrack");
 
 /// Echo servers in B: TCP (one message, then waits for the peer to close) and UDP.
@@ -117,246 +116,78 @@ while sent < n:
 print('ok %.3f' % (time.monotonic() - t0), flush=True)
 "#;
 
-/// Two namespaces joined by a veth pair, and the processes started in them; all gone
-/// on drop.
-struct Lab {
-    a: String,
-    b: String,
-    made: Vec<String>,
-    children: Vec<Child>,
+/// The namespaces, with conntrack on in A: a rule that uses it (the namespace tracks
+/// nothing before), then the sysctls (they exist once the rule loaded conntrack there).
+fn conntrack_lab() -> Result<Lab, Skip> {
+    let lab = Lab::new("ct", 'c', A_IP, B_IP)?;
+    let mut nft = Lab::exec(&lab.a, "nft", &["-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run nft (nftables; scripts/setup.sh installs it)");
+    nft.stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"table inet fe {\n  chain out { type filter hook output priority 0; \
+              ct state new,established,related accept; }\n}\n",
+        )
+        .unwrap();
+    check(&nft.wait_with_output().unwrap(), "nft add ct state rule");
+    for k in [
+        "netfilter/nf_conntrack_acct",
+        "netfilter/nf_conntrack_timestamp",
+        "netfilter/nf_conntrack_events",
+        // No IPv6 (link-local addresses, neighbour discovery): only the test's flows.
+        "ipv6/conf/all/disable_ipv6",
+        "ipv6/conf/default/disable_ipv6",
+    ] {
+        let set = format!("echo 1 > /proc/sys/net/{k}");
+        check(&Lab::exec(&lab.a, "sh", &["-c", &set]).output().unwrap(), k);
+    }
+    Ok(lab)
 }
 
-/// Why the test cannot run on this machine.
-struct Skip(String);
+/// Starts the feed in A; returns its index and its stderr lines, once listening.
+fn start_feed(lab: &mut Lab, eve: &std::path::Path, extra: &[&str]) -> (usize, Receiver<String>) {
+    let mut args = vec!["--eve", eve.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let mut child = Lab::exec(&lab.a, FEED, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start flowengine-conntrack");
+    let lines = lines_of(child.stderr.take().unwrap());
+    let i = lab.keep(child);
+    expect_line(&lines, "listening", "flowengine-conntrack start");
+    (i, lines)
+}
 
-fn ip(args: &[&str]) -> Output {
-    Command::new("ip")
-        .args(args)
+/// `conntrack ARGS` in A.
+fn conntrack(lab: &Lab, args: &[&str]) -> String {
+    let o = Lab::exec(&lab.a, "conntrack", args)
         .output()
-        .expect("run `ip` (iproute2; scripts/setup.sh installs it)")
+        .expect("run conntrack (scripts/setup.sh installs it)");
+    check(&o, "conntrack");
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn is_permission_error(o: &Output) -> bool {
-    let err = String::from_utf8_lossy(&o.stderr);
-    err.contains("Operation not permitted") || err.contains("Permission denied")
-}
-
-fn euid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
-fn check(o: &Output, what: &str) {
-    assert!(
-        o.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&o.stderr).trim()
+/// SIGTERM to child `i` (`ip netns exec` execs: the pid is the program's); waits for
+/// it and returns the rest of its stderr.
+fn stop(lab: &mut Lab, i: usize, lines: &Receiver<String>) -> Vec<String> {
+    let pid = lab.children[i].id().to_string();
+    check(
+        &Command::new("kill").args(["-TERM", &pid]).output().unwrap(),
+        "kill -TERM",
     );
-}
-
-impl Lab {
-    fn new() -> Result<Lab, Skip> {
-        match euid() {
-            Some(0) => {}
-            Some(id) => return Err(Skip(format!("not root (uid {id})"))),
-            None => return Err(Skip("cannot tell the user id".into())),
-        }
-        static RUN: AtomicUsize = AtomicUsize::new(0);
-        let tag = format!(
-            "{}{}",
-            std::process::id(),
-            RUN.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut lab = Lab {
-            a: format!("fe-ct-{tag}-a"),
-            b: format!("fe-ct-{tag}-b"),
-            made: Vec::new(),
-            children: Vec::new(),
-        };
-        let (veth_a, veth_b) = (format!("fec{tag}a"), format!("fec{tag}b"));
-        for ns in [lab.a.clone(), lab.b.clone()] {
-            let o = ip(&["netns", "add", &ns]);
-            if !o.status.success() && is_permission_error(&o) {
-                return Err(Skip(format!(
-                    "`ip netns add` is not permitted: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                )));
-            }
-            check(&o, "ip netns add");
-            lab.made.push(ns);
-        }
-        let o = ip(&[
-            "link", "add", &veth_a, "netns", &lab.a, "type", "veth", "peer", "name", &veth_b,
-            "netns", &lab.b,
-        ]);
-        if !o.status.success() && is_permission_error(&o) {
-            return Err(Skip(format!(
-                "creating a veth pair is not permitted: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            )));
-        }
-        check(&o, "ip link add veth");
-        for (ns, dev, addr) in [(&lab.a, &veth_a, A_IP), (&lab.b, &veth_b, B_IP)] {
-            let cidr = format!("{addr}/24");
-            check(
-                &ip(&["-n", ns, "addr", "add", &cidr, "dev", dev]),
-                "ip addr add",
-            );
-            check(&ip(&["-n", ns, "link", "set", dev, "up"]), "ip link set up");
-            check(
-                &ip(&["-n", ns, "link", "set", "lo", "up"]),
-                "ip link set lo up",
-            );
-        }
-        // Conntrack in A: a rule that uses it (the namespace tracks nothing before),
-        // then the sysctls (they exist once the rule loaded conntrack there).
-        let mut nft = Lab::exec(&lab.a, "nft", &["-f", "-"])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run nft (nftables; scripts/setup.sh installs it)");
-        nft.stdin
-            .take()
-            .unwrap()
-            .write_all(
-                b"table inet fe {\n  chain out { type filter hook output priority 0; \
-                  ct state new,established,related accept; }\n}\n",
-            )
-            .unwrap();
-        check(&nft.wait_with_output().unwrap(), "nft add ct state rule");
-        for k in [
-            "netfilter/nf_conntrack_acct",
-            "netfilter/nf_conntrack_timestamp",
-            "netfilter/nf_conntrack_events",
-            // No IPv6 (link-local addresses, neighbour discovery): only the test's flows.
-            "ipv6/conf/all/disable_ipv6",
-            "ipv6/conf/default/disable_ipv6",
-        ] {
-            let set = format!("echo 1 > /proc/sys/net/{k}");
-            check(&Lab::exec(&lab.a, "sh", &["-c", &set]).output().unwrap(), k);
-        }
-        Ok(lab)
+    let status = wait_for(&mut lab.children[i], "flowengine-conntrack");
+    assert!(status.success(), "flowengine-conntrack: {status}");
+    // Everything it wrote, up to the end of its stderr.
+    let mut rest = Vec::new();
+    while let Ok(l) = lines.recv_timeout(WAIT) {
+        rest.push(l);
     }
-
-    fn exec(ns: &str, program: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, program]).args(args);
-        c
-    }
-
-    fn python(&mut self, ns: &str, code: &str, args: &[&str]) -> (usize, Receiver<String>) {
-        let mut all = vec!["-c", code];
-        all.extend_from_slice(args);
-        let mut child = Lab::exec(ns, "python3", &all)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start python3");
-        let lines = lines_of(child.stdout.take().unwrap());
-        self.children.push(child);
-        (self.children.len() - 1, lines)
-    }
-
-    /// Starts the feed in A; returns its index and its stderr lines, once listening.
-    fn feed(&mut self, eve: &std::path::Path, extra: &[&str]) -> (usize, Receiver<String>) {
-        let mut args = vec!["--eve", eve.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let mut child = Lab::exec(&self.a, FEED, &args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start flowengine-conntrack");
-        let lines = lines_of(child.stderr.take().unwrap());
-        self.children.push(child);
-        expect_line(&lines, "listening", "flowengine-conntrack start");
-        (self.children.len() - 1, lines)
-    }
-
-    /// `conntrack ARGS` in A.
-    fn conntrack(&self, args: &[&str]) -> String {
-        let o = Lab::exec(&self.a, "conntrack", args)
-            .output()
-            .expect("run conntrack (scripts/setup.sh installs it)");
-        check(&o, "conntrack");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// SIGTERM to child `i` (`ip netns exec` execs: the pid is the program's); waits
-    /// for it and returns the rest of its stderr.
-    fn stop(&mut self, i: usize, lines: &Receiver<String>) -> Vec<String> {
-        let pid = self.children[i].id().to_string();
-        check(
-            &Command::new("kill").args(["-TERM", &pid]).output().unwrap(),
-            "kill -TERM",
-        );
-        let status = wait_for(&mut self.children[i], "flowengine-conntrack");
-        assert!(status.success(), "flowengine-conntrack: {status}");
-        // Everything it wrote, up to the end of its stderr.
-        let mut rest = Vec::new();
-        while let Ok(l) = lines.recv_timeout(WAIT) {
-            rest.push(l);
-        }
-        rest
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for ns in self.made.drain(..).rev() {
-            let o = ip(&["netns", "del", &ns]);
-            if !o.status.success() {
-                eprintln!(
-                    "conntrack live test: cannot delete namespace {ns}: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-            }
-        }
-    }
-}
-
-fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn expect_line(lines: &Receiver<String>, needle: &str, what: &str) -> String {
-    let deadline = Instant::now() + WAIT;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(l) if l.contains(needle) => return l,
-            Ok(l) => seen.push(l),
-            Err(e) => panic!("{what}: no line with {needle:?} ({e}); got {seen:?}"),
-        }
-    }
-}
-
-fn wait_for(child: &mut Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: still running after {WAIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    rest
 }
 
 /// A scratch file in a directory of its own (the tests run in parallel).
@@ -442,7 +273,7 @@ fn counter(summary: &[String], name: &str) -> u64 {
 
 #[test]
 fn tcp_udp_icmp_records_match_the_kernels_counters() {
-    let mut lab = match Lab::new() {
+    let mut lab = match conntrack_lab() {
         Ok(l) => l,
         Err(Skip(why)) => {
             eprintln!("skipping the conntrack live test: {why}");
@@ -451,17 +282,17 @@ fn tcp_udp_icmp_records_match_the_kernels_counters() {
     };
     let eve = scratch("records.json");
     // Dumps every 0.2 s too: mid-flow counters for the flow left open at the end.
-    let (feed, feed_err) = lab.feed(&eve, &["--poll-interval", "0.2"]);
+    let (feed, feed_err) = start_feed(&mut lab, &eve, &["--poll-interval", "0.2"]);
     let (_, ready) = lab.python(&lab.b.clone(), SERVERS, &[B_IP]);
     expect_line(&ready, "ready", "servers in B");
     let (client, done) = lab.python(&lab.a.clone(), CLIENT, &[B_IP]);
     expect_line(&done, "ok", "client in A");
     assert!(wait_for(&mut lab.children[client], "client").success());
     // The kernel's own figures, then the DESTROYs.
-    let listed = lab.conntrack(&["-L", "-o", "extended"]);
+    let listed = conntrack(&lab, &["-L", "-o", "extended"]);
     let kernel = parse_kernel(&listed);
     assert_eq!(kernel.len(), 3, "tcp, udp, icmp in A's table: {listed}");
-    lab.conntrack(&["-F"]);
+    conntrack(&lab, &["-F"]);
     std::thread::sleep(Duration::from_millis(500));
     // One more flow, still open at SIGTERM: a `shutdown` record with the counters of
     // the last dump.
@@ -469,7 +300,7 @@ fn tcp_udp_icmp_records_match_the_kernels_counters() {
     expect_line(&done, "ok", "open ping in A");
     assert!(wait_for(&mut lab.children[ping], "open ping").success());
     std::thread::sleep(Duration::from_millis(700));
-    let summary = lab.stop(feed, &feed_err);
+    let summary = stop(&mut lab, feed, &feed_err);
     let records = read_eve(&eve);
     assert_eq!(records.len(), 4, "one record per connection: {records:#?}");
     assert_eq!(counter(&summary, "overruns (ENOBUFS)"), 0);
@@ -560,7 +391,7 @@ fn a_burst_of_short_udp_flows_loses_no_event_or_reports_the_loss() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let mut lab = match Lab::new() {
+    let mut lab = match conntrack_lab() {
         Ok(l) => l,
         Err(Skip(why)) => {
             eprintln!("skipping the conntrack load test: {why}");
@@ -576,14 +407,14 @@ fn a_burst_of_short_udp_flows_loses_no_event_or_reports_the_loss() {
         .iter()
         .flat_map(|b| ["--rcvbuf", b.as_str()])
         .collect();
-    let (feed, feed_err) = lab.feed(&eve, &extra);
+    let (feed, feed_err) = start_feed(&mut lab, &eve, &extra);
     let started = Instant::now();
     let (burst, done) = lab.python(&lab.a.clone(), BURST, &[B_IP, &n.to_string()]);
     let line = expect_line(&done, "ok", "UDP burst");
     assert!(wait_for(&mut lab.children[burst], "burst").success());
     let send_secs: f64 = line[3..].trim().parse().unwrap();
     let flush = Instant::now();
-    lab.conntrack(&["-F"]);
+    conntrack(&lab, &["-F"]);
     let flush_secs = flush.elapsed().as_secs_f64();
     // DESTROY events the kernel could not deliver are delivered again later (the
     // broadcast-error option): wait until the records stop coming (the writer holds
@@ -600,7 +431,7 @@ fn a_burst_of_short_udp_flows_loses_no_event_or_reports_the_loss() {
         }
     }
     let total = started.elapsed().as_secs_f64();
-    let summary = lab.stop(feed, &feed_err);
+    let summary = stop(&mut lab, feed, &feed_err);
     let (new, destroy) = (counter(&summary, "new"), counter(&summary, "destroy"));
     let overruns = counter(&summary, "overruns (ENOBUFS)");
     let records = std::fs::read_to_string(&eve).unwrap().lines().count() as u64;

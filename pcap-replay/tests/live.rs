@@ -14,13 +14,12 @@
 //! namespaces (and so the veth pair) and every process started are removed at the end,
 //! whatever happens (a drop guard).
 
+use flowengine_tests::netns::{check, expect_line, lines_of, wait_for, Lab, Skip};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const A_IP: &str = "10.77.0.1";
 const B_IP: &str = "10.77.0.2";
@@ -28,7 +27,6 @@ const UDP_PORT: u16 = 7000;
 const TCP_PORT: u16 = 7001;
 /// UDP sent here is dropped by the capture's `--bpf` filter.
 const FILTERED_PORT: u16 = 7002;
-const WAIT: Duration = Duration::from_secs(20);
 
 /// Three ICMP echo requests from a raw socket (no `ping` needed), each answered by A's
 /// kernel before the next.
@@ -94,210 +92,6 @@ sys.stdin.read()
 s.close()
 "#;
 
-/// Two namespaces joined by a veth pair, and the processes started in them; all gone
-/// on drop.
-struct Lab {
-    a: String,
-    b: String,
-    /// A's end of the veth pair.
-    veth_a: String,
-    made: Vec<String>,
-    children: Vec<Child>,
-}
-
-/// Why the test cannot run on this machine.
-struct Skip(String);
-
-fn ip(args: &[&str]) -> Output {
-    Command::new("ip")
-        .args(args)
-        .output()
-        .expect("run `ip` (iproute2; scripts/setup.sh installs it)")
-}
-
-fn is_permission_error(o: &Output) -> bool {
-    let err = String::from_utf8_lossy(&o.stderr);
-    err.contains("Operation not permitted") || err.contains("Permission denied")
-}
-
-/// The effective user id, from /proc.
-fn euid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
-impl Lab {
-    fn new() -> Result<Lab, Skip> {
-        match euid() {
-            Some(0) => {}
-            Some(id) => return Err(Skip(format!("not root (uid {id})"))),
-            None => return Err(Skip("cannot tell the user id".into())),
-        }
-        static RUN: AtomicUsize = AtomicUsize::new(0);
-        let tag = format!(
-            "{}{}",
-            std::process::id(),
-            RUN.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut lab = Lab {
-            a: format!("fe-live-{tag}-a"),
-            b: format!("fe-live-{tag}-b"),
-            // Interface names have at most 15 bytes.
-            veth_a: format!("fev{tag}a"),
-            made: Vec::new(),
-            children: Vec::new(),
-        };
-        let veth_b = format!("fev{tag}b");
-        for ns in [lab.a.clone(), lab.b.clone()] {
-            let o = ip(&["netns", "add", &ns]);
-            if !o.status.success() && is_permission_error(&o) {
-                return Err(Skip(format!(
-                    "`ip netns add` is not permitted: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                )));
-            }
-            check(&o, "ip netns add");
-            lab.made.push(ns);
-        }
-        // Both ends are made inside the namespaces: nothing appears on the host.
-        let o = ip(&[
-            "link",
-            "add",
-            &lab.veth_a,
-            "netns",
-            &lab.a,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &veth_b,
-            "netns",
-            &lab.b,
-        ]);
-        if !o.status.success() && is_permission_error(&o) {
-            return Err(Skip(format!(
-                "creating a veth pair is not permitted: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            )));
-        }
-        check(&o, "ip link add veth");
-        for (ns, dev, addr) in [(&lab.a, &lab.veth_a, A_IP), (&lab.b, &veth_b, B_IP)] {
-            let cidr = format!("{addr}/24");
-            check(
-                &ip(&["-n", ns, "addr", "add", &cidr, "dev", dev]),
-                "ip addr add",
-            );
-            check(&ip(&["-n", ns, "link", "set", dev, "up"]), "ip link set up");
-            check(
-                &ip(&["-n", ns, "link", "set", "lo", "up"]),
-                "ip link set lo up",
-            );
-        }
-        Ok(lab)
-    }
-
-    /// A command run inside namespace `ns` (`ip netns exec` execs it: same process).
-    fn exec(ns: &str, program: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, program]).args(args);
-        c
-    }
-
-    /// Starts a python3 snippet in `ns`; returns the index of its child and its
-    /// stdout lines.
-    fn python(&mut self, ns: &str, code: &str, args: &[&str]) -> (usize, Receiver<String>) {
-        let mut all = vec!["-c", code];
-        all.extend_from_slice(args);
-        let mut child = Lab::exec(ns, "python3", &all)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start python3");
-        let lines = lines_of(child.stdout.take().unwrap());
-        self.children.push(child);
-        (self.children.len() - 1, lines)
-    }
-
-    /// Runs a python3 snippet in `ns` to its end and checks it printed `ok`.
-    fn python_ok(&mut self, ns: &str, code: &str, args: &[&str], what: &str) {
-        let (i, lines) = self.python(ns, code, args);
-        expect_line(&lines, "ok", what);
-        let status = wait_for(&mut self.children[i], what);
-        assert!(status.success(), "{what}: {status}");
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        // Deleting a namespace deletes the veth end inside it (and so the pair).
-        for ns in self.made.drain(..).rev() {
-            let o = ip(&["netns", "del", &ns]);
-            if !o.status.success() {
-                eprintln!(
-                    "live test: cannot delete namespace {ns}: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-            }
-        }
-    }
-}
-
-fn check(o: &Output, what: &str) {
-    assert!(
-        o.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&o.stderr).trim()
-    );
-}
-
-/// The lines a reader yields, from a thread of their own.
-fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Waits for a line containing `needle`; returns the lines before it.
-fn expect_line(lines: &Receiver<String>, needle: &str, what: &str) -> Vec<String> {
-    let deadline = Instant::now() + WAIT;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(l) if l.contains(needle) => return seen,
-            Ok(l) => seen.push(l),
-            Err(e) => panic!("{what}: no line with {needle:?} ({e}); got {seen:?}"),
-        }
-    }
-}
-
-fn wait_for(child: &mut Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: still running after {WAIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A scratch file of this test process.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pcap-replay-live-{}", std::process::id()));
@@ -311,7 +105,7 @@ fn port(e: &Value, k: &str) -> u64 {
 
 #[test]
 fn live_capture_in_namespaces_stops_on_sigterm_with_one_record_per_flow() {
-    let mut lab = match Lab::new() {
+    let mut lab = match Lab::new("live", 'v', A_IP, B_IP) {
         Ok(lab) => lab,
         Err(Skip(why)) => {
             println!("SKIPPED live_capture_in_namespaces: this machine forbids network namespaces: {why}");
@@ -511,7 +305,7 @@ fn hup(pid: u32) {
 
 #[test]
 fn sighup_reloads_the_configuration_for_new_flows_while_capturing() {
-    let mut lab = match Lab::new() {
+    let mut lab = match Lab::new("live", 'v', A_IP, B_IP) {
         Ok(lab) => lab,
         Err(Skip(why)) => {
             println!("SKIPPED sighup_reloads: this machine forbids network namespaces: {why}");

@@ -9,6 +9,7 @@ pub mod concurrent;
 pub mod fixtures;
 pub mod fragment;
 pub mod frame;
+pub mod netns;
 pub mod pcap;
 pub mod pcapng;
 pub mod plugins;
