@@ -216,15 +216,7 @@ mod tests {
     use crate::feed::conntrack::parse::{parse_message, Message, Messages};
     use crate::record::Collect;
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/src/feed/conntrack/fixtures/",
-                $name
-            ))
-        };
-    }
+    use crate::feed::conntrack::fixture;
 
     fn feed<S: Sink>(t: &mut ConntrackTracker<S>, bytes: &[u8]) {
         for m in Messages::new(bytes) {

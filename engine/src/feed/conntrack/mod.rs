@@ -17,6 +17,20 @@ pub mod parse;
 pub mod rules;
 pub mod socket;
 
+/// The bytes of a recorded kernel message in `fixtures/` (tests only).
+#[cfg(test)]
+macro_rules! fixture {
+    ($name:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/feed/conntrack/fixtures/",
+            $name
+        ))
+    };
+}
+#[cfg(test)]
+pub(crate) use fixture;
+
 pub use parse::{Entry, EventKind, Tuple};
 pub use rules::{CounterMode, CtKey, Rules};
 pub use socket::{EventSocket, QuerySocket, Recv, SocketError};

@@ -3,15 +3,7 @@
 
 use super::*;
 
-macro_rules! fixture {
-    ($name:literal) => {
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src/feed/conntrack/fixtures/",
-            $name
-        ))
-    };
-}
+use crate::feed::conntrack::fixture;
 
 /// The one message of a fixture file, parsed.
 fn one(bytes: &[u8]) -> (EventKind, Entry) {

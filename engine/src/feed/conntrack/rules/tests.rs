@@ -3,15 +3,7 @@
 use super::*;
 use crate::feed::conntrack::parse::{parse_message, Message, Messages};
 
-macro_rules! fixture {
-    ($name:literal) => {
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src/feed/conntrack/fixtures/",
-            $name
-        ))
-    };
-}
+use crate::feed::conntrack::fixture;
 
 fn entry(bytes: &[u8]) -> (EventKind, Entry) {
     let m = Messages::new(bytes).next().unwrap().unwrap();
