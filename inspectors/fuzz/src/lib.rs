@@ -2,7 +2,7 @@
 //! through the real `Inspector`/`FlowData`/`Cx` API.
 
 use flowengine::flow::Direction;
-use flowengine::inspect::{Actions, Chunk, Cx, FlowInfo, Inspector, Transport};
+use flowengine::inspect::{Actions, AppEvent, Chunk, Cx, FlowInfo, Inspector, Transport};
 use flowengine::Timestamp;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -39,7 +39,7 @@ pub fn drive(insp: &dyn Inspector, transport: Transport, port: u16, mut data: &[
             }
         }
         for e in &actions.events {
-            let _ = serde_json::to_string(&e.to_json());
+            check_event(e.as_ref());
         }
         if actions.done {
             return;
@@ -49,6 +49,17 @@ pub fn drive(insp: &dyn Inspector, transport: Transport, port: u16, mut data: &[
     let mut cx = Cx::new(Timestamp::ZERO, &flow, &mut actions);
     fd.end(&mut cx);
     for e in &actions.events {
-        let _ = serde_json::to_string(&e.to_json());
+        check_event(e.as_ref());
     }
+}
+
+/// Every event renders: its text (`write_json`) is one JSON object, the same object
+/// `to_json` gives.
+fn check_event(e: &dyn AppEvent) {
+    let mut text = Vec::new();
+    e.write_json(&mut text);
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&text).expect("write_json writes valid JSON");
+    assert!(parsed.is_object(), "write_json writes an object");
+    assert_eq!(parsed, e.to_json(), "write_json and to_json agree");
 }
