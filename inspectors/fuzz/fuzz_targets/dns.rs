@@ -13,8 +13,17 @@ fuzz_target!(|data: &[u8]| {
     let Some((&t, rest)) = data.split_first() else {
         return;
     };
-    let transport = if t & 1 == 0 { Transport::Udp } else { Transport::Tcp };
-    drive(&flowengine_inspectors::dns::DnsInspector::new(), transport, 53, rest);
+    let transport = if t & 1 == 0 {
+        Transport::Udp
+    } else {
+        Transport::Tcp
+    };
+    drive(
+        &flowengine_inspectors::dns::DnsInspector::new(),
+        transport,
+        53,
+        rest,
+    );
     // Whole messages straight into the wire parser too.
     let _ = flowengine_inspectors::dns::parse_message(rest, 0);
 });

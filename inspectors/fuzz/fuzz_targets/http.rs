@@ -9,5 +9,10 @@ use flowengine_inspectors_fuzz::drive;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    drive(&flowengine_inspectors::http::HttpInspector::new(), Transport::Tcp, 80, data);
+    drive(
+        &flowengine_inspectors::http::HttpInspector::new(),
+        Transport::Tcp,
+        80,
+        data,
+    );
 });

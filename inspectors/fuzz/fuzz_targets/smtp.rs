@@ -10,8 +10,28 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // One script drives SMTP, and the STARTTLS watchers of IMAP, POP3 and FTP.
-    drive(&flowengine_inspectors::smtp::SmtpInspector::new(), Transport::Tcp, 25, data);
-    drive(&flowengine_inspectors::imap::ImapInspector::new(), Transport::Tcp, 143, data);
-    drive(&flowengine_inspectors::pop3::Pop3Inspector::new(), Transport::Tcp, 110, data);
-    drive(&flowengine_inspectors::ftp::FtpInspector::new(), Transport::Tcp, 21, data);
+    drive(
+        &flowengine_inspectors::smtp::SmtpInspector::new(),
+        Transport::Tcp,
+        25,
+        data,
+    );
+    drive(
+        &flowengine_inspectors::imap::ImapInspector::new(),
+        Transport::Tcp,
+        143,
+        data,
+    );
+    drive(
+        &flowengine_inspectors::pop3::Pop3Inspector::new(),
+        Transport::Tcp,
+        110,
+        data,
+    );
+    drive(
+        &flowengine_inspectors::ftp::FtpInspector::new(),
+        Transport::Tcp,
+        21,
+        data,
+    );
 });

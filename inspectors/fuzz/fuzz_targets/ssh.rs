@@ -9,5 +9,10 @@ use flowengine_inspectors_fuzz::drive;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    drive(&flowengine_inspectors::ssh::SshInspector::new(), Transport::Tcp, 22, data);
+    drive(
+        &flowengine_inspectors::ssh::SshInspector::new(),
+        Transport::Tcp,
+        22,
+        data,
+    );
 });
