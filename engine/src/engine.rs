@@ -49,6 +49,13 @@ pub struct Stats {
     /// IP packets for which no flow could be made (cache full of blocked flows, or the
     /// memory cap).
     pub packets_no_flow: u64,
+    /// Later fragments (offset not 0) that never joined a datagram with its first
+    /// fragment, so never saw the transport header that names their flow: of datagrams
+    /// given up incomplete, refused by the defragmenter, or with reassembly off. Counted
+    /// here and in no flow, as Suricata and nDPI leave them out of every flow.
+    pub fragments_orphaned: u64,
+    /// Their captured bytes (whole frames, as flows count them).
+    pub fragment_bytes_orphaned: u64,
     /// Flow records handed to the sink.
     pub records: u64,
     /// Bytes of one flow slot.
@@ -79,6 +86,8 @@ impl Stats {
         self.cache.merge(&o.cache);
         self.packets_tracked += o.packets_tracked;
         self.packets_no_flow += o.packets_no_flow;
+        self.fragments_orphaned += o.fragments_orphaned;
+        self.fragment_bytes_orphaned += o.fragment_bytes_orphaned;
         self.records += o.records;
         self.slot_bytes = self.slot_bytes.max(o.slot_bytes);
         self.bytes_per_flow = self.bytes_per_flow.max(o.bytes_per_flow);
@@ -247,6 +256,9 @@ pub struct Engine<S: Sink> {
     clock: Timestamp,
     tracked: u64,
     no_flow: u64,
+    /// Later fragments that never joined their first fragment, and their bytes.
+    orphaned_pkts: u64,
+    orphaned_bytes: u64,
     records: u64,
 }
 
@@ -443,6 +455,8 @@ impl<S: Sink> Engine<S> {
             clock: Timestamp::ZERO,
             tracked: 0,
             no_flow: 0,
+            orphaned_pkts: 0,
+            orphaned_bytes: 0,
             records: 0,
         })
     }
@@ -704,23 +718,31 @@ impl<S: Sink> Engine<S> {
         self.defrag = Some(d);
     }
 
-    /// Tracks a datagram the defragmenter gave up: with its ports when its first
-    /// fragment came, else as a flow without ports.
+    /// Tracks a datagram the defragmenter gave up. With its first fragment it goes to
+    /// its flow (with ports when its transport header decodes, else on a flow without
+    /// ports). Without it, nothing names its flow: its fragments are counted as
+    /// orphaned and go to no flow, as in Suricata (whose defragmenter drops them on
+    /// timeout) and nDPI (whose reader skips non-first fragments). A flow of its own
+    /// would be a flow no other tool reports, keyed by addresses alone; in damaged
+    /// captures those addresses are often damaged too.
     fn track_incomplete(&mut self, inc: &Incomplete<'_>) {
         let layers = Layers::unpack(inc.context);
         let count = Count {
             pkts: inc.fragments,
             bytes: inc.frame_bytes,
         };
-        let head = inc
-            .first
-            .and_then(|first| match decode_ip(inc.version, first, layers) {
-                Ok(Decoded::Fragment(f)) => match f.head() {
-                    Some(Ok(Decoded::Ip(p))) => Some(p),
-                    _ => None,
-                },
+        let Some(first) = inc.first else {
+            self.orphaned_pkts += u64::from(inc.fragments);
+            self.orphaned_bytes += inc.frame_bytes;
+            return;
+        };
+        let head = match decode_ip(inc.version, first, layers) {
+            Ok(Decoded::Fragment(f)) => match f.head() {
+                Some(Ok(Decoded::Ip(p))) => Some(p),
                 _ => None,
-            });
+            },
+            _ => None,
+        };
         let p = head.unwrap_or_else(|| portless(layers, inc.version, inc.src, inc.dst, inc.proto));
         // Above every frame's ordinal, from the frame that opened the datagram: the
         // same id whichever worker and whenever it is given up.
@@ -732,7 +754,13 @@ impl<S: Sink> Engine<S> {
     fn track_loose(&mut self, f: &Fragment<'_>, count: Count, now: Timestamp, frame: u64) {
         let p = match f.head() {
             Some(Ok(Decoded::Ip(p))) => p,
-            _ => portless(f.layers, f.version, f.src, f.dst, f.proto),
+            Some(_) => portless(f.layers, f.version, f.src, f.dst, f.proto),
+            // A later fragment on its own: nothing names its flow.
+            None => {
+                self.orphaned_pkts += u64::from(count.pkts);
+                self.orphaned_bytes += count.bytes;
+                return;
+            }
         };
         let ordinal = LOOSE_ORDINALS | frame << 7 | u64::from(f.layers.depth.min(127));
         self.track_datagram(&p, count, now, ordinal, false);
@@ -1064,6 +1092,8 @@ impl<S: Sink> Engine<S> {
             cache: self.cache.stats(),
             packets_tracked: self.tracked,
             packets_no_flow: self.no_flow,
+            fragments_orphaned: self.orphaned_pkts,
+            fragment_bytes_orphaned: self.orphaned_bytes,
             records: self.records,
             slot_bytes: FlowCache::<FlowExt>::slot_bytes() as u64,
             bytes_per_flow: self.cache.bytes_per_flow() as u64,

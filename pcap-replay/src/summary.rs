@@ -181,6 +181,15 @@ pub fn render(s: &Summary<'_>) -> String {
                 p.count(name, n);
             }
         }
+        if st.fragments_orphaned > 0 {
+            p.line(
+                "orphaned",
+                format!(
+                    "{} fragments, {} bytes (no first fragment: in no flow)",
+                    st.fragments_orphaned, st.fragment_bytes_orphaned
+                ),
+            );
+        }
     }
 
     if d.tunneled > 0 {

@@ -793,3 +793,39 @@ fn a_bad_suricata_yaml_exits_2_naming_the_file_and_key() {
         assert!(!eve.exists(), "nothing is written on a configuration error");
     }
 }
+
+#[test]
+fn fragments_that_never_meet_their_first_are_counted_as_orphaned() {
+    use flowengine_tests::fragment::split;
+    use flowengine_tests::frame::{self, v4};
+    let datagram = |sport, id| {
+        let f = frame::udp((v4(10, 7, 0, 1), sport), (v4(10, 7, 0, 2), 53), &[7; 1000]);
+        split(&f, id, 256)
+    };
+    // One datagram whole, and the three later fragments of another whose first never
+    // came.
+    let whole = datagram(5000, 1);
+    let headless = datagram(5001, 2);
+    let frames: Vec<(u64, Vec<u8>)> = whole
+        .iter()
+        .chain(&headless[1..])
+        .enumerate()
+        .map(|(i, f)| (1_000_000_000 + i as u64 * 1_000_000, f.clone()))
+        .collect();
+    let cap = tmp("orphans.pcap");
+    pcap::write_file(&cap, pcap::DLT_EN10MB, &frames).unwrap();
+    let eve = tmp("orphans.json");
+    let o = run(&["--eve", eve.to_str().unwrap(), cap.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // One flow, the whole datagram's; the later fragments are in none.
+    let flows = eve_lines(&eve);
+    assert_eq!(flows.len(), 1, "{flows:#?}");
+    assert_eq!(flows[0]["src_port"], 5000);
+    assert_eq!(packets_in(&eve), whole.len() as u64);
+    let bytes: usize = headless[1..].iter().map(Vec::len).sum();
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        summary.contains(&format!("orphaned: 3 fragments, {bytes} bytes")),
+        "{summary}"
+    );
+}

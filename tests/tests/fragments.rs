@@ -141,19 +141,16 @@ fn datagrams_that_never_complete_are_counted_at_the_end() {
         b[3].clone(),
     ];
     let (stats, records) = run(&[], &frames);
-    assert_eq!(records.len(), 2, "{records:#?}");
+    assert_eq!(records.len(), 1, "{records:#?}");
     // With its first fragment the datagram keeps its ports.
     let ra = flow(&records, 5000, 53);
     assert_eq!(ra.pkts_toserver, 2);
     assert_eq!(ra.bytes_toserver, bytes(&a[..2]));
-    // Without it, a UDP flow without ports between the two hosts.
-    let rb = records
-        .iter()
-        .find(|r| r.src_ip == v4(10, 1, 0, 3))
-        .unwrap();
-    assert_eq!(rb.proto, 17);
-    assert_eq!(rb.ports.unwrap_or((0, 0)), (0, 0));
-    assert_eq!(rb.pkts_toserver, 3);
+    // Without it nothing names its flow: its fragments are counted as orphaned, in no
+    // flow (as Suricata and nDPI leave them out), packets and bytes.
+    assert_eq!(stats.fragments_orphaned, 3);
+    assert_eq!(stats.fragment_bytes_orphaned, bytes(&b[1..]));
+    assert_eq!(stats.packets_tracked, 2);
     assert_eq!(stats.defrag.flushed, 2);
     assert_eq!(stats.defrag.reassembled, 0);
 }
@@ -170,8 +167,12 @@ fn incomplete_datagrams_time_out_on_packet_time() {
     let frames = vec![(0, a[0].clone()), (11 * S, a[1].clone())];
     let (stats, records) = run_at(&["defrag.timeout=10"], &frames);
     assert_eq!(stats.defrag.timeouts, 1);
+    // The first fragment's datagram timed out into its flow; the later fragment opened
+    // a datagram of its own, given up at the end without a first fragment: orphaned.
     let total: u64 = records.iter().map(|r| r.packets()).sum();
-    assert_eq!(total, 2);
+    assert_eq!(total, 1);
+    assert_eq!(flow(&records, 5000, 53).pkts_toserver, 1);
+    assert_eq!(stats.fragments_orphaned, 1);
 }
 
 #[test]
@@ -198,10 +199,13 @@ fn reassembly_off_counts_each_fragment_on_its_own() {
     let a = split(&big_udp(C, D, 1), 1, 256);
     let (stats, records) = run(&["defrag.enabled=false"], &a);
     assert_eq!(stats.defrag.fragments, 0);
-    // The first fragment with its ports, the three others without.
+    // The first fragment in its flow with its ports; the three others have nothing
+    // to name their flow: orphaned, counted with their bytes.
     assert_eq!(flow(&records, 5000, 53).pkts_toserver, 1);
-    assert_eq!(stats.packets_tracked, 4);
-    assert_eq!(records.len(), 2, "{records:#?}");
+    assert_eq!(stats.packets_tracked, 1);
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(stats.fragments_orphaned, 3);
+    assert_eq!(stats.fragment_bytes_orphaned, bytes(&a[1..]));
 }
 
 #[test]
@@ -243,7 +247,15 @@ fn malformed_fragments_are_refused_and_still_counted() {
         ipv6_fragment(h6, 5, 8, true, &p6[8..13]),
     ];
     let (stats, records) = run(&[], &frames);
-    assert_eq!(stats.packets_tracked, 2);
-    assert_eq!(records.len(), 2);
+    // Neither is a first fragment: both are counted as orphaned, in no flow.
+    assert_eq!(stats.packets_tracked, 0);
+    assert_eq!(records.len(), 0);
+    assert_eq!(stats.fragments_orphaned, 2);
+    assert_eq!(stats.fragment_bytes_orphaned, bytes(&frames));
     assert!(stats.defrag.rejected >= 1, "{:?}", stats.defrag);
+    // A refused first fragment still goes to its flow, with its ports.
+    let first = ipv4_fragment(hdr, 6, 0, true, &payload[..13]);
+    let (stats, records) = run(&[], &[first]);
+    assert!(stats.defrag.rejected >= 1, "{:?}", stats.defrag);
+    assert_eq!(flow(&records, 5000, 53).pkts_toserver, 1);
 }

@@ -137,7 +137,8 @@ pub fn check_finished(stats: &Stats, records: &[FlowRecord], frames: u64) {
         d.ip_packets() + frags + d.not_ip() + d.error_total(),
         "decode counters do not add up: {d:?}"
     );
-    // Every IP packet decoded and every fragment is tracked in a flow or refused one;
+    // Every IP packet decoded and every fragment is tracked in a flow, refused one or
+    // counted as orphaned (its datagram given up without its first fragment);
     // a reassembled datagram stands for its fragments:
     //   tracked + no_flow = ipv4 + ipv6 - reassembled + ipv4_fragments + ipv6_fragments
     // exactly when no datagram was reassembled. A reassembled datagram adds to the
@@ -151,7 +152,7 @@ pub fn check_finished(stats: &Stats, records: &[FlowRecord], frames: u64) {
     // So the excess is 0 without reassembly, at most min(reassembled, errors) without
     // tunnel layers, and otherwise also at most tunneled * (fragments offered - 1).
     let base = d.ip_packets() + frags - d.reassembled;
-    let seen = stats.packets_tracked + stats.packets_no_flow;
+    let seen = stats.packets_tracked + stats.packets_no_flow + stats.fragments_orphaned;
     assert!(
         seen >= base,
         "tracked + no_flow < ip packets - reassembled + fragments: {stats:?}"
