@@ -10,6 +10,7 @@
 //! engine: the first one is kept and returned by [`EveWriter::finish`], and later
 //! records are dropped and counted.
 
+use super::line::Line;
 use super::{proto_name, FlowRecord, Sink};
 use crate::decode::tcp_flags as tf;
 use crate::inspect::EventRecord;
@@ -463,8 +464,64 @@ fn app_fields(r: &FlowRecord) -> impl Iterator<Item = (&'static str, &'static st
     .filter_map(|(k, v)| v.map(|v| (k, v)))
 }
 
-/// Appends an inspector event as one EVE JSON object (no newline) to `out`.
+/// Room for an event's fixed fields (time, flow id, event type, the flow's tuple) in
+/// [`write_event`]: about 190 bytes at most with IPv6 in full.
+const EVENT_HEAD: usize = 256;
+
+/// Appends an inspector event as one EVE JSON object (no newline) to `out`: the fixed
+/// fields through a stack line, the event's own through its writer.
 fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
+    let mut l = Line::<EVENT_HEAD>::new();
+    l.bytes(b"{\"timestamp\":\"");
+    l.bytes(&e.timestamp.to_eve_bytes());
+    l.bytes(b"\",\"flow_id\":");
+    l.u64(e.flow_id);
+    l.bytes(b",\"event_type\":");
+    l.clean_str(e.event.event_type());
+    let src = ip_text(e.src.0, opts.ipv6_compress);
+    l.bytes(b",\"src_ip\":\"");
+    l.prefix(&src.buf, src.len);
+    l.bytes(b"\",\"src_port\":");
+    l.u64(u64::from(e.src.1));
+    let dest = ip_text(e.dest.0, opts.ipv6_compress);
+    l.bytes(b",\"dest_ip\":\"");
+    l.prefix(&dest.buf, dest.len);
+    l.bytes(b"\",\"dest_port\":");
+    l.u64(u64::from(e.dest.1));
+    l.bytes(if e.src.0.is_ipv4() {
+        b",\"ip_v\":4,\"proto\":"
+    } else {
+        b",\"ip_v\":6,\"proto\":"
+    });
+    match proto_name(e.proto) {
+        Some(name) => l.clean_str(name),
+        None => {
+            l.byte(b'"');
+            l.u64(u64::from(e.proto));
+            l.byte(b'"');
+        }
+    }
+    if l.overflowed() {
+        write_event_general(out, e, opts);
+        return;
+    }
+    out.extend_from_slice(l.as_bytes());
+    for (k, v) in e.event.siblings() {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"\":");
+        serde_json::to_writer(&mut *out, &v).ok();
+    }
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(e.event.event_type().as_bytes());
+    out.extend_from_slice(b"\":");
+    e.event.write_json(out);
+    out.push(b'}');
+}
+
+/// [`write_event`] field by field into the vector: for an event type that needs
+/// escaping.
+fn write_event_general(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
     let mut m = Obj::open(out);
     m.text("timestamp", &time_text(e.timestamp));
     m.num("flow_id", e.flow_id);
@@ -492,8 +549,147 @@ fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
     m.close();
 }
 
+/// Room for a flow record's line in [`write_flow_line`]: the longest record (VLANs,
+/// IPv6 in full, ICMP with a response, TCP with every flag, conntrack) with the usual
+/// short service names takes about 800 bytes; a longer one is written the general way.
+const FLOW_LINE: usize = 1024;
+
 /// Appends `r` as one EVE JSON object (no newline) to `out`.
 fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
+    let mut l = Line::<FLOW_LINE>::new();
+    write_flow_line(&mut l, r, opts);
+    if l.overflowed() {
+        write_flow_general(out, r, opts);
+    } else {
+        out.extend_from_slice(l.as_bytes());
+    }
+}
+
+/// [`write_flow_general`]'s text, written into a stack line with the keys between two
+/// values as one literal each (the same bytes; the tests compare the two).
+fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOptions) {
+    l.bytes(b"{\"timestamp\":\"");
+    l.bytes(&r.timestamp.to_eve_bytes());
+    l.bytes(b"\",\"flow_id\":");
+    l.u64(r.flow_id);
+    l.bytes(b",\"event_type\":\"flow\"");
+    if !r.vlans.is_empty() {
+        l.bytes(b",\"vlan\":[");
+        for (i, v) in r.vlans.as_slice().iter().enumerate() {
+            if i > 0 {
+                l.byte(b',');
+            }
+            l.u64(u64::from(*v));
+        }
+        l.byte(b']');
+    }
+    let src = ip_text(r.src_ip, opts.ipv6_compress);
+    l.bytes(b",\"src_ip\":\"");
+    l.prefix(&src.buf, src.len);
+    l.byte(b'"');
+    if let Some((sp, _)) = r.ports {
+        l.bytes(b",\"src_port\":");
+        l.u64(u64::from(sp));
+    }
+    let dest = ip_text(r.dest_ip, opts.ipv6_compress);
+    l.bytes(b",\"dest_ip\":\"");
+    l.prefix(&dest.buf, dest.len);
+    l.byte(b'"');
+    if let Some((_, dp)) = r.ports {
+        l.bytes(b",\"dest_port\":");
+        l.u64(u64::from(dp));
+    }
+    l.bytes(match r.ip_version {
+        crate::decode::IpVersion::V4 => b",\"ip_v\":4,\"proto\":",
+        crate::decode::IpVersion::V6 => b",\"ip_v\":6,\"proto\":",
+    });
+    match proto_name(r.proto) {
+        Some(name) => l.clean_str(name),
+        None => {
+            l.byte(b'"');
+            l.u64(u64::from(r.proto));
+            l.byte(b'"');
+        }
+    }
+    if let Some(icmp) = r.icmp {
+        l.bytes(b",\"icmp_type\":");
+        l.u64(u64::from(icmp.icmp_type));
+        l.bytes(b",\"icmp_code\":");
+        l.u64(u64::from(icmp.icmp_code));
+        if let Some((t, c)) = icmp.response {
+            l.bytes(b",\"response_icmp_type\":");
+            l.u64(u64::from(t));
+            l.bytes(b",\"response_icmp_code\":");
+            l.u64(u64::from(c));
+        }
+    }
+    for (k, v) in app_fields(r) {
+        l.bytes(b",\"");
+        l.bytes(k.as_bytes());
+        l.bytes(b"\":");
+        // Service names come from inspectors (plugins too): one that needs escaping
+        // sends the record the general way.
+        l.clean_str(v);
+    }
+    l.bytes(b",\"flow\":{\"pkts_toserver\":");
+    l.u64(r.pkts_toserver);
+    l.bytes(b",\"pkts_toclient\":");
+    l.u64(r.pkts_toclient);
+    l.bytes(b",\"bytes_toserver\":");
+    l.u64(r.bytes_toserver);
+    l.bytes(b",\"bytes_toclient\":");
+    l.u64(r.bytes_toclient);
+    l.bytes(b",\"start\":\"");
+    l.bytes(&r.start.to_eve_bytes());
+    l.bytes(b"\",\"end\":\"");
+    l.bytes(&r.end.to_eve_bytes());
+    l.bytes(b"\",\"age\":");
+    l.u64(r.age());
+    l.bytes(b",\"state\":");
+    l.clean_str(state_name(r));
+    l.bytes(b",\"reason\":");
+    l.clean_str(r.reason.name());
+    l.bytes(b",\"alerted\":false}");
+    if let Some(t) = &r.tcp {
+        l.bytes(b",\"tcp\":{\"tcp_flags\":\"");
+        l.bytes(&HEX_BYTE[usize::from(t.flags)]);
+        l.bytes(b"\",\"tcp_flags_ts\":\"");
+        l.bytes(&HEX_BYTE[usize::from(t.flags_ts)]);
+        l.bytes(b"\",\"tcp_flags_tc\":\"");
+        l.bytes(&HEX_BYTE[usize::from(t.flags_tc)]);
+        l.byte(b'"');
+        for (bit, name) in TCP_FLAG_NAMES {
+            if t.flags & bit != 0 {
+                l.bytes(b",\"");
+                l.bytes(name.as_bytes());
+                l.bytes(b"\":true");
+            }
+        }
+        if let Some(state) = t.state {
+            l.bytes(b",\"state\":");
+            l.clean_str(state.name());
+        }
+        l.byte(b'}');
+    }
+    if let Some(ct) = &r.conntrack {
+        l.bytes(b",\"conntrack\":{\"state\":");
+        l.clean_str(ct.state);
+        l.bytes(b",\"mark\":");
+        l.u64(u64::from(ct.mark));
+        l.bytes(b",\"zone\":");
+        l.u64(u64::from(ct.zone));
+        l.bytes(b",\"id\":");
+        l.u64(u64::from(ct.id));
+        l.bytes(b",\"status\":");
+        l.u64(u64::from(ct.status));
+        l.byte(b'}');
+    }
+    l.byte(b'}');
+}
+
+/// Appends `r` as one EVE JSON object (no newline) to `out`, field by field into the
+/// vector: for records [`write_flow_line`] has no room for.
+fn write_flow_general(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
     let mut m = Obj::open(out);
     m.text("timestamp", &time_text(r.timestamp));
     m.num("flow_id", r.flow_id);
@@ -903,6 +1099,127 @@ mod tests {
         }
     }
 
+    /// Service names a record may carry, inspectors' and plugins': short ones, one
+    /// that needs escaping and one longer than the stack line.
+    fn service_names() -> Vec<&'static str> {
+        static LONG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let long = LONG.get_or_init(|| "x".repeat(FLOW_LINE + 1));
+        vec!["http", "tls", "dns", "failed", "we\"ird\\", long.as_str()]
+    }
+
+    fn any_record() -> impl proptest::strategy::Strategy<Value = FlowRecord> {
+        use proptest::prelude::*;
+        let names = service_names();
+        let name = proptest::option::of(proptest::sample::select(names));
+        let ip = prop_oneof![
+            any::<[u8; 4]>().prop_map(IpAddr::from),
+            any::<[u8; 16]>().prop_map(IpAddr::from),
+            Just("::ffff:1.2.3.4".parse::<IpAddr>().unwrap()),
+        ];
+        (
+            (
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+            ),
+            (
+                ip.clone(),
+                ip,
+                proptest::option::of(any::<(u16, u16)>()),
+                any::<u8>(),
+            ),
+            proptest::collection::vec(0u16..4096, 0..=3),
+            proptest::option::of((
+                any::<u8>(),
+                any::<u8>(),
+                proptest::option::of(any::<(u8, u8)>()),
+            )),
+            proptest::option::of((any::<u8>(), any::<u8>(), any::<u8>(), any::<bool>())),
+            (name.clone(), name.clone(), name.clone(), name),
+            (
+                any::<bool>(),
+                proptest::option::of((any::<u32>(), any::<u16>(), any::<u32>(), any::<u32>())),
+            ),
+        )
+            .prop_map(
+                |(n, (src, dst, ports, proto), vlans, icmp, tcp, app, (allowed, ct))| {
+                    let mut r = record();
+                    r.flow_id = n.0;
+                    r.pkts_toserver = n.1;
+                    r.pkts_toclient = n.2;
+                    r.bytes_toserver = n.3;
+                    r.bytes_toclient = n.4;
+                    r.timestamp = Timestamp::from_nanos(n.0 >> 2);
+                    r.start = Timestamp::from_nanos(n.1 >> 3);
+                    r.end = Timestamp::from_nanos((n.1 >> 3).saturating_add(n.2 >> 20));
+                    r.ip_version = if src.is_ipv4() {
+                        IpVersion::V4
+                    } else {
+                        IpVersion::V6
+                    };
+                    r.src_ip = src;
+                    r.dest_ip = dst;
+                    r.ports = ports;
+                    r.proto = proto;
+                    r.vlans = Vlans::from_slice(&vlans);
+                    r.icmp = icmp.map(|(t, c, response)| IcmpRecord {
+                        icmp_type: t,
+                        icmp_code: c,
+                        response,
+                    });
+                    r.tcp = tcp.map(|(f, ts, tc, closed)| TcpRecord {
+                        flags: f,
+                        flags_ts: ts,
+                        flags_tc: tc,
+                        state: closed.then_some(TcpState::Closed),
+                    });
+                    r.app = crate::inspect::AppProto {
+                        app_proto: app.0,
+                        ts: app.1,
+                        tc: app.2,
+                        orig: app.3,
+                    };
+                    r.allowed = allowed;
+                    r.conntrack =
+                        ct.map(|(mark, zone, id, status)| crate::record::ConntrackRecord {
+                            state: "established",
+                            mark,
+                            zone,
+                            id,
+                            status,
+                        });
+                    r
+                },
+            )
+    }
+
+    proptest::proptest! {
+        /// The stack-line writer, the general writer and serde_json write every record
+        /// alike, and a record the line has no room for (a long or odd service name)
+        /// still comes out whole.
+        #[test]
+        fn the_line_writer_writes_what_the_general_writer_writes(r in any_record(), compress in proptest::prelude::any::<bool>()) {
+            let opts = EveOptions { ipv6_compress: compress };
+            let mut general = Vec::new();
+            write_flow_general(&mut general, &r, opts);
+            let mut l = Line::<FLOW_LINE>::new();
+            write_flow_line(&mut l, &r, opts);
+            let fits = r.app.app_proto.into_iter().chain([r.app.ts, r.app.tc, r.app.orig].into_iter().flatten())
+                .all(|n| n.len() < 100 && !n.contains('"'));
+            proptest::prop_assert_eq!(!l.overflowed(), fits);
+            if fits {
+                proptest::prop_assert_eq!(l.as_bytes(), &general[..]);
+            }
+            let mut out = Vec::new();
+            write_flow(&mut out, &r, opts);
+            proptest::prop_assert_eq!(&out, &general);
+            let reference = serde_json::to_string(&EveFlow::new(&r, opts)).unwrap();
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), reference);
+        }
+    }
+
     #[test]
     fn conntrack_flows_add_a_conntrack_object_and_both_writers_agree() {
         let mut r = record();
@@ -969,6 +1286,59 @@ mod tests {
         // A flow without detection has no app_proto at all.
         let line = render(&record(), EveOptions::default());
         assert!(!line.contains("app_proto"));
+    }
+
+    #[test]
+    fn events_are_written_alike_through_the_stack_line_and_field_by_field() {
+        use crate::inspect::{AppEvent, EventRecord};
+        #[derive(Debug)]
+        struct Ev(&'static str, bool);
+        impl AppEvent for Ev {
+            fn event_type(&self) -> &'static str {
+                self.0
+            }
+            fn to_json(&self) -> serde_json::Value {
+                serde_json::json!({ "rrname": "a\"b", "n": 1 })
+            }
+            fn siblings(&self) -> Vec<(&'static str, serde_json::Value)> {
+                if self.1 {
+                    vec![("http", serde_json::json!({ "url": "/q" }))]
+                } else {
+                    Vec::new()
+                }
+            }
+            fn as_any(&self) -> &dyn std::any::Any {
+                self
+            }
+        }
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        for (ty, siblings) in [("dns", false), ("dns", true), ("we\"ird", false)] {
+            let ev = Ev(ty, siblings);
+            for (src, dest, proto) in [(v4, v4, 17), (v6, v6, 6), (v4, v4, 253)] {
+                for compress in [false, true] {
+                    let e = EventRecord {
+                        timestamp: Timestamp::from_secs_micros(1_456_786_925, 500_000),
+                        flow_id: u64::MAX - 3,
+                        src: (src, 65535),
+                        dest: (dest, 0),
+                        proto,
+                        app_proto: Some("dns"),
+                        event: &ev,
+                    };
+                    let opts = EveOptions {
+                        ipv6_compress: compress,
+                    };
+                    let (mut fast, mut general) = (Vec::new(), Vec::new());
+                    write_event(&mut fast, &e, opts);
+                    write_event_general(&mut general, &e, opts);
+                    assert_eq!(
+                        String::from_utf8(fast).unwrap(),
+                        String::from_utf8(general).unwrap()
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod eve;
 pub mod json;
+mod line;
 mod proto_names;
 
 pub use proto_names::proto_name;
