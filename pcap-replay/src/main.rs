@@ -18,6 +18,7 @@
 //! with the others, unless `--strict-plugins`. The summary lists the plugins loaded
 //! and their `plugin_panics`.
 
+mod alloc;
 mod filter;
 mod live;
 mod output;
@@ -30,9 +31,10 @@ use anyhow::Context;
 /// mimalloc: inspector events allocate their text fields per transaction, and
 /// glibc's malloc/free were a tenth of the full pipeline's instructions. Built without
 /// transparent huge pages (feature `no_thp`): with them, 2 MiB pages made 25 MiB
-/// resident at start-up and more per flow.
+/// resident at start-up and more per flow. Called through [`alloc::Alloc`], which skips
+/// the aligned entry points when the alignment asked for is one every block has.
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: alloc::Alloc = alloc::Alloc;
 use clap::{ArgGroup, Parser};
 use filter::FileFilter;
 use flowengine::config::SetOutcome;
