@@ -244,19 +244,26 @@ impl Default for Side {
 
 impl Side {
     fn resync(&mut self) {
-        self.buf.clear();
+        self.buf = Vec::new();
         self.state = State::Resync { scanned: 0 };
     }
 }
 
 /// The per-flow state of the HTTP inspector.
+///
+/// Memory: the transactions in flight share one queue, whose heap is freed whenever it
+/// empties (after each call), and a header block's buffer is freed once parsed, so a
+/// connection idle between transactions holds no heap here.
 #[derive(Debug, Default)]
 struct HttpFlow {
     req: Side,
     resp: Side,
-    pending: VecDeque<Tx>,
-    /// The response being read (headers done, body in progress).
-    current: Option<Tx>,
+    /// Transactions in flight, oldest first. While `reading`, the first is the
+    /// response being read (headers done, body in progress); the others are requests
+    /// waiting for their responses.
+    txs: VecDeque<Tx>,
+    /// The first of `txs` is the response being read.
+    reading: bool,
     /// The service a `101` switched to, announced once the chunk's offset is known.
     upgraded: Option<&'static str>,
     finished: bool,
@@ -287,16 +294,93 @@ impl FlowData for HttpFlow {
         {
             self.finish(cx);
         }
+        self.trim();
     }
 
     fn end(&mut self, cx: &mut Cx<'_>) {
         if !self.finished {
             self.flush(cx);
         }
+        self.trim();
     }
 }
 
 impl HttpFlow {
+    /// Frees the transaction queue's heap when nothing is in flight.
+    #[inline]
+    fn trim(&mut self) {
+        if self.txs.is_empty() && self.txs.capacity() != 0 {
+            self.txs = VecDeque::new();
+        }
+    }
+
+    /// Heap bytes the flow's state holds (the queue and the header buffers), for
+    /// tests.
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
+        self.txs.capacity() * std::mem::size_of::<Tx>()
+            + self.req.buf.capacity()
+            + self.resp.buf.capacity()
+    }
+
+    /// Takes the response being read, if any.
+    fn take_current(&mut self) -> Option<Tx> {
+        if std::mem::take(&mut self.reading) {
+            self.txs.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Emits the response being read, if any.
+    fn emit_current(&mut self, cx: &mut Cx<'_>) {
+        if let Some(tx) = self.take_current() {
+            cx.emit(Box::new(tx.ev));
+        }
+    }
+
+    /// The response being read, if any.
+    fn current_mut(&mut self) -> Option<&mut Tx> {
+        if self.reading {
+            self.txs.front_mut()
+        } else {
+            None
+        }
+    }
+
+    /// Requests waiting for their responses.
+    fn waiting(&self) -> usize {
+        self.txs.len() - usize::from(self.reading)
+    }
+
+    /// Takes the oldest request waiting for its response.
+    fn pop_waiting(&mut self) -> Option<Tx> {
+        if self.reading {
+            self.txs.remove(1)
+        } else {
+            self.txs.pop_front()
+        }
+    }
+
+    /// Queues a transaction: room for one at first, not VecDeque's first four (most
+    /// connections never pipeline; a Tx is about 250 bytes).
+    fn reserve_one(&mut self) {
+        if self.txs.capacity() == 0 {
+            self.txs.reserve_exact(1);
+        }
+    }
+
+    /// Makes `tx` the response being read (replacing one being read, if any).
+    fn set_current(&mut self, tx: Tx) {
+        if self.reading {
+            self.txs[0] = tx;
+        } else {
+            self.reserve_one();
+            self.txs.push_front(tx);
+            self.reading = true;
+        }
+    }
+
     fn side(&mut self, dir: Direction) -> &mut Side {
         match dir {
             Direction::ToServer => &mut self.req,
@@ -312,10 +396,8 @@ impl HttpFlow {
     }
 
     fn flush(&mut self, cx: &mut Cx<'_>) {
-        if let Some(tx) = self.current.take() {
-            cx.emit(Box::new(tx.ev));
-        }
-        while let Some(tx) = self.pending.pop_front() {
+        self.reading = false;
+        while let Some(tx) = self.txs.pop_front() {
             cx.emit(Box::new(tx.ev));
         }
     }
@@ -330,9 +412,7 @@ impl HttpFlow {
             _ => {
                 side.resync();
                 if dir == Direction::ToClient {
-                    if let Some(tx) = self.current.take() {
-                        cx.emit(Box::new(tx.ev));
-                    }
+                    self.emit_current(cx);
                 }
             }
         }
@@ -442,8 +522,8 @@ impl HttpFlow {
             let buf = std::mem::take(&mut side.buf);
             let parsed = self.parse(cx, dir, &buf);
             let side = self.side(dir);
-            let mut buf = buf;
-            let rest = match parsed {
+            // Once the block is parsed its buffer goes: an idle connection holds none.
+            match parsed {
                 Parsed::Complete(n) => {
                     // Bytes past the block (if the parser stopped earlier) go on.
                     let used_from_input = n.saturating_sub(old);
@@ -451,22 +531,14 @@ impl HttpFlow {
                 }
                 Parsed::Partial => {
                     // An empty line that did not end a block: go on.
-                    let rest = &input[end..];
-                    std::mem::swap(&mut side.buf, &mut buf);
-                    return rest;
+                    side.buf = buf;
+                    &input[end..]
                 }
                 Parsed::Invalid => {
                     side.resync();
                     &input[end..]
                 }
-            };
-            // Keep a small buffer for the next split block; let a big one go.
-            buf.clear();
-            let side = self.side(dir);
-            if side.buf.is_empty() && buf.capacity() <= 8 * 1024 {
-                side.buf = buf;
             }
-            rest
         }
     }
 
@@ -543,17 +615,13 @@ impl HttpFlow {
             connect: method.eq_ignore_ascii_case("CONNECT"),
             upgrade,
         };
-        if self.pending.len() >= MAX_PENDING {
-            if let Some(old) = self.pending.pop_front() {
+        if self.waiting() >= MAX_PENDING {
+            if let Some(old) = self.pop_waiting() {
                 cx.emit(Box::new(old.ev));
             }
         }
-        if self.pending.capacity() == 0 {
-            // Most connections never pipeline: room for one transaction, not
-            // VecDeque's first four (a Tx is about 250 bytes, per flow).
-            self.pending.reserve_exact(1);
-        }
-        self.pending.push_back(tx);
+        self.reserve_one();
+        self.txs.push_back(tx);
         self.req.state = match message_body(&known) {
             Some(body) => State::Body(body),
             None => State::Headers,
@@ -568,7 +636,7 @@ impl HttpFlow {
             return;
         }
         let known = Known::scan(resp.headers);
-        let mut tx = self.pending.pop_front().unwrap_or_default();
+        let mut tx = self.pop_waiting().unwrap_or_default();
         tx.ev.status = Some(code);
         tx.ev.http_content_type = known.content_type.map(|v| {
             let v = match find_byte(v, b';') {
@@ -603,7 +671,7 @@ impl HttpFlow {
                 self.resp.state = State::Headers;
             }
             Some(body) => {
-                self.current = Some(tx);
+                self.set_current(tx);
                 self.resp.state = State::Body(body);
             }
         }
@@ -635,7 +703,7 @@ impl HttpFlow {
             }
         };
         if dir == Direction::ToClient {
-            if let Some(tx) = self.current.as_mut() {
+            if let Some(tx) = self.current_mut() {
                 tx.ev.length = tx.ev.length.saturating_add(seen);
             }
         }
@@ -645,17 +713,13 @@ impl HttpFlow {
             Ok(None) => {
                 side.state = State::Headers;
                 if dir == Direction::ToClient {
-                    if let Some(tx) = self.current.take() {
-                        cx.emit(Box::new(tx.ev));
-                    }
+                    self.emit_current(cx);
                 }
             }
             Err(()) => {
                 side.resync();
                 if dir == Direction::ToClient {
-                    if let Some(tx) = self.current.take() {
-                        cx.emit(Box::new(tx.ev));
-                    }
+                    self.emit_current(cx);
                 }
             }
         }

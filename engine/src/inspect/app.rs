@@ -42,6 +42,7 @@ use super::{
 use crate::flow::{Direction, Verdict};
 use crate::stream::{Reassembler, ReassemblyConfig};
 use crate::time::Timestamp;
+use std::cell::Cell;
 use std::sync::Arc;
 
 /// Bytes of payload kept while the wizard has not decided, for the service inspector.
@@ -159,7 +160,25 @@ impl InspectStats {
 /// Where events go: the engine's sink, with the flow's tuple filled in.
 pub type Emit<'a> = dyn FnMut(&EventRecord<'_>) + 'a;
 
-/// The inspectors' side of a flow (everything but the reassemblers).
+thread_local! {
+    /// What an inspector asks in one call, reused from call to call on this thread:
+    /// no allocation per chunk once grown, and none of it kept in each flow.
+    static ACTIONS: Cell<Option<Actions>> = const { Cell::new(None) };
+}
+
+/// This thread's [`Actions`] (empty), for one inspector call.
+fn take_actions() -> Actions {
+    ACTIONS.with(Cell::take).unwrap_or_default()
+}
+
+/// Gives back the [`Actions`] taken by [`take_actions`], cleared by the caller.
+fn put_actions(actions: Actions) {
+    ACTIONS.with(|c| c.set(Some(actions)));
+}
+
+/// The inspectors' side of a flow (everything but the reassemblers). Memory: 216
+/// bytes, with heap only for its FlowData (the map holds exactly its entries, none
+/// once they are gone) and while it replays or announces expectations.
 struct Inspection {
     set: Arc<InspectorSet>,
     info: FlowInfo,
@@ -174,15 +193,15 @@ struct Inspection {
     /// shown to a fresh wizard, which may name it differently (`app_proto_ts`/`_tc`,
     /// as Suricata detects each direction).
     second: Option<Direction>,
-    /// Reused between calls: no allocation per chunk once grown.
-    actions: Actions,
     /// An expected flow not started yet: its service, named at the first chunk.
     pending: Option<&'static str>,
-    /// Expectations announced, waiting for the engine.
-    expects: Vec<Expectation>,
+    /// Expectations announced, waiting for the engine: rare, so boxed (one word
+    /// per flow, not a `Vec`'s three).
+    #[allow(clippy::box_collection)]
+    expects: Option<Box<Vec<Expectation>>>,
     /// Bytes of the chunk being handled that the service before an upgrade used; the
     /// new service gets the rest.
-    handover: Option<usize>,
+    handover: Option<u32>,
 }
 
 impl Inspection {
@@ -212,9 +231,8 @@ impl Inspection {
             replay: None,
             spoke: [false; 2],
             second: None,
-            actions: Actions::default(),
             pending: None,
-            expects: Vec::new(),
+            expects: None,
             handover: None,
         }
     }
@@ -384,7 +402,7 @@ impl Inspection {
         let dir = if swap { dir.opposite() } else { dir };
         if let Some(used) = self.handover.take() {
             if let (Chunk::Data(d), Some(new)) = (chunk, self.service) {
-                let rest = d.get(used..).unwrap_or_default();
+                let rest = d.get(used as usize..).unwrap_or_default();
                 if new != sid && !rest.is_empty() && self.data.get(new).is_some_and(|s| !s.done) {
                     self.call(new, dir, Chunk::Data(rest), now, stats, fx, emit);
                 }
@@ -467,7 +485,7 @@ impl Inspection {
         let Some(slot) = self.data.get_mut(id) else {
             return (None, false);
         };
-        let mut actions = std::mem::take(&mut self.actions);
+        let mut actions = take_actions();
         {
             let mut cx = Cx::new(now, &self.info, &mut actions);
             slot.data.data(&mut cx, dir, chunk);
@@ -476,7 +494,7 @@ impl Inspection {
             slot.done = true;
         }
         let out = self.apply(id, &mut actions, now, stats, fx, emit);
-        self.actions = actions;
+        put_actions(actions);
         out
     }
 
@@ -506,7 +524,8 @@ impl Inspection {
         let handover = actions.handover.take();
         if let Some((service, dir)) = actions.upgrade.take() {
             if Some(id) == self.service && self.upgrade(service, dir, now, stats, emit) {
-                self.handover = handover;
+                // A chunk is shorter than 4 GiB: past its end means none of it.
+                self.handover = handover.map(|h| u32::try_from(h).unwrap_or(u32::MAX));
             }
         }
         actions.done = false;
@@ -515,12 +534,16 @@ impl Inspection {
 
     fn keep_expectations(&mut self, actions: &mut Actions) {
         let set = &self.set;
-        self.expects.extend(
-            actions
-                .expectations
-                .drain(..)
-                .filter(|e| !set.is_disabled(e.service)),
-        );
+        let mut kept = actions
+            .expectations
+            .drain(..)
+            .filter(|e| !set.is_disabled(e.service))
+            .peekable();
+        if kept.peek().is_some() {
+            self.expects
+                .get_or_insert_with(Default::default)
+                .extend(kept);
+        }
     }
 
     fn emit_events(
@@ -595,7 +618,7 @@ impl Inspection {
         stats: &mut InspectStats,
         emit: &mut Emit<'_>,
     ) {
-        let mut actions = std::mem::take(&mut self.actions);
+        let mut actions = take_actions();
         {
             let mut cx = Cx::new(now, &self.info, &mut actions);
             slot.data.end(&mut cx);
@@ -608,7 +631,7 @@ impl Inspection {
         actions.swap = false;
         actions.done = false;
         actions.expectations.clear();
-        self.actions = actions;
+        put_actions(actions);
     }
 
     /// The flow ends at `now`: an undecided wizard makes the service `failed`, then
@@ -677,13 +700,15 @@ impl AppFlow {
     /// True when inspectors announced expected flows not taken yet.
     #[inline]
     pub fn has_expectations(&self) -> bool {
-        !self.insp.expects.is_empty()
+        self.insp.expects.is_some()
     }
 
     /// Hands the expectations announced so far to `f`, in order, and forgets them.
     pub fn take_expectations(&mut self, mut f: impl FnMut(Expectation)) {
-        for e in self.insp.expects.drain(..) {
-            f(e);
+        if let Some(expects) = self.insp.expects.take() {
+            for e in *expects {
+                f(e);
+            }
         }
     }
 
@@ -846,5 +871,21 @@ impl AppFlow {
     /// The name of the inspector with FlowData `id` (for diagnostics and tests).
     pub fn inspector_name(&self, id: u32) -> Option<&str> {
         self.insp.inspector_name(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Memory: every flow that carried payload holds an `AppFlow` (boxed), so its
+    /// size is per-flow cost; the actions of a call are the thread's, not the flow's.
+    #[test]
+    fn app_flow_stays_small() {
+        assert!(
+            std::mem::size_of::<AppFlow>() <= 224,
+            "{} bytes",
+            std::mem::size_of::<AppFlow>()
+        );
     }
 }
