@@ -657,7 +657,7 @@ impl Inspection {
 /// One flow's inspection state: the reassemblers of its two directions (TCP) and its
 /// inspectors.
 pub struct AppFlow {
-    /// TCP only, made on the first segment: datagram flows do without its 320 bytes.
+    /// TCP only, made on the first segment: datagram flows do without its 96 bytes.
     reasm: Option<Box<[Reassembler; 2]>>,
     insp: Inspection,
 }
