@@ -27,7 +27,7 @@
 //!   without one, the direction is given up, and with both given up the inspector is
 //!   done.
 
-use crate::text::{eve_string, find_byte};
+use crate::text::{find_byte, push_eve_string};
 use flowengine::flow::Direction;
 use flowengine::inspect::{AppEvent, Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind};
 use flowengine::record::json;
@@ -186,13 +186,95 @@ impl AppEvent for HttpEvent {
     }
 }
 
-/// A transaction in flight, with what its response parsing needs to know.
+/// The text fields of a transaction, in the order a [`Tx`] lays them out (the
+/// request's, then the response's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Url,
+    Method,
+    Protocol,
+    UserAgent,
+    Xff,
+    Refer,
+    Hostname,
+    ContentType,
+    Redirect,
+}
+
+/// Text fields of a transaction.
+const FIELDS: usize = 9;
+
+/// A transaction in flight, with what its response parsing needs to know. Its text
+/// fields share one buffer (one allocation, not one per field: about 170 bytes less
+/// per transaction in flight than the [`HttpEvent`] it becomes when emitted).
 #[derive(Debug, Default)]
 struct Tx {
-    ev: HttpEvent,
+    /// The text fields present, one after another, in [`Field`] order.
+    text: String,
+    /// Where field `i` ends in `text` (for `i < laid`); it starts where field `i - 1`
+    /// ends (or at 0). An absent field below `laid` is empty there.
+    ends: [u32; FIELDS],
+    /// Bit `i`: field `i` is present.
+    present: u16,
+    /// Fields laid out so far: the next one set must come at or after it.
+    laid: u8,
     head: bool,
     connect: bool,
+    http_port: Option<u16>,
+    status: Option<u16>,
+    /// Response body length seen.
+    length: u64,
     upgrade: Option<&'static str>,
+}
+
+impl Tx {
+    /// Sets field `f` (after every field set so far, in [`Field`] order) to what
+    /// `write` appends to the text.
+    fn set(&mut self, f: Field, write: impl FnOnce(&mut String)) {
+        let i = f as usize;
+        let laid = usize::from(self.laid);
+        debug_assert!(i >= laid, "{f:?} set out of order");
+        if i < laid {
+            return;
+        }
+        // Header blocks are at most a chunk long (far below 4 GiB), so are the
+        // texts made of them.
+        let here = self.text.len() as u32;
+        self.ends[laid..i].fill(here);
+        write(&mut self.text);
+        self.ends[i] = self.text.len() as u32;
+        self.present |= 1 << i;
+        self.laid = i as u8 + 1;
+    }
+
+    /// Field `f`, when present.
+    fn get(&self, f: Field) -> Option<&str> {
+        let i = f as usize;
+        if self.present & (1 << i) == 0 {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize)
+    }
+
+    /// The transaction's event.
+    fn into_event(self) -> HttpEvent {
+        let text = |f| self.get(f).map(str::to_owned);
+        HttpEvent {
+            hostname: text(Field::Hostname),
+            http_port: self.http_port,
+            url: text(Field::Url),
+            http_user_agent: text(Field::UserAgent),
+            xff: text(Field::Xff),
+            http_content_type: text(Field::ContentType),
+            http_refer: text(Field::Refer),
+            http_method: text(Field::Method),
+            protocol: text(Field::Protocol),
+            status: self.status,
+            redirect: text(Field::Redirect),
+            length: self.length,
+        }
+    }
 }
 
 /// Chunked transfer coding, decoded as a stream.
@@ -335,7 +417,7 @@ impl HttpFlow {
     /// Emits the response being read, if any.
     fn emit_current(&mut self, cx: &mut Cx<'_>) {
         if let Some(tx) = self.take_current() {
-            cx.emit(Box::new(tx.ev));
+            cx.emit(Box::new(tx.into_event()));
         }
     }
 
@@ -363,7 +445,7 @@ impl HttpFlow {
     }
 
     /// Queues a transaction: room for one at first, not VecDeque's first four (most
-    /// connections never pipeline; a Tx is about 250 bytes).
+    /// connections never pipeline).
     fn reserve_one(&mut self) {
         if self.txs.capacity() == 0 {
             self.txs.reserve_exact(1);
@@ -398,7 +480,7 @@ impl HttpFlow {
     fn flush(&mut self, cx: &mut Cx<'_>) {
         self.reading = false;
         while let Some(tx) = self.txs.pop_front() {
-            cx.emit(Box::new(tx.ev));
+            cx.emit(Box::new(tx.into_event()));
         }
     }
 
@@ -587,37 +669,56 @@ impl HttpFlow {
         let known = Known::scan(req.headers);
         let method = req.method.unwrap_or("");
         let path = req.path.unwrap_or("");
-        let mut ev = HttpEvent {
-            url: Some(eve_string(path.as_bytes())),
-            http_method: Some(eve_string(method.as_bytes())),
-            protocol: Some(
-                match req.version.unwrap_or(1) {
-                    0 => "HTTP/1.0",
-                    _ => "HTTP/1.1",
-                }
-                .to_owned(),
-            ),
-            http_user_agent: known.user_agent.map(eve_string),
-            xff: known.xff.map(eve_string),
-            http_refer: known.referer.map(eve_string),
-            ..HttpEvent::default()
+        let protocol = match req.version.unwrap_or(1) {
+            0 => "HTTP/1.0",
+            _ => "HTTP/1.1",
         };
         let authority = absolute_authority(path.as_bytes()).or(known.host);
-        if let Some(a) = authority {
-            let (host, port) = split_host_port(a);
-            ev.hostname = Some(normalize_host(host));
-            ev.http_port = port;
-        }
-        let upgrade = known.upgrade.and_then(upgrade_service);
-        let tx = Tx {
-            ev,
+        let (host, port) = match authority {
+            Some(a) => {
+                let (host, port) = split_host_port(a);
+                (Some(host), port)
+            }
+            None => (None, None),
+        };
+        let mut tx = Tx {
             head: method.eq_ignore_ascii_case("HEAD"),
             connect: method.eq_ignore_ascii_case("CONNECT"),
-            upgrade,
+            upgrade: known.upgrade.and_then(upgrade_service),
+            http_port: port,
+            ..Tx::default()
         };
+        let opt = |v: Option<&[u8]>| v.map_or(0, <[u8]>::len);
+        // Room for it all (valid UTF-8 keeps its length): one allocation.
+        tx.text.reserve_exact(
+            path.len()
+                + method.len()
+                + protocol.len()
+                + opt(known.user_agent)
+                + opt(known.xff)
+                + opt(known.referer)
+                + opt(host),
+        );
+        tx.set(Field::Url, |t| push_eve_string(t, path.as_bytes()));
+        tx.set(Field::Method, |t| push_eve_string(t, method.as_bytes()));
+        tx.set(Field::Protocol, |t| t.push_str(protocol));
+        for (f, v) in [
+            (Field::UserAgent, known.user_agent),
+            (Field::Xff, known.xff),
+            (Field::Refer, known.referer),
+            (Field::Hostname, host),
+        ] {
+            if let Some(v) = v {
+                if f == Field::Hostname {
+                    tx.set(f, |t| push_host(t, v));
+                } else {
+                    tx.set(f, |t| push_eve_string(t, v));
+                }
+            }
+        }
         if self.waiting() >= MAX_PENDING {
             if let Some(old) = self.pop_waiting() {
-                cx.emit(Box::new(old.ev));
+                cx.emit(Box::new(old.into_event()));
             }
         }
         self.reserve_one();
@@ -637,26 +738,32 @@ impl HttpFlow {
         }
         let known = Known::scan(resp.headers);
         let mut tx = self.pop_waiting().unwrap_or_default();
-        tx.ev.status = Some(code);
-        tx.ev.http_content_type = known.content_type.map(|v| {
-            let v = match find_byte(v, b';') {
-                Some(i) => &v[..i],
-                None => v,
-            };
-            eve_string(v)
+        tx.status = Some(code);
+        let content_type = known.content_type.map(|v| match find_byte(v, b';') {
+            Some(i) => &v[..i],
+            None => v,
         });
-        tx.ev.redirect = known.location.map(eve_string);
+        let more = content_type.map_or(0, <[u8]>::len) + known.location.map_or(0, <[u8]>::len);
+        if more > 0 {
+            tx.text.reserve_exact(more);
+        }
+        if let Some(v) = content_type {
+            tx.set(Field::ContentType, |t| push_eve_string(t, v));
+        }
+        if let Some(v) = known.location {
+            tx.set(Field::Redirect, |t| push_eve_string(t, v));
+        }
         if code == 101 {
             let to = tx
                 .upgrade
                 .or_else(|| known.upgrade.and_then(upgrade_service));
-            cx.emit(Box::new(tx.ev));
+            cx.emit(Box::new(tx.into_event()));
             self.upgraded = to;
             self.finish(cx);
             return;
         }
         if tx.connect && (200..300).contains(&code) {
-            cx.emit(Box::new(tx.ev));
+            cx.emit(Box::new(tx.into_event()));
             self.finish(cx);
             return;
         }
@@ -667,7 +774,7 @@ impl HttpFlow {
         };
         match body {
             None => {
-                cx.emit(Box::new(tx.ev));
+                cx.emit(Box::new(tx.into_event()));
                 self.resp.state = State::Headers;
             }
             Some(body) => {
@@ -704,7 +811,7 @@ impl HttpFlow {
         };
         if dir == Direction::ToClient {
             if let Some(tx) = self.current_mut() {
-                tx.ev.length = tx.ev.length.saturating_add(seen);
+                tx.length = tx.length.saturating_add(seen);
             }
         }
         let side = self.side(dir);
@@ -972,15 +1079,16 @@ fn split_host_port(a: &[u8]) -> (&[u8], Option<u16>) {
     }
 }
 
-/// Lowercases a hostname and drops trailing dots, as libhtp normalises it.
-fn normalize_host(host: &[u8]) -> String {
+/// Appends a hostname to `out`, lowercased and without trailing dots, as libhtp
+/// normalises it.
+fn push_host(out: &mut String, host: &[u8]) {
     let mut h = host;
     while let [rest @ .., b'.'] = h {
         h = rest;
     }
-    let mut s = eve_string(h);
-    s.make_ascii_lowercase();
-    s
+    let start = out.len();
+    push_eve_string(out, h);
+    out[start..].make_ascii_lowercase();
 }
 
 /// Where the header block that began in `head` ends in `input`: the index just past

@@ -64,6 +64,28 @@ pub struct AppProto {
     pub orig: Option<&'static str>,
 }
 
+/// A flow's service names as kept: the service inline; the rarer names of one
+/// direction and before an upgrade boxed once one is set (one word, not six, per flow).
+#[derive(Debug, Default)]
+struct Names {
+    app_proto: Option<&'static str>,
+    /// `ts`, `tc` and `orig` (its `app_proto` unused).
+    more: Option<Box<AppProto>>,
+}
+
+impl Names {
+    fn get(&self) -> AppProto {
+        AppProto {
+            app_proto: self.app_proto,
+            ..self.more.as_deref().copied().unwrap_or_default()
+        }
+    }
+
+    fn more(&mut self) -> &mut AppProto {
+        self.more.get_or_insert_with(Default::default)
+    }
+}
+
 /// What the engine must apply to the flow after a chunk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Effects {
@@ -176,13 +198,13 @@ fn put_actions(actions: Actions) {
     ACTIONS.with(|c| c.set(Some(actions)));
 }
 
-/// The inspectors' side of a flow (everything but the reassemblers). Memory: 216
+/// The inspectors' side of a flow (everything but the reassemblers). Memory: 176
 /// bytes, with heap only for its FlowData (the map holds exactly its entries, none
 /// once they are gone) and while it replays or announces expectations.
 struct Inspection {
     set: Arc<InspectorSet>,
     info: FlowInfo,
-    proto: AppProto,
+    proto: Names,
     data: FlowDataMap<Slot>,
     wizard: Option<u32>,
     service: Option<u32>,
@@ -224,7 +246,7 @@ impl Inspection {
         Inspection {
             set: Arc::clone(set),
             info,
-            proto: AppProto::default(),
+            proto: Names::default(),
             data: FlowDataMap::new(),
             wizard: None,
             service: None,
@@ -429,8 +451,8 @@ impl Inspection {
         if let Some(Detection::Service(name)) = actions.detection {
             if Some(name) != self.proto.app_proto && !self.set.is_disabled(name) {
                 match dir {
-                    Direction::ToServer => self.proto.ts = Some(name),
-                    Direction::ToClient => self.proto.tc = Some(name),
+                    Direction::ToServer => self.proto.more().ts = Some(name),
+                    Direction::ToClient => self.proto.more().tc = Some(name),
                 }
             }
         }
@@ -589,13 +611,13 @@ impl Inspection {
         let before = self.proto.app_proto;
         match dir {
             None => {
-                if self.proto.orig.is_none() {
-                    self.proto.orig = before;
+                if before.is_some() && self.proto.get().orig.is_none() {
+                    self.proto.more().orig = before;
                 }
                 self.proto.app_proto = Some(service);
             }
-            Some(Direction::ToServer) => self.proto.ts = Some(service),
-            Some(Direction::ToClient) => self.proto.tc = Some(service),
+            Some(Direction::ToServer) => self.proto.more().ts = Some(service),
+            Some(Direction::ToClient) => self.proto.more().tc = Some(service),
         }
         // The same inspector handles the new service: it goes on with its state.
         if self.service.is_some() && self.set.service(service).map(|r| r.id) == self.service {
@@ -666,7 +688,7 @@ impl std::fmt::Debug for AppFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppFlow")
             .field("info", &self.insp.info)
-            .field("proto", &self.insp.proto)
+            .field("proto", &self.insp.proto.get())
             .field("inspectors", &self.insp.data.len())
             .finish()
     }
@@ -694,7 +716,7 @@ impl AppFlow {
 
     /// The flow's service names.
     pub fn app_proto(&self) -> AppProto {
-        self.insp.proto
+        self.insp.proto.get()
     }
 
     /// True when inspectors announced expected flows not taken yet.
@@ -883,7 +905,7 @@ mod tests {
     #[test]
     fn app_flow_stays_small() {
         assert!(
-            std::mem::size_of::<AppFlow>() <= 224,
+            std::mem::size_of::<AppFlow>() <= 192,
             "{} bytes",
             std::mem::size_of::<AppFlow>()
         );

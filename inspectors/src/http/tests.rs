@@ -419,4 +419,54 @@ fn idle_keepalive_connection_holds_no_heap() {
         assert_eq!(fd.heap_bytes(), 0, "an idle connection holds no heap");
         assert!(in_flight_max >= std::mem::size_of::<Tx>());
     }
+    // Per flow (the state) and per transaction in flight (its text apart).
+    assert!(
+        std::mem::size_of::<HttpFlow>() <= 160,
+        "{}",
+        std::mem::size_of::<HttpFlow>()
+    );
+    assert!(
+        std::mem::size_of::<Tx>() <= 112,
+        "{}",
+        std::mem::size_of::<Tx>()
+    );
+}
+
+/// A transaction's text fields, packed in one buffer while in flight, come out as
+/// the event's fields: each present one with its text, absent ones absent, in any
+/// combination.
+#[test]
+fn packed_fields_unpack_to_the_event() {
+    use Field::*;
+    let all = [
+        Url,
+        Method,
+        Protocol,
+        UserAgent,
+        Xff,
+        Refer,
+        Hostname,
+        ContentType,
+        Redirect,
+    ];
+    for mask in 0u32..(1 << FIELDS) {
+        let mut tx = Tx::default();
+        for (i, f) in all.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                // Empty texts too.
+                tx.set(*f, |t| t.push_str(&"x".repeat(i % 3)));
+            }
+        }
+        let want = |i: usize| (mask & (1 << i) != 0).then(|| "x".repeat(i % 3));
+        let ev = tx.into_event();
+        assert_eq!(ev.url, want(0));
+        assert_eq!(ev.http_method, want(1));
+        assert_eq!(ev.protocol, want(2));
+        assert_eq!(ev.http_user_agent, want(3));
+        assert_eq!(ev.xff, want(4));
+        assert_eq!(ev.http_refer, want(5));
+        assert_eq!(ev.hostname, want(6));
+        assert_eq!(ev.http_content_type, want(7));
+        assert_eq!(ev.redirect, want(8));
+    }
 }
