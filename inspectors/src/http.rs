@@ -224,7 +224,7 @@ struct Tx {
     status: Option<u16>,
     /// Response body length seen.
     length: u64,
-    upgrade: Option<&'static str>,
+    upgrade: Option<Upgrade>,
 }
 
 impl Tx {
@@ -308,25 +308,64 @@ enum State {
     Dead,
 }
 
+/// A header block split across chunks: boxed, one word per direction while (as
+/// between transactions) there is none.
+#[derive(Debug, Default)]
+#[allow(clippy::box_collection)]
+struct Split(Option<Box<Vec<u8>>>);
+
+impl Split {
+    fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|b| b.is_empty())
+    }
+
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |b| b.len())
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.0
+            .get_or_insert_with(Default::default)
+            .extend_from_slice(bytes);
+    }
+
+    /// Takes the bytes out, leaving none.
+    fn take(&mut self) -> Vec<u8> {
+        self.0.take().map(|b| *b).unwrap_or_default()
+    }
+
+    /// Heap bytes held (tests).
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(0, |b| std::mem::size_of::<Vec<u8>>() + b.capacity())
+    }
+}
+
 #[derive(Debug)]
 struct Side {
     state: State,
     /// A header block split across chunks.
-    buf: Vec<u8>,
+    buf: Split,
 }
 
 impl Default for Side {
     fn default() -> Self {
         Side {
             state: State::Headers,
-            buf: Vec::new(),
+            buf: Split::default(),
         }
     }
 }
 
 impl Side {
     fn resync(&mut self) {
-        self.buf = Vec::new();
+        self.buf = Split::default();
         self.state = State::Resync { scanned: 0 };
     }
 }
@@ -347,7 +386,7 @@ struct HttpFlow {
     /// The first of `txs` is the response being read.
     reading: bool,
     /// The service a `101` switched to, announced once the chunk's offset is known.
-    upgraded: Option<&'static str>,
+    upgraded: Option<Upgrade>,
     finished: bool,
 }
 
@@ -401,8 +440,8 @@ impl HttpFlow {
     #[cfg(test)]
     fn heap_bytes(&self) -> usize {
         self.txs.capacity() * std::mem::size_of::<Tx>()
-            + self.req.buf.capacity()
-            + self.resp.buf.capacity()
+            + self.req.buf.heap_bytes()
+            + self.resp.buf.heap_bytes()
     }
 
     /// Takes the response being read, if any.
@@ -512,7 +551,7 @@ impl HttpFlow {
             };
             if let Some(service) = self.upgraded.take() {
                 // What follows the `101` in this chunk is the new protocol's.
-                cx.upgrade_at(service, None, total - input.len());
+                cx.upgrade_at(service.service(), None, total - input.len());
             }
         }
     }
@@ -586,10 +625,10 @@ impl HttpFlow {
         } else {
             // Where in `input` does the block end? Look across the buffer's tail.
             let old = side.buf.len();
-            let Some(end) = block_end(&side.buf, input) else {
+            let Some(end) = block_end(side.buf.as_slice(), input) else {
                 if old + input.len() > HEADER_CAP {
                     side.state = State::Dead;
-                    side.buf = Vec::new();
+                    side.buf = Split::default();
                 } else {
                     side.buf.extend_from_slice(input);
                 }
@@ -597,11 +636,11 @@ impl HttpFlow {
             };
             if old + end > HEADER_CAP {
                 side.state = State::Dead;
-                side.buf = Vec::new();
+                side.buf = Split::default();
                 return &[];
             }
             side.buf.extend_from_slice(&input[..end]);
-            let buf = std::mem::take(&mut side.buf);
+            let buf = side.buf.take();
             let parsed = self.parse(cx, dir, &buf);
             let side = self.side(dir);
             // Once the block is parsed its buffer goes: an idle connection holds none.
@@ -613,7 +652,7 @@ impl HttpFlow {
                 }
                 Parsed::Partial => {
                     // An empty line that did not end a block: go on.
-                    side.buf = buf;
+                    side.buf = Split(Some(Box::new(buf)));
                     &input[end..]
                 }
                 Parsed::Invalid => {
@@ -991,12 +1030,29 @@ impl<'b> Known<'b> {
     }
 }
 
+/// A protocol an `Upgrade` header asks for that has an inspector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Upgrade {
+    Websocket,
+    Http2,
+}
+
+impl Upgrade {
+    /// Its service name.
+    fn service(self) -> &'static str {
+        match self {
+            Upgrade::Websocket => "websocket",
+            Upgrade::Http2 => "http2",
+        }
+    }
+}
+
 /// The protocol an `Upgrade` header asks for, when one we inspect.
-fn upgrade_service(u: &[u8]) -> Option<&'static str> {
+fn upgrade_service(u: &[u8]) -> Option<Upgrade> {
     if contains_ci(u, b"websocket") {
-        Some("websocket")
+        Some(Upgrade::Websocket)
     } else if contains_ci(u, b"h2c") {
-        Some("http2")
+        Some(Upgrade::Http2)
     } else {
         None
     }

@@ -35,7 +35,7 @@
 //!   the `Arc`s of their inspectors.
 
 use super::data_map::FlowDataMap;
-use super::set::{InspectorSet, Registered};
+use super::set::InspectorSet;
 use super::{
     Actions, AppEvent, Chunk, Cx, Detection, EventRecord, Expectation, FlowData, FlowInfo,
 };
@@ -43,6 +43,7 @@ use crate::flow::{Direction, Verdict};
 use crate::stream::{Reassembler, ReassemblyConfig};
 use crate::time::Timestamp;
 use std::cell::Cell;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 /// Bytes of payload kept while the wizard has not decided, for the service inspector.
@@ -69,7 +70,8 @@ pub struct AppProto {
 #[derive(Debug, Default)]
 struct Names {
     app_proto: Option<&'static str>,
-    /// `ts`, `tc` and `orig` (its `app_proto` unused).
+    /// `ts`, `tc` and `orig`; its `app_proto` is the service of an expected flow not
+    /// started yet (named at its first chunk).
     more: Option<Box<AppProto>>,
 }
 
@@ -84,6 +86,15 @@ impl Names {
     fn more(&mut self) -> &mut AppProto {
         self.more.get_or_insert_with(Default::default)
     }
+
+    /// An expected flow not started yet: its service.
+    fn pending(&self) -> Option<&'static str> {
+        self.more.as_ref().and_then(|m| m.app_proto)
+    }
+
+    fn take_pending(&mut self) -> Option<&'static str> {
+        self.more.as_mut().and_then(|m| m.app_proto.take())
+    }
 }
 
 /// What the engine must apply to the flow after a chunk.
@@ -96,7 +107,7 @@ pub struct Effects {
 }
 
 struct Slot {
-    reg: Registered,
+    inspector: Arc<dyn super::Inspector>,
     data: Box<dyn FlowData>,
     done: bool,
 }
@@ -198,7 +209,7 @@ fn put_actions(actions: Actions) {
     ACTIONS.with(|c| c.set(Some(actions)));
 }
 
-/// The inspectors' side of a flow (everything but the reassemblers). Memory: 176
+/// The inspectors' side of a flow (everything but the reassemblers). Memory: 152
 /// bytes, with heap only for its FlowData (the map holds exactly its entries, none
 /// once they are gone) and while it replays or announces expectations.
 struct Inspection {
@@ -206,8 +217,9 @@ struct Inspection {
     info: FlowInfo,
     proto: Names,
     data: FlowDataMap<Slot>,
-    wizard: Option<u32>,
-    service: Option<u32>,
+    /// The wizard's and the service inspector's ids (ids are never 0).
+    wizard: Option<NonZeroU32>,
+    service: Option<NonZeroU32>,
     replay: Option<Box<Replay>>,
     /// Directions that carried data so far.
     spoke: [bool; 2],
@@ -215,8 +227,6 @@ struct Inspection {
     /// shown to a fresh wizard, which may name it differently (`app_proto_ts`/`_tc`,
     /// as Suricata detects each direction).
     second: Option<Direction>,
-    /// An expected flow not started yet: its service, named at the first chunk.
-    pending: Option<&'static str>,
     /// Expectations announced, waiting for the engine: rare, so boxed (one word
     /// per flow, not a `Vec`'s three).
     #[allow(clippy::box_collection)]
@@ -238,7 +248,7 @@ impl Inspection {
     /// An expected flow: nothing starts before its first chunk, which names `service`.
     fn expected(set: &Arc<InspectorSet>, info: FlowInfo, service: &'static str) -> Self {
         let mut app = Self::idle(set, info);
-        app.pending = Some(service);
+        app.proto.more().app_proto = Some(service);
         app
     }
 
@@ -253,7 +263,6 @@ impl Inspection {
             replay: None,
             spoke: [false; 2],
             second: None,
-            pending: None,
             expects: None,
             handover: None,
         }
@@ -270,11 +279,11 @@ impl Inspection {
             self.name_service(service, stats);
         } else if let Some(w) = self.set.wizard() {
             if let Some(data) = w.inspector.start(&info) {
-                self.wizard = Some(w.id);
+                self.wizard = NonZeroU32::new(w.id);
                 self.data.insert(
                     w.id,
                     Slot {
-                        reg: w.clone(),
+                        inspector: Arc::clone(&w.inspector),
                         data,
                         done: false,
                     },
@@ -286,7 +295,7 @@ impl Inspection {
                 self.data.insert(
                     p.id,
                     Slot {
-                        reg: p.clone(),
+                        inspector: Arc::clone(&p.inspector),
                         data,
                         done: false,
                     },
@@ -298,7 +307,7 @@ impl Inspection {
     /// True while some inspector still wants data (the engine may stop reassembling
     /// a flow nobody listens to); an expected flow not started yet wants it.
     pub fn wants_data(&self) -> bool {
-        self.pending.is_some() || self.data.iter().any(|(_, s)| !s.done)
+        self.proto.pending().is_some() || self.data.iter().any(|(_, s)| !s.done)
     }
 
     fn name_service(&mut self, service: &'static str, stats: &mut InspectStats) {
@@ -313,11 +322,11 @@ impl Inspection {
             return;
         };
         if let Some(data) = reg.inspector.start(&self.info) {
-            self.service = Some(reg.id);
+            self.service = NonZeroU32::new(reg.id);
             self.data.insert(
                 reg.id,
                 Slot {
-                    reg,
+                    inspector: reg.inspector,
                     data,
                     done: false,
                 },
@@ -336,7 +345,7 @@ impl Inspection {
         emit: &mut Emit<'_>,
     ) -> Effects {
         stats.chunks += 1;
-        if let Some(service) = self.pending.take() {
+        if let Some(service) = self.proto.take_pending() {
             self.begin(Some(service), stats);
         }
         let mut fx = Effects::default();
@@ -348,7 +357,7 @@ impl Inspection {
         }
         let was_pending = self.wizard.is_some();
         self.spoke[dir.index()] = true;
-        if let Some(wid) = self.wizard {
+        if let Some(wid) = self.wizard.map(NonZeroU32::get) {
             let (detection, swap) = self.call(wid, dir, chunk, now, stats, &mut fx, emit);
             if swap {
                 dir = dir.opposite();
@@ -378,7 +387,9 @@ impl Inspection {
                     if was_pending && !self.spoke[other.index()] {
                         self.second = Some(other);
                     }
-                    if let (Some(sid), Some(replay)) = (self.service, self.replay.take()) {
+                    if let (Some(sid), Some(replay)) =
+                        (self.service.map(NonZeroU32::get), self.replay.take())
+                    {
                         let mut at = 0usize;
                         for &(d, len, gap) in &replay.pieces {
                             let c = if gap {
@@ -396,7 +407,7 @@ impl Inspection {
                 }
             }
         }
-        if let Some(sid) = self.service {
+        if let Some(sid) = self.service.map(NonZeroU32::get) {
             if self.data.get(sid).is_some_and(|s| !s.done)
                 && self.call_service(sid, dir, chunk, now, stats, &mut fx, emit)
             {
@@ -423,7 +434,7 @@ impl Inspection {
         let (_, swap) = self.call(sid, dir, chunk, now, stats, fx, emit);
         let dir = if swap { dir.opposite() } else { dir };
         if let Some(used) = self.handover.take() {
-            if let (Chunk::Data(d), Some(new)) = (chunk, self.service) {
+            if let (Chunk::Data(d), Some(new)) = (chunk, self.service.map(NonZeroU32::get)) {
                 let rest = d.get(used as usize..).unwrap_or_default();
                 if new != sid && !rest.is_empty() && self.data.get(new).is_some_and(|s| !s.done) {
                     self.call(new, dir, Chunk::Data(rest), now, stats, fx, emit);
@@ -486,7 +497,7 @@ impl Inspection {
     }
 
     fn drop_wizard(&mut self) {
-        if let Some(wid) = self.wizard.take() {
+        if let Some(wid) = self.wizard.take().map(NonZeroU32::get) {
             self.data.remove(wid);
         }
     }
@@ -545,7 +556,9 @@ impl Inspection {
         let detection = actions.detection.take();
         let handover = actions.handover.take();
         if let Some((service, dir)) = actions.upgrade.take() {
-            if Some(id) == self.service && self.upgrade(service, dir, now, stats, emit) {
+            if Some(id) == self.service.map(NonZeroU32::get)
+                && self.upgrade(service, dir, now, stats, emit)
+            {
                 // A chunk is shorter than 4 GiB: past its end means none of it.
                 self.handover = handover.map(|h| u32::try_from(h).unwrap_or(u32::MAX));
             }
@@ -620,11 +633,13 @@ impl Inspection {
             Some(Direction::ToClient) => self.proto.more().tc = Some(service),
         }
         // The same inspector handles the new service: it goes on with its state.
-        if self.service.is_some() && self.set.service(service).map(|r| r.id) == self.service {
+        if self.service.is_some()
+            && self.set.service(service).map(|r| r.id) == self.service.map(NonZeroU32::get)
+        {
             return false;
         }
         // The old service inspector ends here; the new one takes the next chunk.
-        if let Some(old) = self.service.take() {
+        if let Some(old) = self.service.take().map(NonZeroU32::get) {
             if let Some(mut slot) = self.data.remove(old) {
                 self.end_slot(&mut slot, now, stats, emit);
             }
@@ -672,7 +687,7 @@ impl Inspection {
 
     /// The name of the inspector with FlowData `id` (for diagnostics and tests).
     pub fn inspector_name(&self, id: u32) -> Option<&str> {
-        self.data.get(id).map(|s| s.reg.inspector.name())
+        self.data.get(id).map(|s| s.inspector.name())
     }
 }
 
@@ -905,7 +920,7 @@ mod tests {
     #[test]
     fn app_flow_stays_small() {
         assert!(
-            std::mem::size_of::<AppFlow>() <= 192,
+            std::mem::size_of::<AppFlow>() <= 160,
             "{} bytes",
             std::mem::size_of::<AppFlow>()
         );

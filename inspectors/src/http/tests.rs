@@ -421,12 +421,12 @@ fn idle_keepalive_connection_holds_no_heap() {
     }
     // Per flow (the state) and per transaction in flight (its text apart).
     assert!(
-        std::mem::size_of::<HttpFlow>() <= 160,
+        std::mem::size_of::<HttpFlow>() <= 112,
         "{}",
         std::mem::size_of::<HttpFlow>()
     );
     assert!(
-        std::mem::size_of::<Tx>() <= 112,
+        std::mem::size_of::<Tx>() <= 96,
         "{}",
         std::mem::size_of::<Tx>()
     );
