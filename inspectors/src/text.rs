@@ -36,6 +36,24 @@ pub(crate) fn eve_string(bytes: &[u8]) -> String {
     }
 }
 
+/// Appends `bytes` to `out` rendered as [`eve_string`] renders them, without a
+/// `String` of its own.
+pub(crate) fn push_eve_string(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => out.push_str(s),
+        Err(_) => {
+            for &b in bytes {
+                if b.is_ascii() {
+                    out.push(b as char);
+                } else {
+                    // Writing to a String cannot fail.
+                    let _ = write!(out, "\\x{b:02x}");
+                }
+            }
+        }
+    }
+}
+
 /// Trims ASCII spaces and tabs at both ends.
 pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
@@ -381,6 +399,11 @@ mod tests {
     fn eve_string_escapes_invalid_utf8_like_suricata() {
         assert_eq!(eve_string(b"caf\xc3\xa9"), "café");
         assert_eq!(eve_string(b"a\xffb"), "a\\xffb");
+        for bytes in [&b"caf\xc3\xa9"[..], b"a\xffb", b""] {
+            let mut out = String::from("x");
+            push_eve_string(&mut out, bytes);
+            assert_eq!(out, format!("x{}", eve_string(bytes)));
+        }
     }
 
     #[test]

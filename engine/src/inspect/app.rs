@@ -35,13 +35,15 @@
 //!   the `Arc`s of their inspectors.
 
 use super::data_map::FlowDataMap;
-use super::set::{InspectorSet, Registered};
+use super::set::InspectorSet;
 use super::{
     Actions, AppEvent, Chunk, Cx, Detection, EventRecord, Expectation, FlowData, FlowInfo,
 };
 use crate::flow::{Direction, Verdict};
 use crate::stream::{Reassembler, ReassemblyConfig};
 use crate::time::Timestamp;
+use std::cell::Cell;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 /// Bytes of payload kept while the wizard has not decided, for the service inspector.
@@ -63,6 +65,38 @@ pub struct AppProto {
     pub orig: Option<&'static str>,
 }
 
+/// A flow's service names as kept: the service inline; the rarer names of one
+/// direction and before an upgrade boxed once one is set (one word, not six, per flow).
+#[derive(Debug, Default)]
+struct Names {
+    app_proto: Option<&'static str>,
+    /// `ts`, `tc` and `orig`; its `app_proto` is the service of an expected flow not
+    /// started yet (named at its first chunk).
+    more: Option<Box<AppProto>>,
+}
+
+impl Names {
+    fn get(&self) -> AppProto {
+        AppProto {
+            app_proto: self.app_proto,
+            ..self.more.as_deref().copied().unwrap_or_default()
+        }
+    }
+
+    fn more(&mut self) -> &mut AppProto {
+        self.more.get_or_insert_with(Default::default)
+    }
+
+    /// An expected flow not started yet: its service.
+    fn pending(&self) -> Option<&'static str> {
+        self.more.as_ref().and_then(|m| m.app_proto)
+    }
+
+    fn take_pending(&mut self) -> Option<&'static str> {
+        self.more.as_mut().and_then(|m| m.app_proto.take())
+    }
+}
+
 /// What the engine must apply to the flow after a chunk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Effects {
@@ -73,7 +107,7 @@ pub struct Effects {
 }
 
 struct Slot {
-    reg: Registered,
+    inspector: Arc<dyn super::Inspector>,
     data: Box<dyn FlowData>,
     done: bool,
 }
@@ -159,14 +193,33 @@ impl InspectStats {
 /// Where events go: the engine's sink, with the flow's tuple filled in.
 pub type Emit<'a> = dyn FnMut(&EventRecord<'_>) + 'a;
 
-/// The inspectors' side of a flow (everything but the reassemblers).
+thread_local! {
+    /// What an inspector asks in one call, reused from call to call on this thread:
+    /// no allocation per chunk once grown, and none of it kept in each flow.
+    static ACTIONS: Cell<Option<Actions>> = const { Cell::new(None) };
+}
+
+/// This thread's [`Actions`] (empty), for one inspector call.
+fn take_actions() -> Actions {
+    ACTIONS.with(Cell::take).unwrap_or_default()
+}
+
+/// Gives back the [`Actions`] taken by [`take_actions`], cleared by the caller.
+fn put_actions(actions: Actions) {
+    ACTIONS.with(|c| c.set(Some(actions)));
+}
+
+/// The inspectors' side of a flow (everything but the reassemblers). Memory: 152
+/// bytes, with heap only for its FlowData (the map holds exactly its entries, none
+/// once they are gone) and while it replays or announces expectations.
 struct Inspection {
     set: Arc<InspectorSet>,
     info: FlowInfo,
-    proto: AppProto,
+    proto: Names,
     data: FlowDataMap<Slot>,
-    wizard: Option<u32>,
-    service: Option<u32>,
+    /// The wizard's and the service inspector's ids (ids are never 0).
+    wizard: Option<NonZeroU32>,
+    service: Option<NonZeroU32>,
     replay: Option<Box<Replay>>,
     /// Directions that carried data so far.
     spoke: [bool; 2],
@@ -174,15 +227,13 @@ struct Inspection {
     /// shown to a fresh wizard, which may name it differently (`app_proto_ts`/`_tc`,
     /// as Suricata detects each direction).
     second: Option<Direction>,
-    /// Reused between calls: no allocation per chunk once grown.
-    actions: Actions,
-    /// An expected flow not started yet: its service, named at the first chunk.
-    pending: Option<&'static str>,
-    /// Expectations announced, waiting for the engine.
-    expects: Vec<Expectation>,
+    /// Expectations announced, waiting for the engine: rare, so boxed (one word
+    /// per flow, not a `Vec`'s three).
+    #[allow(clippy::box_collection)]
+    expects: Option<Box<Vec<Expectation>>>,
     /// Bytes of the chunk being handled that the service before an upgrade used; the
     /// new service gets the rest.
-    handover: Option<usize>,
+    handover: Option<u32>,
 }
 
 impl Inspection {
@@ -197,7 +248,7 @@ impl Inspection {
     /// An expected flow: nothing starts before its first chunk, which names `service`.
     fn expected(set: &Arc<InspectorSet>, info: FlowInfo, service: &'static str) -> Self {
         let mut app = Self::idle(set, info);
-        app.pending = Some(service);
+        app.proto.more().app_proto = Some(service);
         app
     }
 
@@ -205,16 +256,14 @@ impl Inspection {
         Inspection {
             set: Arc::clone(set),
             info,
-            proto: AppProto::default(),
+            proto: Names::default(),
             data: FlowDataMap::new(),
             wizard: None,
             service: None,
             replay: None,
             spoke: [false; 2],
             second: None,
-            actions: Actions::default(),
-            pending: None,
-            expects: Vec::new(),
+            expects: None,
             handover: None,
         }
     }
@@ -230,11 +279,11 @@ impl Inspection {
             self.name_service(service, stats);
         } else if let Some(w) = self.set.wizard() {
             if let Some(data) = w.inspector.start(&info) {
-                self.wizard = Some(w.id);
+                self.wizard = NonZeroU32::new(w.id);
                 self.data.insert(
                     w.id,
                     Slot {
-                        reg: w.clone(),
+                        inspector: Arc::clone(&w.inspector),
                         data,
                         done: false,
                     },
@@ -246,7 +295,7 @@ impl Inspection {
                 self.data.insert(
                     p.id,
                     Slot {
-                        reg: p.clone(),
+                        inspector: Arc::clone(&p.inspector),
                         data,
                         done: false,
                     },
@@ -258,7 +307,7 @@ impl Inspection {
     /// True while some inspector still wants data (the engine may stop reassembling
     /// a flow nobody listens to); an expected flow not started yet wants it.
     pub fn wants_data(&self) -> bool {
-        self.pending.is_some() || self.data.iter().any(|(_, s)| !s.done)
+        self.proto.pending().is_some() || self.data.iter().any(|(_, s)| !s.done)
     }
 
     fn name_service(&mut self, service: &'static str, stats: &mut InspectStats) {
@@ -273,11 +322,11 @@ impl Inspection {
             return;
         };
         if let Some(data) = reg.inspector.start(&self.info) {
-            self.service = Some(reg.id);
+            self.service = NonZeroU32::new(reg.id);
             self.data.insert(
                 reg.id,
                 Slot {
-                    reg,
+                    inspector: reg.inspector,
                     data,
                     done: false,
                 },
@@ -296,7 +345,7 @@ impl Inspection {
         emit: &mut Emit<'_>,
     ) -> Effects {
         stats.chunks += 1;
-        if let Some(service) = self.pending.take() {
+        if let Some(service) = self.proto.take_pending() {
             self.begin(Some(service), stats);
         }
         let mut fx = Effects::default();
@@ -308,7 +357,7 @@ impl Inspection {
         }
         let was_pending = self.wizard.is_some();
         self.spoke[dir.index()] = true;
-        if let Some(wid) = self.wizard {
+        if let Some(wid) = self.wizard.map(NonZeroU32::get) {
             let (detection, swap) = self.call(wid, dir, chunk, now, stats, &mut fx, emit);
             if swap {
                 dir = dir.opposite();
@@ -338,7 +387,9 @@ impl Inspection {
                     if was_pending && !self.spoke[other.index()] {
                         self.second = Some(other);
                     }
-                    if let (Some(sid), Some(replay)) = (self.service, self.replay.take()) {
+                    if let (Some(sid), Some(replay)) =
+                        (self.service.map(NonZeroU32::get), self.replay.take())
+                    {
                         let mut at = 0usize;
                         for &(d, len, gap) in &replay.pieces {
                             let c = if gap {
@@ -356,7 +407,7 @@ impl Inspection {
                 }
             }
         }
-        if let Some(sid) = self.service {
+        if let Some(sid) = self.service.map(NonZeroU32::get) {
             if self.data.get(sid).is_some_and(|s| !s.done)
                 && self.call_service(sid, dir, chunk, now, stats, &mut fx, emit)
             {
@@ -383,8 +434,8 @@ impl Inspection {
         let (_, swap) = self.call(sid, dir, chunk, now, stats, fx, emit);
         let dir = if swap { dir.opposite() } else { dir };
         if let Some(used) = self.handover.take() {
-            if let (Chunk::Data(d), Some(new)) = (chunk, self.service) {
-                let rest = d.get(used..).unwrap_or_default();
+            if let (Chunk::Data(d), Some(new)) = (chunk, self.service.map(NonZeroU32::get)) {
+                let rest = d.get(used as usize..).unwrap_or_default();
                 if new != sid && !rest.is_empty() && self.data.get(new).is_some_and(|s| !s.done) {
                     self.call(new, dir, Chunk::Data(rest), now, stats, fx, emit);
                 }
@@ -411,8 +462,8 @@ impl Inspection {
         if let Some(Detection::Service(name)) = actions.detection {
             if Some(name) != self.proto.app_proto && !self.set.is_disabled(name) {
                 match dir {
-                    Direction::ToServer => self.proto.ts = Some(name),
-                    Direction::ToClient => self.proto.tc = Some(name),
+                    Direction::ToServer => self.proto.more().ts = Some(name),
+                    Direction::ToClient => self.proto.more().tc = Some(name),
                 }
             }
         }
@@ -446,7 +497,7 @@ impl Inspection {
     }
 
     fn drop_wizard(&mut self) {
-        if let Some(wid) = self.wizard.take() {
+        if let Some(wid) = self.wizard.take().map(NonZeroU32::get) {
             self.data.remove(wid);
         }
     }
@@ -467,7 +518,7 @@ impl Inspection {
         let Some(slot) = self.data.get_mut(id) else {
             return (None, false);
         };
-        let mut actions = std::mem::take(&mut self.actions);
+        let mut actions = take_actions();
         {
             let mut cx = Cx::new(now, &self.info, &mut actions);
             slot.data.data(&mut cx, dir, chunk);
@@ -476,7 +527,7 @@ impl Inspection {
             slot.done = true;
         }
         let out = self.apply(id, &mut actions, now, stats, fx, emit);
-        self.actions = actions;
+        put_actions(actions);
         out
     }
 
@@ -505,8 +556,11 @@ impl Inspection {
         let detection = actions.detection.take();
         let handover = actions.handover.take();
         if let Some((service, dir)) = actions.upgrade.take() {
-            if Some(id) == self.service && self.upgrade(service, dir, now, stats, emit) {
-                self.handover = handover;
+            if Some(id) == self.service.map(NonZeroU32::get)
+                && self.upgrade(service, dir, now, stats, emit)
+            {
+                // A chunk is shorter than 4 GiB: past its end means none of it.
+                self.handover = handover.map(|h| u32::try_from(h).unwrap_or(u32::MAX));
             }
         }
         actions.done = false;
@@ -515,12 +569,16 @@ impl Inspection {
 
     fn keep_expectations(&mut self, actions: &mut Actions) {
         let set = &self.set;
-        self.expects.extend(
-            actions
-                .expectations
-                .drain(..)
-                .filter(|e| !set.is_disabled(e.service)),
-        );
+        let mut kept = actions
+            .expectations
+            .drain(..)
+            .filter(|e| !set.is_disabled(e.service))
+            .peekable();
+        if kept.peek().is_some() {
+            self.expects
+                .get_or_insert_with(Default::default)
+                .extend(kept);
+        }
     }
 
     fn emit_events(
@@ -566,20 +624,22 @@ impl Inspection {
         let before = self.proto.app_proto;
         match dir {
             None => {
-                if self.proto.orig.is_none() {
-                    self.proto.orig = before;
+                if before.is_some() && self.proto.get().orig.is_none() {
+                    self.proto.more().orig = before;
                 }
                 self.proto.app_proto = Some(service);
             }
-            Some(Direction::ToServer) => self.proto.ts = Some(service),
-            Some(Direction::ToClient) => self.proto.tc = Some(service),
+            Some(Direction::ToServer) => self.proto.more().ts = Some(service),
+            Some(Direction::ToClient) => self.proto.more().tc = Some(service),
         }
         // The same inspector handles the new service: it goes on with its state.
-        if self.service.is_some() && self.set.service(service).map(|r| r.id) == self.service {
+        if self.service.is_some()
+            && self.set.service(service).map(|r| r.id) == self.service.map(NonZeroU32::get)
+        {
             return false;
         }
         // The old service inspector ends here; the new one takes the next chunk.
-        if let Some(old) = self.service.take() {
+        if let Some(old) = self.service.take().map(NonZeroU32::get) {
             if let Some(mut slot) = self.data.remove(old) {
                 self.end_slot(&mut slot, now, stats, emit);
             }
@@ -595,7 +655,7 @@ impl Inspection {
         stats: &mut InspectStats,
         emit: &mut Emit<'_>,
     ) {
-        let mut actions = std::mem::take(&mut self.actions);
+        let mut actions = take_actions();
         {
             let mut cx = Cx::new(now, &self.info, &mut actions);
             slot.data.end(&mut cx);
@@ -608,7 +668,7 @@ impl Inspection {
         actions.swap = false;
         actions.done = false;
         actions.expectations.clear();
-        self.actions = actions;
+        put_actions(actions);
     }
 
     /// The flow ends at `now`: an undecided wizard makes the service `failed`, then
@@ -627,14 +687,14 @@ impl Inspection {
 
     /// The name of the inspector with FlowData `id` (for diagnostics and tests).
     pub fn inspector_name(&self, id: u32) -> Option<&str> {
-        self.data.get(id).map(|s| s.reg.inspector.name())
+        self.data.get(id).map(|s| s.inspector.name())
     }
 }
 
 /// One flow's inspection state: the reassemblers of its two directions (TCP) and its
 /// inspectors.
 pub struct AppFlow {
-    /// TCP only, made on the first segment: datagram flows do without its 320 bytes.
+    /// TCP only, made on the first segment: datagram flows do without its 96 bytes.
     reasm: Option<Box<[Reassembler; 2]>>,
     insp: Inspection,
 }
@@ -643,7 +703,7 @@ impl std::fmt::Debug for AppFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppFlow")
             .field("info", &self.insp.info)
-            .field("proto", &self.insp.proto)
+            .field("proto", &self.insp.proto.get())
             .field("inspectors", &self.insp.data.len())
             .finish()
     }
@@ -671,19 +731,21 @@ impl AppFlow {
 
     /// The flow's service names.
     pub fn app_proto(&self) -> AppProto {
-        self.insp.proto
+        self.insp.proto.get()
     }
 
     /// True when inspectors announced expected flows not taken yet.
     #[inline]
     pub fn has_expectations(&self) -> bool {
-        !self.insp.expects.is_empty()
+        self.insp.expects.is_some()
     }
 
     /// Hands the expectations announced so far to `f`, in order, and forgets them.
     pub fn take_expectations(&mut self, mut f: impl FnMut(Expectation)) {
-        for e in self.insp.expects.drain(..) {
-            f(e);
+        if let Some(expects) = self.insp.expects.take() {
+            for e in *expects {
+                f(e);
+            }
         }
     }
 
@@ -846,5 +908,21 @@ impl AppFlow {
     /// The name of the inspector with FlowData `id` (for diagnostics and tests).
     pub fn inspector_name(&self, id: u32) -> Option<&str> {
         self.insp.inspector_name(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Memory: every flow that carried payload holds an `AppFlow` (boxed), so its
+    /// size is per-flow cost; the actions of a call are the thread's, not the flow's.
+    #[test]
+    fn app_flow_stays_small() {
+        assert!(
+            std::mem::size_of::<AppFlow>() <= 160,
+            "{} bytes",
+            std::mem::size_of::<AppFlow>()
+        );
     }
 }

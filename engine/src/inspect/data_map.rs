@@ -85,9 +85,10 @@ impl<V> SortedMap<V> {
         match self.find(id) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, v)),
             Err(i) => {
-                if self.entries.capacity() == 0 {
-                    // Most flows hold one or two entries: not Vec's first four.
-                    self.entries.reserve_exact(2);
+                if self.entries.len() == self.entries.capacity() {
+                    // Room for exactly the entries (most flows hold one or two, and
+                    // they are added once per flow): not Vec's first four, nor doubling.
+                    self.entries.reserve_exact(1);
                 }
                 self.entries.insert(i, (id, v));
                 None
@@ -95,9 +96,19 @@ impl<V> SortedMap<V> {
         }
     }
 
-    /// Removes and returns the value for `id`.
+    /// Removes and returns the value for `id`; the heap goes with the last entry.
     pub fn remove(&mut self, id: u32) -> Option<V> {
-        self.find(id).ok().map(|i| self.entries.remove(i).1)
+        let i = self.find(id).ok()?;
+        let v = self.entries.remove(i).1;
+        if self.entries.is_empty() {
+            self.entries = Vec::new();
+        }
+        Some(v)
+    }
+
+    /// Entries the heap block has room for (tests of the memory it holds).
+    pub fn capacity(&self) -> usize {
+        self.entries.capacity()
     }
 
     /// Entries in id order.
@@ -272,5 +283,24 @@ mod tests {
         let mut seen = Vec::new();
         b.for_each_mut(|k, v| seen.push((k, *v)));
         assert_eq!(seen, [(7, 3), (14, 1)]);
+    }
+
+    /// Memory: the map holds room for exactly its entries, and no heap once the last
+    /// one is gone (a flow whose wizard gave up holds nothing here).
+    #[test]
+    fn sorted_map_holds_exactly_its_entries() {
+        let mut m = SortedMap::new();
+        assert_eq!(m.capacity(), 0);
+        for (n, id) in [4, 1, 7].into_iter().enumerate() {
+            m.insert(id, ());
+            assert_eq!(m.capacity(), n + 1);
+        }
+        m.remove(4);
+        m.remove(1);
+        assert_eq!(m.len(), 1);
+        m.remove(7);
+        assert_eq!(m.capacity(), 0);
+        m.insert(3, ());
+        assert_eq!(m.capacity(), 1);
     }
 }

@@ -101,7 +101,13 @@ impl InspectorSet {
         if self.all().any(|r| r.inspector.name() == name) {
             return Err(SetError::DuplicateName(name));
         }
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        // Never 0 (a flow keeps ids as `NonZeroU32`), even once the counter wraps.
+        let id = loop {
+            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+            if id != 0 {
+                break id;
+            }
+        };
         let r = Registered { id, inspector };
         match r.inspector.kind() {
             InspectorKind::Wizard => {

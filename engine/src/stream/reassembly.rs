@@ -23,9 +23,12 @@
 //!   segment considered again, until it fits or has become in order (so a segment larger
 //!   than `max_bytes` is never held: the hole before it is given up and it passes
 //!   through). Memory is bounded by the limits: payload held <= `max_bytes`, plus
-//!   24 bytes of bookkeeping per held piece (<= `max_segments`). Nothing is on the
-//!   heap until data is held, and at most 96 bytes (4 empty slots) once it was all
-//!   delivered; everything is freed when the depth is reached.
+//!   24 bytes of bookkeeping per held piece (<= `max_segments`). A stream that
+//!   only ever goes in order has nothing on the heap (a [`Reassembler`] is 48 bytes);
+//!   the first held piece, retransmission, gap or other rare event boxes the held
+//!   queue with the rarer counters (about 140 bytes), and at most 96 bytes (4 empty
+//!   slots) of queue stay once everything held was delivered; held data is freed
+//!   when the depth is reached.
 //! - **First data wins.** Bytes already delivered or held are never replaced (Suricata's
 //!   default BSD-like policy keeps the original data). A segment that overlaps held data
 //!   only adds its new pieces (so one segment may be held as several pieces, each
@@ -186,22 +189,43 @@ impl Held {
     }
 }
 
-/// One direction's reassembly state (160 bytes on 64-bit targets; heap only once
-/// out-of-order data was held). See the module documentation for the rules.
+/// What a direction needs only once it strays from plain in-order delivery: held
+/// pieces and the counters other than `segments`, `in_order` and `depth_reached`.
+#[derive(Clone, Debug, Default)]
+struct Rare {
+    /// Held pieces: sorted by offset, non-overlapping, non-empty, all after `next_off`
+    /// and before the depth.
+    held: VecDeque<Held>,
+    /// The counters (`segments`, `in_order` and `depth_reached` live in the
+    /// reassembler).
+    stats: ReassemblyStats,
+}
+
+/// No held pieces.
+static NOTHING_HELD: VecDeque<Held> = VecDeque::new();
+
+/// One direction's reassembly state. See the module documentation for the rules.
+///
+/// Memory: 48 bytes on 64-bit targets, and no heap while the stream goes in order;
+/// held data and the counters of retransmissions, reordering, gaps and the like are
+/// boxed on first use.
 #[derive(Clone, Debug, Default)]
 pub struct Reassembler {
     /// Sequence number of stream offset 0.
     base_seq: u32,
-    /// Whether `start` was called.
-    started: bool,
     /// Payload bytes held.
     held_bytes: u32,
     /// Stream offset of the next expected byte: everything before it was handed out.
     next_off: u64,
-    /// Held pieces: sorted by offset, non-overlapping, non-empty, all after `next_off`
-    /// and before the depth.
-    held: VecDeque<Held>,
-    stats: ReassemblyStats,
+    /// Non-empty segments offered after `start`.
+    segments: u64,
+    /// Of them, those in order that brought new bytes.
+    in_order: u64,
+    /// Whether `start` was called.
+    started: bool,
+    /// Whether the depth was reached.
+    depth_reached: bool,
+    rare: Option<Box<Rare>>,
 }
 
 impl Reassembler {
@@ -235,7 +259,7 @@ impl Reassembler {
 
     /// Bytes delivered as `Data`.
     pub fn delivered(&self) -> u64 {
-        self.next_off - self.stats.gap_bytes
+        self.next_off - self.rare.as_ref().map_or(0, |r| r.stats.gap_bytes)
     }
 
     /// Out-of-order payload bytes held (<= `max_bytes`).
@@ -246,17 +270,42 @@ impl Reassembler {
     /// Out-of-order pieces held (<= `max_segments`).
     pub fn held_segments(&self) -> u32 {
         // At most max_segments (a u32) pieces are ever held.
-        self.held.len() as u32
+        self.held().len() as u32
     }
 
     /// Whether the depth was reached: nothing more will be delivered.
     pub fn depth_reached(&self) -> bool {
-        self.stats.depth_reached
+        self.depth_reached
     }
 
     /// The counters.
-    pub fn stats(&self) -> &ReassemblyStats {
-        &self.stats
+    pub fn stats(&self) -> ReassemblyStats {
+        let mut s = self
+            .rare
+            .as_ref()
+            .map_or_else(Default::default, |r| r.stats);
+        s.segments = self.segments;
+        s.in_order = self.in_order;
+        s.depth_reached = self.depth_reached;
+        s
+    }
+
+    /// The held pieces.
+    #[inline]
+    fn held(&self) -> &VecDeque<Held> {
+        self.rare.as_ref().map_or(&NOTHING_HELD, |r| &r.held)
+    }
+
+    /// The boxed part, made on first use.
+    #[inline]
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Default::default)
+    }
+
+    /// The rarer counters, boxed on first use.
+    #[inline]
+    fn counters(&mut self) -> &mut ReassemblyStats {
+        &mut self.rare().stats
     }
 
     /// Offers the segment with sequence number `seq` and payload `data`; hands what
@@ -274,27 +323,30 @@ impl Reassembler {
         if data.is_empty() {
             return Offer::Empty;
         }
-        self.stats.segments += 1;
-        if self.stats.depth_reached {
-            self.stats.after_depth += 1;
+        self.segments += 1;
+        if self.depth_reached {
+            self.counters().after_depth += 1;
             return Offer::Depth;
         }
         let len = data.len() as u64;
         // Where the segment starts relative to the next expected byte, modulo 2^32.
         let delta = i64::from(seq.wrapping_sub(self.next_seq()) as i32);
         if delta < -(MAX_JUMP as i64) || delta > cfg.ahead_window() as i64 {
-            self.stats.out_of_window += 1;
+            self.counters().out_of_window += 1;
             return Offer::OutOfWindow;
         }
         let offer = if delta <= 0 {
             let old = delta.unsigned_abs();
             if old >= len {
-                self.stats.duplicates += 1;
-                self.stats.retransmitted_bytes += len;
+                let c = self.counters();
+                c.duplicates += 1;
+                c.retransmitted_bytes += len;
                 return Offer::Duplicate;
             }
-            self.stats.in_order += 1;
-            self.stats.retransmitted_bytes += old;
+            self.in_order += 1;
+            if old > 0 {
+                self.counters().retransmitted_bytes += old;
+            }
             // old < len = data.len(), so the index is in range.
             self.deliver(&data[old as usize..], true, cfg, out);
             Offer::Delivered
@@ -302,7 +354,7 @@ impl Reassembler {
             let start = self.next_off + delta.unsigned_abs();
             let depth_end = cfg.depth_end();
             if start >= depth_end {
-                self.stats.after_depth += 1;
+                self.counters().after_depth += 1;
                 return Offer::Depth;
             }
             // Nothing is held beyond the depth: it could never be delivered.
@@ -316,7 +368,7 @@ impl Reassembler {
     /// The peer acknowledged up to sequence number `ack`: the holes before it will
     /// never be filled. Reports them as gaps and delivers the held data after them.
     pub fn ack(&mut self, ack: u32, cfg: &ReassemblyConfig, out: &mut dyn FnMut(Chunk<'_>)) {
-        if !self.started || self.stats.depth_reached {
+        if !self.started || self.depth_reached {
             return;
         }
         let delta = ack.wrapping_sub(self.next_seq()) as i32;
@@ -325,7 +377,7 @@ impl Reassembler {
         }
         let target = self.next_off + delta.unsigned_abs() as u64;
         while self.next_off < target {
-            let hole_end = self.held.front().map_or(target, |h| min(h.off, target));
+            let hole_end = self.held().front().map_or(target, |h| min(h.off, target));
             if !self.gap(hole_end.saturating_sub(self.next_off), cfg, out) || !self.drain(cfg, out)
             {
                 break;
@@ -337,10 +389,10 @@ impl Reassembler {
     /// The flow ends: reports every remaining hole as a gap and delivers all held data,
     /// in order (up to the depth). Nothing is held afterwards.
     pub fn flush(&mut self, cfg: &ReassemblyConfig, out: &mut dyn FnMut(Chunk<'_>)) {
-        if !self.started || self.stats.depth_reached {
+        if !self.started || self.depth_reached {
             return;
         }
-        while let Some(off) = self.held.front().map(|h| h.off) {
+        while let Some(off) = self.held().front().map(|h| h.off) {
             if !self.gap(off.saturating_sub(self.next_off), cfg, out) || !self.drain(cfg, out) {
                 break;
             }
@@ -359,16 +411,16 @@ impl Reassembler {
     ) -> Offer {
         let (pieces, new_bytes) = self.survey(start, data);
         if new_bytes == 0 {
-            self.stats.duplicates += 1;
+            self.counters().duplicates += 1;
             return Offer::Duplicate;
         }
-        self.stats.out_of_order += 1;
+        self.counters().out_of_order += 1;
         loop {
             if start <= self.next_off {
                 // Giving up holes made it in order. Its overlaps were counted already.
                 let skip = (self.next_off - start) as usize;
                 self.deliver(data.get(skip..).unwrap_or_default(), false, cfg, out);
-                return if self.stats.depth_reached {
+                return if self.depth_reached {
                     Offer::Depth
                 } else {
                     Offer::Delivered
@@ -376,14 +428,14 @@ impl Reassembler {
             }
             // Held pieces inside the segment stay until it is in order, so `pieces`
             // and `new_bytes` do not change while holes before it are given up.
-            let fits = self.held.len() as u64 + pieces <= u64::from(cfg.max_segments)
+            let fits = self.held().len() as u64 + pieces <= u64::from(cfg.max_segments)
                 && u64::from(self.held_bytes) + new_bytes <= u64::from(cfg.max_bytes);
             if fits {
                 self.insert(start, data);
                 return Offer::Held;
             }
-            self.stats.over_limit += 1;
-            let hole_end = self.held.front().map_or(start, |h| min(h.off, start));
+            self.counters().over_limit += 1;
+            let hole_end = self.held().front().map_or(start, |h| min(h.off, start));
             if !self.gap(hole_end.saturating_sub(self.next_off), cfg, out) || !self.drain(cfg, out)
             {
                 return Offer::Depth;
@@ -398,9 +450,10 @@ impl Reassembler {
         let (mut pieces, mut new_bytes, mut overlap) = (0u64, 0u64, 0u64);
         let mut differ = false;
         let mut pos = start;
-        let mut i = self.held.partition_point(|h| h.end() <= start);
+        let held = self.held();
+        let mut i = held.partition_point(|h| h.end() <= start);
         while pos < end {
-            match self.held.get(i) {
+            match held.get(i) {
                 Some(h) if h.off <= pos => {
                     let to = min(h.end(), end);
                     let mine = &data[(pos - start) as usize..(to - start) as usize];
@@ -418,8 +471,11 @@ impl Reassembler {
                 }
             }
         }
-        self.stats.overlap_bytes += overlap;
-        self.stats.overlap_diff += u64::from(differ);
+        if overlap > 0 {
+            let c = self.counters();
+            c.overlap_bytes += overlap;
+            c.overlap_diff += u64::from(differ);
+        }
         (pieces, new_bytes)
     }
 
@@ -427,9 +483,11 @@ impl Reassembler {
     fn insert(&mut self, start: u64, data: &[u8]) {
         let end = start + data.len() as u64;
         let mut pos = start;
-        let mut i = self.held.partition_point(|h| h.end() <= start);
+        let rare = self.rare.get_or_insert_with(Default::default);
+        let held = &mut rare.held;
+        let mut i = held.partition_point(|h| h.end() <= start);
         while pos < end {
-            match self.held.get(i) {
+            match held.get(i) {
                 Some(h) if h.off <= pos => {
                     pos = min(h.end(), end);
                     i += 1;
@@ -440,7 +498,7 @@ impl Reassembler {
                         data[(pos - start) as usize..(to - start) as usize].into();
                     // Fits: held_bytes + new bytes <= max_bytes, a u32.
                     self.held_bytes += piece.len() as u32;
-                    self.held.insert(
+                    held.insert(
                         i,
                         Held {
                             off: pos,
@@ -470,7 +528,7 @@ impl Reassembler {
         let mut going = true;
         while going && self.next_off < end {
             let pos = self.next_off;
-            match self.held.front() {
+            match self.held().front() {
                 Some(h) if h.off <= pos => {
                     let Some(h) = self.pop() else { break };
                     let theirs = h.data.get((pos - h.off) as usize..).unwrap_or_default();
@@ -490,9 +548,10 @@ impl Reassembler {
                 }
             }
         }
-        if count {
-            self.stats.overlap_bytes += overlap;
-            self.stats.overlap_diff += u64::from(differ);
+        if count && overlap > 0 {
+            let c = self.counters();
+            c.overlap_bytes += overlap;
+            c.overlap_diff += u64::from(differ);
         }
         going && self.drain(cfg, out)
     }
@@ -500,7 +559,7 @@ impl Reassembler {
     /// Delivers the held data that is contiguous with `next_off`. Returns false once
     /// the depth is reached.
     fn drain(&mut self, cfg: &ReassemblyConfig, out: &mut dyn FnMut(Chunk<'_>)) -> bool {
-        while self.held.front().is_some_and(|h| h.off <= self.next_off) {
+        while self.held().front().is_some_and(|h| h.off <= self.next_off) {
             let Some(h) = self.pop() else { break };
             let skip = (self.next_off - h.off) as usize;
             if !self.emit(h.data.get(skip..).unwrap_or_default(), cfg, out) {
@@ -513,11 +572,12 @@ impl Reassembler {
     /// Takes the first held piece out; once the queue is empty, frees it unless it is
     /// small (at most [`KEEP_SLOTS`] slots, kept for the next reordering).
     fn pop(&mut self) -> Option<Held> {
-        let h = self.held.pop_front()?;
-        self.held_bytes -= h.data.len() as u32;
-        if self.held.is_empty() && self.held.capacity() > KEEP_SLOTS {
-            self.held = VecDeque::new();
+        let held = &mut self.rare.as_mut()?.held;
+        let h = held.pop_front()?;
+        if held.is_empty() && held.capacity() > KEEP_SLOTS {
+            *held = VecDeque::new();
         }
+        self.held_bytes -= h.data.len() as u32;
         Some(h)
     }
 
@@ -546,8 +606,9 @@ impl Reassembler {
         while left > 0 {
             let n = min(left, u64::from(u32::MAX)) as u32;
             out(Chunk::Gap(n));
-            self.stats.gaps += 1;
-            self.stats.gap_bytes += u64::from(n);
+            let c = self.counters();
+            c.gaps += 1;
+            c.gap_bytes += u64::from(n);
             self.next_off += u64::from(n);
             left -= u64::from(n);
         }
@@ -559,8 +620,10 @@ impl Reassembler {
         if self.next_off < cfg.depth_end() {
             return true;
         }
-        self.stats.depth_reached = true;
-        self.held = VecDeque::new();
+        self.depth_reached = true;
+        if let Some(r) = self.rare.as_mut() {
+            r.held = VecDeque::new();
+        }
         self.held_bytes = 0;
         false
     }
@@ -573,14 +636,14 @@ impl Reassembler {
         if cfg!(debug_assertions) {
             let mut prev_end = self.next_off + 1;
             let mut bytes = 0u64;
-            for h in &self.held {
+            for h in self.held() {
                 debug_assert!(!h.data.is_empty(), "empty held piece");
                 debug_assert!(h.off >= prev_end, "held pieces out of order or overlapping");
                 prev_end = h.end();
                 bytes += h.data.len() as u64;
             }
             debug_assert_eq!(bytes, u64::from(self.held_bytes));
-            debug_assert!(!self.stats.depth_reached || self.held.is_empty());
+            debug_assert!(!self.depth_reached || self.held().is_empty());
         }
     }
 }

@@ -386,3 +386,87 @@ fn written_event_is_suricatas_field_order_and_equals_to_json() {
     empty.write_json(&mut out);
     assert_eq!(out, br#"{"length":0}"#);
 }
+
+/// Memory: between transactions a keep-alive connection holds no heap in the
+/// inspector (the transaction queue and the header buffers are freed), whether its
+/// header blocks came whole or a byte at a time; while a transaction is in flight,
+/// its queue holds room for exactly one.
+#[test]
+fn idle_keepalive_connection_holds_no_heap() {
+    let flow = info(Transport::Tcp, 80);
+    for pieces in [keepalive_exchange(), bytewise(&keepalive_exchange())] {
+        let mut fd = HttpFlow::default();
+        let mut events = 0;
+        let mut in_flight_max = 0;
+        for piece in &pieces {
+            let mut actions = flowengine::inspect::Actions::default();
+            {
+                let mut cx = Cx::new(flowengine::Timestamp::ZERO, &flow, &mut actions);
+                match piece {
+                    Piece::Data(dir, bytes) => fd.data(&mut cx, *dir, Chunk::Data(bytes)),
+                    Piece::Gap(dir, n) => fd.data(&mut cx, *dir, Chunk::Gap(*n)),
+                }
+            }
+            events += actions.events.len();
+            if fd.txs.is_empty() {
+                assert_eq!(fd.txs.capacity(), 0);
+            } else {
+                assert_eq!(fd.txs.capacity(), 1, "one transaction in flight");
+            }
+            in_flight_max = in_flight_max.max(fd.heap_bytes());
+        }
+        assert_eq!(events, 4);
+        assert_eq!(fd.heap_bytes(), 0, "an idle connection holds no heap");
+        assert!(in_flight_max >= std::mem::size_of::<Tx>());
+    }
+    // Per flow (the state) and per transaction in flight (its text apart).
+    assert!(
+        std::mem::size_of::<HttpFlow>() <= 112,
+        "{}",
+        std::mem::size_of::<HttpFlow>()
+    );
+    assert!(
+        std::mem::size_of::<Tx>() <= 96,
+        "{}",
+        std::mem::size_of::<Tx>()
+    );
+}
+
+/// A transaction's text fields, packed in one buffer while in flight, come out as
+/// the event's fields: each present one with its text, absent ones absent, in any
+/// combination.
+#[test]
+fn packed_fields_unpack_to_the_event() {
+    use Field::*;
+    let all = [
+        Url,
+        Method,
+        Protocol,
+        UserAgent,
+        Xff,
+        Refer,
+        Hostname,
+        ContentType,
+        Redirect,
+    ];
+    for mask in 0u32..(1 << FIELDS) {
+        let mut tx = Tx::default();
+        for (i, f) in all.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                // Empty texts too.
+                tx.set(*f, |t| t.push_str(&"x".repeat(i % 3)));
+            }
+        }
+        let want = |i: usize| (mask & (1 << i) != 0).then(|| "x".repeat(i % 3));
+        let ev = tx.into_event();
+        assert_eq!(ev.url, want(0));
+        assert_eq!(ev.http_method, want(1));
+        assert_eq!(ev.protocol, want(2));
+        assert_eq!(ev.http_user_agent, want(3));
+        assert_eq!(ev.xff, want(4));
+        assert_eq!(ev.http_refer, want(5));
+        assert_eq!(ev.hostname, want(6));
+        assert_eq!(ev.http_content_type, want(7));
+        assert_eq!(ev.redirect, want(8));
+    }
+}

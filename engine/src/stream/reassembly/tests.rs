@@ -187,7 +187,13 @@ fn in_order_data_is_handed_through_without_a_copy() {
     assert_eq!(r.next_seq(), 7 + REQUEST.len() as u32);
     assert_eq!(r.stats().in_order, 3);
     assert_eq!(r.held_bytes(), 0);
-    assert_eq!(r.held.capacity(), 0, "no heap for in-order data");
+    assert_eq!(r.held().capacity(), 0, "no heap for in-order data");
+    assert!(r.rare.is_none(), "no heap for in-order data");
+    assert!(
+        std::mem::size_of::<Reassembler>() <= 48,
+        "two per TCP flow: {} bytes each",
+        std::mem::size_of::<Reassembler>()
+    );
 }
 
 #[test]
@@ -202,7 +208,7 @@ fn two_segments_swapped() {
     assert_eq!(t.bytes(), REQUEST);
     assert_eq!(t.r.held_bytes(), 0);
     assert!(
-        t.r.held.capacity() <= KEEP_SLOTS,
+        t.r.held().capacity() <= KEEP_SLOTS,
         "only a small queue is kept"
     );
     let st = t.r.stats();
@@ -227,7 +233,7 @@ fn three_segments_in_every_order() {
         }
         assert_eq!(t.bytes(), REQUEST, "order {order:?}");
         assert_eq!(t.r.held_bytes(), 0);
-        let st = *t.r.stats();
+        let st = t.r.stats();
         assert_eq!(st.in_order + st.out_of_order, 3);
         assert_eq!(st.gaps, 0);
     }
@@ -462,7 +468,7 @@ fn segment_limit_gives_up_the_oldest_hole() {
     assert_eq!(t.seg(60, &REQUEST[60..70]), Offer::Held);
     assert_eq!(t.take(), vec![Got::G(10), d(&REQUEST[20..30])]);
     assert_eq!(t.r.held_segments(), 2);
-    let st = *t.r.stats();
+    let st = t.r.stats();
     assert_eq!((st.over_limit, st.gaps, st.gap_bytes), (1, 1, 10));
     // The rest arrives: all of it flows.
     t.seg(30, &REQUEST[30..40]);
@@ -491,7 +497,7 @@ fn byte_limit_gives_up_the_oldest_holes() {
     );
     assert_eq!(t.r.held_bytes(), 20);
     assert_eq!(t.r.held_segments(), 1);
-    let st = *t.r.stats();
+    let st = t.r.stats();
     assert_eq!((st.over_limit, st.gaps, st.gap_bytes), (3, 3, 30));
     t.seg(70, &resp[70..75]);
     assert_eq!(t.bytes(), &resp[70..95]);
@@ -567,7 +573,7 @@ fn zero_limits_never_hold() {
         t.take(),
         vec![d(&REQUEST[..10]), Got::G(20), d(&REQUEST[30..40])]
     );
-    assert_eq!(t.r.held.capacity(), 0);
+    assert_eq!(t.r.held().capacity(), 0);
 }
 
 #[test]
@@ -592,7 +598,7 @@ fn depth_stops_delivery() {
     t.ack(80);
     t.flush();
     assert!(t.take().is_empty());
-    let st = *t.r.stats();
+    let st = t.r.stats();
     assert!(st.depth_reached);
     assert_eq!(st.after_depth, 2);
     assert_eq!(t.r.delivered(), 25);
@@ -625,7 +631,7 @@ fn depth_counts_gap_bytes_and_drops_held_data() {
     assert_eq!(t.seg(0, &REQUEST[..40]), Offer::Delivered);
     assert_eq!(t.bytes(), &REQUEST[..30]);
     assert_eq!(t.r.held_bytes(), 0);
-    assert_eq!(t.r.held.capacity(), 0);
+    assert_eq!(t.r.held().capacity(), 0);
     assert_eq!(t.r.stats().after_depth, 1);
 }
 
@@ -679,7 +685,7 @@ fn nothing_happens_before_start() {
     r.ack(100, &cfg, &mut |_| n += 1);
     r.flush(&cfg, &mut |_| n += 1);
     assert_eq!(n, 0);
-    assert_eq!(*r.stats(), ReassemblyStats::default());
+    assert_eq!(r.stats(), ReassemblyStats::default());
 }
 
 #[test]
@@ -701,7 +707,7 @@ fn segments_far_from_the_window_are_ignored() {
     // At the edge of the window: held; far behind but within 2^30: a retransmission.
     assert_eq!(t.seg(10 + window, b"edge"), Offer::Held);
     assert_eq!(t.seg(10u32.wrapping_sub(1 << 29), b"old"), Offer::Duplicate);
-    let st = *t.r.stats();
+    let st = t.r.stats();
     assert_eq!(st.out_of_window, 2);
     assert_eq!(st.retransmitted_bytes, 3);
     assert_eq!(t.r.held_bytes(), 4);
@@ -717,7 +723,7 @@ fn start_restarts_the_stream() {
     assert!(t.r.is_started());
     assert_eq!(t.r.held_bytes(), 0);
     assert_eq!(t.r.offset(), 0);
-    assert_eq!(*t.r.stats(), ReassemblyStats::default());
+    assert_eq!(t.r.stats(), ReassemblyStats::default());
     t.take();
     let mut got = Vec::new();
     t.r.segment(5000, REQUEST, &t.cfg, &mut |c| got.push(own(c)));
@@ -729,25 +735,25 @@ fn small_and_no_heap_until_data_is_held() {
     // Two per TCP flow live in the flow's inspection state.
     assert!(std::mem::size_of::<Reassembler>() <= 160);
     let r = Reassembler::default();
-    assert_eq!(r.held.capacity(), 0);
+    assert_eq!(r.held().capacity(), 0);
     let mut t = T::with_limits(64, 4096);
     for (off, part) in cut(REQUEST, 10) {
         t.seg(off, part);
     }
-    assert_eq!(t.r.held.capacity(), 0);
+    assert_eq!(t.r.held().capacity(), 0);
     assert_eq!(t.seg(100, b"GET /next"), Offer::Held);
-    assert!(t.r.held.capacity() > 0);
+    assert!(t.r.held().capacity() > 0);
     // A large queue is freed once empty, a small one kept.
     for i in 0..40 {
         t.seg(200 + 10 * i, b"GET /more");
     }
-    assert!(t.r.held.capacity() >= 40);
+    assert!(t.r.held().capacity() >= 40);
     t.flush();
-    assert_eq!(t.r.held.capacity(), 0);
+    assert_eq!(t.r.held().capacity(), 0);
     t.seg(1000, b"GET /again");
     t.ack(1010);
     assert_eq!(t.r.held_segments(), 0);
-    assert!(t.r.held.capacity() > 0 && t.r.held.capacity() <= KEEP_SLOTS);
+    assert!(t.r.held().capacity() > 0 && t.r.held().capacity() <= KEEP_SLOTS);
 }
 
 /// A random stream, the sizes of the segments that cover it, extra segments (start,
@@ -817,7 +823,7 @@ proptest! {
         }
         prop_assert_eq!(&got, &stream);
         prop_assert_eq!(r.held_bytes(), 0);
-        let st = *r.stats();
+        let st = r.stats();
         prop_assert_eq!(st.gaps, 0);
         prop_assert_eq!(st.overlap_diff, 0);
         prop_assert_eq!(st.over_limit, 0);
@@ -882,7 +888,7 @@ proptest! {
         let want = if depth == 0 { covered as u64 } else { (covered as u64).min(depth) };
         prop_assert_eq!(r.offset(), want);
         prop_assert_eq!(pos as u64, r.offset());
-        let st = *r.stats();
+        let st = r.stats();
         prop_assert_eq!(st.gaps, gaps);
         prop_assert_eq!(st.gap_bytes, gap_bytes);
         prop_assert_eq!(r.delivered(), r.offset() - gap_bytes);
