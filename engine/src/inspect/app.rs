@@ -43,6 +43,7 @@ use crate::flow::{Direction, Verdict};
 use crate::stream::{Reassembler, ReassemblyConfig};
 use crate::time::Timestamp;
 use std::cell::Cell;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -214,26 +215,90 @@ fn put_actions(actions: Actions) {
 /// once they are gone) and while it replays or announces expectations.
 struct Inspection {
     set: Arc<InspectorSet>,
-    info: FlowInfo,
+    info: PackedInfo,
     proto: Names,
     data: FlowDataMap<Slot>,
     /// The wizard's and the service inspector's ids (ids are never 0).
     wizard: Option<NonZeroU32>,
     service: Option<NonZeroU32>,
-    replay: Option<Box<Replay>>,
+    /// Bytes of the chunk being handled that the service before an upgrade used, plus
+    /// one (so it fits in four bytes); the new service gets the rest.
+    handover: Option<NonZeroU32>,
     /// Directions that carried data so far.
     spoke: [bool; 2],
     /// The direction that had not spoken when the wizard decided: its first chunk is
     /// shown to a fresh wizard, which may name it differently (`app_proto_ts`/`_tc`,
     /// as Suricata detects each direction).
     second: Option<Direction>,
-    /// Expectations announced, waiting for the engine: rare, so boxed (one word
-    /// per flow, not a `Vec`'s three).
-    #[allow(clippy::box_collection)]
-    expects: Option<Box<Vec<Expectation>>>,
-    /// Bytes of the chunk being handled that the service before an upgrade used; the
-    /// new service gets the rest.
-    handover: Option<u32>,
+    /// What few flows need (the wizard's replay, expectations announced): one word
+    /// per flow, boxed when used.
+    rare: Option<Box<Rare>>,
+}
+
+/// The rarely used parts of a flow's inspection.
+#[derive(Default)]
+struct Rare {
+    /// Chunks the wizard saw while it had not decided.
+    replay: Option<Replay>,
+    /// Expectations announced, waiting for the engine.
+    expects: Vec<Expectation>,
+}
+
+/// [`FlowInfo`] in 48 bytes instead of 56 (addresses as bytes with a family bit): what
+/// a flow's inspection keeps, unpacked for each inspector call.
+#[derive(Clone, Copy)]
+struct PackedInfo {
+    flow_id: u64,
+    client: [u8; 16],
+    server: [u8; 16],
+    ports: [u16; 2],
+    /// Whether the client's and the server's addresses are IPv6.
+    v6: [bool; 2],
+    transport: super::Transport,
+}
+
+impl PackedInfo {
+    fn pack(i: &FlowInfo) -> Self {
+        let bytes = |a: IpAddr| match a {
+            IpAddr::V4(a) => {
+                let mut b = [0u8; 16];
+                b[..4].copy_from_slice(&a.octets());
+                b
+            }
+            IpAddr::V6(a) => a.octets(),
+        };
+        PackedInfo {
+            flow_id: i.flow_id,
+            client: bytes(i.client.0),
+            server: bytes(i.server.0),
+            ports: [i.client.1, i.server.1],
+            v6: [i.client.0.is_ipv6(), i.server.0.is_ipv6()],
+            transport: i.transport,
+        }
+    }
+
+    #[inline]
+    fn unpack(&self) -> FlowInfo {
+        let addr = |b: &[u8; 16], v6: bool| {
+            if v6 {
+                IpAddr::V6(std::net::Ipv6Addr::from(*b))
+            } else {
+                IpAddr::V4(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+            }
+        };
+        FlowInfo {
+            flow_id: self.flow_id,
+            transport: self.transport,
+            client: (addr(&self.client, self.v6[0]), self.ports[0]),
+            server: (addr(&self.server, self.v6[1]), self.ports[1]),
+        }
+    }
+
+    fn swap(&mut self) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.ports.swap(0, 1);
+        self.v6.swap(0, 1);
+    }
 }
 
 impl Inspection {
@@ -255,16 +320,15 @@ impl Inspection {
     fn idle(set: &Arc<InspectorSet>, info: FlowInfo) -> Self {
         Inspection {
             set: Arc::clone(set),
-            info,
+            info: PackedInfo::pack(&info),
             proto: Names::default(),
             data: FlowDataMap::new(),
             wizard: None,
             service: None,
-            replay: None,
+            handover: None,
             spoke: [false; 2],
             second: None,
-            expects: None,
-            handover: None,
+            rare: None,
         }
     }
 
@@ -272,7 +336,7 @@ impl Inspection {
     /// the service at once, else the wizard starts; passive inspectors start too.
     fn begin(&mut self, preset: Option<&'static str>, stats: &mut InspectStats) {
         stats.flows += 1;
-        let info = self.info;
+        let info = self.info.unpack();
         if let Some(service) =
             preset.or_else(|| self.set.service_by_port(info.transport, info.server.1))
         {
@@ -321,7 +385,7 @@ impl Inspection {
             stats.unbound += 1;
             return;
         };
-        if let Some(data) = reg.inspector.start(&self.info) {
+        if let Some(data) = reg.inspector.start(&self.info.unpack()) {
             self.service = NonZeroU32::new(reg.id);
             self.data.insert(
                 reg.id,
@@ -361,14 +425,16 @@ impl Inspection {
             let (detection, swap) = self.call(wid, dir, chunk, now, stats, &mut fx, emit);
             if swap {
                 dir = dir.opposite();
-                if let Some(r) = &mut self.replay {
+                if let Some(r) = self.rare.as_deref_mut().and_then(|r| r.replay.as_mut()) {
                     r.swap();
                 }
             }
             match detection {
                 None | Some(Detection::Pending) => {
                     if self.data.get(wid).is_some_and(|s| !s.done) {
-                        self.replay
+                        self.rare
+                            .get_or_insert_with(Default::default)
+                            .replay
                             .get_or_insert_with(Default::default)
                             .push(dir, chunk);
                         return self.passives(dir, chunk, now, stats, &mut fx, emit);
@@ -388,7 +454,7 @@ impl Inspection {
                         self.second = Some(other);
                     }
                     if let (Some(sid), Some(replay)) =
-                        (self.service.map(NonZeroU32::get), self.replay.take())
+                        (self.service.map(NonZeroU32::get), self.take_replay())
                     {
                         let mut at = 0usize;
                         for &(d, len, gap) in &replay.pieces {
@@ -433,7 +499,7 @@ impl Inspection {
     ) -> bool {
         let (_, swap) = self.call(sid, dir, chunk, now, stats, fx, emit);
         let dir = if swap { dir.opposite() } else { dir };
-        if let Some(used) = self.handover.take() {
+        if let Some(used) = self.handover.take().map(|h| h.get() - 1) {
             if let (Chunk::Data(d), Some(new)) = (chunk, self.service.map(NonZeroU32::get)) {
                 let rest = d.get(used as usize..).unwrap_or_default();
                 if new != sid && !rest.is_empty() && self.data.get(new).is_some_and(|s| !s.done) {
@@ -450,12 +516,13 @@ impl Inspection {
         let Some(w) = self.set.wizard().cloned() else {
             return;
         };
-        let Some(mut fd) = w.inspector.start(&self.info) else {
+        let info = self.info.unpack();
+        let Some(mut fd) = w.inspector.start(&info) else {
             return;
         };
         let mut actions = Actions::default();
         fd.data(
-            &mut Cx::new(now, &self.info, &mut actions),
+            &mut Cx::new(now, &info, &mut actions),
             dir,
             Chunk::Data(data),
         );
@@ -489,7 +556,7 @@ impl Inspection {
 
     fn fail_detection(&mut self, stats: &mut InspectStats) {
         self.drop_wizard();
-        self.replay = None;
+        self.take_replay();
         if self.proto.app_proto.is_none() {
             self.proto.app_proto = Some(FAILED);
             stats.failed += 1;
@@ -515,12 +582,13 @@ impl Inspection {
         fx: &mut Effects,
         emit: &mut Emit<'_>,
     ) -> (Option<Detection>, bool) {
+        let info = self.info.unpack();
         let Some(slot) = self.data.get_mut(id) else {
             return (None, false);
         };
         let mut actions = take_actions();
         {
-            let mut cx = Cx::new(now, &self.info, &mut actions);
+            let mut cx = Cx::new(now, &info, &mut actions);
             slot.data.data(&mut cx, dir, chunk);
         }
         if actions.done {
@@ -543,7 +611,7 @@ impl Inspection {
     ) -> (Option<Detection>, bool) {
         let swap = std::mem::take(&mut actions.swap);
         if swap {
-            std::mem::swap(&mut self.info.client, &mut self.info.server);
+            self.info.swap();
             fx.swap = !fx.swap;
         }
         if let Some(v) = actions.verdict.take() {
@@ -560,7 +628,9 @@ impl Inspection {
                 && self.upgrade(service, dir, now, stats, emit)
             {
                 // A chunk is shorter than 4 GiB: past its end means none of it.
-                self.handover = handover.map(|h| u32::try_from(h).unwrap_or(u32::MAX));
+                self.handover = handover.and_then(|h| {
+                    NonZeroU32::new(u32::try_from(h).unwrap_or(u32::MAX - 1).saturating_add(1))
+                });
             }
         }
         actions.done = false;
@@ -575,10 +645,34 @@ impl Inspection {
             .filter(|e| !set.is_disabled(e.service))
             .peekable();
         if kept.peek().is_some() {
-            self.expects
+            self.rare
                 .get_or_insert_with(Default::default)
+                .expects
                 .extend(kept);
         }
+    }
+
+    /// Takes the wizard's replay, freeing the rare parts when nothing else is there.
+    fn take_replay(&mut self) -> Option<Replay> {
+        let rare = self.rare.as_deref_mut()?;
+        let replay = rare.replay.take();
+        if rare.expects.is_empty() {
+            self.rare = None;
+        }
+        replay
+    }
+
+    /// Takes the expectations announced, freeing the rare parts when nothing else is
+    /// there.
+    fn take_expects(&mut self) -> Vec<Expectation> {
+        let Some(rare) = self.rare.as_deref_mut() else {
+            return Vec::new();
+        };
+        let expects = std::mem::take(&mut rare.expects);
+        if rare.replay.is_none() {
+            self.rare = None;
+        }
+        expects
     }
 
     fn emit_events(
@@ -595,12 +689,13 @@ impl Inspection {
     }
 
     fn event_record<'e>(&self, now: Timestamp, event: &'e dyn AppEvent) -> EventRecord<'e> {
+        let info = self.info.unpack();
         EventRecord {
             timestamp: now,
-            flow_id: self.info.flow_id,
-            src: self.info.client,
-            dest: self.info.server,
-            proto: match self.info.transport {
+            flow_id: info.flow_id,
+            src: info.client,
+            dest: info.server,
+            proto: match info.transport {
                 super::Transport::Tcp => 6,
                 super::Transport::Udp => 17,
                 super::Transport::Other(p) => p,
@@ -655,9 +750,10 @@ impl Inspection {
         stats: &mut InspectStats,
         emit: &mut Emit<'_>,
     ) {
+        let info = self.info.unpack();
         let mut actions = take_actions();
         {
-            let mut cx = Cx::new(now, &self.info, &mut actions);
+            let mut cx = Cx::new(now, &info, &mut actions);
             slot.data.end(&mut cx);
         }
         self.emit_events(&mut actions, now, stats, emit);
@@ -702,7 +798,7 @@ pub struct AppFlow {
 impl std::fmt::Debug for AppFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppFlow")
-            .field("info", &self.insp.info)
+            .field("info", &self.insp.info.unpack())
             .field("proto", &self.insp.proto.get())
             .field("inspectors", &self.insp.data.len())
             .finish()
@@ -737,21 +833,22 @@ impl AppFlow {
     /// True when inspectors announced expected flows not taken yet.
     #[inline]
     pub fn has_expectations(&self) -> bool {
-        self.insp.expects.is_some()
+        self.insp
+            .rare
+            .as_ref()
+            .is_some_and(|r| !r.expects.is_empty())
     }
 
     /// Hands the expectations announced so far to `f`, in order, and forgets them.
     pub fn take_expectations(&mut self, mut f: impl FnMut(Expectation)) {
-        if let Some(expects) = self.insp.expects.take() {
-            for e in *expects {
-                f(e);
-            }
+        for e in self.insp.take_expects() {
+            f(e);
         }
     }
 
     /// The flow as inspectors see it.
-    pub fn info(&self) -> &FlowInfo {
-        &self.insp.info
+    pub fn info(&self) -> FlowInfo {
+        self.insp.info.unpack()
     }
 
     /// Number of FlowData on the flow.
@@ -920,7 +1017,7 @@ mod tests {
     #[test]
     fn app_flow_stays_small() {
         assert!(
-            std::mem::size_of::<AppFlow>() <= 160,
+            std::mem::size_of::<AppFlow>() <= 128,
             "{} bytes",
             std::mem::size_of::<AppFlow>()
         );

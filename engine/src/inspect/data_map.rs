@@ -21,16 +21,19 @@
 /// word with no heap, where the bucket table costs 7 vector headers per flow.
 pub type FlowDataMap<V> = SortedMap<V>;
 
-/// A map from `u32` ids to values, as a vector sorted by id.
+/// A map from `u32` ids to values, as a boxed slice sorted by id: exactly its entries
+/// on the heap, and two words in the flow (a `Vec`'s capacity word would be a third:
+/// entries are added and removed a few times per flow, so growing by reallocation is
+/// cheaper than carrying it).
 #[derive(Debug)]
 pub struct SortedMap<V> {
-    entries: Vec<(u32, V)>,
+    entries: Box<[(u32, V)]>,
 }
 
 impl<V> Default for SortedMap<V> {
     fn default() -> Self {
         SortedMap {
-            entries: Vec::new(),
+            entries: Box::default(),
         }
     }
 }
@@ -85,12 +88,12 @@ impl<V> SortedMap<V> {
         match self.find(id) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, v)),
             Err(i) => {
-                if self.entries.len() == self.entries.capacity() {
-                    // Room for exactly the entries (most flows hold one or two, and
-                    // they are added once per flow): not Vec's first four, nor doubling.
-                    self.entries.reserve_exact(1);
-                }
-                self.entries.insert(i, (id, v));
+                // Room for exactly the entries (most flows hold one or two, and they
+                // are added once per flow): not Vec's first four, nor doubling.
+                let mut entries = std::mem::take(&mut self.entries).into_vec();
+                entries.reserve_exact(1);
+                entries.insert(i, (id, v));
+                self.entries = entries.into_boxed_slice();
                 None
             }
         }
@@ -99,16 +102,16 @@ impl<V> SortedMap<V> {
     /// Removes and returns the value for `id`; the heap goes with the last entry.
     pub fn remove(&mut self, id: u32) -> Option<V> {
         let i = self.find(id).ok()?;
-        let v = self.entries.remove(i).1;
-        if self.entries.is_empty() {
-            self.entries = Vec::new();
-        }
+        let mut entries = std::mem::take(&mut self.entries).into_vec();
+        let v = entries.remove(i).1;
+        // Shrinks to the entries left (none: no heap).
+        self.entries = entries.into_boxed_slice();
         Some(v)
     }
 
     /// Entries the heap block has room for (tests of the memory it holds).
     pub fn capacity(&self) -> usize {
-        self.entries.capacity()
+        self.entries.len()
     }
 
     /// Entries in id order.
@@ -123,7 +126,7 @@ impl<V> SortedMap<V> {
 
     /// Removes every entry, in id order, handing each to `f`.
     pub fn drain(&mut self) -> impl Iterator<Item = (u32, V)> + '_ {
-        self.entries.drain(..)
+        std::mem::take(&mut self.entries).into_vec().into_iter()
     }
 }
 
