@@ -37,6 +37,7 @@ use clap::{ArgGroup, Parser};
 use filter::FileFilter;
 use flowengine::config::SetOutcome;
 use flowengine::feed::{FeedStats, BATCH};
+use flowengine::workers::Placement;
 use flowengine::{ConfigBuilder, EveOptions, FeedError, PcapFile, Sink, Workers};
 use flowengine_plugin_host::Plugins;
 use live::{Live, LiveOptions, OpenError};
@@ -197,11 +198,20 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let eve = open_eve(args.eve.as_deref(), opts, args.deterministic)?;
     let inspectors = plugins.inspector_set(&config)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = match args.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => cores,
         n => n,
     };
-    let mut engine = Workers::new(&config, inspectors, threads, |_| {
+    // Replaying files with a worker per core: the reading thread runs one worker
+    // itself, so that n workers use n threads. A live capture keeps its reading
+    // thread free to take packets from the interface.
+    let placement = if matches!(input, Input::Files(_)) && threads >= cores {
+        Placement::Caller
+    } else {
+        Placement::Threads
+    };
+    let mut engine = Workers::with_placement(&config, inspectors, threads, placement, |_| {
         eve.as_ref().map_or(Output::Count(0), Eve::sink)
     })?;
     if engine.threads() < threads && args.threads > 1 && !args.quiet {
