@@ -165,10 +165,12 @@ pub enum Placement {
     Caller,
 }
 
-/// With [`Placement::Caller`], worker 0's share of the frames relative to another
-/// worker's, in 1/256ths (the caller spends about a tenth of a packet's cost reading
-/// it and sharing it out).
-pub const CALLER_SHARE: u64 = 240;
+/// With [`Placement::Caller`], worker 0's share of the hash space relative to another
+/// worker's, in 1/256ths: the caller also reads the input and copies the other
+/// workers' frames, about a tenth of what the engine spends on a packet of the full
+/// pipeline (callgrind on the benchmark capture), so with two workers it keeps 45% of
+/// the frames and each thread does about the same work.
+pub const CALLER_SHARE: u64 = 208;
 
 /// Frames each worker was given, in worker order (one entry per worker).
 pub type WorkerFrames = Vec<u64>;
