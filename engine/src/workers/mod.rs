@@ -167,10 +167,11 @@ pub enum Placement {
 
 /// With [`Placement::Caller`], worker 0's share of the hash space relative to another
 /// worker's, in 1/256ths: the caller also reads the input and copies the other
-/// workers' frames, about a tenth of what the engine spends on a packet of the full
-/// pipeline (callgrind on the benchmark capture), so with two workers it keeps 45% of
-/// the frames and each thread does about the same work.
-pub const CALLER_SHARE: u64 = 208;
+/// workers' frames. On the benchmark capture (full pipeline, two workers) that is
+/// about a tenth of the engine's instructions, but more of its time (every frame's
+/// bytes come from memory into the caller's cache first): with 176 (41% of the frames
+/// for worker 0) the two threads use about the same CPU time, measured per thread.
+pub const CALLER_SHARE: u64 = 176;
 
 /// Frames each worker was given, in worker order (one entry per worker).
 pub type WorkerFrames = Vec<u64>;
