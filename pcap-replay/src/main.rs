@@ -203,14 +203,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         0 => cores,
         n => n,
     };
-    // Replaying files with a worker per core: the reading thread runs one worker
-    // itself, so that n workers use n threads. A live capture keeps its reading
-    // thread free to take packets from the interface.
-    let placement = if matches!(input, Input::Files(_)) && threads >= cores {
-        Placement::Caller
-    } else {
-        Placement::Threads
-    };
+    let placement = placement(matches!(input, Input::Files(_)), threads, cores);
     let mut engine = Workers::with_placement(&config, inspectors, threads, placement, |_| {
         eve.as_ref().map_or(Output::Count(0), Eve::sink)
     })?;
@@ -297,6 +290,18 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Where the workers run: replaying files with a worker per core (or more), the
+/// reading thread runs worker 0 itself, so that `threads` workers use `threads`
+/// threads and the reader does not take turns with them on the cores. A live
+/// capture keeps its reading thread free to take packets from the interface.
+fn placement(files: bool, threads: usize, cores: usize) -> Placement {
+    if files && threads >= cores {
+        Placement::Caller
+    } else {
+        Placement::Threads
+    }
 }
 
 /// The configuration as the command line gives it: `--config`, then each `--set` in
@@ -502,6 +507,14 @@ mod tests {
             })
             .collect();
         pcap::write_file(path, pcap::DLT_EN10MB, &packets).unwrap();
+    }
+
+    #[test]
+    fn the_reading_thread_runs_a_worker_when_files_have_a_worker_per_core() {
+        assert_eq!(placement(true, 2, 2), Placement::Caller);
+        assert_eq!(placement(true, 3, 2), Placement::Caller);
+        assert_eq!(placement(true, 2, 4), Placement::Threads);
+        assert_eq!(placement(false, 2, 2), Placement::Threads, "live capture");
     }
 
     #[test]
