@@ -10,6 +10,11 @@
 //! - Frames travel in batches (copied into buffers that are recycled, so the steady
 //!   state allocates nothing) over bounded queues: a worker that falls behind makes
 //!   the caller wait; nothing is dropped. No lock is taken per packet.
+//! - [`Placement::Caller`] runs worker 0 in the caller's thread: each call shares the
+//!   frames out, then worker 0 processes its share in place (not copied), its clock
+//!   following the caller's as often as a worker thread's does. Worker 0 then gets a
+//!   smaller share of the hash space ([`CALLER_SHARE`]); records and events are the
+//!   same as with [`Placement::Threads`].
 //! - Each frame keeps its number in the whole capture, and flow ids come from it; the
 //!   workers' clocks follow the caller's (the latest packet time of any worker, carried
 //!   by every batch, and sent to idle workers at least once a second of packet time);
