@@ -39,6 +39,7 @@ use clap::{ArgGroup, Parser};
 use filter::FileFilter;
 use flowengine::config::SetOutcome;
 use flowengine::feed::{FeedStats, BATCH};
+use flowengine::workers::Placement;
 use flowengine::{ConfigBuilder, EveOptions, FeedError, PcapFile, Sink, Workers};
 use flowengine_plugin_host::Plugins;
 use live::{Live, LiveOptions, OpenError};
@@ -199,11 +200,14 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let eve = open_eve(args.eve.as_deref(), opts, args.deterministic)?;
     let inspectors = plugins.inspector_set(&config)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = match args.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => cores,
         n => n,
     };
-    let mut engine = Workers::new(&config, inspectors, threads, |_| {
+    let inspecting = config.flow.tracking && config.app_layer.enabled;
+    let placement = placement(matches!(input, Input::Files(_)), inspecting, threads, cores);
+    let mut engine = Workers::with_placement(&config, inspectors, threads, placement, |_| {
         eve.as_ref().map_or(Output::Count(0), Eve::sink)
     })?;
     if engine.threads() < threads && args.threads > 1 && !args.quiet {
@@ -289,6 +293,20 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Where the workers run: replaying files with inspection on and a worker per core
+/// (or more), the reading thread runs worker 0 itself, so that `threads` workers use
+/// `threads` threads and the reader does not take turns with them on the cores.
+/// Without inspection a packet costs the engine about three times less, reading it
+/// weighs as much as a worker's share, and the threads pack better on their own. A
+/// live capture keeps its reading thread free to take packets from the interface.
+fn placement(files: bool, inspecting: bool, threads: usize, cores: usize) -> Placement {
+    if files && inspecting && threads >= cores {
+        Placement::Caller
+    } else {
+        Placement::Threads
+    }
 }
 
 /// The configuration as the command line gives it: `--config`, then each `--set` in
@@ -494,6 +512,23 @@ mod tests {
             })
             .collect();
         pcap::write_file(path, pcap::DLT_EN10MB, &packets).unwrap();
+    }
+
+    #[test]
+    fn the_reading_thread_runs_a_worker_when_files_have_a_worker_per_core() {
+        assert_eq!(placement(true, true, 2, 2), Placement::Caller);
+        assert_eq!(placement(true, true, 3, 2), Placement::Caller);
+        assert_eq!(placement(true, true, 2, 4), Placement::Threads);
+        assert_eq!(
+            placement(true, false, 2, 2),
+            Placement::Threads,
+            "no inspection"
+        );
+        assert_eq!(
+            placement(false, true, 2, 2),
+            Placement::Threads,
+            "live capture"
+        );
     }
 
     #[test]

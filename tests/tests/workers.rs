@@ -3,6 +3,7 @@
 //! captures; every frame goes to exactly one worker.
 
 use flowengine::inspect::InspectorSet;
+use flowengine::workers::Placement;
 use flowengine::{
     Config, ConfigBuilder, EveOptions, EveWriter, LinkType, Packet, PcapFile, Stats, Timestamp,
     Workers,
@@ -24,13 +25,13 @@ fn config(sets: &[&str]) -> Config {
 
 type Sink = EveWriter<Vec<u8>>;
 
-fn workers(config: &Config, threads: usize, inspect: bool) -> Workers<Sink> {
+fn placed(config: &Config, threads: usize, placement: Placement, inspect: bool) -> Workers<Sink> {
     let set = if inspect {
         flowengine_inspectors::builtin(config).unwrap()
     } else {
         InspectorSet::new()
     };
-    Workers::new(config, set, threads, |_| {
+    Workers::with_placement(config, set, threads, placement, |_| {
         EveWriter::new(Vec::new(), EveOptions::default())
     })
     .unwrap()
@@ -53,7 +54,16 @@ fn run_frames(
     threads: usize,
     frames: &[(u64, Vec<u8>)],
 ) -> (Stats, Vec<String>, Vec<u64>) {
-    let mut w = workers(config, threads, true);
+    run_placed(config, threads, Placement::Threads, frames)
+}
+
+fn run_placed(
+    config: &Config,
+    threads: usize,
+    placement: Placement,
+    frames: &[(u64, Vec<u8>)],
+) -> (Stats, Vec<String>, Vec<u64>) {
+    let mut w = placed(config, threads, placement, true);
     // In batches of 32, as pcap-replay hands them over.
     for chunk in frames.chunks(32) {
         let pkts: Vec<Packet<'_>> = chunk
@@ -71,9 +81,14 @@ fn run_frames(
     (stats, lines, per_worker)
 }
 
-fn run_file(config: &Config, threads: usize, path: &Path) -> Option<(Stats, Vec<String>)> {
+fn run_file(
+    config: &Config,
+    threads: usize,
+    placement: Placement,
+    path: &Path,
+) -> Option<(Stats, Vec<String>)> {
     let mut file = PcapFile::open(path).ok()?;
-    let mut w = workers(config, threads, true);
+    let mut w = placed(config, threads, placement, true);
     while let Ok(n) = file.read_batch(&mut |pkts| w.push_batch(pkts)) {
         if n == 0 {
             break;
@@ -160,8 +175,13 @@ fn records_and_events_are_the_same_on_one_two_and_three_workers() {
     assert!(one.iter().any(|l| l.contains("\"event_type\":\"http\"")));
     assert!(one.iter().any(|l| l.contains("\"event_type\":\"dns\"")));
     assert!(one_stats.defrag.reassembled >= 40, "{:?}", one_stats.defrag);
-    for threads in [2, 3] {
-        let (stats, lines, per_worker) = run_frames(&c, threads, &frames);
+    for (threads, placement) in [
+        (2, Placement::Threads),
+        (3, Placement::Threads),
+        (2, Placement::Caller),
+        (3, Placement::Caller),
+    ] {
+        let (stats, lines, per_worker) = run_placed(&c, threads, placement, &frames);
         assert_eq!(per_worker.len(), threads);
         assert_eq!(per_worker.iter().sum::<u64>(), frames.len() as u64);
         assert!(
@@ -199,6 +219,8 @@ fn flows_that_time_out_end_alike_whichever_worker_sweeps_them() {
     let (_, one, _) = run_frames(&c, 1, &frames);
     let (_, two, _) = run_frames(&c, 2, &frames);
     assert_eq!(one, two);
+    let (_, caller, _) = run_placed(&c, 2, Placement::Caller, &frames);
+    assert_eq!(one, caller);
     let quiet = one
         .iter()
         .find(|l| l.contains("\"src_port\":1111") && l.contains("\"event_type\":\"flow\""))
@@ -209,8 +231,14 @@ fn flows_that_time_out_end_alike_whichever_worker_sweeps_them() {
 #[test]
 fn a_reload_reaches_every_worker_and_a_bad_one_changes_nothing() {
     let c = config(&[]);
-    let mut w = workers(&c, 2, false);
     let frames = mixed_traffic();
+    for placement in [Placement::Threads, Placement::Caller] {
+        reload_on(&c, placement, &frames);
+    }
+}
+
+fn reload_on(c: &Config, placement: Placement, frames: &[(u64, Vec<u8>)]) {
+    let mut w = placed(c, 2, placement, false);
     let pkts: Vec<Packet<'_>> = frames
         .iter()
         .take(500)
@@ -238,7 +266,7 @@ fn a_reload_reaches_every_worker_and_a_bad_one_changes_nothing() {
 }
 
 #[test]
-fn the_verify_captures_give_the_same_output_on_two_workers_as_on_one() {
+fn the_verify_captures_give_the_same_output_on_two_workers_as_on_one_either_placement() {
     let captures = shared::verify_captures();
     if captures.is_empty() {
         eprintln!("skipped: no verify captures beside the repository (../shared)");
@@ -247,12 +275,14 @@ fn the_verify_captures_give_the_same_output_on_two_workers_as_on_one() {
     let c = config(&["stream.midstream=true"]);
     let mut compared = 0;
     for path in &captures {
-        let Some((one_stats, one)) = run_file(&c, 1, path) else {
+        let Some((one_stats, one)) = run_file(&c, 1, Placement::Threads, path) else {
             continue;
         };
-        let (stats, two) = run_file(&c, 2, path).unwrap();
-        assert_eq!(stats.records, one_stats.records, "{}", path.display());
-        assert_eq!(two, one, "{}", path.display());
+        for placement in [Placement::Threads, Placement::Caller] {
+            let (stats, two) = run_file(&c, 2, placement, path).unwrap();
+            assert_eq!(stats.records, one_stats.records, "{}", path.display());
+            assert_eq!(two, one, "{} {placement:?}", path.display());
+        }
         compared += 1;
     }
     assert!(compared > 100, "only {compared} captures compared");

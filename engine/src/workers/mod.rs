@@ -10,6 +10,11 @@
 //! - Frames travel in batches (copied into buffers that are recycled, so the steady
 //!   state allocates nothing) over bounded queues: a worker that falls behind makes
 //!   the caller wait; nothing is dropped. No lock is taken per packet.
+//! - [`Placement::Caller`] runs worker 0 in the caller's thread: each call shares the
+//!   frames out, then worker 0 processes its share in place (not copied), its clock
+//!   following the caller's as often as a worker thread's does. Worker 0 then gets a
+//!   smaller share of the hash space ([`CALLER_SHARE`]); records and events are the
+//!   same as with [`Placement::Threads`].
 //! - Each frame keeps its number in the whole capture, and flow ids come from it; the
 //!   workers' clocks follow the caller's (the latest packet time of any worker, carried
 //!   by every batch, and sent to idle workers at least once a second of packet time);
@@ -112,14 +117,66 @@ enum Mode<S: Sink> {
     Threads(Box<Pool<S>>),
 }
 
-struct Pool<S> {
+struct Pool<S: Sink> {
+    /// Worker 0, when it runs in the caller's thread ([`Placement::Caller`]).
+    local: Option<Local<S>>,
+    /// The workers on threads of their own, in worker order (after the local one).
     shards: Vec<Shard<S>>,
+    /// Where the hash space is cut between workers: worker `i` takes the hashes from
+    /// `cuts[i - 1]` (0 for the first) up to but not including `cuts[i]`.
+    cuts: Vec<u64>,
     sharder: shard::Sharder,
     clock: Timestamp,
     ordinal: u64,
     /// The configuration in force, as the caller gave it (not split).
     config: Config,
 }
+
+/// Worker 0 in the caller's thread.
+struct Local<S: Sink> {
+    engine: Engine<S>,
+    /// Frames given to it.
+    frames: u64,
+    /// Frames given since its clock last followed the caller's.
+    since: usize,
+    /// The caller's clock it last followed.
+    sent_at: Timestamp,
+}
+
+impl<S: Sink> Local<S> {
+    /// Moves the clock to the caller's (frames of the other workers), as a worker
+    /// thread's clock moves with each batch.
+    fn follow(&mut self, clock: Timestamp) {
+        self.engine.advance(clock);
+        self.since = 0;
+        self.sent_at = clock;
+    }
+}
+
+/// Where the workers run (with more than one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Placement {
+    /// Every worker on a thread of its own; the caller only reads and shares out
+    /// frames (it may then do other work, such as capturing, without delaying them).
+    #[default]
+    Threads,
+    /// Worker 0 runs in the caller's thread: [`Workers::push_batch`] hands the other
+    /// workers their frames, then processes worker 0's share itself, in place (no
+    /// copy). `n` workers then use `n` threads, not `n + 1`: for as many workers as
+    /// cores, so that the reading thread and the workers do not take turns on them.
+    /// Worker 0 gets a little less of the hash space than the others
+    /// ([`CALLER_SHARE`]), as the caller also reads the input.
+    Caller,
+}
+
+/// With [`Placement::Caller`], worker 0's share of the hash space relative to another
+/// worker's, in 1/256ths: the caller also reads the input and copies the other
+/// workers' frames. On the benchmark capture (full pipeline, two workers) that is
+/// about a tenth of the engine's instructions, but more of its time (every frame's
+/// bytes come from memory into the caller's cache first): with 176 (41% of the frames
+/// for worker 0) the two threads use about the same CPU time, measured per thread.
+pub const CALLER_SHARE: u64 = 176;
 
 /// Frames each worker was given, in worker order (one entry per worker).
 pub type WorkerFrames = Vec<u64>;
@@ -135,15 +192,40 @@ fn split(config: &Config, n: usize) -> Config {
     c
 }
 
+/// The cuts of the hash space between `n` workers (see `Pool::cuts`): even ones, or
+/// with `caller` worker 0's share weighted by [`CALLER_SHARE`].
+fn cuts(n: usize, caller: bool) -> Vec<u64> {
+    let w0 = if caller { CALLER_SHARE } else { 256 };
+    let total = u128::from(w0) + 256 * (n as u128 - 1);
+    (1..n as u128)
+        .map(|i| {
+            let below = u128::from(w0) + 256 * (i - 1);
+            // Rounded up: with even shares, hash `h` goes to `worker_of(h, n)`.
+            ((below << 64).div_ceil(total)).min(u128::from(u64::MAX)) as u64
+        })
+        .collect()
+}
+
 impl<S: Sink + Send + 'static> Workers<S> {
     /// Builds `threads` engines (at least one; one when the tunnel depth is not part
     /// of the flow key, see the module contract) with `inspectors`, worker `i` writing
-    /// to `make_sink(i)`, and starts their threads. `max_flows` and `memcap` are for
-    /// the whole: each worker gets its share.
+    /// to `make_sink(i)`, and starts their threads ([`Placement::Threads`]).
+    /// `max_flows` and `memcap` are for the whole: each worker gets its share.
     pub fn new(
         config: &Config,
         inspectors: InspectorSet,
         threads: usize,
+        make_sink: impl FnMut(usize) -> S,
+    ) -> Result<Self, EngineError> {
+        Self::with_placement(config, inspectors, threads, Placement::Threads, make_sink)
+    }
+
+    /// As [`new`](Self::new), the workers placed as `placement` says.
+    pub fn with_placement(
+        config: &Config,
+        inspectors: InspectorSet,
+        threads: usize,
+        placement: Placement,
         mut make_sink: impl FnMut(usize) -> S,
     ) -> Result<Self, EngineError> {
         let threads = if config.decoder.recursion_level.use_for_tracking {
@@ -169,15 +251,28 @@ impl<S: Sink + Send + 'static> Workers<S> {
                 inspectors.clone(),
             )?);
         }
+        let caller = placement == Placement::Caller;
+        let mut engines = engines.into_iter();
+        let local = if caller {
+            engines.next().map(|engine| Local {
+                engine,
+                frames: 0,
+                since: 0,
+                sent_at: Timestamp::ZERO,
+            })
+        } else {
+            None
+        };
+        let first = usize::from(caller);
         let mut shards = Vec::with_capacity(threads);
-        for (i, engine) in engines.into_iter().enumerate() {
+        for (i, engine) in engines.enumerate() {
             let (tx, rx) = sync_channel::<Msg>(QUEUE_DEPTH);
             let (free_tx, free) = sync_channel::<Batch>(QUEUE_DEPTH + 2);
             for _ in 0..QUEUE_DEPTH + 1 {
                 let _ = free_tx.try_send(Batch::new());
             }
             let handle = std::thread::Builder::new()
-                .name(format!("flowengine-worker-{i}"))
+                .name(format!("flowengine-worker-{}", first + i))
                 .spawn(move || work(engine, rx, free_tx))
                 .map_err(EngineError::Thread)?;
             shards.push(Shard {
@@ -191,7 +286,9 @@ impl<S: Sink + Send + 'static> Workers<S> {
         }
         Ok(Workers {
             mode: Mode::Threads(Box::new(Pool {
+                local,
                 shards,
+                cuts: cuts(threads, caller),
                 sharder: shard::Sharder::new(config.decoder.tunnels()?.teredo),
                 clock: Timestamp::ZERO,
                 ordinal: 0,
@@ -209,11 +306,11 @@ impl<S: Sink> Workers<S> {
         }
     }
 
-    /// Worker threads (1 when the engine runs in the caller's thread).
+    /// Workers (1 when the engine runs in the caller's thread).
     pub fn threads(&self) -> usize {
         match &self.mode {
             Mode::Inline(_) => 1,
-            Mode::Threads(p) => p.shards.len(),
+            Mode::Threads(p) => p.shards.len() + usize::from(p.local.is_some()),
         }
     }
 
@@ -221,10 +318,7 @@ impl<S: Sink> Workers<S> {
     pub fn push(&mut self, pkt: &Packet<'_>) {
         match &mut self.mode {
             Mode::Inline(e) => e.push(pkt),
-            Mode::Threads(p) => {
-                p.dispatch(pkt);
-                p.tick();
-            }
+            Mode::Threads(p) => p.push_batch(std::slice::from_ref(pkt)),
         }
     }
 
@@ -232,12 +326,7 @@ impl<S: Sink> Workers<S> {
     pub fn push_batch(&mut self, pkts: &[Packet<'_>]) {
         match &mut self.mode {
             Mode::Inline(e) => e.push_batch(pkts),
-            Mode::Threads(p) => {
-                for pkt in pkts {
-                    p.dispatch(pkt);
-                }
-                p.tick();
-            }
+            Mode::Threads(p) => p.push_batch(pkts),
         }
     }
 
@@ -260,6 +349,12 @@ impl<S: Sink> Workers<S> {
                     let _ = s.tx.send(Msg::Idle(p.clock));
                     s.sent_at = p.clock;
                 }
+                if let Some(l) = &mut p.local {
+                    l.engine.idle(p.clock);
+                    l.engine.sink_mut().flush();
+                    l.since = 0;
+                    l.sent_at = p.clock;
+                }
             }
         }
     }
@@ -276,11 +371,15 @@ impl<S: Sink> Workers<S> {
             Mode::Inline(e) => e.reload(config, inspectors),
             Mode::Threads(p) => {
                 let plan = ReloadPlan::new(&p.config, config)?;
-                let part = split(config, p.shards.len());
+                let part = split(config, p.threads());
                 for i in 0..p.shards.len() {
                     p.send_pending(i);
                     let msg = Msg::Reload(Box::new(part.clone()), inspectors.clone());
                     let _ = p.shards[i].tx.send(msg);
+                }
+                if let Some(l) = &mut p.local {
+                    // Checked above against the same rules: cannot fail here.
+                    let _ = l.engine.reload(&part, inspectors);
                 }
                 p.sharder = shard::Sharder::new(config.decoder.tunnels()?.teredo);
                 p.config = plan.kept;
@@ -308,6 +407,9 @@ impl<S: Sink> Workers<S> {
                     p.send_pending(i);
                     let _ = p.shards[i].tx.send(Msg::Flush);
                 }
+                if let Some(l) = &mut p.local {
+                    l.engine.sink_mut().flush();
+                }
             }
         }
     }
@@ -325,7 +427,12 @@ impl<S: Sink> Workers<S> {
     pub fn frames_per_worker(&self) -> WorkerFrames {
         match &self.mode {
             Mode::Inline(e) => vec![e.stats().decode.packets],
-            Mode::Threads(p) => p.shards.iter().map(|s| s.frames).collect(),
+            Mode::Threads(p) => p
+                .local
+                .iter()
+                .map(|l| l.frames)
+                .chain(p.shards.iter().map(|s| s.frames))
+                .collect(),
         }
     }
 
@@ -338,28 +445,43 @@ impl<S: Sink> Workers<S> {
                 sink.flush();
                 (stats, vec![sink])
             }
-            Mode::Threads(mut p) => {
-                for i in 0..p.shards.len() {
-                    p.send_pending(i);
-                    let _ = p.shards[i].tx.send(Msg::Finish(p.clock));
+            Mode::Threads(p) => {
+                let Pool {
+                    local,
+                    mut shards,
+                    clock,
+                    ..
+                } = *p;
+                for s in &mut shards {
+                    s.send_pending_at(clock);
+                    let _ = s.tx.send(Msg::Finish(clock));
                 }
-                let mut total = Stats::default();
-                let mut sinks = Vec::with_capacity(p.shards.len());
-                for (i, s) in p.shards.iter_mut().enumerate() {
+                let mut ended = Vec::with_capacity(shards.len() + 1);
+                // The local worker ends its flows while the others end theirs.
+                if let Some(mut l) = local {
+                    l.engine.advance(clock);
+                    let (stats, mut sink) = l.engine.finish();
+                    sink.flush();
+                    ended.push((stats, sink));
+                }
+                for s in &mut shards {
                     let Some(handle) = s.handle.take() else {
                         continue;
                     };
                     match handle.join() {
-                        Ok((stats, sink)) => {
-                            if i == 0 {
-                                total = stats;
-                            } else {
-                                total.merge(&stats);
-                            }
-                            sinks.push(sink);
-                        }
+                        Ok(done) => ended.push(done),
                         Err(panic) => std::panic::resume_unwind(panic),
                     }
+                }
+                let mut total = Stats::default();
+                let mut sinks = Vec::with_capacity(ended.len());
+                for (i, (stats, sink)) in ended.into_iter().enumerate() {
+                    if i == 0 {
+                        total = stats;
+                    } else {
+                        total.merge(&stats);
+                    }
+                    sinks.push(sink);
                 }
                 (total, sinks)
             }
@@ -367,8 +489,85 @@ impl<S: Sink> Workers<S> {
     }
 }
 
-impl<S> Pool<S> {
-    /// Copies one frame into its worker's pending batch; sends the batch when full.
+impl<S> Shard<S> {
+    /// Sends the pending batch (even an empty one: it carries the clock `now`) and
+    /// takes a free buffer for the next one.
+    fn send_pending_at(&mut self, now: Timestamp) {
+        let next = self.free.recv().unwrap_or_else(|_| Batch::new());
+        let mut batch = std::mem::replace(&mut self.pending, next);
+        batch.now = now;
+        self.sent_at = now;
+        let _ = self.tx.send(Msg::Batch(batch));
+    }
+}
+
+impl<S: Sink> Pool<S> {
+    fn threads(&self) -> usize {
+        self.shards.len() + usize::from(self.local.is_some())
+    }
+
+    /// The worker of a frame's shard hash.
+    #[inline]
+    fn worker(&self, hash: u64) -> usize {
+        let mut w = 0;
+        for &c in &self.cuts {
+            w += usize::from(hash >= c);
+        }
+        w
+    }
+
+    /// Shares frames out; with a local worker, then processes its share in place.
+    #[inline]
+    fn push_batch(&mut self, pkts: &[Packet<'_>]) {
+        const CHUNK: usize = crate::engine::BATCH;
+        if self.local.is_none() {
+            for pkt in pkts {
+                self.dispatch(pkt);
+            }
+            self.tick();
+            return;
+        }
+        for chunk in pkts.chunks(CHUNK) {
+            let mut mine = [Packet {
+                ts: Timestamp::ZERO,
+                link: LinkType::Ethernet,
+                data: &[],
+            }; CHUNK];
+            let mut ordinals = [0u64; CHUNK];
+            let mut n = 0;
+            for pkt in chunk {
+                self.ordinal += 1;
+                if pkt.ts > self.clock {
+                    self.clock = pkt.ts;
+                }
+                let w = self.worker(self.sharder.hash(pkt.link, pkt.data));
+                if w == 0 {
+                    mine[n] = *pkt;
+                    ordinals[n] = self.ordinal;
+                    n += 1;
+                } else {
+                    self.copy(w - 1, pkt);
+                }
+            }
+            self.tick();
+            if let Some(l) = &mut self.local {
+                l.frames += n as u64;
+                l.since += n;
+                l.engine.push_batch_numbered(&mine[..n], &ordinals[..n]);
+                // After its frames, as often as a worker thread's clock moves: once
+                // per batch's worth of frames (a packet's own sweep runs on its time,
+                // the clock's on the latest of any worker: an unordered capture's
+                // records depend on it), or a second of packet time.
+                if l.since >= BATCH_FRAMES
+                    || self.clock.as_nanos() >= l.sent_at.as_nanos() + TICK_NANOS
+                {
+                    l.follow(self.clock);
+                }
+            }
+        }
+    }
+
+    /// Copies one frame into its worker's pending batch (no local worker).
     #[inline]
     fn dispatch(&mut self, pkt: &Packet<'_>) {
         self.ordinal += 1;
@@ -376,8 +575,15 @@ impl<S> Pool<S> {
             self.clock = pkt.ts;
         }
         let w = shard::worker_of(self.sharder.hash(pkt.link, pkt.data), self.shards.len());
-        let s = &mut self.shards[w];
-        let b = &mut s.pending;
+        self.copy(w, pkt);
+    }
+
+    /// Copies frame number `self.ordinal` into shard `s`'s pending batch; sends the
+    /// batch when full.
+    #[inline]
+    fn copy(&mut self, s: usize, pkt: &Packet<'_>) {
+        let shard = &mut self.shards[s];
+        let b = &mut shard.pending;
         b.meta.push(Meta {
             ts: pkt.ts,
             link: pkt.link,
@@ -386,29 +592,24 @@ impl<S> Pool<S> {
             ordinal: self.ordinal,
         });
         b.data.extend_from_slice(pkt.data);
-        s.frames += 1;
+        shard.frames += 1;
         if b.is_full() {
-            self.send_pending(w);
+            self.send_pending(s);
         }
     }
 
-    /// Sends worker `w` its pending batch (even an empty one: it carries the clock)
-    /// and takes a free buffer for the next one.
-    fn send_pending(&mut self, w: usize) {
-        let s = &mut self.shards[w];
-        let next = s.free.recv().unwrap_or_else(|_| Batch::new());
-        let mut batch = std::mem::replace(&mut s.pending, next);
-        batch.now = self.clock;
-        s.sent_at = self.clock;
-        let _ = s.tx.send(Msg::Batch(batch));
+    /// Sends shard `s` its pending batch (even an empty one: it carries the clock).
+    fn send_pending(&mut self, s: usize) {
+        let clock = self.clock;
+        self.shards[s].send_pending_at(clock);
     }
 
     /// Sends the clock to workers that were sent nothing for a second of packet time.
     #[inline]
     fn tick(&mut self) {
-        for w in 0..self.shards.len() {
-            if self.clock.as_nanos() >= self.shards[w].sent_at.as_nanos() + TICK_NANOS {
-                self.send_pending(w);
+        for s in 0..self.shards.len() {
+            if self.clock.as_nanos() >= self.shards[s].sent_at.as_nanos() + TICK_NANOS {
+                self.send_pending(s);
             }
         }
     }

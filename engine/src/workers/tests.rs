@@ -43,3 +43,104 @@ fn without_the_tunnel_depth_in_the_key_the_engine_runs_one_worker() {
     let w = Workers::new(&c, InspectorSet::new(), 4, |_| Collect::default()).unwrap();
     assert_eq!(w.threads(), 1);
 }
+
+#[test]
+fn even_cuts_give_each_hash_the_worker_worker_of_gives() {
+    for n in 2..6usize {
+        let c = cuts(n, false);
+        assert_eq!(c.len(), n - 1);
+        let pick = |h: u64| c.iter().filter(|&&x| h >= x).count();
+        for i in 0..10_000u64 {
+            let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            assert_eq!(pick(h), shard::worker_of(h, n), "{n} workers, hash {h:#x}");
+        }
+        for &x in &c {
+            assert_eq!(pick(x - 1) + 1, pick(x), "{n} workers: cut {x:#x}");
+            assert_eq!(shard::worker_of(x - 1, n) + 1, shard::worker_of(x, n));
+        }
+        assert_eq!(pick(u64::MAX), n - 1);
+        assert_eq!(pick(0), 0);
+    }
+}
+
+#[test]
+fn the_callers_worker_gets_a_little_less_of_the_hash_space() {
+    let c = cuts(2, true);
+    let share = c[0] as f64 / u64::MAX as f64;
+    let want = CALLER_SHARE as f64 / (CALLER_SHARE + 256) as f64;
+    assert!((share - want).abs() < 1e-9, "{share} {want}");
+    // The others share the rest evenly.
+    let c = cuts(3, true);
+    assert!(c[0] < c[1]);
+    let rest = (u64::MAX - c[0]) as f64;
+    assert!(((c[1] - c[0]) as f64 / rest - 0.5).abs() < 1e-9);
+}
+
+/// One UDP frame between 10.0.x.y and 10.1.0.1, from the test frame builder of the
+/// shard tests (Ethernet, IPv4, UDP, 4 bytes of payload).
+fn udp(i: u32) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let mut ip = [0u8; 32];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&32u16.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[10, 0, (i >> 8) as u8, i as u8]);
+    ip[16..20].copy_from_slice(&[10, 1, 0, 1]);
+    ip[20..22].copy_from_slice(&4000u16.to_be_bytes());
+    ip[22..24].copy_from_slice(&53u16.to_be_bytes());
+    ip[24..26].copy_from_slice(&12u16.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f
+}
+
+#[test]
+fn the_callers_worker_processes_its_share_in_place_and_every_frame_counts() {
+    let frames: Vec<Vec<u8>> = (0..3_000).map(udp).collect();
+    let t0 = 1_700_000_000_000_000_000u64;
+    let pkts: Vec<Packet<'_>> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Packet {
+            ts: Timestamp::from_nanos(t0 + i as u64 * 1_000_000),
+            link: LinkType::Ethernet,
+            data: f,
+        })
+        .collect();
+    let mut c = Config::default();
+    c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
+    let mut w = Workers::with_placement(&c, InspectorSet::new(), 2, Placement::Caller, |_| {
+        Collect::default()
+    })
+    .unwrap();
+    assert_eq!(w.threads(), 2);
+    // Odd-sized groups, one frame alone, idle time, a flush and a reload between.
+    w.push_batch(&pkts[..1000]);
+    w.push(&pkts[1000]);
+    w.idle(pkts[1000].ts);
+    w.flush_sinks();
+    w.reload(&c, InspectorSet::new()).unwrap();
+    w.push_batch(&pkts[1001..]);
+    let per_worker = w.frames_per_worker();
+    assert_eq!(per_worker.iter().sum::<u64>(), 3_000);
+    assert!(per_worker.iter().all(|&n| n > 1_000), "{per_worker:?}");
+    let (stats, sinks) = w.finish();
+    assert_eq!(stats.decode.packets, 3_000);
+    assert_eq!(stats.records, 3_000, "one flow per frame");
+    assert_eq!(stats.reloads, 1);
+    assert_eq!(sinks[0].0.len() as u64, per_worker[0]);
+    let ids = |sinks: &[Collect]| {
+        let mut ids: Vec<u64> = sinks
+            .iter()
+            .flat_map(|s| s.0.iter().map(|r| r.flow_id))
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    // Flow ids come from the frames' numbers: the same as on one thread.
+    let mut one = Workers::new(&c, InspectorSet::new(), 1, |_| Collect::default()).unwrap();
+    one.push_batch(&pkts);
+    let (_, one_sinks) = one.finish();
+    assert!(ids(&sinks) == ids(&one_sinks), "flow ids differ");
+}
