@@ -21,7 +21,8 @@
 //!   a flow that times out ends at the moment it expired. So the records and events
 //!   of a capture are the same whatever the number of workers; only the order in which
 //!   the sinks receive them differs, and what depends on the cache being full (pruning,
-//!   emergency, `max_flows` and `memcap` are split evenly between the workers) or on
+//!   emergency; `max_flows` and `memcap` are split between the workers as the hash
+//!   space is, so each has room for its share of the flows) or on
 //!   checksum `auto` sampling (each worker samples its own packets).
 //! - With `decoder.recursion-level.use-for-tracking = false` the tunnel depth is not
 //!   part of the flow key, so a flow may be seen both inside a tunnel and outside it;
@@ -181,13 +182,36 @@ pub const CALLER_SHARE: u64 = 176;
 /// Frames each worker was given, in worker order (one entry per worker).
 pub type WorkerFrames = Vec<u64>;
 
-/// The configuration of worker `i` of `n`: `max_flows` and `memcap` split evenly.
-fn split(config: &Config, n: usize) -> Config {
+/// The configuration of worker `i` of `n`: `max_flows` and `memcap` split as the hash
+/// space is (evenly, or with `caller` worker 0's smaller share, [`CALLER_SHARE`]), so
+/// each worker has room for the flows it is given.
+fn split(config: &Config, n: usize, i: usize, caller: bool) -> Config {
+    let weight = |w: usize| -> u128 {
+        if caller && w == 0 {
+            u128::from(CALLER_SHARE)
+        } else {
+            256
+        }
+    };
+    let total: u128 = (0..n).map(weight).sum::<u128>().max(1);
+    // Each worker's share rounded down, the last taking what rounding left: the
+    // shares add up to the whole.
+    let share = |whole: u128| {
+        let floor = |w: usize| whole * weight(w) / total;
+        if i + 1 == n {
+            whole - (0..i).map(floor).sum::<u128>()
+        } else {
+            floor(i)
+        }
+    };
     let mut c = config.clone();
-    let n32 = n as u32;
-    c.stream.max_flows = config.stream.max_flows.div_ceil(n32).max(1);
+    c.stream.max_flows = u32::try_from(share(u128::from(config.stream.max_flows)))
+        .unwrap_or(u32::MAX)
+        .max(1);
     if config.stream.memcap > 0 {
-        c.stream.memcap = config.stream.memcap.div_ceil(n as u64).max(1);
+        c.stream.memcap = u64::try_from(share(u128::from(config.stream.memcap)))
+            .unwrap_or(u64::MAX)
+            .max(1);
     }
     c
 }
@@ -241,17 +265,16 @@ impl<S: Sink + Send + 'static> Workers<S> {
                 mode: Mode::Inline(Box::new(engine)),
             });
         }
-        let part = split(config, threads);
+        let caller = placement == Placement::Caller;
         // Build every engine first: a bad configuration starts no thread.
         let mut engines = Vec::with_capacity(threads);
         for i in 0..threads {
             engines.push(Engine::with_inspectors(
-                &part,
+                &split(config, threads, i, caller),
                 make_sink(i),
                 inspectors.clone(),
             )?);
         }
-        let caller = placement == Placement::Caller;
         let mut engines = engines.into_iter();
         let local = if caller {
             engines.next().map(|engine| Local {
@@ -371,15 +394,17 @@ impl<S: Sink> Workers<S> {
             Mode::Inline(e) => e.reload(config, inspectors),
             Mode::Threads(p) => {
                 let plan = ReloadPlan::new(&p.config, config)?;
-                let part = split(config, p.threads());
+                let (n, caller) = (p.threads(), p.local.is_some());
+                let first = usize::from(caller);
                 for i in 0..p.shards.len() {
                     p.send_pending(i);
-                    let msg = Msg::Reload(Box::new(part.clone()), inspectors.clone());
+                    let part = split(config, n, first + i, caller);
+                    let msg = Msg::Reload(Box::new(part), inspectors.clone());
                     let _ = p.shards[i].tx.send(msg);
                 }
                 if let Some(l) = &mut p.local {
                     // Checked above against the same rules: cannot fail here.
-                    let _ = l.engine.reload(&part, inspectors);
+                    let _ = l.engine.reload(&split(config, n, 0, true), inspectors);
                 }
                 p.sharder = shard::Sharder::new(config.decoder.tunnels()?.teredo);
                 p.config = plan.kept;

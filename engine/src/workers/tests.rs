@@ -6,11 +6,20 @@ fn each_worker_gets_its_share_of_the_flow_limits() {
     let mut c = Config::default();
     c.stream.max_flows = 1001;
     c.stream.memcap = 0;
-    let part = split(&c, 2);
+    let part = split(&c, 2, 1, false);
     assert_eq!(part.stream.max_flows, 501);
     assert_eq!(part.stream.memcap, 0, "no memory cap stays none");
     c.stream.memcap = 10;
-    assert_eq!(split(&c, 3).stream.memcap, 4);
+    assert_eq!(split(&c, 3, 2, false).stream.memcap, 4);
+    // With the reading thread running worker 0, the limits follow the hash space:
+    // worker 0 has room for its smaller share, the others for their larger ones.
+    c.stream.max_flows = 1_100_000;
+    let w0 = split(&c, 2, 0, true).stream.max_flows;
+    let w1 = split(&c, 2, 1, true).stream.max_flows;
+    let total = CALLER_SHARE + 256;
+    assert_eq!(u64::from(w0), 1_100_000 * CALLER_SHARE / total);
+    assert_eq!(w0 + w1, 1_100_000, "the shares add up to the whole");
+    assert!(u64::from(w1) > 1_100_000 * 256 / total);
 }
 
 #[test]
