@@ -464,6 +464,16 @@ fn app_fields(r: &FlowRecord) -> impl Iterator<Item = (&'static str, &'static st
     .filter_map(|(k, v)| v.map(|v| (k, v)))
 }
 
+/// Writes `key` (up to and including the value's opening quote), the address as EVE
+/// writes it, and the closing quote.
+#[inline(always)]
+fn ip_field<const N: usize>(l: &mut Line<N>, key: &[u8], a: IpAddr, opts: EveOptions) {
+    let t = ip_text(a, opts.ipv6_compress);
+    l.bytes(key);
+    l.prefix(&t.buf, t.len);
+    l.byte(b'"');
+}
+
 /// Room for an event's fixed fields (time, flow id, event type, the flow's tuple) in
 /// [`write_event`]: about 190 bytes at most with IPv6 in full.
 const EVENT_HEAD: usize = 256;
@@ -478,15 +488,11 @@ fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
     l.u64(e.flow_id);
     l.bytes(b",\"event_type\":");
     l.clean_str(e.event.event_type());
-    let src = ip_text(e.src.0, opts.ipv6_compress);
-    l.bytes(b",\"src_ip\":\"");
-    l.prefix(&src.buf, src.len);
-    l.bytes(b"\",\"src_port\":");
+    ip_field(&mut l, b",\"src_ip\":\"", e.src.0, opts);
+    l.bytes(b",\"src_port\":");
     l.u64(u64::from(e.src.1));
-    let dest = ip_text(e.dest.0, opts.ipv6_compress);
-    l.bytes(b",\"dest_ip\":\"");
-    l.prefix(&dest.buf, dest.len);
-    l.bytes(b"\",\"dest_port\":");
+    ip_field(&mut l, b",\"dest_ip\":\"", e.dest.0, opts);
+    l.bytes(b",\"dest_port\":");
     l.u64(u64::from(e.dest.1));
     l.bytes(if e.src.0.is_ipv4() {
         b",\"ip_v\":4,\"proto\":"
@@ -583,18 +589,12 @@ fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOpt
         }
         l.byte(b']');
     }
-    let src = ip_text(r.src_ip, opts.ipv6_compress);
-    l.bytes(b",\"src_ip\":\"");
-    l.prefix(&src.buf, src.len);
-    l.byte(b'"');
+    ip_field(l, b",\"src_ip\":\"", r.src_ip, opts);
     if let Some((sp, _)) = r.ports {
         l.bytes(b",\"src_port\":");
         l.u64(u64::from(sp));
     }
-    let dest = ip_text(r.dest_ip, opts.ipv6_compress);
-    l.bytes(b",\"dest_ip\":\"");
-    l.prefix(&dest.buf, dest.len);
-    l.byte(b'"');
+    ip_field(l, b",\"dest_ip\":\"", r.dest_ip, opts);
     if let Some((_, dp)) = r.ports {
         l.bytes(b",\"dest_port\":");
         l.u64(u64::from(dp));
