@@ -204,6 +204,22 @@ enum Field {
 /// Text fields of a transaction.
 const FIELDS: usize = 9;
 
+impl Field {
+    /// Every field, in layout order.
+    #[cfg(test)]
+    const ALL: [Field; FIELDS] = [
+        Field::Url,
+        Field::Method,
+        Field::Protocol,
+        Field::UserAgent,
+        Field::Xff,
+        Field::Refer,
+        Field::Hostname,
+        Field::ContentType,
+        Field::Redirect,
+    ];
+}
+
 /// A transaction in flight, with what its response parsing needs to know. Its text
 /// fields share one buffer (one allocation, not one per field: about 170 bytes less
 /// per transaction in flight than the [`HttpEvent`] it becomes when emitted).

@@ -437,18 +437,7 @@ fn idle_keepalive_connection_holds_no_heap() {
 /// combination.
 #[test]
 fn packed_fields_unpack_to_the_event() {
-    use Field::*;
-    let all = [
-        Url,
-        Method,
-        Protocol,
-        UserAgent,
-        Xff,
-        Refer,
-        Hostname,
-        ContentType,
-        Redirect,
-    ];
+    let all = Field::ALL;
     for mask in 0u32..(1 << FIELDS) {
         let mut tx = Tx::default();
         for (i, f) in all.iter().enumerate() {
