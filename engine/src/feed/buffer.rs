@@ -12,7 +12,9 @@
 //! are parsed.
 //!
 //! A mapped file is parsed where the kernel's page cache holds it: no copy and no read
-//! call; the pages of what was read are unmapped again every 8 MiB, so the process's
+//! call. Each release asks the CPU for the cache lines of the next 32 KiB (and, on
+//! Linux, fills the page tables 2 MiB at a time), so the parser does not wait for
+//! memory at every record header; the pages of what was read are unmapped again every 8 MiB, so the process's
 //! resident set does not grow with the file. Its length is the file's length when it was opened (bytes appended later are
 //! not seen), and it must not be truncated while it is read: touching a mapped page
 //! past the new end of the file raises `SIGBUS`, which ends the process. Read files
@@ -30,6 +32,18 @@ const DROP_EVERY: usize = 8 << 20;
 /// Alignment of the ranges dropped (a multiple of every page size in use).
 #[cfg(all(feature = "mmap", unix))]
 const DROP_ALIGN: usize = 64 << 10;
+/// Mapped: bytes past the released ones whose cache lines are asked for ahead of the
+/// parser (a record header's place depends on the record before it, so without this
+/// every record would wait for memory in turn).
+#[cfg(feature = "mmap")]
+const PREFETCH_AHEAD: usize = 32 << 10;
+/// Mapped: bytes whose page-table entries are filled in one call when the prefetch
+/// window reaches past those filled (a prefetch into an unmapped page is dropped).
+#[cfg(all(feature = "mmap", target_os = "linux"))]
+const POPULATE_CHUNK: usize = 2 << 20;
+/// Size of a cache line, the step of the prefetches.
+#[cfg(feature = "mmap")]
+const LINE: usize = 64;
 
 /// How a capture file is read. Both modes yield the same packets and errors.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,6 +82,12 @@ pub(super) struct ReadBuf {
     /// Mapped: bytes from the start whose pages were given back (see `drop_behind`).
     #[cfg_attr(not(all(feature = "mmap", unix)), allow(dead_code))]
     dropped: usize,
+    /// Mapped: bytes from the start whose cache lines were prefetched.
+    #[cfg_attr(not(feature = "mmap"), allow(dead_code))]
+    prefetched: usize,
+    /// Mapped: bytes from the start whose page-table entries were filled.
+    #[cfg_attr(not(all(feature = "mmap", target_os = "linux")), allow(dead_code))]
+    populated: usize,
 }
 
 impl ReadBuf {
@@ -84,6 +104,8 @@ impl ReadBuf {
             released: 0,
             eof: false,
             dropped: 0,
+            prefetched: 0,
+            populated: 0,
         }
     }
 
@@ -102,6 +124,8 @@ impl ReadBuf {
                         released: 0,
                         eof: true,
                         dropped: 0,
+                        prefetched: 0,
+                        populated: 0,
                     }
                 }
                 None => ReadBuf::new(file),
@@ -186,6 +210,48 @@ impl ReadBuf {
         if self.start - self.dropped >= DROP_EVERY && self.is_mapped() {
             self.drop_behind();
         }
+        #[cfg(feature = "mmap")]
+        self.prefetch_ahead();
+    }
+
+    /// Mapped: asks for the cache lines of the next [`PREFETCH_AHEAD`] bytes not asked
+    /// for yet, so that parsing the next records finds them in cache (and, on Linux,
+    /// fills the page-table entries of the next [`POPULATE_CHUNK`] bytes first, in one
+    /// call, when the window reaches past those filled).
+    #[cfg(feature = "mmap")]
+    #[inline]
+    fn prefetch_ahead(&mut self) {
+        if !self.is_mapped() {
+            return;
+        }
+        let to = (self.start + PREFETCH_AHEAD).min(self.end);
+        #[cfg(target_os = "linux")]
+        if to > self.populated {
+            self.populate(to);
+        }
+        let Source::Map(m) = &self.source else {
+            return;
+        };
+        let mut at = self.prefetched.max(self.start & !(LINE - 1));
+        while at < to {
+            crate::prefetch::prefetch(m.as_ptr().wrapping_add(at));
+            at += LINE;
+        }
+        self.prefetched = at;
+    }
+
+    /// Mapped: fills the page-table entries from the last filled up to at least `to`
+    /// (advice: on failure the pages fault in when touched, as they would anyway).
+    #[cfg(all(feature = "mmap", target_os = "linux"))]
+    #[cold]
+    fn populate(&mut self, to: usize) {
+        let Source::Map(m) = &self.source else {
+            return;
+        };
+        let from = self.populated.max(self.start) & !(DROP_ALIGN - 1);
+        let end = (to.max(from + POPULATE_CHUNK)).min(self.end);
+        let _ = m.advise_range(memmap2::Advice::PopulateRead, from, end - from);
+        self.populated = end;
     }
 
     /// Mapped: unmaps the pages of released bytes from the process (they stay in the
