@@ -43,23 +43,30 @@ impl Sharder {
     /// The symmetric hash of the frame's outermost IP source and destination.
     #[inline]
     pub fn hash(&self, link: LinkType, data: &[u8]) -> u64 {
-        if let Some(h) = self.fast(link, data) {
-            return h;
+        match self.fast(link, data) {
+            Some(h) => h,
+            None => self.decoded(link, data),
         }
+    }
+
+    /// The hash through the decoder, for the frames [`fast`](Self::fast) does not read.
+    #[cold]
+    fn decoded(&self, link: LinkType, data: &[u8]) -> u64 {
+        let addr = |a: &[u8; 16]| u128::from_be_bytes(*a);
         match decode(link, data) {
             Ok(Decoded::Ip(p)) => match p.transport {
                 Transport::Udp { src_port, dst_port } => {
-                    self.udp_hash(&p.src, &p.dst, src_port, dst_port)
+                    self.udp_hash(addr(&p.src), addr(&p.dst), src_port, dst_port)
                 }
-                _ => pair_hash(&p.src, &p.dst),
+                _ => pair_hash(addr(&p.src), addr(&p.dst)),
             },
-            Ok(Decoded::Fragment(f)) => pair_hash(&f.src, &f.dst),
+            Ok(Decoded::Fragment(f)) => pair_hash(addr(&f.src), addr(&f.dst)),
             _ => 0,
         }
     }
 
     #[inline]
-    fn udp_hash(&self, src: &[u8; 16], dst: &[u8; 16], sp: u16, dp: u16) -> u64 {
+    fn udp_hash(&self, src: u128, dst: u128, sp: u16, dp: u16) -> u64 {
         match (self.teredo.contains(sp), self.teredo.contains(dp)) {
             (true, false) => pair_hash(src, src),
             (false, true) => pair_hash(dst, dst),
@@ -91,26 +98,30 @@ impl Sharder {
             LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => data,
             _ => return None,
         };
-        let mut src = [0u8; 16];
-        let mut dst = [0u8; 16];
-        let (proto, l4) = match ip.first()? >> 4 {
+        // Addresses as the decoder's 16-byte form read big-endian (IPv4 in the top 32
+        // bits), so both paths hash alike.
+        let (src, dst, proto, l4) = match ip.first()? >> 4 {
             4 => {
-                let h = ip.get(..20)?;
-                src[..4].copy_from_slice(&h[12..16]);
-                dst[..4].copy_from_slice(&h[16..20]);
+                let h: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
+                let v4 = |at: usize| {
+                    u128::from(u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]])) << 96
+                };
                 let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0;
                 let l4 = if fragment {
                     None
                 } else {
                     ip.get(usize::from(h[0] & 0x0f) * 4..)
                 };
-                (h[9], l4)
+                (v4(12), v4(16), h[9], l4)
             }
             6 => {
-                let h = ip.get(..40)?;
-                src.copy_from_slice(&h[8..24]);
-                dst.copy_from_slice(&h[24..40]);
-                (h[6], ip.get(40..))
+                let h: &[u8; 40] = ip.get(..40)?.try_into().ok()?;
+                let v6 = |at: usize| {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(&h[at..at + 16]);
+                    u128::from_be_bytes(a)
+                };
+                (v6(8), v6(24), h[6], ip.get(40..))
             }
             _ => return None,
         };
@@ -120,10 +131,10 @@ impl Sharder {
                     u16::from_be_bytes([u[0], u[1]]),
                     u16::from_be_bytes([u[2], u[3]]),
                 );
-                return Some(self.udp_hash(&src, &dst, sp, dp));
+                return Some(self.udp_hash(src, dst, sp, dp));
             }
         }
-        Some(pair_hash(&src, &dst))
+        Some(pair_hash(src, dst))
     }
 }
 
@@ -146,10 +157,10 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([b[0], b[1]]))
 }
 
-/// Order-independent mix of two addresses (IPv4 in the first 4 bytes).
+/// Order-independent mix of two addresses, each the 16-byte form read big-endian
+/// (IPv4 in the top 32 bits).
 #[inline]
-fn pair_hash(a: &[u8; 16], b: &[u8; 16]) -> u64 {
-    let (a, b) = (u128::from_be_bytes(*a), u128::from_be_bytes(*b));
+fn pair_hash(a: u128, b: u128) -> u64 {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     let fold = |x: u128| (x as u64) ^ ((x >> 64) as u64).rotate_left(29);
     let mut h = fold(lo).wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -219,6 +230,73 @@ mod tests {
             shard_hash(LinkType::LinuxSll, &sll),
             shard_hash(LinkType::Ethernet, &eth)
         );
+    }
+
+    proptest::proptest! {
+        /// The in-place reading and the decoder agree on every frame the in-place
+        /// reading takes (IPv4 with options or fragmented, IPv6, VLAN tags, UDP to
+        /// and from the Teredo port or not).
+        #[test]
+        fn the_fast_path_hashes_as_the_decoder_does(
+            v6 in proptest::bool::ANY,
+            src in proptest::array::uniform16(proptest::num::u8::ANY),
+            dst in proptest::array::uniform16(proptest::num::u8::ANY),
+            vlans in proptest::collection::vec(1u16..4095, 0..=2),
+            udp in proptest::bool::ANY,
+            sp in proptest::sample::select(vec![53u16, 3544, 40000]),
+            dp in proptest::sample::select(vec![80u16, 3544, 50000]),
+            options in 0usize..=2,
+            frag in proptest::bool::ANY,
+        ) {
+            let mut f = vec![0u8; 12];
+            for v in &vlans {
+                f.extend_from_slice(&ETH_VLAN.to_be_bytes());
+                f.extend_from_slice(&v.to_be_bytes());
+            }
+            let proto = if udp { 17 } else { 6 };
+            let mut l4 = vec![0u8; if udp { 8 } else { 20 }];
+            l4[0..2].copy_from_slice(&sp.to_be_bytes());
+            l4[2..4].copy_from_slice(&dp.to_be_bytes());
+            if udp {
+                l4[4..6].copy_from_slice(&8u16.to_be_bytes());
+            } else {
+                l4[12] = 0x50;
+            }
+            if v6 {
+                f.extend_from_slice(&ETH_IPV6.to_be_bytes());
+                let mut ip = vec![0u8; 40];
+                ip[0] = 0x60;
+                ip[4..6].copy_from_slice(&(l4.len() as u16).to_be_bytes());
+                ip[6] = proto;
+                ip[7] = 64;
+                ip[8..24].copy_from_slice(&src);
+                ip[24..40].copy_from_slice(&dst);
+                f.extend_from_slice(&ip);
+            } else {
+                f.extend_from_slice(&ETH_IPV4.to_be_bytes());
+                let hl = 20 + 4 * options;
+                let mut ip = vec![0u8; hl];
+                ip[0] = 0x40 | (hl / 4) as u8;
+                ip[2..4].copy_from_slice(&((hl + l4.len()) as u16).to_be_bytes());
+                if frag {
+                    ip[6] = 0x20; // more fragments, offset 0
+                }
+                ip[8] = 64;
+                ip[9] = proto;
+                ip[12..16].copy_from_slice(&src[..4]);
+                ip[16..20].copy_from_slice(&dst[..4]);
+                for o in ip[20..].iter_mut() {
+                    *o = 1; // no-operation options
+                }
+                f.extend_from_slice(&ip);
+            }
+            f.extend_from_slice(&l4);
+            for s in [Sharder::new(PortSet::one(3544)), Sharder::default()] {
+                let fast = s.fast(LinkType::Ethernet, &f);
+                proptest::prop_assert!(fast.is_some());
+                proptest::prop_assert_eq!(fast.unwrap(), s.decoded(LinkType::Ethernet, &f));
+            }
+        }
     }
 
     #[test]
