@@ -228,3 +228,92 @@ fn a_mapped_file_is_read_as_long_as_it_was_when_opened() {
         assert_eq!(n, if f.is_mapped() { 3 } else { 4 }, "{mode:?}");
     }
 }
+
+/// A classic pcap file written by hand: `be` big-endian, `magic` (as read in the
+/// file's own byte order), version `minor`, `modified` 24-byte record headers; each
+/// record (seconds, fraction, stored caplen, stored len, bytes).
+fn classic(be: bool, magic: u32, minor: u16, records: &[(u32, u32, u32, u32, Vec<u8>)]) -> Vec<u8> {
+    let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+    let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+    let mut b = Vec::new();
+    b.extend_from_slice(&w32(magic));
+    b.extend_from_slice(&w16(2));
+    b.extend_from_slice(&w16(minor));
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&w32(65535));
+    b.extend_from_slice(&w32(1));
+    let modified = magic == 0xa1b2_cd34;
+    for (secs, frac, caplen, len, data) in records {
+        for v in [*secs, *frac, *caplen, *len] {
+            b.extend_from_slice(&w32(v));
+        }
+        if modified {
+            b.extend_from_slice(&[0; 8]); // ifindex, protocol, pkt_type, padding
+        }
+        b.extend_from_slice(data);
+    }
+    b
+}
+
+/// Every packet of a file, one at a time (`next_packet`), with the error if any.
+fn packets_one_by_one(path: &Path, mode: ReadMode) -> (Vec<Read>, Option<String>) {
+    let mut f = PcapFile::open_with(path, mode).unwrap();
+    let mut out = Vec::new();
+    loop {
+        match f.next_packet() {
+            Ok(Some(p)) => out.push((p.ts.as_nanos(), p.link.dlt(), p.data.to_vec())),
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e.to_string())),
+        }
+    }
+}
+
+#[test]
+fn batches_read_every_classic_variant_as_single_records_do() {
+    // Byte order, micro/nanoseconds, Kuznetzov's modified headers and swapped
+    // lengths (versions before 2.3, and 2.3 when the captured length is the larger):
+    // many records per batch, and a record over the 256 KiB limit after them.
+    for be in [false, true] {
+        for (magic, minor) in [
+            (0xa1b2_c3d4, 4),
+            (0xa1b2_3c4d, 4),
+            (0xa1b2_cd34, 4),
+            (0xa1b2_c3d4, 2),
+            (0xa1b2_c3d4, 3),
+        ] {
+            let mut records = Vec::new();
+            for i in 0..70u32 {
+                let data = vec![i as u8; (i as usize * 7) % 90];
+                let n = data.len() as u32;
+                // Stored (captured, original): before 2.3 the two are swapped; in
+                // 2.3 the larger is taken as the original, whichever field holds it.
+                let (caplen, len) = match minor {
+                    2 => (n + 1000, n),
+                    3 if i % 2 == 0 => (n + 1000, n),
+                    _ => (n, n + 1000),
+                };
+                records.push((1_000 + i, i * 1000 + 7, caplen, len, data));
+            }
+            let last = (5_000, 0, 300_000, 300_000, vec![0u8; 10]);
+            records.push(last);
+            let name = format!("variant-{be}-{magic:x}-{minor}.pcap");
+            let p = tmp(&name, &classic(be, magic, minor, &records));
+            for mode in MODES {
+                let (batched, err) = packets(&p, mode);
+                let (single, single_err) = packets_one_by_one(&p, mode);
+                assert_eq!(batched.len(), 70, "{name} {mode:?}");
+                assert_eq!(batched, single, "{name} {mode:?}");
+                assert_eq!(err, single_err, "{name} {mode:?}");
+                assert!(err.is_some_and(|e| e.contains("corrupt")), "{name}");
+                let nanos = magic == 0xa1b2_3c4d;
+                for (i, (ts, _, data)) in batched.iter().enumerate() {
+                    let frac = u64::from(i as u32 * 1000 + 7);
+                    let want =
+                        (1_000 + i as u64) * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
+                    assert_eq!(*ts, want, "{name} record {i}");
+                    assert_eq!(data.len(), (i * 7) % 90, "{name} record {i}");
+                }
+            }
+        }
+    }
+}

@@ -42,7 +42,7 @@ pub(super) enum Next {
 }
 
 /// One record: where its packet bytes lie in [`LegacyReader::bytes`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Record {
     pub(super) ts: Timestamp,
     pub(super) start: usize,
@@ -148,6 +148,82 @@ impl LegacyReader {
         self.buf.window()
     }
 
+    /// A record header's time and captured length (byte order, timestamp unit and
+    /// length swapping applied; the length not checked yet).
+    #[inline(always)]
+    fn header(&self, h: &[u8; 16]) -> (Timestamp, u32) {
+        let w = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let (mut secs, mut frac, mut caplen, mut len) = (w(0), w(4), w(8), w(12));
+        if self.big_endian {
+            secs = secs.swap_bytes();
+            frac = frac.swap_bytes();
+            caplen = caplen.swap_bytes();
+            len = len.swap_bytes();
+        }
+        let swap = match self.lengths {
+            Lengths::NotSwapped => false,
+            Lengths::Swapped => true,
+            Lengths::MaybeSwapped => caplen > len,
+        };
+        if swap {
+            caplen = len;
+        }
+        let nanos = if self.nanos {
+            u64::from(frac)
+        } else {
+            u64::from(frac) * 1_000
+        };
+        let ts = Timestamp::from_nanos(
+            u64::from(secs)
+                .saturating_mul(NANOS_PER_SEC)
+                .saturating_add(nanos),
+        );
+        (ts, caplen)
+    }
+
+    /// Fills `out` with the next records: the first as [`next`](Self::next) with
+    /// `fresh` finds it (an error is returned; `Ok(0)` is the clean end of the file),
+    /// the others from the bytes already buffered, stopping before the first record
+    /// that is not whole there or is invalid (the next call, fresh, reports it).
+    /// Returns how many records it filled.
+    #[inline]
+    pub(super) fn next_batch(&mut self, out: &mut [Record]) -> Result<usize, LegacyError> {
+        let Some(first) = out.first_mut() else {
+            return Ok(0);
+        };
+        match self.next(true)? {
+            Next::Record(r) => *first = r,
+            Next::End | Next::Wait => return Ok(0),
+        }
+        let hl = self.record_header;
+        let base = self.buf.cursor();
+        let avail = &self.buf.window()[base..base + self.buf.available()];
+        let (mut off, mut n) = (0, 1);
+        while n < out.len() {
+            let Some(h) = avail.get(off..off + 16) else {
+                break;
+            };
+            let Ok(h) = <&[u8; 16]>::try_from(h) else {
+                break;
+            };
+            let (ts, caplen) = self.header(h);
+            let total = hl + caplen as usize;
+            if caplen > MAX_SNAPLEN || avail.len() - off < total {
+                break;
+            }
+            out[n] = Record {
+                ts,
+                start: base + off + hl,
+                len: caplen.min(self.snapshot) as usize,
+                cut: caplen > self.snapshot,
+            };
+            off += total;
+            n += 1;
+        }
+        self.buf.take(off);
+        Ok(n)
+    }
+
     /// The next record. With `fresh`, the records handed out before are released
     /// first and more of the file may be read; without it (the rest of a batch) only
     /// bytes already buffered are used, and [`Next::Wait`] says none are left.
@@ -172,22 +248,7 @@ impl LegacyReader {
         let Ok(h) = <[u8; 16]>::try_from(self.buf.peek(16)) else {
             return Err(LegacyError::Truncated);
         };
-        let w = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-        let (mut secs, mut frac, mut caplen, mut len) = (w(0), w(4), w(8), w(12));
-        if self.big_endian {
-            secs = secs.swap_bytes();
-            frac = frac.swap_bytes();
-            caplen = caplen.swap_bytes();
-            len = len.swap_bytes();
-        }
-        let swap = match self.lengths {
-            Lengths::NotSwapped => false,
-            Lengths::Swapped => true,
-            Lengths::MaybeSwapped => caplen > len,
-        };
-        if swap {
-            std::mem::swap(&mut caplen, &mut len);
-        }
+        let (ts, caplen) = self.header(&h);
         if caplen > MAX_SNAPLEN {
             return Err(LegacyError::TooLong(caplen));
         }
@@ -200,16 +261,6 @@ impl LegacyReader {
                 return Err(LegacyError::Truncated);
             }
         }
-        let nanos = if self.nanos {
-            u64::from(frac)
-        } else {
-            u64::from(frac) * 1_000
-        };
-        let ts = Timestamp::from_nanos(
-            u64::from(secs)
-                .saturating_mul(NANOS_PER_SEC)
-                .saturating_add(nanos),
-        );
         let start = self.buf.cursor() + hl;
         self.buf.take(total);
         Ok(Next::Record(Record {

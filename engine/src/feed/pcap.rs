@@ -15,7 +15,7 @@
 //! that could only be counted as decode errors.
 
 use super::buffer::{ReadBuf, ReadMode};
-use super::legacy::{is_legacy_magic, LegacyError, LegacyReader, Next, MAX_SNAPLEN};
+use super::legacy::{is_legacy_magic, LegacyError, LegacyReader, Next, Record, MAX_SNAPLEN};
 use super::pcapng::{NgError, NgNext, NgReader};
 use super::{FeedError, Packet};
 use crate::decode::LinkType;
@@ -286,6 +286,33 @@ impl PcapFile {
     pub fn read_batch(&mut self, f: &mut dyn FnMut(&[Packet<'_>])) -> Result<usize, FeedError> {
         if let Some(e) = self.pending.take() {
             return Err(e);
+        }
+        if let Inner::Legacy(r) = &mut self.inner {
+            // Classic pcap: the records of a batch parsed in one loop.
+            let mut recs = [Record::default(); BATCH];
+            let n = match r.next_batch(&mut recs) {
+                Ok(n) => n,
+                Err(e) => return Err(self.fail(legacy_fail(e))),
+            };
+            let (bytes, link) = (r.bytes(), r.link);
+            let mut pkts = [Packet {
+                ts: Timestamp::ZERO,
+                link,
+                data: &[],
+            }; BATCH];
+            let (mut cut, mut total) = (0, 0);
+            for (p, rec) in pkts.iter_mut().zip(&recs[..n]) {
+                // In the buffer by construction; an empty packet otherwise.
+                p.data = bytes.get(rec.start..rec.start + rec.len).unwrap_or(&[]);
+                p.ts = rec.ts;
+                cut += u64::from(rec.cut);
+                total += p.data.len() as u64;
+            }
+            f(&pkts[..n]);
+            self.stats.caplen_over_snaplen += cut;
+            self.stats.bytes += total;
+            self.stats.packets += n as u64;
+            return Ok(n);
         }
         let mut locs = [Located::default(); BATCH];
         let mut n = 0;
