@@ -18,6 +18,7 @@
 //! is opened by [`decode_tunnel`], one depth deeper, by the caller.
 
 pub mod checksum;
+mod fast;
 mod ip;
 mod juniper;
 mod link;
@@ -436,7 +437,13 @@ decode_errors! {
 }
 
 /// Decodes one frame. Never panics; borrows `data`.
+#[inline]
 pub fn decode(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    if let LinkType::Ethernet = link {
+        if let Some(p) = fast::ethernet(data) {
+            return Ok(Decoded::Ip(p));
+        }
+    }
     link::decode_link(link, data)
 }
 
