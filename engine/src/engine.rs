@@ -606,6 +606,13 @@ impl<S: Sink> Engine<S> {
         let mut fragments = 0u32;
         let first_frame = self.decode.packets + 1;
         for (i, (slot, pkt)) in ready.iter_mut().zip(pkts).enumerate() {
+            // The common frame is keyed straight from the decoder's registers.
+            if let Some(p) = self.decode.decode_common(pkt.link, pkt.data) {
+                let k = self.keyed(&p, pkt.data);
+                self.cache.prefetch_index(k.hash);
+                *slot = Some(k);
+                continue;
+            }
             let outcome = self.decode.decode(pkt.link, pkt.data);
             // Matched in place: moving the decoded packet out would copy it.
             match &outcome {

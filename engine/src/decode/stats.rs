@@ -128,6 +128,27 @@ impl DecodeStats {
         self.count_layer(outcome);
     }
 
+    /// Decodes and counts one frame of the common shape (see the `fast` module);
+    /// `None`, with nothing counted, for any other frame, which the caller then gives
+    /// to [`decode`](Self::decode). The packet comes back by value, so a caller that
+    /// reads a few fields need not have the whole outcome written out.
+    #[inline(always)]
+    pub fn decode_common<'a>(
+        &mut self,
+        link: LinkType,
+        data: &'a [u8],
+    ) -> Option<DecodedPacket<'a>> {
+        if let LinkType::Ethernet = link {
+            if let Some(p) = super::fast::ethernet(data) {
+                self.packets += 1;
+                self.by_link[LinkType::Ethernet.index()] += 1;
+                self.count_ip(&p);
+                return Some(p);
+            }
+        }
+        None
+    }
+
     /// Decodes one frame and counts its outcome: the same as [`decode`](super::decode)
     /// then [`count`](Self::count), but a frame of the common shape (see the `fast`
     /// module) is counted from what the fast path knows, without matching the

@@ -2,7 +2,8 @@
 //! on every variation of it the generator can make (VLAN tags, IP options, fragments,
 //! extension headers, other protocols, wrong lengths) and on those frames mutated
 //! byte by byte, cut short or padded, the outcome, every field and the decode
-//! counters are the same whichever path runs.
+//! counters are the same whichever path runs, and whichever entry
+//! ([`decode`], [`DecodeStats::decode`], [`DecodeStats::decode_common`]) is used.
 
 use super::*;
 use crate::decode::{fast, link};
@@ -157,7 +158,19 @@ fn same(f: &[u8]) -> Result<(), TestCaseError> {
     let mut expected = DecodeStats::default();
     prop_assert_eq!(&counted.decode(LinkType::Ethernet, f), &general);
     expected.count(LinkType::Ethernet, &general);
-    prop_assert_eq!(counted, expected);
+    prop_assert_eq!(&counted, &expected);
+    // The by-value entry: the packet and its counts when common, nothing otherwise.
+    let mut common = DecodeStats::default();
+    match common.decode_common(LinkType::Ethernet, f) {
+        Some(p) => {
+            prop_assert_eq!(&Ok(Decoded::Ip(p)), &general);
+            prop_assert_eq!(&common, &expected);
+        }
+        None => {
+            prop_assert_eq!(&common, &DecodeStats::default());
+            prop_assert!(fast::ethernet(f).is_none());
+        }
+    }
     Ok(())
 }
 
