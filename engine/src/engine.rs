@@ -536,8 +536,7 @@ impl<S: Sink> Engine<S> {
             self.clock = pkt.ts;
         }
         self.expire_fragments(pkt.ts);
-        let outcome = decode(pkt.link, pkt.data);
-        self.decode.count(pkt.link, &outcome);
+        let outcome = self.decode.decode(pkt.link, pkt.data);
         if !self.tracking {
             return;
         }
@@ -598,8 +597,7 @@ impl<S: Sink> Engine<S> {
                 if pkt.ts > self.clock {
                     self.clock = pkt.ts;
                 }
-                let outcome = decode(pkt.link, pkt.data);
-                self.decode.count(pkt.link, &outcome);
+                let _ = self.decode.decode(pkt.link, pkt.data);
             }
             return;
         }
@@ -608,8 +606,14 @@ impl<S: Sink> Engine<S> {
         let mut fragments = 0u32;
         let first_frame = self.decode.packets + 1;
         for (i, (slot, pkt)) in ready.iter_mut().zip(pkts).enumerate() {
-            let outcome = decode(pkt.link, pkt.data);
-            self.decode.count(pkt.link, &outcome);
+            // The common frame is keyed straight from the decoder's registers.
+            if let Some(p) = self.decode.decode_common(pkt.link, pkt.data) {
+                let k = self.keyed(&p, pkt.data);
+                self.cache.prefetch_index(k.hash);
+                *slot = Some(k);
+                continue;
+            }
+            let outcome = self.decode.decode(pkt.link, pkt.data);
             // Matched in place: moving the decoded packet out would copy it.
             match &outcome {
                 Ok(Decoded::Ip(p)) => {

@@ -7,7 +7,9 @@
 //! transport and error counters count every layer, so `packets + tunneled +
 //! reassembled = ip + fragments + not_ip + errors`.
 
-use super::{anomaly, DecodeError, Decoded, IpVersion, LinkType, NonIp, Transport, TunnelKind};
+use super::{
+    anomaly, DecodeError, Decoded, DecodedPacket, IpVersion, LinkType, NonIp, Transport, TunnelKind,
+};
 
 /// Counters kept by the decode stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,35 +128,82 @@ impl DecodeStats {
         self.count_layer(outcome);
     }
 
+    /// Decodes and counts one frame of the common shape (see the `fast` module);
+    /// `None`, with nothing counted, for any other frame, which the caller then gives
+    /// to [`decode`](Self::decode). The packet comes back by value, so a caller that
+    /// reads a few fields need not have the whole outcome written out.
+    #[inline(always)]
+    pub fn decode_common<'a>(
+        &mut self,
+        link: LinkType,
+        data: &'a [u8],
+    ) -> Option<DecodedPacket<'a>> {
+        if let LinkType::Ethernet = link {
+            if let Some(p) = super::fast::ethernet(data) {
+                self.packets += 1;
+                self.by_link[LinkType::Ethernet.index()] += 1;
+                self.count_ip(&p);
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// Decodes one frame and counts its outcome: the same as [`decode`](super::decode)
+    /// then [`count`](Self::count), but a frame of the common shape (see the `fast`
+    /// module) is counted from what the fast path knows, without matching the
+    /// outcome again.
+    #[inline(always)]
+    pub fn decode<'a>(
+        &mut self,
+        link: LinkType,
+        data: &'a [u8],
+    ) -> Result<Decoded<'a>, DecodeError> {
+        if let LinkType::Ethernet = link {
+            if let Some(p) = super::fast::ethernet(data) {
+                self.packets += 1;
+                self.by_link[LinkType::Ethernet.index()] += 1;
+                self.count_ip(&p);
+                return Ok(Decoded::Ip(p));
+            }
+        }
+        let outcome = super::link::decode_link(link, data);
+        self.count(link, &outcome);
+        outcome
+    }
+
+    /// Counts an IP packet decoded for tracking.
+    #[inline(always)]
+    fn count_ip(&mut self, p: &DecodedPacket<'_>) {
+        match p.version {
+            IpVersion::V4 => self.ipv4 += 1,
+            IpVersion::V6 => self.ipv6 += 1,
+        }
+        match p.transport {
+            Transport::Tcp(_) => self.tcp += 1,
+            Transport::Udp { .. } => self.udp += 1,
+            Transport::Sctp { .. } => self.sctp += 1,
+            Transport::Icmp { .. } if p.version == IpVersion::V4 => self.icmp += 1,
+            Transport::Icmp { .. } => self.icmpv6 += 1,
+            Transport::Other => self.other_ip += 1,
+        }
+        if !p.vlans.is_empty() {
+            self.vlan_tagged += 1;
+        }
+        if p.mpls_labels > 0 {
+            self.mpls += 1;
+        }
+        if p.anomalies != 0 {
+            self.ipv4_zero_length += u64::from(p.anomalies & anomaly::IPV4_ZERO_LENGTH != 0);
+            self.udp_length_mismatch += u64::from(p.anomalies & anomaly::UDP_LENGTH != 0);
+            self.tcp_bad_offset += u64::from(p.anomalies & anomaly::TCP_OFFSET != 0);
+        }
+    }
+
     #[inline]
     fn count_layer(&mut self, outcome: &Result<Decoded<'_>, DecodeError>) {
         match outcome {
-            Ok(Decoded::Ip(p)) => {
-                match p.version {
-                    IpVersion::V4 => self.ipv4 += 1,
-                    IpVersion::V6 => self.ipv6 += 1,
-                }
-                match p.transport {
-                    Transport::Tcp(_) => self.tcp += 1,
-                    Transport::Udp { .. } => self.udp += 1,
-                    Transport::Sctp { .. } => self.sctp += 1,
-                    Transport::Icmp { .. } if p.version == IpVersion::V4 => self.icmp += 1,
-                    Transport::Icmp { .. } => self.icmpv6 += 1,
-                    Transport::Other => self.other_ip += 1,
-                }
-                if !p.vlans.is_empty() {
-                    self.vlan_tagged += 1;
-                }
-                if p.mpls_labels > 0 {
-                    self.mpls += 1;
-                }
-                if p.anomalies != 0 {
-                    self.ipv4_zero_length +=
-                        u64::from(p.anomalies & anomaly::IPV4_ZERO_LENGTH != 0);
-                    self.udp_length_mismatch += u64::from(p.anomalies & anomaly::UDP_LENGTH != 0);
-                    self.tcp_bad_offset += u64::from(p.anomalies & anomaly::TCP_OFFSET != 0);
-                }
-            }
+            Ok(Decoded::Ip(p)) => self.count_ip(p),
             Ok(Decoded::Fragment(f)) => {
                 match f.version {
                     IpVersion::V4 => self.ipv4_fragments += 1,

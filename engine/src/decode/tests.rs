@@ -4,6 +4,7 @@
 use super::*;
 use proptest::prelude::*;
 
+mod fast;
 mod links;
 
 fn ipv4_udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
