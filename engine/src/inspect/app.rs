@@ -42,7 +42,7 @@ use super::{
 use crate::flow::{Direction, Verdict};
 use crate::stream::{Reassembler, ReassemblyConfig};
 use crate::time::Timestamp;
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -197,17 +197,17 @@ pub type Emit<'a> = dyn FnMut(&EventRecord<'_>) + 'a;
 thread_local! {
     /// What an inspector asks in one call, reused from call to call on this thread:
     /// no allocation per chunk once grown, and none of it kept in each flow.
-    static ACTIONS: Cell<Option<Actions>> = const { Cell::new(None) };
+    static ACTIONS: RefCell<Actions> = RefCell::new(Actions::default());
 }
 
-/// This thread's [`Actions`] (empty), for one inspector call.
-fn take_actions() -> Actions {
-    ACTIONS.with(Cell::take).unwrap_or_default()
-}
-
-/// Gives back the [`Actions`] taken by [`take_actions`], cleared by the caller.
-fn put_actions(actions: Actions) {
-    ACTIONS.with(|c| c.set(Some(actions)));
+/// Runs `f` with this thread's [`Actions`] (empty; `f` leaves them empty), borrowed
+/// in place (not moved in and out). A call nested in another (an upgrade ending a
+/// FlowData, or a sink that drives inspection again) gets fresh ones.
+fn with_actions<R>(f: impl FnOnce(&mut Actions) -> R) -> R {
+    ACTIONS.with(|c| match c.try_borrow_mut() {
+        Ok(mut actions) => f(&mut actions),
+        Err(_) => f(&mut Actions::default()),
+    })
 }
 
 /// The inspectors' side of a flow (everything but the reassemblers). Memory: 152
@@ -583,20 +583,19 @@ impl Inspection {
         emit: &mut Emit<'_>,
     ) -> (Option<Detection>, bool) {
         let info = self.info.unpack();
-        let Some(slot) = self.data.get_mut(id) else {
-            return (None, false);
-        };
-        let mut actions = take_actions();
-        {
-            let mut cx = Cx::new(now, &info, &mut actions);
-            slot.data.data(&mut cx, dir, chunk);
-        }
-        if actions.done {
-            slot.done = true;
-        }
-        let out = self.apply(id, &mut actions, now, stats, fx, emit);
-        put_actions(actions);
-        out
+        with_actions(|actions| {
+            let Some(slot) = self.data.get_mut(id) else {
+                return (None, false);
+            };
+            {
+                let mut cx = Cx::new(now, &info, actions);
+                slot.data.data(&mut cx, dir, chunk);
+            }
+            if actions.done {
+                slot.done = true;
+            }
+            self.apply(id, actions, now, stats, fx, emit)
+        })
     }
 
     /// Applies (and clears) what an inspector asked.
@@ -751,20 +750,20 @@ impl Inspection {
         emit: &mut Emit<'_>,
     ) {
         let info = self.info.unpack();
-        let mut actions = take_actions();
-        {
-            let mut cx = Cx::new(now, &info, &mut actions);
-            slot.data.end(&mut cx);
-        }
-        self.emit_events(&mut actions, now, stats, emit);
-        actions.detection = None;
-        actions.upgrade = None;
-        actions.handover = None;
-        actions.verdict = None;
-        actions.swap = false;
-        actions.done = false;
-        actions.expectations.clear();
-        put_actions(actions);
+        with_actions(|actions| {
+            {
+                let mut cx = Cx::new(now, &info, actions);
+                slot.data.end(&mut cx);
+            }
+            self.emit_events(actions, now, stats, emit);
+            actions.detection = None;
+            actions.upgrade = None;
+            actions.handover = None;
+            actions.verdict = None;
+            actions.swap = false;
+            actions.done = false;
+            actions.expectations.clear();
+        })
     }
 
     /// The flow ends at `now`: an undecided wizard makes the service `failed`, then
