@@ -659,10 +659,9 @@ impl<'a> Reader<'a> {
             }
         }
         self.pos = resume.unwrap_or(pos);
-        Ok(DnsName {
-            value: eve_string(&out),
-            truncated,
-        })
+        // Valid UTF-8 (the common case) becomes the text as it is, without a copy.
+        let value = String::from_utf8(out).unwrap_or_else(|e| eve_string(e.as_bytes()));
+        Ok(DnsName { value, truncated })
     }
 
     fn record(&mut self) -> Result<DnsRecord, DnsError> {

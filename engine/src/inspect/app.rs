@@ -381,20 +381,43 @@ impl Inspection {
     }
 
     fn start_service(&mut self, service: &'static str, stats: &mut InspectStats) {
+        self.start_service_in(service, None, stats);
+    }
+
+    /// Starts the inspector bound to `service`; its FlowData replaces that of inspector
+    /// `replacing` (the wizard that named it), which goes in any case.
+    fn start_service_in(
+        &mut self,
+        service: &'static str,
+        replacing: Option<u32>,
+        stats: &mut InspectStats,
+    ) {
         let Some(reg) = self.set.service(service).cloned() else {
+            if let Some(old) = replacing {
+                self.data.remove(old);
+            }
             stats.unbound += 1;
             return;
         };
-        if let Some(data) = reg.inspector.start(&self.info.unpack()) {
-            self.service = NonZeroU32::new(reg.id);
-            self.data.insert(
-                reg.id,
-                Slot {
-                    inspector: reg.inspector,
-                    data,
-                    done: false,
-                },
-            );
+        let Some(data) = reg.inspector.start(&self.info.unpack()) else {
+            if let Some(old) = replacing {
+                self.data.remove(old);
+            }
+            return;
+        };
+        self.service = NonZeroU32::new(reg.id);
+        let slot = Slot {
+            inspector: reg.inspector,
+            data,
+            done: false,
+        };
+        match replacing {
+            Some(old) => {
+                self.data.replace(old, reg.id, slot);
+            }
+            None => {
+                self.data.insert(reg.id, slot);
+            }
         }
     }
 
@@ -447,8 +470,11 @@ impl Inspection {
                     self.fail_detection(stats)
                 }
                 Some(Detection::Service(name)) => {
-                    self.drop_wizard();
-                    self.name_service(name, stats);
+                    // The service's FlowData takes the wizard's place in the map.
+                    let wid = self.wizard.take().map(NonZeroU32::get);
+                    self.proto.app_proto = Some(name);
+                    stats.detected += 1;
+                    self.start_service_in(name, wid, stats);
                     let other = dir.opposite();
                     if was_pending && !self.spoke[other.index()] {
                         self.second = Some(other);
