@@ -228,24 +228,36 @@ impl AppEvent for TxEvent {
 
     fn write_json(&self, out: &mut Vec<u8>) {
         // The fields of `HttpEvent::write_json`, in the same order, from the packed
-        // text.
+        // text: checked for escapes once as a whole (the usual case: nothing to
+        // escape), else field by field.
         let t = &self.tx;
+        let clean = json::clean(&t.text);
         let mut m = json::Object::open(out);
-        m.opt_utf8("hostname", t.get(Field::Hostname));
+        // A macro, not a closure: the keys stay literals (copied as constants).
+        macro_rules! text {
+            ($k:literal, $f:expr) => {
+                if clean {
+                    m.opt_clean_utf8($k, t.get($f));
+                } else {
+                    m.opt_utf8($k, t.get($f));
+                }
+            };
+        }
+        text!("hostname", Field::Hostname);
         if let Some(p) = t.http_port {
             m.u64("http_port", u64::from(p));
         }
-        m.opt_utf8("url", t.get(Field::Url));
-        m.opt_utf8("http_user_agent", t.get(Field::UserAgent));
-        m.opt_utf8("xff", t.get(Field::Xff));
-        m.opt_utf8("http_content_type", t.get(Field::ContentType));
-        m.opt_utf8("http_refer", t.get(Field::Refer));
-        m.opt_utf8("http_method", t.get(Field::Method));
-        m.opt_utf8("protocol", t.get(Field::Protocol));
+        text!("url", Field::Url);
+        text!("http_user_agent", Field::UserAgent);
+        text!("xff", Field::Xff);
+        text!("http_content_type", Field::ContentType);
+        text!("http_refer", Field::Refer);
+        text!("http_method", Field::Method);
+        text!("protocol", Field::Protocol);
         if let Some(st) = t.status {
             m.u64("status", u64::from(st));
         }
-        m.opt_utf8("redirect", t.get(Field::Redirect));
+        text!("redirect", Field::Redirect);
         m.u64("length", t.length);
         m.close();
     }
@@ -1101,7 +1113,7 @@ struct Known<'b> {
 }
 
 impl<'b> Known<'b> {
-    #[inline]
+    #[inline(always)]
     fn scan(headers: &[httparse::Header<'b>]) -> Self {
         let mut k = Known::default();
         for h in headers {
@@ -1208,12 +1220,18 @@ fn message_body(known: &Known<'_>) -> Option<Body> {
     }
     let cl = known.content_length?;
     let digits = crate::text::trim(cl);
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    let n = digits
-        .iter()
-        .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+    // Checked and summed in one pass (19 digits cannot overflow).
+    let mut n = 0u64;
+    for &d in digits {
+        let v = d.wrapping_sub(b'0');
+        if v > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(v);
+    }
     (n > 0).then_some(Body::Length(n))
 }
 

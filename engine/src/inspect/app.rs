@@ -620,14 +620,17 @@ impl Inspection {
             if actions.done {
                 slot.done = true;
             }
-            self.apply(id, actions, now, stats, fx, emit)
+            self.apply(id, &info, actions, now, stats, fx, emit)
         })
     }
 
-    /// Applies (and clears) what an inspector asked.
+    /// Applies (and clears) what an inspector asked; `info` is the flow as the call
+    /// saw it.
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &mut self,
         id: u32,
+        info: &FlowInfo,
         actions: &mut Actions,
         now: Timestamp,
         stats: &mut InspectStats,
@@ -642,7 +645,11 @@ impl Inspection {
         if let Some(v) = actions.verdict.take() {
             fx.verdict = Some(v);
         }
-        self.emit_events(actions, now, stats, emit);
+        if !actions.events.is_empty() {
+            // Events carry the flow as it is now (swapped, if the call asked).
+            let info = if swap { self.info.unpack() } else { *info };
+            self.emit_events(&info, actions, now, stats, emit);
+        }
         if !actions.expectations.is_empty() {
             self.keep_expectations(actions);
         }
@@ -700,8 +707,10 @@ impl Inspection {
         expects
     }
 
+    /// Emits the events asked for on the flow `info` (the flow as it is now).
     fn emit_events(
         &mut self,
+        info: &FlowInfo,
         actions: &mut Actions,
         now: Timestamp,
         stats: &mut InspectStats,
@@ -709,12 +718,16 @@ impl Inspection {
     ) {
         for ev in actions.events.drain(..) {
             stats.events += 1;
-            emit(&self.event_record(now, ev.as_ref()));
+            emit(&self.event_record(info, now, ev.as_ref()));
         }
     }
 
-    fn event_record<'e>(&self, now: Timestamp, event: &'e dyn AppEvent) -> EventRecord<'e> {
-        let info = self.info.unpack();
+    fn event_record<'e>(
+        &self,
+        info: &FlowInfo,
+        now: Timestamp,
+        event: &'e dyn AppEvent,
+    ) -> EventRecord<'e> {
         EventRecord {
             timestamp: now,
             flow_id: info.flow_id,
@@ -781,7 +794,7 @@ impl Inspection {
                 let mut cx = Cx::new(now, &info, actions);
                 slot.data.end(&mut cx);
             }
-            self.emit_events(actions, now, stats, emit);
+            self.emit_events(&info, actions, now, stats, emit);
             actions.detection = None;
             actions.upgrade = None;
             actions.handover = None;
@@ -798,11 +811,11 @@ impl Inspection {
         if self.wizard.is_some() {
             self.fail_detection(stats);
         }
-        let ids: Vec<u32> = self.data.iter().map(|(id, _)| id).collect();
-        for id in ids {
-            if let Some(mut slot) = self.data.remove(id) {
-                self.end_slot(&mut slot, now, stats, emit);
-            }
+        // Taken out whole (one heap block freed, no id list): `end_slot` does not
+        // look at the map.
+        let mut data = std::mem::take(&mut self.data);
+        for (_, mut slot) in data.drain() {
+            self.end_slot(&mut slot, now, stats, emit);
         }
     }
 

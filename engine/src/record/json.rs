@@ -30,10 +30,12 @@ pub fn write_utf8(out: &mut Vec<u8>, b: &[u8]) {
     }
 }
 
-/// True when no byte of `b` needs an escape: eight bytes at a time, the last (short)
-/// stretch as an overlapping word, or byte by byte when all of `b` is shorter.
+/// True when no byte of `b` needs an escape in a JSON string: eight bytes at a time,
+/// the last (short) stretch as an overlapping word, or byte by byte when all of `b` is
+/// shorter. Text checked whole once can then be written in pieces with
+/// [`Object::clean_utf8`].
 #[inline]
-fn clean(b: &[u8]) -> bool {
+pub fn clean(b: &[u8]) -> bool {
     let word = |c: &[u8]| {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
@@ -153,6 +155,34 @@ impl<'a> Object<'a> {
         if let Some(v) = v {
             self.str(k, v);
         }
+    }
+
+    /// A string field of UTF-8 text with nothing to escape (as [`clean`] found it, the
+    /// caller vouches for it; not checked again), left out when `v` is `None`.
+    #[inline(always)]
+    pub fn opt_clean_utf8(&mut self, k: &str, v: Option<&[u8]>) {
+        if let Some(v) = v {
+            self.clean(k, v);
+        }
+    }
+
+    /// A string field of text with nothing to escape (the caller vouches for it:
+    /// ASCII names, digits, hex; checked in debug builds only), copied as it is.
+    #[inline(always)]
+    pub fn clean(&mut self, k: &str, v: &[u8]) {
+        debug_assert!(clean(v), "{v:?} needs escapes");
+        let out = self.key(k);
+        out.reserve(v.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(v);
+        out.push(b'"');
+    }
+
+    /// A string field of UTF-8 text held as bytes (see [`write_utf8`]).
+    #[inline(always)]
+    pub fn utf8(&mut self, k: &str, v: &[u8]) {
+        let out = self.key(k);
+        write_utf8(out, v);
     }
 
     /// A string field of UTF-8 text held as bytes (see [`write_utf8`]), left out when
@@ -294,8 +324,15 @@ mod tests {
         o.opt_utf8("a", Some("x\"y é".as_bytes()));
         o.opt_utf8("skipped", None);
         o.opt_utf8("b", Some(b""));
+        o.utf8("c", b"z");
+        assert!(clean(b"plain text, long enough") && !clean(b"a\"b"));
+        o.opt_clean_utf8("d", Some(b"plain"));
+        o.opt_clean_utf8("e", None);
         o.close();
-        assert_eq!(out, r#"{"a":"x\"y é","b":""}"#.as_bytes());
+        assert_eq!(
+            out,
+            r#"{"a":"x\"y é","b":"","c":"z","d":"plain"}"#.as_bytes()
+        );
     }
 
     proptest! {
