@@ -45,8 +45,6 @@ pub const MAX_PENDING: usize = 64;
 pub const RESYNC_CAP: u64 = 256 * 1024;
 /// Most headers in one message.
 const MAX_HEADERS: usize = 128;
-/// Bytes of a transaction's text kept free at the request for its response's fields.
-const RESPONSE_ROOM: usize = 32;
 /// Longest chunk-size line or trailer line.
 const CHUNK_LINE_CAP: usize = 8 * 1024;
 
@@ -829,9 +827,9 @@ impl HttpFlow {
             ..Tx::default()
         };
         let opt = |v: Option<&[u8]>| v.map_or(0, <[u8]>::len);
-        // Room for it all (valid UTF-8 keeps its length), and for the response's
-        // usual fields (a content type): one allocation per transaction, not a
-        // second one for the response.
+        // Room for it all (valid UTF-8 keeps its length): one allocation. (Room for
+        // the response's fields too would save a reallocation per transaction, but
+        // cost 32 bytes per transaction in flight: 4.7 MiB at 150k flows.)
         tx.text.reserve_exact(
             path.len()
                 + method.len()
@@ -839,8 +837,7 @@ impl HttpFlow {
                 + opt(known.user_agent)
                 + opt(known.xff)
                 + opt(known.referer)
-                + opt(host)
-                + RESPONSE_ROOM,
+                + opt(host),
         );
         // The parser gives the target and the method as `&str`: valid UTF-8, which
         // the EVE rendering keeps as it is.
