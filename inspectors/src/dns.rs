@@ -232,36 +232,38 @@ impl AppEvent for DnsEvent {
 fn write_event(e: &DnsEvent, out: &mut Vec<u8>) {
     let f = e.flags;
     let mut m = json::Object::open(out);
+    // Names, digits and hex need no escape (`clean`); literal keys and texts are
+    // copied as constants.
     m.u64("version", 3);
-    m.str(
-        "type",
-        if e.is_response() {
-            "response"
-        } else {
-            "request"
-        },
-    );
+    if e.is_response() {
+        m.clean("type", b"response");
+    } else {
+        m.clean("type", b"request");
+    }
     m.u64("tx_id", e.tx_id);
     m.u64("id", u64::from(e.id));
     let mut flags = [0u8; 4];
-    m.str("flags", hex_u16(f, &mut flags));
-    for (bit, key) in [
-        (0x8000, "qr"),
-        (0x0400, "aa"),
-        (0x0200, "tc"),
-        (0x0100, "rd"),
-        (0x0080, "ra"),
-        (0x0040, "z"),
-    ] {
-        if f & bit != 0 {
-            m.bool(key, true);
-        }
+    m.clean("flags", hex_u16(f, &mut flags));
+    macro_rules! flag {
+        ($bit:literal, $key:literal) => {
+            if f & $bit != 0 {
+                m.bool($key, true);
+            }
+        };
     }
+    flag!(0x8000, "qr");
+    flag!(0x0400, "aa");
+    flag!(0x0200, "tc");
+    flag!(0x0100, "rd");
+    flag!(0x0080, "ra");
+    flag!(0x0040, "z");
     m.u64("opcode", u64::from((f >> 11) & 0xf));
     let mut num = itoa::Buffer::new();
-    m.str(
+    m.clean(
         "rcode",
-        rcode_name(f).unwrap_or_else(|| num.format(f & 0xf)),
+        rcode_name(f)
+            .unwrap_or_else(|| num.format(f & 0xf))
+            .as_bytes(),
     );
     if !e.queries.is_empty() {
         let mut a = m.array("queries");
@@ -269,9 +271,11 @@ fn write_event(e: &DnsEvent, out: &mut Vec<u8>) {
             let mut o = a.object();
             o.str("rrname", &q.rrname.value);
             let mut num = itoa::Buffer::new();
-            o.str(
+            o.clean(
                 "rrtype",
-                rrtype_name(q.rrtype).unwrap_or_else(|| num.format(q.rrtype)),
+                rrtype_name(q.rrtype)
+                    .unwrap_or_else(|| num.format(q.rrtype))
+                    .as_bytes(),
             );
             if q.rrname.truncated {
                 o.bool("rrname_truncated", true);
@@ -326,15 +330,17 @@ fn write_record(a: &mut json::Array<'_>, r: &DnsRecord, txt: Option<&[u8]>) {
         m.bool("rrname_truncated", true);
     }
     let mut num = itoa::Buffer::new();
-    m.str(
+    m.clean(
         "rrtype",
-        rrtype_name(r.rrtype).unwrap_or_else(|| num.format(r.rrtype)),
+        rrtype_name(r.rrtype)
+            .unwrap_or_else(|| num.format(r.rrtype))
+            .as_bytes(),
     );
     m.u64("ttl", u64::from(r.ttl));
     match &r.data {
         RData::Addr(a) => {
             let mut buf = [0u8; 39];
-            m.str("rdata", addr_text(a, &mut buf));
+            m.clean("rdata", addr_text(a, &mut buf));
         }
         RData::Name(n) => {
             m.str("rdata", &n.value);
@@ -431,19 +437,18 @@ fn hex(b: &[u8]) -> String {
     s
 }
 
-/// `v` in lowercase hex without leading zeros (`{:x}`), in `buf`.
-fn hex_u16(v: u16, buf: &mut [u8; 4]) -> &str {
+/// `v` in lowercase hex without leading zeros (`{:x}`), in `buf` (ASCII text).
+fn hex_u16(v: u16, buf: &mut [u8; 4]) -> &[u8] {
     let digits = (4 - v.leading_zeros() as usize / 4).max(1);
     for (i, b) in buf[..digits].iter_mut().enumerate() {
         *b = HEX[usize::from((v >> (4 * (digits - 1 - i))) & 0xf)];
     }
-    // Only ASCII hex digits were written.
-    std::str::from_utf8(&buf[..digits]).unwrap_or("0")
+    &buf[..digits]
 }
 
 /// An address as Suricata renders it (dotted quad, or eight fully written hex
-/// groups), in `buf` (no allocation).
-fn addr_text<'b>(a: &[u8], buf: &'b mut [u8; 39]) -> &'b str {
+/// groups), in `buf` (no allocation; ASCII text).
+fn addr_text<'b>(a: &[u8], buf: &'b mut [u8; 39]) -> &'b [u8] {
     let mut n = 0;
     let mut push = |b: u8| {
         buf[n] = b;
@@ -477,8 +482,7 @@ fn addr_text<'b>(a: &[u8], buf: &'b mut [u8; 39]) -> &'b str {
         }
         _ => {}
     }
-    // Only ASCII digits, hex digits, dots and colons were written.
-    std::str::from_utf8(&buf[..n]).unwrap_or("")
+    &buf[..n]
 }
 
 /// The record type's name, as Suricata writes it (unknown types as their number).
@@ -659,10 +663,9 @@ impl<'a> Reader<'a> {
             }
         }
         self.pos = resume.unwrap_or(pos);
-        Ok(DnsName {
-            value: eve_string(&out),
-            truncated,
-        })
+        // Valid UTF-8 (the common case) becomes the text as it is, without a copy.
+        let value = String::from_utf8(out).unwrap_or_else(|e| eve_string(e.as_bytes()));
+        Ok(DnsName { value, truncated })
     }
 
     fn record(&mut self) -> Result<DnsRecord, DnsError> {
@@ -746,6 +749,9 @@ impl<'a> Reader<'a> {
     }
 
     fn section(&mut self, count: u16) -> Result<Vec<DnsRecord>, DnsError> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
         let mut out = Vec::with_capacity(usize::from(count).min(16));
         for _ in 0..count {
             let r = self.record()?;

@@ -36,20 +36,25 @@ pub(crate) fn eve_string(bytes: &[u8]) -> String {
     }
 }
 
-/// Appends `bytes` to `out` rendered as [`eve_string`] renders them, without a
-/// `String` of its own.
-pub(crate) fn push_eve_string(out: &mut String, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => out.push_str(s),
-        Err(_) => {
-            for &b in bytes {
-                if b.is_ascii() {
-                    out.push(b as char);
-                } else {
-                    // Writing to a String cannot fail.
-                    let _ = write!(out, "\\x{b:02x}");
-                }
-            }
+/// Appends `bytes` to `out` rendered as [`eve_string`] renders them, as UTF-8 text
+/// held in bytes (no `String` of its own): ASCII, the common case, is copied without
+/// a UTF-8 validation.
+pub(crate) fn push_eve_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        if b.is_ascii() {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]);
         }
     }
 }
@@ -320,6 +325,12 @@ pub(crate) mod harness {
 
     fn collect(out: &mut Outcome, actions: Actions) {
         for e in &actions.events {
+            // The EVE writer's direct path writes the object `to_json` gives.
+            let mut text = Vec::new();
+            e.write_json(&mut text);
+            let written: serde_json::Value =
+                serde_json::from_slice(&text).expect("write_json writes JSON");
+            assert_eq!(written, e.to_json(), "{}", String::from_utf8_lossy(&text));
             out.events.push((e.event_type(), e.to_json()));
         }
         if actions.upgrade.is_some() {
@@ -399,10 +410,13 @@ mod tests {
     fn eve_string_escapes_invalid_utf8_like_suricata() {
         assert_eq!(eve_string(b"caf\xc3\xa9"), "café");
         assert_eq!(eve_string(b"a\xffb"), "a\\xffb");
-        for bytes in [&b"caf\xc3\xa9"[..], b"a\xffb", b""] {
-            let mut out = String::from("x");
-            push_eve_string(&mut out, bytes);
-            assert_eq!(out, format!("x{}", eve_string(bytes)));
+        for bytes in [&b"caf\xc3\xa9"[..], b"a\xffb", b"", b"plain ascii", b"\x80"] {
+            let mut out = b"x".to_vec();
+            push_eve_bytes(&mut out, bytes);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("x{}", eve_string(bytes))
+            );
         }
     }
 

@@ -42,7 +42,7 @@ use super::{
 use crate::flow::{Direction, Verdict};
 use crate::stream::{Reassembler, ReassemblyConfig};
 use crate::time::Timestamp;
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -197,17 +197,17 @@ pub type Emit<'a> = dyn FnMut(&EventRecord<'_>) + 'a;
 thread_local! {
     /// What an inspector asks in one call, reused from call to call on this thread:
     /// no allocation per chunk once grown, and none of it kept in each flow.
-    static ACTIONS: Cell<Option<Actions>> = const { Cell::new(None) };
+    static ACTIONS: RefCell<Actions> = RefCell::new(Actions::default());
 }
 
-/// This thread's [`Actions`] (empty), for one inspector call.
-fn take_actions() -> Actions {
-    ACTIONS.with(Cell::take).unwrap_or_default()
-}
-
-/// Gives back the [`Actions`] taken by [`take_actions`], cleared by the caller.
-fn put_actions(actions: Actions) {
-    ACTIONS.with(|c| c.set(Some(actions)));
+/// Runs `f` with this thread's [`Actions`] (empty; `f` leaves them empty), borrowed
+/// in place (not moved in and out). A call nested in another (an upgrade ending a
+/// FlowData, or a sink that drives inspection again) gets fresh ones.
+fn with_actions<R>(f: impl FnOnce(&mut Actions) -> R) -> R {
+    ACTIONS.with(|c| match c.try_borrow_mut() {
+        Ok(mut actions) => f(&mut actions),
+        Err(_) => f(&mut Actions::default()),
+    })
 }
 
 /// The inspectors' side of a flow (everything but the reassemblers). Memory: 152
@@ -381,20 +381,43 @@ impl Inspection {
     }
 
     fn start_service(&mut self, service: &'static str, stats: &mut InspectStats) {
+        self.start_service_in(service, None, stats);
+    }
+
+    /// Starts the inspector bound to `service`; its FlowData replaces that of inspector
+    /// `replacing` (the wizard that named it), which goes in any case.
+    fn start_service_in(
+        &mut self,
+        service: &'static str,
+        replacing: Option<u32>,
+        stats: &mut InspectStats,
+    ) {
         let Some(reg) = self.set.service(service).cloned() else {
+            if let Some(old) = replacing {
+                self.data.remove(old);
+            }
             stats.unbound += 1;
             return;
         };
-        if let Some(data) = reg.inspector.start(&self.info.unpack()) {
-            self.service = NonZeroU32::new(reg.id);
-            self.data.insert(
-                reg.id,
-                Slot {
-                    inspector: reg.inspector,
-                    data,
-                    done: false,
-                },
-            );
+        let Some(data) = reg.inspector.start(&self.info.unpack()) else {
+            if let Some(old) = replacing {
+                self.data.remove(old);
+            }
+            return;
+        };
+        self.service = NonZeroU32::new(reg.id);
+        let slot = Slot {
+            inspector: reg.inspector,
+            data,
+            done: false,
+        };
+        match replacing {
+            Some(old) => {
+                self.data.replace(old, reg.id, slot);
+            }
+            None => {
+                self.data.insert(reg.id, slot);
+            }
         }
     }
 
@@ -447,8 +470,11 @@ impl Inspection {
                     self.fail_detection(stats)
                 }
                 Some(Detection::Service(name)) => {
-                    self.drop_wizard();
-                    self.name_service(name, stats);
+                    // The service's FlowData takes the wizard's place in the map.
+                    let wid = self.wizard.take().map(NonZeroU32::get);
+                    self.proto.app_proto = Some(name);
+                    stats.detected += 1;
+                    self.start_service_in(name, wid, stats);
                     let other = dir.opposite();
                     if was_pending && !self.spoke[other.index()] {
                         self.second = Some(other);
@@ -583,26 +609,28 @@ impl Inspection {
         emit: &mut Emit<'_>,
     ) -> (Option<Detection>, bool) {
         let info = self.info.unpack();
-        let Some(slot) = self.data.get_mut(id) else {
-            return (None, false);
-        };
-        let mut actions = take_actions();
-        {
-            let mut cx = Cx::new(now, &info, &mut actions);
-            slot.data.data(&mut cx, dir, chunk);
-        }
-        if actions.done {
-            slot.done = true;
-        }
-        let out = self.apply(id, &mut actions, now, stats, fx, emit);
-        put_actions(actions);
-        out
+        with_actions(|actions| {
+            let Some(slot) = self.data.get_mut(id) else {
+                return (None, false);
+            };
+            {
+                let mut cx = Cx::new(now, &info, actions);
+                slot.data.data(&mut cx, dir, chunk);
+            }
+            if actions.done {
+                slot.done = true;
+            }
+            self.apply(id, &info, actions, now, stats, fx, emit)
+        })
     }
 
-    /// Applies (and clears) what an inspector asked.
+    /// Applies (and clears) what an inspector asked; `info` is the flow as the call
+    /// saw it.
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &mut self,
         id: u32,
+        info: &FlowInfo,
         actions: &mut Actions,
         now: Timestamp,
         stats: &mut InspectStats,
@@ -617,7 +645,11 @@ impl Inspection {
         if let Some(v) = actions.verdict.take() {
             fx.verdict = Some(v);
         }
-        self.emit_events(actions, now, stats, emit);
+        if !actions.events.is_empty() {
+            // Events carry the flow as it is now (swapped, if the call asked).
+            let info = if swap { self.info.unpack() } else { *info };
+            self.emit_events(&info, actions, now, stats, emit);
+        }
         if !actions.expectations.is_empty() {
             self.keep_expectations(actions);
         }
@@ -675,8 +707,10 @@ impl Inspection {
         expects
     }
 
+    /// Emits the events asked for on the flow `info` (the flow as it is now).
     fn emit_events(
         &mut self,
+        info: &FlowInfo,
         actions: &mut Actions,
         now: Timestamp,
         stats: &mut InspectStats,
@@ -684,12 +718,16 @@ impl Inspection {
     ) {
         for ev in actions.events.drain(..) {
             stats.events += 1;
-            emit(&self.event_record(now, ev.as_ref()));
+            emit(&self.event_record(info, now, ev.as_ref()));
         }
     }
 
-    fn event_record<'e>(&self, now: Timestamp, event: &'e dyn AppEvent) -> EventRecord<'e> {
-        let info = self.info.unpack();
+    fn event_record<'e>(
+        &self,
+        info: &FlowInfo,
+        now: Timestamp,
+        event: &'e dyn AppEvent,
+    ) -> EventRecord<'e> {
         EventRecord {
             timestamp: now,
             flow_id: info.flow_id,
@@ -751,20 +789,20 @@ impl Inspection {
         emit: &mut Emit<'_>,
     ) {
         let info = self.info.unpack();
-        let mut actions = take_actions();
-        {
-            let mut cx = Cx::new(now, &info, &mut actions);
-            slot.data.end(&mut cx);
-        }
-        self.emit_events(&mut actions, now, stats, emit);
-        actions.detection = None;
-        actions.upgrade = None;
-        actions.handover = None;
-        actions.verdict = None;
-        actions.swap = false;
-        actions.done = false;
-        actions.expectations.clear();
-        put_actions(actions);
+        with_actions(|actions| {
+            {
+                let mut cx = Cx::new(now, &info, actions);
+                slot.data.end(&mut cx);
+            }
+            self.emit_events(&info, actions, now, stats, emit);
+            actions.detection = None;
+            actions.upgrade = None;
+            actions.handover = None;
+            actions.verdict = None;
+            actions.swap = false;
+            actions.done = false;
+            actions.expectations.clear();
+        })
     }
 
     /// The flow ends at `now`: an undecided wizard makes the service `failed`, then
@@ -773,11 +811,11 @@ impl Inspection {
         if self.wizard.is_some() {
             self.fail_detection(stats);
         }
-        let ids: Vec<u32> = self.data.iter().map(|(id, _)| id).collect();
-        for id in ids {
-            if let Some(mut slot) = self.data.remove(id) {
-                self.end_slot(&mut slot, now, stats, emit);
-            }
+        // Taken out whole (one heap block freed, no id list): `end_slot` does not
+        // look at the map.
+        let mut data = std::mem::take(&mut self.data);
+        for (_, mut slot) in data.drain() {
+            self.end_slot(&mut slot, now, stats, emit);
         }
     }
 

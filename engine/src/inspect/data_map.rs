@@ -109,6 +109,30 @@ impl<V> SortedMap<V> {
         Some(v)
     }
 
+    /// Removes `old` and sets `new` to `v`; returns `old`'s value. When `old` is there
+    /// and `new` is not (the wizard's entry becoming the service's), the entry is
+    /// replaced in place: no heap block freed and another allocated.
+    pub fn replace(&mut self, old: u32, new: u32, v: V) -> Option<V> {
+        let (Ok(i), Err(_)) = (self.find(old), self.find(new)) else {
+            let prev = self.remove(old);
+            self.insert(new, v);
+            return prev;
+        };
+        let prev = std::mem::replace(&mut self.entries[i], (new, v)).1;
+        // Back in id order.
+        let e = &mut self.entries;
+        let mut j = i;
+        while j > 0 && e[j - 1].0 > new {
+            e.swap(j - 1, j);
+            j -= 1;
+        }
+        while j + 1 < e.len() && e[j + 1].0 < new {
+            e.swap(j, j + 1);
+            j += 1;
+        }
+        Some(prev)
+    }
+
     /// Entries the heap block has room for (tests of the memory it holds).
     pub fn capacity(&self) -> usize {
         self.entries.len()
@@ -210,6 +234,13 @@ impl<V> BucketMap<V> {
         Some(b.remove(i).1)
     }
 
+    /// Removes `old` and sets `new` to `v`; returns `old`'s value.
+    pub fn replace(&mut self, old: u32, new: u32, v: V) -> Option<V> {
+        let prev = self.remove(old);
+        self.insert(new, v);
+        prev
+    }
+
     /// Entries in id order (merged across buckets).
     pub fn iter(&self) -> impl Iterator<Item = (u32, &V)> {
         let mut all: Vec<(u32, &V)> = self
@@ -240,12 +271,25 @@ mod tests {
     proptest! {
         /// Both layouts behave as a BTreeMap under any sequence of inserts and removes.
         #[test]
-        fn both_layouts_match_a_btreemap(ops in prop::collection::vec((any::<bool>(), 0u32..40, any::<u16>()), 0..200)) {
+        fn both_layouts_match_a_btreemap(ops in prop::collection::vec((0u8..3, 0u32..40, any::<u16>()), 0..200)) {
             let mut model = std::collections::BTreeMap::new();
             let mut sorted = SortedMap::new();
             let mut buckets = BucketMap::new();
-            for (ins, id, v) in ops {
-                if ins {
+            for (op, id, v) in ops {
+                if op == 2 {
+                    // replace: `id` by `v % 40`
+                    let new = u32::from(v) % 40;
+                    let m = model.remove(&id);
+                    model.insert(new, v);
+                    let capacity = sorted.capacity();
+                    prop_assert_eq!(sorted.replace(id, new, v), m);
+                    prop_assert_eq!(buckets.replace(id, new, v), m);
+                    prop_assert_eq!(sorted.capacity(), model.len());
+                    if m.is_some() && capacity == model.len() {
+                        // in place: the map still holds exactly its entries
+                        prop_assert_eq!(sorted.capacity(), capacity);
+                    }
+                } else if op == 1 {
                     let m = model.insert(id, v);
                     prop_assert_eq!(sorted.insert(id, v), m);
                     prop_assert_eq!(buckets.insert(id, v), m);

@@ -76,8 +76,9 @@ pub struct InspectorSet {
     wizard: Option<Registered>,
     services: Vec<Registered>,
     passives: Vec<Registered>,
-    /// Service name -> index in `services`.
-    bound: HashMap<&'static str, usize>,
+    /// Service name -> index in `services` (looked up once per flow: a fast fixed
+    /// hash, the names being the configuration's, not the traffic's).
+    bound: HashMap<&'static str, usize, foldhash::fast::FixedState>,
     ports: Vec<PortBinding>,
     /// Services the wizard must not name (`app-layer.protocols.NAME.enabled = no`).
     disabled: Vec<String>,

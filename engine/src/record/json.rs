@@ -3,13 +3,58 @@
 //! Contract: [`write_str`] appends a JSON string literal exactly as `serde_json` writes
 //! it (the same escapes: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control bytes
 //! as `\u00XX`; everything else, non-ASCII included, as is), but scans eight bytes at
-//! a time and copies clean runs whole. [`Object`] writes one JSON object field by
+//! a time and copies clean runs whole (a string with nothing to escape, the common
+//! case, in one copy); [`write_utf8`] does the same for text held as bytes. [`Object`] writes one JSON object field by
 //! field (nested objects and arrays of objects included); its keys are the caller's literals and are not escaped (they must not need
 //! it). Nothing here allocates beyond growing the output vector.
 
 /// Appends `s` as a JSON string literal (quotes included) to `out`.
+#[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
+    write_utf8(out, s.as_bytes());
+}
+
+/// Appends `b`, UTF-8 text the caller vouches for (not checked: the escapes look at
+/// ASCII bytes only, so other bytes go out as they are), as a JSON string literal,
+/// exactly as [`write_str`] writes the same text. For text kept as bytes (built from
+/// `&str` pieces and ASCII) that would cost a UTF-8 validation to see as `&str`.
+pub fn write_utf8(out: &mut Vec<u8>, b: &[u8]) {
+    if clean(b) {
+        // The common case: nothing to escape, one copy.
+        out.reserve(b.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+    } else {
+        write_escaped(out, b);
+    }
+}
+
+/// True when no byte of `b` needs an escape in a JSON string: eight bytes at a time,
+/// the last (short) stretch as an overlapping word, or byte by byte when all of `b` is
+/// shorter. Text checked whole once can then be written in pieces with
+/// [`Object::clean_utf8`].
+#[inline]
+pub fn clean(b: &[u8]) -> bool {
+    let word = |c: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        u64::from_le_bytes(w)
+    };
+    if b.len() < 8 {
+        return b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\');
+    }
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        if needs_escape(word(c)) {
+            return false;
+        }
+    }
+    chunks.remainder().is_empty() || !needs_escape(word(&b[b.len() - 8..]))
+}
+
+/// The general case of [`write_utf8`]: clean runs copied whole, escapes between them.
+fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
     out.reserve(b.len() + 2);
     out.push(b'"');
     let mut start = 0;
@@ -109,6 +154,44 @@ impl<'a> Object<'a> {
     pub fn opt_str(&mut self, k: &str, v: Option<&str>) {
         if let Some(v) = v {
             self.str(k, v);
+        }
+    }
+
+    /// A string field of UTF-8 text with nothing to escape (as [`clean`] found it, the
+    /// caller vouches for it; not checked again), left out when `v` is `None`.
+    #[inline(always)]
+    pub fn opt_clean_utf8(&mut self, k: &str, v: Option<&[u8]>) {
+        if let Some(v) = v {
+            self.clean(k, v);
+        }
+    }
+
+    /// A string field of text with nothing to escape (the caller vouches for it:
+    /// ASCII names, digits, hex; checked in debug builds only), copied as it is.
+    #[inline(always)]
+    pub fn clean(&mut self, k: &str, v: &[u8]) {
+        debug_assert!(clean(v), "{v:?} needs escapes");
+        let out = self.key(k);
+        out.reserve(v.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(v);
+        out.push(b'"');
+    }
+
+    /// A string field of UTF-8 text held as bytes (see [`write_utf8`]).
+    #[inline(always)]
+    pub fn utf8(&mut self, k: &str, v: &[u8]) {
+        let out = self.key(k);
+        write_utf8(out, v);
+    }
+
+    /// A string field of UTF-8 text held as bytes (see [`write_utf8`]), left out when
+    /// `v` is `None`.
+    #[inline(always)]
+    pub fn opt_utf8(&mut self, k: &str, v: Option<&[u8]>) {
+        if let Some(v) = v {
+            let out = self.key(k);
+            write_utf8(out, v);
         }
     }
 
@@ -234,9 +317,46 @@ mod tests {
         );
     }
 
+    #[test]
+    fn bytes_are_written_as_their_text() {
+        let mut out = Vec::new();
+        let mut o = Object::open(&mut out);
+        o.opt_utf8("a", Some("x\"y é".as_bytes()));
+        o.opt_utf8("skipped", None);
+        o.opt_utf8("b", Some(b""));
+        o.utf8("c", b"z");
+        assert!(clean(b"plain text, long enough") && !clean(b"a\"b"));
+        o.opt_clean_utf8("d", Some(b"plain"));
+        o.opt_clean_utf8("e", None);
+        o.close();
+        assert_eq!(
+            out,
+            r#"{"a":"x\"y é","b":"","c":"z","d":"plain"}"#.as_bytes()
+        );
+    }
+
     proptest! {
         #[test]
         fn any_string_is_written_as_serde_json_writes_it(s in any::<String>()) {
+            prop_assert_eq!(ours(&s), serde_json::to_string(&s).unwrap());
+            let mut bytes = Vec::new();
+            write_utf8(&mut bytes, s.as_bytes());
+            prop_assert_eq!(String::from_utf8(bytes).unwrap(), ours(&s));
+        }
+
+        /// Every length around the word size, with one special byte anywhere (or none):
+        /// the word-at-a-time check and its overlapping tail see it.
+        #[test]
+        fn one_special_byte_anywhere_is_escaped(
+            len in 0usize..40,
+            at in 0usize..40,
+            special in prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, Just(b'a')],
+        ) {
+            let mut b = vec![b'x'; len];
+            if len > 0 {
+                b[at % len] = special;
+            }
+            let s = String::from_utf8(b).unwrap();
             prop_assert_eq!(ours(&s), serde_json::to_string(&s).unwrap());
         }
 

@@ -434,7 +434,8 @@ fn idle_keepalive_connection_holds_no_heap() {
 
 /// A transaction's text fields, packed in one buffer while in flight, come out as
 /// the event's fields: each present one with its text, absent ones absent, in any
-/// combination.
+/// combination; and the emitted event writes exactly what that `HttpEvent` writes, and
+/// downcasts to it.
 #[test]
 fn packed_fields_unpack_to_the_event() {
     let all = Field::ALL;
@@ -442,12 +443,19 @@ fn packed_fields_unpack_to_the_event() {
         let mut tx = Tx::default();
         for (i, f) in all.iter().enumerate() {
             if mask & (1 << i) != 0 {
-                // Empty texts too.
-                tx.set(*f, |t| t.push_str(&"x".repeat(i % 3)));
+                // Empty texts too, and texts to escape.
+                let text = ["", "x", "x\"\\\u{1}é ok, a longer one"][i % 3];
+                tx.set(*f, |t| t.extend_from_slice(text.as_bytes()));
             }
         }
-        let want = |i: usize| (mask & (1 << i) != 0).then(|| "x".repeat(i % 3));
-        let ev = tx.into_event();
+        let want = |i: usize| {
+            (mask & (1 << i) != 0)
+                .then(|| ["", "x", "x\"\\\u{1}é ok, a longer one"][i % 3].to_owned())
+        };
+        tx.http_port = (mask & 1 != 0).then_some(8080);
+        tx.status = (mask & 2 != 0).then_some(200);
+        tx.length = u64::from(mask);
+        let ev = tx.to_event();
         assert_eq!(ev.url, want(0));
         assert_eq!(ev.http_method, want(1));
         assert_eq!(ev.protocol, want(2));
@@ -457,5 +465,48 @@ fn packed_fields_unpack_to_the_event() {
         assert_eq!(ev.hostname, want(6));
         assert_eq!(ev.http_content_type, want(7));
         assert_eq!(ev.redirect, want(8));
+        assert_eq!(ev.http_port, tx.http_port);
+        assert_eq!(ev.status, tx.status);
+        assert_eq!(ev.length, tx.length);
+        let emitted = TxEvent::boxed(tx);
+        let (mut written, mut expected) = (Vec::new(), Vec::new());
+        emitted.write_json(&mut written);
+        ev.write_json(&mut expected);
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+        assert_eq!(emitted.event_type(), "http");
+        assert_eq!(emitted.as_any().downcast_ref::<HttpEvent>(), Some(&ev));
+        assert_eq!(emitted.to_json(), ev.to_json());
+        assert_eq!(format!("{emitted:?}"), format!("{ev:?}"));
+    }
+}
+
+/// Header names are found whatever their case, and only the names themselves: the
+/// word-at-a-time comparison agrees with `eq_ignore_ascii_case` on names one byte off.
+#[test]
+fn known_header_names_match_case_insensitively_and_exactly() {
+    let names: [&[u8]; 9] = [
+        b"host",
+        b"upgrade",
+        b"referer",
+        b"location",
+        b"user-agent",
+        b"content-type",
+        b"content-length",
+        b"x-forwarded-for",
+        b"transfer-encoding",
+    ];
+    for name in names {
+        for i in 0..name.len() {
+            for b in 0..=255u8 {
+                let mut n = name.to_vec();
+                n[i] = b;
+                assert_eq!(name_is(&n, name), n.eq_ignore_ascii_case(name), "{n:?}");
+            }
+        }
+        assert!(name_is(&name.to_ascii_uppercase(), name));
+        assert!(!name_is(&name[1..], name));
     }
 }

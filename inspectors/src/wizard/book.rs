@@ -99,6 +99,9 @@ pub(crate) struct Book {
     tcp: Vec<Vec<u16>>,
     /// The same for UDP rules.
     udp: Vec<Vec<u16>>,
+    /// Every port some rule prefers or requires, as a bitmap: a flow on none of them
+    /// (the common case) needs no port look-up per rule.
+    hint_ports: Box<[u64; 1024]>,
 }
 
 impl Book {
@@ -136,7 +139,26 @@ impl Book {
         };
         let tcp = index(false);
         let udp = index(true);
-        Ok(Book { rules, tcp, udp })
+        let mut hint_ports = Box::new([0u64; 1024]);
+        for r in &rules {
+            if let PortRule::Prefer(p) | PortRule::Require(p) = r.ports {
+                for &port in p {
+                    hint_ports[usize::from(port >> 6)] |= 1 << (port & 63);
+                }
+            }
+        }
+        Ok(Book {
+            rules,
+            tcp,
+            udp,
+            hint_ports,
+        })
+    }
+
+    /// True when some rule prefers or requires `port`.
+    #[inline]
+    fn hints(&self, port: u16) -> bool {
+        self.hint_ports[usize::from(port >> 6)] & (1 << (port & 63)) != 0
     }
 
     /// Chooses among the rules that fit `d` (non-empty); `last` when no more bytes
@@ -148,6 +170,66 @@ impl Book {
         let table = if ctx.udp { &self.udp } else { &self.tcp };
         let candidates = table.get(usize::from(first)).map_or(&[][..], Vec::as_slice);
         // rank: a port hint in use first, then book order
+        let mut best: Option<(u32, Hit)> = None;
+        let mut waiting: Option<u32> = None;
+        // Without a port any rule hints at, no rule is hinted and those that require
+        // ports are out.
+        let hints = self.hints(ctx.client_port) || self.hints(ctx.server_port);
+        for &i in candidates {
+            let Some(rule) = self.rules.get(usize::from(i)) else {
+                continue;
+            };
+            if let Some((r, _)) = best {
+                // Later rules come later in book order: only a port hint in use can
+                // put one above the best so far, and none above a hinted best.
+                if r >> 16 != 0 || !hints {
+                    break;
+                }
+                if rule.ports == PortRule::Any {
+                    continue;
+                }
+            }
+            let hinted = match rule.ports {
+                PortRule::Any => false,
+                PortRule::Prefer(p) => hints && ctx.port_in(p),
+                PortRule::Require(p) => {
+                    if !(hints && ctx.port_in(p)) {
+                        continue;
+                    }
+                    true
+                }
+            };
+            let rank = u32::from(hinted) << 16 | u32::from(u16::MAX - i);
+            if best.is_some_and(|(r, _)| rank < r) {
+                // cannot beat the best so far, and waiting on it would not matter
+                continue;
+            }
+            match rule.cast(d, ctx) {
+                Ok(hit) => {
+                    if best.is_none_or(|(r, _)| rank > r) {
+                        best = Some((rank, hit));
+                    }
+                }
+                Err(Miss::More) if !last => waiting = waiting.max(Some(rank)),
+                Err(_) => {}
+            }
+        }
+        match (best, waiting) {
+            (Some((r, hit)), w) if w.is_none_or(|w| r > w) => Verdict::Hit(hit),
+            (_, Some(_)) => Verdict::More,
+            _ => Verdict::No,
+        }
+    }
+
+    /// [`Book::evaluate`] as first written: every candidate ranked, with its ports
+    /// looked up (the reference its shortcuts are tested against).
+    #[cfg(test)]
+    pub(crate) fn evaluate_reference(&self, d: &[u8], ctx: &Ctx, last: bool) -> Verdict {
+        let Some(&first) = d.first() else {
+            return Verdict::More;
+        };
+        let table = if ctx.udp { &self.udp } else { &self.tcp };
+        let candidates = table.get(usize::from(first)).map_or(&[][..], Vec::as_slice);
         let mut best: Option<(u32, Hit)> = None;
         let mut waiting: Option<u32> = None;
         for &i in candidates {
@@ -166,7 +248,6 @@ impl Book {
             };
             let rank = u32::from(hinted) << 16 | u32::from(u16::MAX - i);
             if best.is_some_and(|(r, _)| rank < r) {
-                // cannot beat the best so far, and waiting on it would not matter
                 continue;
             }
             match rule.cast(d, ctx) {

@@ -126,3 +126,78 @@ fn random_text_lines_are_rarely_named() {
     }
     assert!(named * 100 < 4000, "{named} random lines named");
 }
+
+/// Message starts the book knows (and some it nearly knows), to give the differential
+/// test below inputs that hit, wait and miss.
+fn known_starts() -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\n",
+        b"POST ",
+        b"SSH-2.0-x\r\n",
+        b"220 ready\r\n",
+        b"USER x\r\n",
+        b"QUIT\r\n",
+        b"PING\r\n",
+        b"* OK\r\n",
+        b"+OK\r\n",
+        b"RTSP/1.0 200 OK\r\n",
+        b"OPTIONS sip:x SIP/2.0\r\n",
+    ]
+    .iter()
+    .map(|m| m.to_vec())
+    .collect();
+    v.extend([
+        dns_query("a.example"),
+        dns_response("a.example"),
+        tcp_framed(&dns_query("b.example")),
+        tls_client_hello("x.example"),
+        tls_server_hello(),
+        quic_initial(1),
+        dhcp_discover(),
+        ntp_request(),
+        snmp_get(),
+        mqtt_connect(4),
+        rdp_request(),
+        smb2_negotiate(),
+        dcerpc_bind(),
+        krb5_as_req(),
+        ldap_bind(),
+        pgsql_startup(),
+        nfs_call(3, 0),
+        ikev2_sa_init(),
+        stun_binding_request(),
+    ]);
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// The book's shortcuts (no port look-up off the hinted ports, stopping once no
+    /// later rule can win) choose exactly what ranking every candidate chooses.
+    #[test]
+    fn evaluation_shortcuts_choose_what_full_ranking_chooses(
+        which in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        flip in proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+        random in proptest::option::weighted(0.2, proptest::collection::vec(any::<u8>(), 1..64)),
+        udp in any::<bool>(),
+        last in any::<bool>(),
+        client in prop_oneof![Just(40000u16), Just(53), Just(21), Just(6379), any::<u16>()],
+        server in prop_oneof![Just(80u16), Just(53), Just(502), Just(123), Just(4500), Just(3478), Just(1883), Just(443), Just(25), any::<u16>()],
+    ) {
+        let starts = known_starts();
+        let mut d = random.unwrap_or_else(|| {
+            let m = &starts[which.index(starts.len())];
+            m[..1 + cut.index(m.len())].to_vec()
+        });
+        if let Some((at, b)) = flip {
+            let i = at.index(d.len());
+            d[i] = b;
+        }
+        let w = wizard();
+        let ctx = curses::Ctx { udp, client_port: client, server_port: server };
+        prop_assert_eq!(w.book.evaluate(&d, &ctx, last), w.book.evaluate_reference(&d, &ctx, last));
+    }
+}
