@@ -10,10 +10,13 @@
 //! engine: the first one is kept and returned by [`EveWriter::finish`], and later
 //! records are dropped and counted.
 
-use super::line::Line;
+use super::line::{Line, Padded, HEX_BYTE};
 use super::{proto_name, FlowRecord, Sink};
 use crate::decode::tcp_flags as tf;
+use crate::flow::{EndReason, FlowState};
 use crate::inspect::EventRecord;
+use crate::stream::TcpState;
+use crate::time::EveClock;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -132,18 +135,6 @@ const DEC_OCTET: [([u8; 3], u8); 256] = {
         } else {
             ([b'0' + b, 0, 0], 1)
         };
-        v += 1;
-    }
-    t
-};
-
-/// Each byte value as two lowercase hex digits.
-const HEX_BYTE: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
-    let mut v = 0;
-    while v < 256 {
-        t[v] = [HEX[v >> 4], HEX[v & 0xf]];
         v += 1;
     }
     t
@@ -467,23 +458,32 @@ fn app_fields(r: &FlowRecord) -> impl Iterator<Item = (&'static str, &'static st
 /// Writes `key` (up to and including the value's opening quote), the address as EVE
 /// writes it, and the closing quote.
 #[inline(always)]
-fn ip_field<const N: usize>(l: &mut Line<N>, key: &[u8], a: IpAddr, opts: EveOptions) {
-    let t = ip_text(a, opts.ipv6_compress);
+fn ip_field<const N: usize>(l: &mut Line<'_, N>, key: &[u8], a: IpAddr, opts: EveOptions) {
     l.bytes(key);
-    l.prefix(&t.buf, t.len);
+    match a {
+        IpAddr::V4(a) => l.ipv4(a.octets()),
+        IpAddr::V6(a) if !opts.ipv6_compress => l.ipv6_full(a.octets()),
+        IpAddr::V6(_) => {
+            let t = ip_text(a, true);
+            l.prefix(&t.buf, t.len);
+        }
+    }
     l.byte(b'"');
 }
 
-/// Room for an event's fixed fields (time, flow id, event type, the flow's tuple) in
-/// [`write_event`]: about 190 bytes at most with IPv6 in full.
-const EVENT_HEAD: usize = 256;
-
 /// Appends an inspector event as one EVE JSON object (no newline) to `out`: the fixed
-/// fields through a stack line, the event's own through its writer.
-fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
-    let mut l = Line::<EVENT_HEAD>::new();
+/// fields (time, flow id, event type, the flow's tuple: about 190 bytes at most with
+/// IPv6 in full) through a line over `scratch`, the event's own through its writer.
+fn write_event(
+    out: &mut Vec<u8>,
+    e: &EventRecord<'_>,
+    opts: EveOptions,
+    scratch: &mut [u8; FLOW_LINE],
+    clock: &mut EveClock,
+) {
+    let mut l = Line::new(scratch);
     l.bytes(b"{\"timestamp\":\"");
-    l.bytes(&e.timestamp.to_eve_bytes());
+    l.time(e.timestamp, clock);
     l.bytes(b"\",\"flow_id\":");
     l.u64(e.flow_id);
     l.bytes(b",\"event_type\":");
@@ -499,14 +499,7 @@ fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
     } else {
         b",\"ip_v\":6,\"proto\":"
     });
-    match proto_name(e.proto) {
-        Some(name) => l.clean_str(name),
-        None => {
-            l.byte(b'"');
-            l.u64(u64::from(e.proto));
-            l.byte(b'"');
-        }
-    }
+    l.padded(&PROTO_JSON[usize::from(e.proto)]);
     if l.overflowed() {
         write_event_general(out, e, opts);
         return;
@@ -561,9 +554,11 @@ fn write_event_general(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions)
 const FLOW_LINE: usize = 1024;
 
 /// Appends `r` as one EVE JSON object (no newline) to `out`.
+#[cfg(test)]
 fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
-    let mut l = Line::<FLOW_LINE>::new();
-    write_flow_line(&mut l, r, opts);
+    let mut scratch = [0u8; FLOW_LINE];
+    let mut l = Line::new(&mut scratch);
+    write_flow_line(&mut l, r, opts, &mut EveClock::new());
     if l.overflowed() {
         write_flow_general(out, r, opts);
     } else {
@@ -571,11 +566,123 @@ fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
     }
 }
 
-/// [`write_flow_general`]'s text, written into a stack line with the keys between two
-/// values as one literal each (the same bytes; the tests compare the two).
-fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOptions) {
+/// EVE `flow.state` (an allowed, trusted flow is what Suricata calls bypassed) and
+/// `flow.reason`, quoted.
+const STATE_JSON: [Padded; 4] = [
+    Padded::quoted(FlowState::New.name()),
+    Padded::quoted(FlowState::Established.name()),
+    Padded::quoted(FlowState::Closed.name()),
+    Padded::quoted("bypassed"),
+];
+
+/// `flow.reason`, quoted, by [`reason_index`].
+const REASON_JSON: [Padded; 4] = [
+    Padded::quoted(EndReason::Timeout.name()),
+    Padded::quoted(EndReason::Shutdown.name()),
+    Padded::quoted(EndReason::TcpReuse.name()),
+    Padded::quoted("forced"),
+];
+
+fn reason_index(r: EndReason) -> usize {
+    match r {
+        EndReason::Timeout => 0,
+        EndReason::Shutdown => 1,
+        EndReason::TcpReuse => 2,
+        EndReason::Pruned(_) => 3,
+    }
+}
+
+/// `tcp.state`, quoted, by the state's number.
+const TCP_STATE_JSON: [Padded; 12] = {
+    let all = [
+        TcpState::None,
+        TcpState::SynSent,
+        TcpState::SynRecv,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::TimeWait,
+        TcpState::LastAck,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::Closed,
+    ];
+    let mut t = [Padded::quoted("none"); 12];
+    let mut i = 0;
+    while i < all.len() {
+        t[all[i] as usize] = Padded::quoted(all[i].name());
+        i += 1;
+    }
+    t
+};
+
+/// EVE `proto` by number, quoted: the keyword, or the number as a string.
+const PROTO_JSON: [Padded; 256] = {
+    let mut t = [Padded::quoted(""); 256];
+    let mut p = 0;
+    while p < 256 {
+        t[p] = match super::proto_names::const_proto_name(p as u8) {
+            Some(name) => Padded::quoted(name),
+            None => {
+                let mut b = [0u8; 16];
+                let v = p as u8;
+                b[0] = b'"';
+                let mut n = 1;
+                if v >= 100 {
+                    b[n] = b'0' + v / 100;
+                    n += 1;
+                }
+                if v >= 10 {
+                    b[n] = b'0' + (v / 10) % 10;
+                    n += 1;
+                }
+                b[n] = b'0' + v % 10;
+                b[n + 1] = b'"';
+                Padded(b, n as u8 + 2)
+            }
+        };
+        p += 1;
+    }
+    t
+};
+
+/// EVE's `,"flag":true` per TCP flag, in Suricata's order.
+const TCP_FLAG_JSON: [(u8, Padded); 8] = {
+    let mut t = [(0u8, Padded::new("")); 8];
+    let mut i = 0;
+    while i < 8 {
+        let (bit, name) = TCP_FLAG_NAMES[i];
+        let mut b = [0u8; 16];
+        let n = name.as_bytes();
+        b[0] = b',';
+        b[1] = b'"';
+        let mut k = 0;
+        while k < n.len() {
+            b[2 + k] = n[k];
+            k += 1;
+        }
+        let tail = b"\":true";
+        let mut j = 0;
+        while j < tail.len() {
+            b[2 + n.len() + j] = tail[j];
+            j += 1;
+        }
+        t[i] = (bit, Padded(b, (2 + n.len() + tail.len()) as u8));
+        i += 1;
+    }
+    t
+};
+
+/// [`write_flow_general`]'s text, written into a line with the keys between two values
+/// as one literal each (the same bytes; the tests compare the two).
+fn write_flow_line<const N: usize>(
+    l: &mut Line<'_, N>,
+    r: &FlowRecord,
+    opts: EveOptions,
+    clock: &mut EveClock,
+) {
     l.bytes(b"{\"timestamp\":\"");
-    l.bytes(&r.timestamp.to_eve_bytes());
+    l.time(r.timestamp, clock);
     l.bytes(b"\",\"flow_id\":");
     l.u64(r.flow_id);
     l.bytes(b",\"event_type\":\"flow\"");
@@ -603,14 +710,7 @@ fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOpt
         crate::decode::IpVersion::V4 => b",\"ip_v\":4,\"proto\":",
         crate::decode::IpVersion::V6 => b",\"ip_v\":6,\"proto\":",
     });
-    match proto_name(r.proto) {
-        Some(name) => l.clean_str(name),
-        None => {
-            l.byte(b'"');
-            l.u64(u64::from(r.proto));
-            l.byte(b'"');
-        }
-    }
+    l.padded(&PROTO_JSON[usize::from(r.proto)]);
     if let Some(icmp) = r.icmp {
         l.bytes(b",\"icmp_type\":");
         l.u64(u64::from(icmp.icmp_type));
@@ -623,13 +723,16 @@ fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOpt
             l.u64(u64::from(c));
         }
     }
-    for (k, v) in app_fields(r) {
-        l.bytes(b",\"");
-        l.bytes(k.as_bytes());
-        l.bytes(b"\":");
-        // Service names come from inspectors (plugins too): one that needs escaping
-        // sends the record the general way.
-        l.clean_str(v);
+    if r.app.app_proto.is_some() || r.app.ts.is_some() || r.app.tc.is_some() || r.app.orig.is_some()
+    {
+        for (k, v) in app_fields(r) {
+            l.bytes(b",\"");
+            l.bytes(k.as_bytes());
+            l.bytes(b"\":");
+            // Service names come from inspectors (plugins too): one that needs escaping
+            // sends the record the general way.
+            l.clean_str(v);
+        }
     }
     l.bytes(b",\"flow\":{\"pkts_toserver\":");
     l.u64(r.pkts_toserver);
@@ -640,15 +743,15 @@ fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOpt
     l.bytes(b",\"bytes_toclient\":");
     l.u64(r.bytes_toclient);
     l.bytes(b",\"start\":\"");
-    l.bytes(&r.start.to_eve_bytes());
+    l.time(r.start, clock);
     l.bytes(b"\",\"end\":\"");
-    l.bytes(&r.end.to_eve_bytes());
+    l.time(r.end, clock);
     l.bytes(b"\",\"age\":");
     l.u64(r.age());
     l.bytes(b",\"state\":");
-    l.clean_str(state_name(r));
+    l.padded(&STATE_JSON[if r.allowed { 3 } else { r.state as usize }]);
     l.bytes(b",\"reason\":");
-    l.clean_str(r.reason.name());
+    l.padded(&REASON_JSON[reason_index(r.reason)]);
     l.bytes(b",\"alerted\":false}");
     if let Some(t) = &r.tcp {
         l.bytes(b",\"tcp\":{\"tcp_flags\":\"");
@@ -658,16 +761,14 @@ fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOpt
         l.bytes(b"\",\"tcp_flags_tc\":\"");
         l.bytes(&HEX_BYTE[usize::from(t.flags_tc)]);
         l.byte(b'"');
-        for (bit, name) in TCP_FLAG_NAMES {
+        for (bit, text) in &TCP_FLAG_JSON {
             if t.flags & bit != 0 {
-                l.bytes(b",\"");
-                l.bytes(name.as_bytes());
-                l.bytes(b"\":true");
+                l.padded(text);
             }
         }
         if let Some(state) = t.state {
             l.bytes(b",\"state\":");
-            l.clean_str(state.name());
+            l.padded(&TCP_STATE_JSON[state as usize]);
         }
         l.byte(b'}');
     }
@@ -784,8 +885,13 @@ fn write_flow_general(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
 /// Writes EVE `flow` events, one per line.
 pub struct EveWriter<W: Write> {
     out: W,
-    /// The line being built (reused: no allocation once it has grown to a line's size).
+    /// Lines that do not fit `scratch`, and events (reused: no allocation once grown).
     line: Vec<u8>,
+    /// Where records' lines and events' fixed fields are written (reused, never
+    /// cleared).
+    scratch: Box<[u8; FLOW_LINE]>,
+    /// The date of the last time written.
+    clock: EveClock,
     opts: EveOptions,
     error: Option<io::Error>,
     written: u64,
@@ -799,6 +905,8 @@ impl<W: Write> EveWriter<W> {
         EveWriter {
             out,
             line: Vec::with_capacity(1024),
+            scratch: Box::new([0; FLOW_LINE]),
+            clock: EveClock::new(),
             opts,
             error: None,
             written: 0,
@@ -832,8 +940,14 @@ impl<W: Write> EveWriter<W> {
     }
 
     fn write_one(&mut self, record: &FlowRecord) -> io::Result<()> {
+        let mut l = Line::new(&mut self.scratch);
+        write_flow_line(&mut l, record, self.opts, &mut self.clock);
+        l.byte(b'\n');
+        if !l.overflowed() {
+            return self.out.write_all(l.as_bytes());
+        }
         self.line.clear();
-        write_flow(&mut self.line, record, self.opts);
+        write_flow_general(&mut self.line, record, self.opts);
         self.line.push(b'\n');
         self.out.write_all(&self.line)
     }
@@ -846,7 +960,13 @@ impl<W: Write> Sink for EveWriter<W> {
             return;
         }
         self.line.clear();
-        write_event(&mut self.line, event, self.opts);
+        write_event(
+            &mut self.line,
+            event,
+            self.opts,
+            &mut self.scratch,
+            &mut self.clock,
+        );
         self.line.push(b'\n');
         match self.out.write_all(&self.line) {
             Ok(()) => self.events += 1,
@@ -1204,8 +1324,9 @@ mod tests {
             let opts = EveOptions { ipv6_compress: compress };
             let mut general = Vec::new();
             write_flow_general(&mut general, &r, opts);
-            let mut l = Line::<FLOW_LINE>::new();
-            write_flow_line(&mut l, &r, opts);
+            let mut scratch = [0u8; FLOW_LINE];
+            let mut l = Line::new(&mut scratch);
+            write_flow_line(&mut l, &r, opts, &mut EveClock::new());
             let fits = r.app.app_proto.into_iter().chain([r.app.ts, r.app.tc, r.app.orig].into_iter().flatten())
                 .all(|n| n.len() < 100 && !n.contains('"'));
             proptest::prop_assert_eq!(!l.overflowed(), fits);
@@ -1330,7 +1451,13 @@ mod tests {
                         ipv6_compress: compress,
                     };
                     let (mut fast, mut general) = (Vec::new(), Vec::new());
-                    write_event(&mut fast, &e, opts);
+                    write_event(
+                        &mut fast,
+                        &e,
+                        opts,
+                        &mut [0; FLOW_LINE],
+                        &mut EveClock::new(),
+                    );
                     write_event_general(&mut general, &e, opts);
                     assert_eq!(
                         String::from_utf8(fast).unwrap(),
