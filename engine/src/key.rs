@@ -283,7 +283,8 @@ impl FlowKey {
             | u64::from(self.addr_space) << 16
             | u64::from(self.proto) << 32
             | u64::from(self.version) << 40
-            | u64::from(self.depth) << 48;
+            | u64::from(self.depth) << 48
+            | u64::from(self._pad) << 56;
         [
             w(&self.addrs[0], 0),
             w(&self.addrs[0], 8),

@@ -10,19 +10,68 @@
 /// Appends `s` as a JSON string literal (quotes included) to `out`.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
+    if is_clean(b) {
+        // The common case: nothing to escape, one copy.
+        out.reserve(b.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+    } else {
+        write_escaped(out, b);
+    }
+}
+
+/// The eight bytes of `b` from `at` (which must be in range) as one word.
+#[inline(always)]
+fn word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// True when no byte of `b` needs escaping: words of eight bytes, the last one
+/// overlapping the others; shorter strings as two overlapping halves, or (below four
+/// bytes) their first, middle and last byte, which are all of them.
+#[inline(always)]
+fn is_clean(b: &[u8]) -> bool {
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    let n = b.len();
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if needs_escape(word(b, i)) {
+                return false;
+            }
+            i += 8;
+        }
+        !needs_escape(word(b, n - 8))
+    } else if n >= 4 {
+        let half = |at: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&b[at..at + 4]);
+            u64::from(u32::from_le_bytes(w))
+        };
+        !needs_escape(half(0) | half(n - 4) << 32)
+    } else if n > 0 {
+        let w = u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16;
+        !needs_escape(w | SPACES << 24)
+    } else {
+        true
+    }
+}
+
+/// [`write_str`] for a string with something to escape.
+#[cold]
+fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
     out.reserve(b.len() + 2);
     out.push(b'"');
     let mut start = 0;
     let mut i = 0;
     while i < b.len() {
         // Fast path: skip eight clean bytes at once.
-        if let Some(chunk) = b.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            if !needs_escape(u64::from_le_bytes(w)) {
-                i += 8;
-                continue;
-            }
+        if i + 8 <= b.len() && !needs_escape(word(b, i)) {
+            i += 8;
+            continue;
         }
         let c = b[i];
         let esc: &[u8] = match c {

@@ -171,14 +171,14 @@ impl<'a, const N: usize> Line<'a, N> {
             .and_then(|d| <&mut [u8; 16]>::try_from(d).ok())
         {
             Some(dst) => {
-                let mut text = 0u128;
                 let mut n = 0;
                 for o in octets {
                     let (digits, len) = DEC_DOT[usize::from(o)];
-                    text |= u128::from(digits) << (n * 8);
+                    if let Some(d) = dst.get_mut(n..n + 4) {
+                        d.copy_from_slice(&digits.to_le_bytes());
+                    }
                     n += usize::from(len);
                 }
-                *dst = text.to_le_bytes();
                 self.len += n - 1;
             }
             None => {
