@@ -41,6 +41,31 @@ fn short_text(v: u32) -> (u64, usize) {
     ((d | ASCII_ZEROS) >> (lz * 8), 8 - lz)
 }
 
+/// The decimal text of `v >= 10^8` (left-aligned, 9 to 20 bytes) and its length: the
+/// digits above the last eight (above the last sixteen too for values of 10^16 and
+/// more), then the rest in conversions of eight. Out of line, and not a method of
+/// [`Line`], so the line's length can stay in a register where numbers are written.
+#[inline(never)]
+fn long_text(v: u64) -> ([u8; 24], usize) {
+    const E8: u64 = 100_000_000;
+    let (hi, lo) = (v / E8, v % E8);
+    let lo = digits8(lo as u32) | ASCII_ZEROS;
+    let mut out = [0u8; 24];
+    if hi < E8 {
+        let (h, n) = short_text(hi as u32);
+        let text = u128::from(h) | u128::from(lo) << (n * 8);
+        out[..16].copy_from_slice(&text.to_le_bytes());
+        return (out, n + 8);
+    }
+    // Up to 1844 above the last sixteen digits.
+    let (top, n) = short_text((hi / E8) as u32);
+    let mid = digits8((hi % E8) as u32) | ASCII_ZEROS;
+    out[..8].copy_from_slice(&top.to_le_bytes());
+    out[n..n + 8].copy_from_slice(&mid.to_le_bytes());
+    out[n + 8..n + 16].copy_from_slice(&lo.to_le_bytes());
+    (out, n + 16)
+}
+
 /// A line being written into a borrowed buffer.
 pub(crate) struct Line<'a, const N: usize> {
     buf: &'a mut [u8; N],
@@ -111,34 +136,9 @@ impl<'a, const N: usize> Line<'a, N> {
             let (text, n) = short_text(v as u32);
             self.prefix(&text.to_le_bytes(), n);
         } else {
-            self.u64_long(v);
+            let (text, n) = long_text(v);
+            self.prefix(&text, n);
         }
-    }
-
-    /// `v >= 10^8`: the digits above the last eight (above the last sixteen too for
-    /// values of 10^16 and more), then the rest in conversions of eight, all or
-    /// nothing.
-    #[inline(never)]
-    fn u64_long(&mut self, v: u64) {
-        const E8: u64 = 100_000_000;
-        let (hi, lo) = (v / E8, v % E8);
-        let lo = digits8(lo as u32) | ASCII_ZEROS;
-        if hi < E8 {
-            let (h, n) = short_text(hi as u32);
-            let text = u128::from(h) | u128::from(lo) << (n * 8);
-            self.prefix(&text.to_le_bytes(), n + 8);
-            return;
-        }
-        // Up to 1844 above the last sixteen digits.
-        let (top, n) = short_text((hi / E8) as u32);
-        if self.len + n + 16 > N {
-            self.overflow = true;
-            return;
-        }
-        self.prefix(&top.to_le_bytes(), n);
-        let mid = digits8((hi % E8) as u32) | ASCII_ZEROS;
-        let text = u128::from(mid) | u128::from(lo) << 64;
-        self.prefix(&text.to_le_bytes(), 16);
     }
 
     /// Appends `t` as EVE writes times (`2016-03-01T11:02:03.123456+0000`), the date
