@@ -485,7 +485,7 @@ fn write_event(
     l.bytes(b"{\"timestamp\":\"");
     l.time(e.timestamp, clock);
     l.bytes(b"\",\"flow_id\":");
-    l.u64(e.flow_id);
+    l.u64_wide(e.flow_id);
     l.bytes(b",\"event_type\":");
     l.clean_str(e.event.event_type());
     ip_field(&mut l, b",\"src_ip\":\"", e.src.0, opts);
@@ -684,7 +684,7 @@ fn write_flow_line<const N: usize>(
     l.bytes(b"{\"timestamp\":\"");
     l.time(r.timestamp, clock);
     l.bytes(b"\",\"flow_id\":");
-    l.u64(r.flow_id);
+    l.u64_wide(r.flow_id);
     l.bytes(b",\"event_type\":\"flow\"");
     if !r.vlans.is_empty() {
         l.bytes(b",\"vlan\":[");
