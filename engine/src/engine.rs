@@ -23,11 +23,11 @@ use crate::defrag::{self, DefragStats, Defragmenter, Incomplete, Insert};
 use crate::feed::Packet;
 use crate::flow::{EndReason, Flow, FlowState, Verdict};
 use crate::inspect::{
-    AppFlow, Chunk, ExpectStats, ExpectTable, FlowExt, FlowInfo, InspectStats, InspectorSet,
-    Transport as AppTransport,
+    AppFlow, AppProto, Chunk, ExpectStats, ExpectTable, FlowExt, FlowInfo, InspectStats,
+    InspectorSet, Transport as AppTransport,
 };
 use crate::key::{FlowKey, KeyOptions};
-use crate::record::{FlowRecord, Sink};
+use crate::record::{EndedFlow, Sink};
 use crate::stream::{ReassemblyConfig, TcpOptions};
 use crate::time::Timestamp;
 use std::sync::Arc;
@@ -329,12 +329,12 @@ fn ender<'a, S: Sink>(
             }
             _ => now,
         };
-        let mut record = FlowRecord::from_flow(f, reason, end);
+        let mut services = AppProto::default();
         if let Some(mut app) = f.ext.app.take() {
             app.finish(reasm, end, inspect, &mut |ev| sink.event(ev));
-            record.app = app.app_proto();
+            services = app.app_proto();
         }
-        sink.flow(&record);
+        sink.flow_ended(&EndedFlow::new(f, reason, end, services));
         *records += 1;
     }
 }

@@ -190,8 +190,10 @@ impl FlowKey {
         )
     }
 
-    fn addr(&self, i: usize) -> IpAddr {
-        let a = self.addrs[i];
+    /// The address of the low (0) or high (1) endpoint.
+    #[inline]
+    pub(crate) fn addr(&self, i: usize) -> IpAddr {
+        let a = self.addrs[i & 1];
         if self.version == 4 {
             IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
         } else {

@@ -11,12 +11,13 @@
 //! records are dropped and counted.
 
 use super::line::{Line, Padded, HEX_BYTE};
-use super::{proto_name, FlowRecord, Sink};
+use super::{proto_name, ConntrackRecord, EndedFlow, FlowRecord, IcmpRecord, Sink, TcpRecord};
 use crate::decode::tcp_flags as tf;
-use crate::flow::{EndReason, FlowState};
-use crate::inspect::EventRecord;
+use crate::decode::{IpVersion, Vlans};
+use crate::flow::{Direction, EndReason, FlowState};
+use crate::inspect::{AppProto, EventRecord};
 use crate::stream::TcpState;
-use crate::time::EveClock;
+use crate::time::{EveClock, Timestamp};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -347,7 +348,7 @@ impl Serialize for EveFlow<'_> {
                 m.serialize_entry("response_icmp_code", &c)?;
             }
         }
-        for (k, v) in app_fields(r) {
+        for (k, v) in app_fields(r.app) {
             m.serialize_entry(k, v)?;
         }
         m.serialize_entry("flow", &FlowPart(r))?;
@@ -441,8 +442,7 @@ impl<'a> Obj<'a> {
 
 /// The record's service fields, in Suricata's order: `app_proto`, then
 /// `app_proto_ts`/`app_proto_tc` where a direction differs, then `app_proto_orig`.
-fn app_fields(r: &FlowRecord) -> impl Iterator<Item = (&'static str, &'static str)> {
-    let a = r.app;
+fn app_fields(a: crate::inspect::AppProto) -> impl Iterator<Item = (&'static str, &'static str)> {
     let main = a.app_proto;
     let differs = move |d: Option<&'static str>| d.filter(|d| Some(*d) != main);
     [
@@ -673,22 +673,226 @@ const TCP_FLAG_JSON: [(u8, Padded); 8] = {
     t
 };
 
+/// What a flow line reads: a [`FlowRecord`], or a flow that just ended, read in place
+/// (the same values: [`EndedFlow::record`] is built from the same accessors).
+trait LineFields {
+    fn timestamp(&self) -> Timestamp;
+    fn flow_id(&self) -> u64;
+    fn vlans(&self) -> Vlans;
+    fn src_ip(&self) -> IpAddr;
+    fn dest_ip(&self) -> IpAddr;
+    fn ports(&self) -> Option<(u16, u16)>;
+    fn ip_version(&self) -> IpVersion;
+    fn proto(&self) -> u8;
+    fn icmp(&self) -> Option<IcmpRecord>;
+    fn app(&self) -> AppProto;
+    fn pkts_toserver(&self) -> u64;
+    fn pkts_toclient(&self) -> u64;
+    fn bytes_toserver(&self) -> u64;
+    fn bytes_toclient(&self) -> u64;
+    fn start(&self) -> Timestamp;
+    fn end(&self) -> Timestamp;
+    /// Whole seconds from start to end (EVE `flow.age`).
+    fn age(&self) -> u64 {
+        self.end().secs().saturating_sub(self.start().secs())
+    }
+    /// The index of EVE's `flow.state` in [`STATE_JSON`].
+    fn state_index(&self) -> usize;
+    fn reason(&self) -> EndReason;
+    fn tcp(&self) -> Option<TcpRecord>;
+    fn conntrack(&self) -> Option<ConntrackRecord>;
+}
+
+impl LineFields for FlowRecord {
+    #[inline(always)]
+    fn timestamp(&self) -> Timestamp {
+        self.timestamp
+    }
+    #[inline(always)]
+    fn flow_id(&self) -> u64 {
+        self.flow_id
+    }
+    #[inline(always)]
+    fn vlans(&self) -> Vlans {
+        self.vlans
+    }
+    #[inline(always)]
+    fn src_ip(&self) -> IpAddr {
+        self.src_ip
+    }
+    #[inline(always)]
+    fn dest_ip(&self) -> IpAddr {
+        self.dest_ip
+    }
+    #[inline(always)]
+    fn ports(&self) -> Option<(u16, u16)> {
+        self.ports
+    }
+    #[inline(always)]
+    fn ip_version(&self) -> IpVersion {
+        self.ip_version
+    }
+    #[inline(always)]
+    fn proto(&self) -> u8 {
+        self.proto
+    }
+    #[inline(always)]
+    fn icmp(&self) -> Option<IcmpRecord> {
+        self.icmp
+    }
+    #[inline(always)]
+    fn app(&self) -> AppProto {
+        self.app
+    }
+    #[inline(always)]
+    fn pkts_toserver(&self) -> u64 {
+        self.pkts_toserver
+    }
+    #[inline(always)]
+    fn pkts_toclient(&self) -> u64 {
+        self.pkts_toclient
+    }
+    #[inline(always)]
+    fn bytes_toserver(&self) -> u64 {
+        self.bytes_toserver
+    }
+    #[inline(always)]
+    fn bytes_toclient(&self) -> u64 {
+        self.bytes_toclient
+    }
+    #[inline(always)]
+    fn start(&self) -> Timestamp {
+        self.start
+    }
+    #[inline(always)]
+    fn end(&self) -> Timestamp {
+        self.end
+    }
+    #[inline(always)]
+    fn state_index(&self) -> usize {
+        if self.allowed {
+            3
+        } else {
+            self.state as usize
+        }
+    }
+    #[inline(always)]
+    fn reason(&self) -> EndReason {
+        self.reason
+    }
+    #[inline(always)]
+    fn tcp(&self) -> Option<TcpRecord> {
+        self.tcp
+    }
+    #[inline(always)]
+    fn conntrack(&self) -> Option<ConntrackRecord> {
+        self.conntrack
+    }
+}
+
+impl LineFields for EndedFlow<'_> {
+    #[inline(always)]
+    fn timestamp(&self) -> Timestamp {
+        EndedFlow::timestamp(self)
+    }
+    #[inline(always)]
+    fn flow_id(&self) -> u64 {
+        self.flow().flow_id()
+    }
+    #[inline(always)]
+    fn vlans(&self) -> Vlans {
+        self.flow().vlans()
+    }
+    #[inline(always)]
+    fn src_ip(&self) -> IpAddr {
+        EndedFlow::src_ip(self)
+    }
+    #[inline(always)]
+    fn dest_ip(&self) -> IpAddr {
+        EndedFlow::dest_ip(self)
+    }
+    #[inline(always)]
+    fn ports(&self) -> Option<(u16, u16)> {
+        EndedFlow::ports(self)
+    }
+    #[inline(always)]
+    fn ip_version(&self) -> IpVersion {
+        self.flow().key().version()
+    }
+    #[inline(always)]
+    fn proto(&self) -> u8 {
+        self.flow().key().proto()
+    }
+    #[inline(always)]
+    fn icmp(&self) -> Option<IcmpRecord> {
+        EndedFlow::icmp(self)
+    }
+    #[inline(always)]
+    fn app(&self) -> AppProto {
+        EndedFlow::app(self)
+    }
+    #[inline(always)]
+    fn pkts_toserver(&self) -> u64 {
+        self.flow().packets(Direction::ToServer)
+    }
+    #[inline(always)]
+    fn pkts_toclient(&self) -> u64 {
+        self.flow().packets(Direction::ToClient)
+    }
+    #[inline(always)]
+    fn bytes_toserver(&self) -> u64 {
+        self.flow().bytes(Direction::ToServer)
+    }
+    #[inline(always)]
+    fn bytes_toclient(&self) -> u64 {
+        self.flow().bytes(Direction::ToClient)
+    }
+    #[inline(always)]
+    fn start(&self) -> Timestamp {
+        self.flow().start()
+    }
+    #[inline(always)]
+    fn end(&self) -> Timestamp {
+        self.flow().last_seen()
+    }
+    #[inline(always)]
+    fn state_index(&self) -> usize {
+        if self.allowed() {
+            3
+        } else {
+            self.flow().state() as usize
+        }
+    }
+    #[inline(always)]
+    fn reason(&self) -> EndReason {
+        EndedFlow::reason(self)
+    }
+    #[inline(always)]
+    fn tcp(&self) -> Option<TcpRecord> {
+        EndedFlow::tcp(self)
+    }
+    #[inline(always)]
+    fn conntrack(&self) -> Option<ConntrackRecord> {
+        None
+    }
+}
+
 /// [`write_flow_general`]'s text, written into a line with the keys between two values
 /// as one literal each (the same bytes; the tests compare the two).
-fn write_flow_line<const N: usize>(
+fn write_flow_line<const N: usize, R: LineFields>(
     l: &mut Line<'_, N>,
-    r: &FlowRecord,
+    r: &R,
     opts: EveOptions,
     clock: &mut EveClock,
 ) {
     l.bytes(b"{\"timestamp\":\"");
-    l.time(r.timestamp, clock);
+    l.time(r.timestamp(), clock);
     l.bytes(b"\",\"flow_id\":");
-    l.u64_wide(r.flow_id);
+    l.u64_wide(r.flow_id());
     l.bytes(b",\"event_type\":\"flow\"");
-    if !r.vlans.is_empty() {
+    if !r.vlans().is_empty() {
         l.bytes(b",\"vlan\":[");
-        for (i, v) in r.vlans.as_slice().iter().enumerate() {
+        for (i, v) in r.vlans().as_slice().iter().enumerate() {
             if i > 0 {
                 l.byte(b',');
             }
@@ -696,22 +900,22 @@ fn write_flow_line<const N: usize>(
         }
         l.byte(b']');
     }
-    ip_field(l, b",\"src_ip\":\"", r.src_ip, opts);
-    if let Some((sp, _)) = r.ports {
+    ip_field(l, b",\"src_ip\":\"", r.src_ip(), opts);
+    if let Some((sp, _)) = r.ports() {
         l.bytes(b",\"src_port\":");
         l.u64(u64::from(sp));
     }
-    ip_field(l, b",\"dest_ip\":\"", r.dest_ip, opts);
-    if let Some((_, dp)) = r.ports {
+    ip_field(l, b",\"dest_ip\":\"", r.dest_ip(), opts);
+    if let Some((_, dp)) = r.ports() {
         l.bytes(b",\"dest_port\":");
         l.u64(u64::from(dp));
     }
-    l.bytes(match r.ip_version {
+    l.bytes(match r.ip_version() {
         crate::decode::IpVersion::V4 => b",\"ip_v\":4,\"proto\":",
         crate::decode::IpVersion::V6 => b",\"ip_v\":6,\"proto\":",
     });
-    l.padded(&PROTO_JSON[usize::from(r.proto)]);
-    if let Some(icmp) = r.icmp {
+    l.padded(&PROTO_JSON[usize::from(r.proto())]);
+    if let Some(icmp) = r.icmp() {
         l.bytes(b",\"icmp_type\":");
         l.u64(u64::from(icmp.icmp_type));
         l.bytes(b",\"icmp_code\":");
@@ -723,9 +927,9 @@ fn write_flow_line<const N: usize>(
             l.u64(u64::from(c));
         }
     }
-    if r.app.app_proto.is_some() || r.app.ts.is_some() || r.app.tc.is_some() || r.app.orig.is_some()
-    {
-        for (k, v) in app_fields(r) {
+    let app = r.app();
+    if app.app_proto.is_some() || app.ts.is_some() || app.tc.is_some() || app.orig.is_some() {
+        for (k, v) in app_fields(app) {
             l.bytes(b",\"");
             l.bytes(k.as_bytes());
             l.bytes(b"\":");
@@ -735,25 +939,25 @@ fn write_flow_line<const N: usize>(
         }
     }
     l.bytes(b",\"flow\":{\"pkts_toserver\":");
-    l.u64(r.pkts_toserver);
+    l.u64(r.pkts_toserver());
     l.bytes(b",\"pkts_toclient\":");
-    l.u64(r.pkts_toclient);
+    l.u64(r.pkts_toclient());
     l.bytes(b",\"bytes_toserver\":");
-    l.u64(r.bytes_toserver);
+    l.u64(r.bytes_toserver());
     l.bytes(b",\"bytes_toclient\":");
-    l.u64(r.bytes_toclient);
+    l.u64(r.bytes_toclient());
     l.bytes(b",\"start\":\"");
-    l.time(r.start, clock);
+    l.time(r.start(), clock);
     l.bytes(b"\",\"end\":\"");
-    l.time(r.end, clock);
+    l.time(r.end(), clock);
     l.bytes(b"\",\"age\":");
     l.u64(r.age());
     l.bytes(b",\"state\":");
-    l.padded(&STATE_JSON[if r.allowed { 3 } else { r.state as usize }]);
+    l.padded(&STATE_JSON[r.state_index()]);
     l.bytes(b",\"reason\":");
-    l.padded(&REASON_JSON[reason_index(r.reason)]);
+    l.padded(&REASON_JSON[reason_index(r.reason())]);
     l.bytes(b",\"alerted\":false}");
-    if let Some(t) = &r.tcp {
+    if let Some(t) = &r.tcp() {
         l.bytes(b",\"tcp\":{\"tcp_flags\":\"");
         l.bytes(&HEX_BYTE[usize::from(t.flags)]);
         l.bytes(b"\",\"tcp_flags_ts\":\"");
@@ -772,7 +976,7 @@ fn write_flow_line<const N: usize>(
         }
         l.byte(b'}');
     }
-    if let Some(ct) = &r.conntrack {
+    if let Some(ct) = &r.conntrack() {
         l.bytes(b",\"conntrack\":{\"state\":");
         l.clean_str(ct.state);
         l.bytes(b",\"mark\":");
@@ -838,7 +1042,7 @@ fn write_flow_general(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
             m.num("response_icmp_code", u64::from(c));
         }
     }
-    for (k, v) in app_fields(r) {
+    for (k, v) in app_fields(r.app) {
         m.key(k);
         // Service names come from inspectors (plugins too): escape them.
         serde_json::to_writer(&mut *m.out, v).ok();
@@ -939,17 +1143,35 @@ impl<W: Write> EveWriter<W> {
         Ok(self.out)
     }
 
-    fn write_one(&mut self, record: &FlowRecord) -> io::Result<()> {
+    /// Writes one record's line: `r` through the line, or (when it does not fit)
+    /// `record()` field by field.
+    #[inline(always)]
+    fn write_one<R: LineFields>(
+        &mut self,
+        r: &R,
+        record: impl FnOnce() -> FlowRecord,
+    ) -> io::Result<()> {
         let mut l = Line::new(&mut self.scratch);
-        write_flow_line(&mut l, record, self.opts, &mut self.clock);
+        write_flow_line(&mut l, r, self.opts, &mut self.clock);
         l.byte(b'\n');
         if !l.overflowed() {
             return self.out.write_all(l.as_bytes());
         }
         self.line.clear();
-        write_flow_general(&mut self.line, record, self.opts);
+        write_flow_general(&mut self.line, &record(), self.opts);
         self.line.push(b'\n');
         self.out.write_all(&self.line)
+    }
+
+    /// Counts the outcome of writing a record.
+    fn written_one(&mut self, outcome: io::Result<()>) {
+        match outcome {
+            Ok(()) => self.written += 1,
+            Err(e) => {
+                self.dropped += 1;
+                self.error = Some(e);
+            }
+        }
     }
 }
 
@@ -982,13 +1204,18 @@ impl<W: Write> Sink for EveWriter<W> {
             self.dropped += 1;
             return;
         }
-        match self.write_one(record) {
-            Ok(()) => self.written += 1,
-            Err(e) => {
-                self.dropped += 1;
-                self.error = Some(e);
-            }
+        let outcome = self.write_one(record, || *record);
+        self.written_one(outcome);
+    }
+
+    /// Writes the line straight from the flow (the same bytes as its record's).
+    fn flow_ended(&mut self, ended: &EndedFlow<'_>) {
+        if self.error.is_some() {
+            self.dropped += 1;
+            return;
         }
+        let outcome = self.write_one(ended, || ended.record());
+        self.written_one(outcome);
     }
 
     /// Flushes the inner writer; a failure is kept for [`EveWriter::finish`].
