@@ -558,7 +558,7 @@ const FLOW_LINE: usize = 1024;
 fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
     let mut scratch = [0u8; FLOW_LINE];
     let mut l = Line::new(&mut scratch);
-    write_flow_line(&mut l, r, opts, &mut EveClock::new());
+    write_flow_line(&mut l, r, opts, &mut FlowClocks::new());
     if l.overflowed() {
         write_flow_general(out, r, opts);
     } else {
@@ -673,6 +673,26 @@ const TCP_FLAG_JSON: [(u8, Padded); 8] = {
     t
 };
 
+/// The clocks of a record's three times: each field keeps its own last second (the
+/// records written one after another share it often; the three times of one record
+/// rarely do).
+#[derive(Clone, Copy, Debug)]
+struct FlowClocks {
+    timestamp: EveClock,
+    start: EveClock,
+    end: EveClock,
+}
+
+impl FlowClocks {
+    const fn new() -> Self {
+        FlowClocks {
+            timestamp: EveClock::new(),
+            start: EveClock::new(),
+            end: EveClock::new(),
+        }
+    }
+}
+
 /// What a flow line reads: a [`FlowRecord`], or a flow that just ended, read in place
 /// (the same values: [`EndedFlow::record`] is built from the same accessors).
 trait LineFields {
@@ -692,10 +712,6 @@ trait LineFields {
     fn bytes_toclient(&self) -> u64;
     fn start(&self) -> Timestamp;
     fn end(&self) -> Timestamp;
-    /// Whole seconds from start to end (EVE `flow.age`).
-    fn age(&self) -> u64 {
-        self.end().secs().saturating_sub(self.start().secs())
-    }
     /// The index of EVE's `flow.state` in [`STATE_JSON`].
     fn state_index(&self) -> usize;
     fn reason(&self) -> EndReason;
@@ -883,10 +899,10 @@ fn write_flow_line<const N: usize, R: LineFields>(
     l: &mut Line<'_, N>,
     r: &R,
     opts: EveOptions,
-    clock: &mut EveClock,
+    clocks: &mut FlowClocks,
 ) {
     l.bytes(b"{\"timestamp\":\"");
-    l.time(r.timestamp(), clock);
+    l.time(r.timestamp(), &mut clocks.timestamp);
     l.bytes(b"\",\"flow_id\":");
     l.u64_wide(r.flow_id());
     l.bytes(b",\"event_type\":\"flow\"");
@@ -947,11 +963,12 @@ fn write_flow_line<const N: usize, R: LineFields>(
     l.bytes(b",\"bytes_toclient\":");
     l.u64(r.bytes_toclient());
     l.bytes(b",\"start\":\"");
-    l.time(r.start(), clock);
+    let start = l.time(r.start(), &mut clocks.start);
     l.bytes(b"\",\"end\":\"");
-    l.time(r.end(), clock);
+    let end = l.time(r.end(), &mut clocks.end);
     l.bytes(b"\",\"age\":");
-    l.u64(r.age());
+    // EVE `flow.age`: whole seconds from start to end, each truncated.
+    l.u64(end.saturating_sub(start));
     l.bytes(b",\"state\":");
     l.padded(&STATE_JSON[r.state_index()]);
     l.bytes(b",\"reason\":");
@@ -1086,16 +1103,21 @@ fn write_flow_general(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
     m.close();
 }
 
+/// What an [`EveWriter`] writes lines with (one allocation, off the writer).
+struct Work {
+    /// Where records' lines and events' fixed fields are written (reused, never
+    /// cleared).
+    scratch: [u8; FLOW_LINE],
+    /// Lines that do not fit `scratch`, and events (reused: no allocation once grown).
+    line: Vec<u8>,
+}
+
 /// Writes EVE `flow` events, one per line.
 pub struct EveWriter<W: Write> {
     out: W,
-    /// Lines that do not fit `scratch`, and events (reused: no allocation once grown).
-    line: Vec<u8>,
-    /// Where records' lines and events' fixed fields are written (reused, never
-    /// cleared).
-    scratch: Box<[u8; FLOW_LINE]>,
-    /// The date of the last time written.
-    clock: EveClock,
+    work: Box<Work>,
+    /// The last seconds written, by field.
+    clocks: FlowClocks,
     opts: EveOptions,
     error: Option<io::Error>,
     written: u64,
@@ -1108,9 +1130,11 @@ impl<W: Write> EveWriter<W> {
     pub fn new(out: W, opts: EveOptions) -> Self {
         EveWriter {
             out,
-            line: Vec::with_capacity(1024),
-            scratch: Box::new([0; FLOW_LINE]),
-            clock: EveClock::new(),
+            work: Box::new(Work {
+                scratch: [0; FLOW_LINE],
+                line: Vec::with_capacity(1024),
+            }),
+            clocks: FlowClocks::new(),
             opts,
             error: None,
             written: 0,
@@ -1151,16 +1175,18 @@ impl<W: Write> EveWriter<W> {
         r: &R,
         record: impl FnOnce() -> FlowRecord,
     ) -> io::Result<()> {
-        let mut l = Line::new(&mut self.scratch);
-        write_flow_line(&mut l, r, self.opts, &mut self.clock);
+        let work = &mut *self.work;
+        let mut l = Line::new(&mut work.scratch);
+        write_flow_line(&mut l, r, self.opts, &mut self.clocks);
         l.byte(b'\n');
         if !l.overflowed() {
             return self.out.write_all(l.as_bytes());
         }
-        self.line.clear();
-        write_flow_general(&mut self.line, &record(), self.opts);
-        self.line.push(b'\n');
-        self.out.write_all(&self.line)
+        let line = &mut work.line;
+        line.clear();
+        write_flow_general(line, &record(), self.opts);
+        line.push(b'\n');
+        self.out.write_all(line)
     }
 
     /// Counts the outcome of writing a record.
@@ -1181,16 +1207,17 @@ impl<W: Write> Sink for EveWriter<W> {
             self.dropped += 1;
             return;
         }
-        self.line.clear();
+        let work = &mut *self.work;
+        work.line.clear();
         write_event(
-            &mut self.line,
+            &mut work.line,
             event,
             self.opts,
-            &mut self.scratch,
-            &mut self.clock,
+            &mut work.scratch,
+            &mut self.clocks.timestamp,
         );
-        self.line.push(b'\n');
-        match self.out.write_all(&self.line) {
+        work.line.push(b'\n');
+        match self.out.write_all(&work.line) {
             Ok(()) => self.events += 1,
             Err(e) => {
                 self.dropped += 1;
@@ -1553,7 +1580,7 @@ mod tests {
             write_flow_general(&mut general, &r, opts);
             let mut scratch = [0u8; FLOW_LINE];
             let mut l = Line::new(&mut scratch);
-            write_flow_line(&mut l, &r, opts, &mut EveClock::new());
+            write_flow_line(&mut l, &r, opts, &mut FlowClocks::new());
             let fits = r.app.app_proto.into_iter().chain([r.app.ts, r.app.tc, r.app.orig].into_iter().flatten())
                 .all(|n| n.len() < 100 && !n.contains('"'));
             proptest::prop_assert_eq!(!l.overflowed(), fits);

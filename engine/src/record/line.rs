@@ -170,9 +170,10 @@ impl<'a, const N: usize> Line<'a, N> {
     }
 
     /// Appends `t` as EVE writes times (`2016-03-01T11:02:03.123456+0000`), the date
-    /// taken from `clock` when it has the day.
+    /// and time of day taken from `clock` when it has the second; returns `t`'s whole
+    /// seconds.
     #[inline(always)]
-    pub(crate) fn time(&mut self, t: Timestamp, clock: &mut EveClock) {
+    pub(crate) fn time(&mut self, t: Timestamp, clock: &mut EveClock) -> u64 {
         let at = self.len;
         match self
             .buf
@@ -180,10 +181,13 @@ impl<'a, const N: usize> Line<'a, N> {
             .and_then(|d| <&mut [u8; Timestamp::EVE_LEN]>::try_from(d).ok())
         {
             Some(dst) => {
-                clock.write(t, dst);
                 self.len += Timestamp::EVE_LEN;
+                clock.write(t, dst)
             }
-            None => self.overflow = true,
+            None => {
+                self.overflow = true;
+                t.secs()
+            }
         }
     }
 
