@@ -460,6 +460,13 @@ fn app_fields(a: crate::inspect::AppProto) -> impl Iterator<Item = (&'static str
 #[inline(always)]
 fn ip_field<const N: usize>(l: &mut Line<'_, N>, key: &[u8], a: IpAddr, opts: EveOptions) {
     l.bytes(key);
+    ip_text_into(l, a, opts);
+    l.byte(b'"');
+}
+
+/// Writes the address as EVE writes it (no quotes).
+#[inline(always)]
+fn ip_text_into<const N: usize>(l: &mut Line<'_, N>, a: IpAddr, opts: EveOptions) {
     match a {
         IpAddr::V4(a) => l.ipv4(a.octets()),
         IpAddr::V6(a) if !opts.ipv6_compress => l.ipv6_full(a.octets()),
@@ -468,7 +475,6 @@ fn ip_field<const N: usize>(l: &mut Line<'_, N>, key: &[u8], a: IpAddr, opts: Ev
             l.prefix(&t.buf, t.len);
         }
     }
-    l.byte(b'"');
 }
 
 /// Appends an inspector event as one EVE JSON object (no newline) to `out`: the fixed
@@ -916,20 +922,34 @@ fn write_flow_line<const N: usize, R: LineFields>(
         }
         l.byte(b']');
     }
-    ip_field(l, b",\"src_ip\":\"", r.src_ip(), opts);
-    if let Some((sp, _)) = r.ports() {
-        l.bytes(b",\"src_port\":");
+    // Each address's closing quote goes with the key after it.
+    let ports = r.ports();
+    l.bytes(b",\"src_ip\":\"");
+    ip_text_into(l, r.src_ip(), opts);
+    if let Some((sp, _)) = ports {
+        l.bytes(b"\",\"src_port\":");
         l.u64(u64::from(sp));
+        l.bytes(b",\"dest_ip\":\"");
+    } else {
+        l.bytes(b"\",\"dest_ip\":\"");
     }
-    ip_field(l, b",\"dest_ip\":\"", r.dest_ip(), opts);
-    if let Some((_, dp)) = r.ports() {
-        l.bytes(b",\"dest_port\":");
+    ip_text_into(l, r.dest_ip(), opts);
+    let v6 = r.ip_version() == IpVersion::V6;
+    if let Some((_, dp)) = ports {
+        l.bytes(b"\",\"dest_port\":");
         l.u64(u64::from(dp));
+        l.bytes(if v6 {
+            b",\"ip_v\":6,\"proto\":"
+        } else {
+            b",\"ip_v\":4,\"proto\":"
+        });
+    } else {
+        l.bytes(if v6 {
+            b"\",\"ip_v\":6,\"proto\":"
+        } else {
+            b"\",\"ip_v\":4,\"proto\":"
+        });
     }
-    l.bytes(match r.ip_version() {
-        crate::decode::IpVersion::V4 => b",\"ip_v\":4,\"proto\":",
-        crate::decode::IpVersion::V6 => b",\"ip_v\":6,\"proto\":",
-    });
     l.padded(&PROTO_JSON[usize::from(r.proto())]);
     if let Some(icmp) = r.icmp() {
         l.bytes(b",\"icmp_type\":");
