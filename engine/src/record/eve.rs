@@ -487,13 +487,14 @@ fn write_event(
     scratch: &mut [u8; FLOW_LINE],
     clock: &mut EveClock,
 ) {
+    let ty = e.event.event_type();
     let mut l = Line::new(scratch);
     l.bytes(b"{\"timestamp\":\"");
     l.time(e.timestamp, clock);
     l.bytes(b"\",\"flow_id\":");
     l.u64_wide(e.flow_id);
     l.bytes(b",\"event_type\":");
-    l.clean_str(e.event.event_type());
+    l.clean_str(ty);
     ip_field(&mut l, b",\"src_ip\":\"", e.src.0, opts);
     l.bytes(b",\"src_port\":");
     l.u64(u64::from(e.src.1));
@@ -506,20 +507,29 @@ fn write_event(
         b",\"ip_v\":6,\"proto\":"
     });
     l.padded(&PROTO_JSON[usize::from(e.proto)]);
+    let siblings = e.event.siblings();
+    if siblings.is_empty() {
+        // The event's own key (the type, clean: checked above) goes with the line.
+        l.bytes(b",\"");
+        l.bytes(ty.as_bytes());
+        l.bytes(b"\":");
+    }
     if l.overflowed() {
         write_event_general(out, e, opts);
         return;
     }
     out.extend_from_slice(l.as_bytes());
-    for (k, v) in e.event.siblings() {
+    if !siblings.is_empty() {
+        for (k, v) in siblings {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+            serde_json::to_writer(&mut *out, &v).ok();
+        }
         out.extend_from_slice(b",\"");
-        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(ty.as_bytes());
         out.extend_from_slice(b"\":");
-        serde_json::to_writer(&mut *out, &v).ok();
     }
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(e.event.event_type().as_bytes());
-    out.extend_from_slice(b"\":");
     e.event.write_json(out);
     out.push(b'}');
 }
