@@ -34,7 +34,7 @@ const ASCII_ZEROS: u64 = crate::time::ASCII_ZEROS;
 /// The decimal text of `v` (`0 < v < 10^8`) left-aligned in the little-endian
 /// bytes of a `u64`, and its length.
 #[inline(always)]
-fn short_text(v: u32) -> (u64, usize) {
+pub(crate) fn short_text(v: u32) -> (u64, usize) {
     let d = digits8(v);
     // Leading zero digits are zero bytes at the low end (v > 0: some byte is not).
     let lz = (d.trailing_zeros() / 8) as usize;
