@@ -23,11 +23,11 @@ use crate::defrag::{self, DefragStats, Defragmenter, Incomplete, Insert};
 use crate::feed::Packet;
 use crate::flow::{EndReason, Flow, FlowState, Verdict};
 use crate::inspect::{
-    AppFlow, Chunk, ExpectStats, ExpectTable, FlowExt, FlowInfo, InspectStats, InspectorSet,
-    Transport as AppTransport,
+    AppFlow, AppProto, Chunk, ExpectStats, ExpectTable, FlowExt, FlowInfo, InspectStats,
+    InspectorSet, Transport as AppTransport,
 };
 use crate::key::{FlowKey, KeyOptions};
-use crate::record::{FlowRecord, Sink};
+use crate::record::{EndedFlow, Sink};
 use crate::stream::{ReassemblyConfig, TcpOptions};
 use crate::time::Timestamp;
 use std::sync::Arc;
@@ -329,12 +329,12 @@ fn ender<'a, S: Sink>(
             }
             _ => now,
         };
-        let mut record = FlowRecord::from_flow(f, reason, end);
+        let mut services = AppProto::default();
         if let Some(mut app) = f.ext.app.take() {
             app.finish(reasm, end, inspect, &mut |ev| sink.event(ev));
-            record.app = app.app_proto();
+            services = app.app_proto();
         }
-        sink.flow(&record);
+        sink.flow_ended(&EndedFlow::new(f, reason, end, services));
         *records += 1;
     }
 }
@@ -846,6 +846,36 @@ impl<S: Sink> Engine<S> {
         }
     }
 
+    /// Creates the flow of a packet whose key has none (making room as the cache does),
+    /// and gives it its expected service when one waits for it. Kept out of
+    /// [`track_keyed`](Self::track_keyed): most packets find their flow, and the
+    /// creation's stack frame (a whole slot is built there) would cost them all.
+    #[inline(never)]
+    fn new_flow(&mut self, k: &Keyed, now: Timestamp, ordinal: u64) -> Option<FlowId> {
+        let mut on_end = ender(
+            &mut self.sink,
+            &mut self.records,
+            &mut self.inspect,
+            &self.reasm,
+            &self.timeouts,
+            self.clock,
+        );
+        let id = self.cache.create(
+            k.key,
+            k.hash,
+            k.reversed,
+            k.vlans,
+            now,
+            ordinal,
+            &mut on_end,
+        )?;
+        // One branch while no flow is expected.
+        if !self.expect.is_empty() {
+            expected_flow(&mut self.cache, &self.inspectors, &mut self.expect, id, now);
+        }
+        Some(id)
+    }
+
     /// Finds or creates the flow of one decoded IP packet (with its key and hash) and
     /// accounts `count` to it.
     #[inline]
@@ -902,35 +932,13 @@ impl<S: Sink> Engine<S> {
         };
         let id = match found {
             Some(id) => id,
-            None => {
-                match self.cache.create(
-                    k.key,
-                    hash,
-                    reversed,
-                    k.vlans,
-                    now,
-                    ordinal,
-                    &mut on_end!(),
-                ) {
-                    Some(id) => {
-                        // One branch while no flow is expected.
-                        if !self.expect.is_empty() {
-                            expected_flow(
-                                &mut self.cache,
-                                &self.inspectors,
-                                &mut self.expect,
-                                id,
-                                now,
-                            );
-                        }
-                        id
-                    }
-                    None => {
-                        self.no_flow += u64::from(count.pkts);
-                        return;
-                    }
+            None => match self.new_flow(k, now, ordinal) {
+                Some(id) => id,
+                None => {
+                    self.no_flow += u64::from(count.pkts);
+                    return;
                 }
-            }
+            },
         };
         let flow = self.cache.flow_mut(id);
         let dir = flow.direction(reversed);

@@ -53,7 +53,7 @@ pub enum FlowState {
 
 impl FlowState {
     /// EVE name.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             FlowState::New => "new",
             FlowState::Established => "established",
@@ -103,7 +103,7 @@ impl ProtoClass {
     }
 
     /// Name used in counters (`ip`, `tcp`, `udp`, `icmp`, `user`, `file`).
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             ProtoClass::Ip => "ip",
             ProtoClass::Tcp => "tcp",
@@ -157,7 +157,7 @@ pub enum EndReason {
 
 impl EndReason {
     /// EVE `flow.reason`.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             EndReason::Timeout => "timeout",
             EndReason::Shutdown => "shutdown",

@@ -190,8 +190,10 @@ impl FlowKey {
         )
     }
 
-    fn addr(&self, i: usize) -> IpAddr {
-        let a = self.addrs[i];
+    /// The address of the low (0) or high (1) endpoint.
+    #[inline]
+    pub(crate) fn addr(&self, i: usize) -> IpAddr {
+        let a = self.addrs[i & 1];
         if self.version == 4 {
             IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
         } else {
@@ -283,7 +285,8 @@ impl FlowKey {
             | u64::from(self.addr_space) << 16
             | u64::from(self.proto) << 32
             | u64::from(self.version) << 40
-            | u64::from(self.depth) << 48;
+            | u64::from(self.depth) << 48
+            | u64::from(self._pad) << 56;
         [
             w(&self.addrs[0], 0),
             w(&self.addrs[0], 8),

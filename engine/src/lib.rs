@@ -69,6 +69,6 @@ pub use engine::{Engine, EngineError, Reloaded, Stats};
 pub use feed::{FeedError, Packet, PcapFile};
 pub use flow::{EndReason, FlowState, Verdict};
 pub use record::eve::{EveOptions, EveWriter};
-pub use record::{ConntrackRecord, FlowRecord, Sink};
+pub use record::{ConntrackRecord, EndedFlow, FlowRecord, Sink};
 pub use time::Timestamp;
 pub use workers::Workers;

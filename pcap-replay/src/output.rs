@@ -13,7 +13,7 @@
 //! memory for the whole output.
 
 use flowengine::inspect::EventRecord;
-use flowengine::{EveOptions, EveWriter, FlowRecord, Sink};
+use flowengine::{EndedFlow, EveOptions, EveWriter, FlowRecord, Sink};
 use std::io::{self, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -75,6 +75,13 @@ impl Sink for Output {
     fn flow(&mut self, record: &FlowRecord) {
         match self {
             Output::Eve(w) => w.flow(record),
+            Output::Count(n) => *n += 1,
+        }
+    }
+
+    fn flow_ended(&mut self, ended: &EndedFlow<'_>) {
+        match self {
+            Output::Eve(w) => w.flow_ended(ended),
             Output::Count(n) => *n += 1,
         }
     }

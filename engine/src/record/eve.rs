@@ -10,10 +10,14 @@
 //! engine: the first one is kept and returned by [`EveWriter::finish`], and later
 //! records are dropped and counted.
 
-use super::line::Line;
-use super::{proto_name, FlowRecord, Sink};
+use super::line::{Line, Padded, HEX_BYTE};
+use super::{proto_name, ConntrackRecord, EndedFlow, FlowRecord, IcmpRecord, Sink, TcpRecord};
 use crate::decode::tcp_flags as tf;
-use crate::inspect::EventRecord;
+use crate::decode::{IpVersion, Vlans};
+use crate::flow::{Direction, EndReason, FlowState};
+use crate::inspect::{AppProto, EventRecord};
+use crate::stream::TcpState;
+use crate::time::{EveClock, Timestamp};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -132,18 +136,6 @@ const DEC_OCTET: [([u8; 3], u8); 256] = {
         } else {
             ([b'0' + b, 0, 0], 1)
         };
-        v += 1;
-    }
-    t
-};
-
-/// Each byte value as two lowercase hex digits.
-const HEX_BYTE: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
-    let mut v = 0;
-    while v < 256 {
-        t[v] = [HEX[v >> 4], HEX[v & 0xf]];
         v += 1;
     }
     t
@@ -356,7 +348,7 @@ impl Serialize for EveFlow<'_> {
                 m.serialize_entry("response_icmp_code", &c)?;
             }
         }
-        for (k, v) in app_fields(r) {
+        for (k, v) in app_fields(r.app) {
             m.serialize_entry(k, v)?;
         }
         m.serialize_entry("flow", &FlowPart(r))?;
@@ -450,8 +442,7 @@ impl<'a> Obj<'a> {
 
 /// The record's service fields, in Suricata's order: `app_proto`, then
 /// `app_proto_ts`/`app_proto_tc` where a direction differs, then `app_proto_orig`.
-fn app_fields(r: &FlowRecord) -> impl Iterator<Item = (&'static str, &'static str)> {
-    let a = r.app;
+fn app_fields(a: crate::inspect::AppProto) -> impl Iterator<Item = (&'static str, &'static str)> {
     let main = a.app_proto;
     let differs = move |d: Option<&'static str>| d.filter(|d| Some(*d) != main);
     [
@@ -467,27 +458,43 @@ fn app_fields(r: &FlowRecord) -> impl Iterator<Item = (&'static str, &'static st
 /// Writes `key` (up to and including the value's opening quote), the address as EVE
 /// writes it, and the closing quote.
 #[inline(always)]
-fn ip_field<const N: usize>(l: &mut Line<N>, key: &[u8], a: IpAddr, opts: EveOptions) {
-    let t = ip_text(a, opts.ipv6_compress);
+fn ip_field<const N: usize>(l: &mut Line<'_, N>, key: &[u8], a: IpAddr, opts: EveOptions) {
     l.bytes(key);
-    l.prefix(&t.buf, t.len);
+    ip_text_into(l, a, opts);
     l.byte(b'"');
 }
 
-/// Room for an event's fixed fields (time, flow id, event type, the flow's tuple) in
-/// [`write_event`]: about 190 bytes at most with IPv6 in full.
-const EVENT_HEAD: usize = 256;
+/// Writes the address as EVE writes it (no quotes).
+#[inline(always)]
+fn ip_text_into<const N: usize>(l: &mut Line<'_, N>, a: IpAddr, opts: EveOptions) {
+    match a {
+        IpAddr::V4(a) => l.ipv4(a.octets()),
+        IpAddr::V6(a) if !opts.ipv6_compress => l.ipv6_full(a.octets()),
+        IpAddr::V6(_) => {
+            let t = ip_text(a, true);
+            l.prefix(&t.buf, t.len);
+        }
+    }
+}
 
 /// Appends an inspector event as one EVE JSON object (no newline) to `out`: the fixed
-/// fields through a stack line, the event's own through its writer.
-fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
-    let mut l = Line::<EVENT_HEAD>::new();
+/// fields (time, flow id, event type, the flow's tuple: about 190 bytes at most with
+/// IPv6 in full) through a line over `scratch`, the event's own through its writer.
+fn write_event(
+    out: &mut Vec<u8>,
+    e: &EventRecord<'_>,
+    opts: EveOptions,
+    scratch: &mut [u8; FLOW_LINE],
+    clock: &mut EveClock,
+) {
+    let ty = e.event.event_type();
+    let mut l = Line::new(scratch);
     l.bytes(b"{\"timestamp\":\"");
-    l.bytes(&e.timestamp.to_eve_bytes());
+    l.time(e.timestamp, clock);
     l.bytes(b"\",\"flow_id\":");
-    l.u64(e.flow_id);
+    l.u64_wide(e.flow_id);
     l.bytes(b",\"event_type\":");
-    l.clean_str(e.event.event_type());
+    l.clean_str(ty);
     ip_field(&mut l, b",\"src_ip\":\"", e.src.0, opts);
     l.bytes(b",\"src_port\":");
     l.u64(u64::from(e.src.1));
@@ -499,28 +506,30 @@ fn write_event(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions) {
     } else {
         b",\"ip_v\":6,\"proto\":"
     });
-    match proto_name(e.proto) {
-        Some(name) => l.clean_str(name),
-        None => {
-            l.byte(b'"');
-            l.u64(u64::from(e.proto));
-            l.byte(b'"');
-        }
+    l.padded(&PROTO_JSON[usize::from(e.proto)]);
+    let siblings = e.event.siblings();
+    if siblings.is_empty() {
+        // The event's own key (the type, clean: checked above) goes with the line.
+        l.bytes(b",\"");
+        l.bytes(ty.as_bytes());
+        l.bytes(b"\":");
     }
     if l.overflowed() {
         write_event_general(out, e, opts);
         return;
     }
     out.extend_from_slice(l.as_bytes());
-    for (k, v) in e.event.siblings() {
+    if !siblings.is_empty() {
+        for (k, v) in siblings {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+            serde_json::to_writer(&mut *out, &v).ok();
+        }
         out.extend_from_slice(b",\"");
-        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(ty.as_bytes());
         out.extend_from_slice(b"\":");
-        serde_json::to_writer(&mut *out, &v).ok();
     }
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(e.event.event_type().as_bytes());
-    out.extend_from_slice(b"\":");
     e.event.write_json(out);
     out.push(b'}');
 }
@@ -561,9 +570,11 @@ fn write_event_general(out: &mut Vec<u8>, e: &EventRecord<'_>, opts: EveOptions)
 const FLOW_LINE: usize = 1024;
 
 /// Appends `r` as one EVE JSON object (no newline) to `out`.
+#[cfg(test)]
 fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
-    let mut l = Line::<FLOW_LINE>::new();
-    write_flow_line(&mut l, r, opts);
+    let mut scratch = [0u8; FLOW_LINE];
+    let mut l = Line::new(&mut scratch);
+    write_flow_line(&mut l, r, opts, &mut FlowClocks::new());
     if l.overflowed() {
         write_flow_general(out, r, opts);
     } else {
@@ -571,17 +582,349 @@ fn write_flow(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
     }
 }
 
-/// [`write_flow_general`]'s text, written into a stack line with the keys between two
-/// values as one literal each (the same bytes; the tests compare the two).
-fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOptions) {
+/// EVE `flow.state` (an allowed, trusted flow is what Suricata calls bypassed) and
+/// `flow.reason`, quoted.
+const STATE_JSON: [Padded; 4] = [
+    Padded::quoted(FlowState::New.name()),
+    Padded::quoted(FlowState::Established.name()),
+    Padded::quoted(FlowState::Closed.name()),
+    Padded::quoted("bypassed"),
+];
+
+/// `flow.reason`, quoted, by [`reason_index`].
+const REASON_JSON: [Padded; 4] = [
+    Padded::quoted(EndReason::Timeout.name()),
+    Padded::quoted(EndReason::Shutdown.name()),
+    Padded::quoted(EndReason::TcpReuse.name()),
+    Padded::quoted("forced"),
+];
+
+fn reason_index(r: EndReason) -> usize {
+    match r {
+        EndReason::Timeout => 0,
+        EndReason::Shutdown => 1,
+        EndReason::TcpReuse => 2,
+        EndReason::Pruned(_) => 3,
+    }
+}
+
+/// `tcp.state`, quoted, by the state's number.
+const TCP_STATE_JSON: [Padded; 12] = {
+    let all = [
+        TcpState::None,
+        TcpState::SynSent,
+        TcpState::SynRecv,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::TimeWait,
+        TcpState::LastAck,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::Closed,
+    ];
+    let mut t = [Padded::quoted("none"); 12];
+    let mut i = 0;
+    while i < all.len() {
+        t[all[i] as usize] = Padded::quoted(all[i].name());
+        i += 1;
+    }
+    t
+};
+
+/// EVE `proto` by number, quoted: the keyword, or the number as a string.
+const PROTO_JSON: [Padded; 256] = {
+    let mut t = [Padded::quoted(""); 256];
+    let mut p = 0;
+    while p < 256 {
+        t[p] = match super::proto_names::const_proto_name(p as u8) {
+            Some(name) => Padded::quoted(name),
+            None => {
+                let mut b = [0u8; 16];
+                let v = p as u8;
+                b[0] = b'"';
+                let mut n = 1;
+                if v >= 100 {
+                    b[n] = b'0' + v / 100;
+                    n += 1;
+                }
+                if v >= 10 {
+                    b[n] = b'0' + (v / 10) % 10;
+                    n += 1;
+                }
+                b[n] = b'0' + v % 10;
+                b[n + 1] = b'"';
+                Padded(b, n as u8 + 2)
+            }
+        };
+        p += 1;
+    }
+    t
+};
+
+/// EVE's `,"flag":true` per TCP flag, in Suricata's order.
+const TCP_FLAG_JSON: [(u8, Padded); 8] = {
+    let mut t = [(0u8, Padded::new("")); 8];
+    let mut i = 0;
+    while i < 8 {
+        let (bit, name) = TCP_FLAG_NAMES[i];
+        let mut b = [0u8; 16];
+        let n = name.as_bytes();
+        b[0] = b',';
+        b[1] = b'"';
+        let mut k = 0;
+        while k < n.len() {
+            b[2 + k] = n[k];
+            k += 1;
+        }
+        let tail = b"\":true";
+        let mut j = 0;
+        while j < tail.len() {
+            b[2 + n.len() + j] = tail[j];
+            j += 1;
+        }
+        t[i] = (bit, Padded(b, (2 + n.len() + tail.len()) as u8));
+        i += 1;
+    }
+    t
+};
+
+/// The clocks of a record's three times: each field keeps its own last second (the
+/// records written one after another share it often; the three times of one record
+/// rarely do).
+#[derive(Clone, Copy, Debug)]
+struct FlowClocks {
+    timestamp: EveClock,
+    start: EveClock,
+    end: EveClock,
+}
+
+impl FlowClocks {
+    const fn new() -> Self {
+        FlowClocks {
+            timestamp: EveClock::new(),
+            start: EveClock::new(),
+            end: EveClock::new(),
+        }
+    }
+}
+
+/// What a flow line reads: a [`FlowRecord`], or a flow that just ended, read in place
+/// (the same values: [`EndedFlow::record`] is built from the same accessors).
+trait LineFields {
+    fn timestamp(&self) -> Timestamp;
+    fn flow_id(&self) -> u64;
+    fn vlans(&self) -> Vlans;
+    fn src_ip(&self) -> IpAddr;
+    fn dest_ip(&self) -> IpAddr;
+    fn ports(&self) -> Option<(u16, u16)>;
+    fn ip_version(&self) -> IpVersion;
+    fn proto(&self) -> u8;
+    fn icmp(&self) -> Option<IcmpRecord>;
+    fn app(&self) -> AppProto;
+    fn pkts_toserver(&self) -> u64;
+    fn pkts_toclient(&self) -> u64;
+    fn bytes_toserver(&self) -> u64;
+    fn bytes_toclient(&self) -> u64;
+    fn start(&self) -> Timestamp;
+    fn end(&self) -> Timestamp;
+    /// The index of EVE's `flow.state` in [`STATE_JSON`].
+    fn state_index(&self) -> usize;
+    fn reason(&self) -> EndReason;
+    fn tcp(&self) -> Option<TcpRecord>;
+    fn conntrack(&self) -> Option<ConntrackRecord>;
+}
+
+impl LineFields for FlowRecord {
+    #[inline(always)]
+    fn timestamp(&self) -> Timestamp {
+        self.timestamp
+    }
+    #[inline(always)]
+    fn flow_id(&self) -> u64 {
+        self.flow_id
+    }
+    #[inline(always)]
+    fn vlans(&self) -> Vlans {
+        self.vlans
+    }
+    #[inline(always)]
+    fn src_ip(&self) -> IpAddr {
+        self.src_ip
+    }
+    #[inline(always)]
+    fn dest_ip(&self) -> IpAddr {
+        self.dest_ip
+    }
+    #[inline(always)]
+    fn ports(&self) -> Option<(u16, u16)> {
+        self.ports
+    }
+    #[inline(always)]
+    fn ip_version(&self) -> IpVersion {
+        self.ip_version
+    }
+    #[inline(always)]
+    fn proto(&self) -> u8 {
+        self.proto
+    }
+    #[inline(always)]
+    fn icmp(&self) -> Option<IcmpRecord> {
+        self.icmp
+    }
+    #[inline(always)]
+    fn app(&self) -> AppProto {
+        self.app
+    }
+    #[inline(always)]
+    fn pkts_toserver(&self) -> u64 {
+        self.pkts_toserver
+    }
+    #[inline(always)]
+    fn pkts_toclient(&self) -> u64 {
+        self.pkts_toclient
+    }
+    #[inline(always)]
+    fn bytes_toserver(&self) -> u64 {
+        self.bytes_toserver
+    }
+    #[inline(always)]
+    fn bytes_toclient(&self) -> u64 {
+        self.bytes_toclient
+    }
+    #[inline(always)]
+    fn start(&self) -> Timestamp {
+        self.start
+    }
+    #[inline(always)]
+    fn end(&self) -> Timestamp {
+        self.end
+    }
+    #[inline(always)]
+    fn state_index(&self) -> usize {
+        if self.allowed {
+            3
+        } else {
+            self.state as usize
+        }
+    }
+    #[inline(always)]
+    fn reason(&self) -> EndReason {
+        self.reason
+    }
+    #[inline(always)]
+    fn tcp(&self) -> Option<TcpRecord> {
+        self.tcp
+    }
+    #[inline(always)]
+    fn conntrack(&self) -> Option<ConntrackRecord> {
+        self.conntrack
+    }
+}
+
+impl LineFields for EndedFlow<'_> {
+    #[inline(always)]
+    fn timestamp(&self) -> Timestamp {
+        EndedFlow::timestamp(self)
+    }
+    #[inline(always)]
+    fn flow_id(&self) -> u64 {
+        self.flow().flow_id()
+    }
+    #[inline(always)]
+    fn vlans(&self) -> Vlans {
+        self.flow().vlans()
+    }
+    #[inline(always)]
+    fn src_ip(&self) -> IpAddr {
+        EndedFlow::src_ip(self)
+    }
+    #[inline(always)]
+    fn dest_ip(&self) -> IpAddr {
+        EndedFlow::dest_ip(self)
+    }
+    #[inline(always)]
+    fn ports(&self) -> Option<(u16, u16)> {
+        EndedFlow::ports(self)
+    }
+    #[inline(always)]
+    fn ip_version(&self) -> IpVersion {
+        self.flow().key().version()
+    }
+    #[inline(always)]
+    fn proto(&self) -> u8 {
+        self.flow().key().proto()
+    }
+    #[inline(always)]
+    fn icmp(&self) -> Option<IcmpRecord> {
+        EndedFlow::icmp(self)
+    }
+    #[inline(always)]
+    fn app(&self) -> AppProto {
+        EndedFlow::app(self)
+    }
+    #[inline(always)]
+    fn pkts_toserver(&self) -> u64 {
+        self.flow().packets(Direction::ToServer)
+    }
+    #[inline(always)]
+    fn pkts_toclient(&self) -> u64 {
+        self.flow().packets(Direction::ToClient)
+    }
+    #[inline(always)]
+    fn bytes_toserver(&self) -> u64 {
+        self.flow().bytes(Direction::ToServer)
+    }
+    #[inline(always)]
+    fn bytes_toclient(&self) -> u64 {
+        self.flow().bytes(Direction::ToClient)
+    }
+    #[inline(always)]
+    fn start(&self) -> Timestamp {
+        self.flow().start()
+    }
+    #[inline(always)]
+    fn end(&self) -> Timestamp {
+        self.flow().last_seen()
+    }
+    #[inline(always)]
+    fn state_index(&self) -> usize {
+        if self.allowed() {
+            3
+        } else {
+            self.flow().state() as usize
+        }
+    }
+    #[inline(always)]
+    fn reason(&self) -> EndReason {
+        EndedFlow::reason(self)
+    }
+    #[inline(always)]
+    fn tcp(&self) -> Option<TcpRecord> {
+        EndedFlow::tcp(self)
+    }
+    #[inline(always)]
+    fn conntrack(&self) -> Option<ConntrackRecord> {
+        None
+    }
+}
+
+/// [`write_flow_general`]'s text, written into a line with the keys between two values
+/// as one literal each (the same bytes; the tests compare the two).
+fn write_flow_line<const N: usize, R: LineFields>(
+    l: &mut Line<'_, N>,
+    r: &R,
+    opts: EveOptions,
+    clocks: &mut FlowClocks,
+) {
     l.bytes(b"{\"timestamp\":\"");
-    l.bytes(&r.timestamp.to_eve_bytes());
+    l.time(r.timestamp(), &mut clocks.timestamp);
     l.bytes(b"\",\"flow_id\":");
-    l.u64(r.flow_id);
+    l.u64_wide(r.flow_id());
     l.bytes(b",\"event_type\":\"flow\"");
-    if !r.vlans.is_empty() {
+    if !r.vlans().is_empty() {
         l.bytes(b",\"vlan\":[");
-        for (i, v) in r.vlans.as_slice().iter().enumerate() {
+        for (i, v) in r.vlans().as_slice().iter().enumerate() {
             if i > 0 {
                 l.byte(b',');
             }
@@ -589,29 +932,36 @@ fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOpt
         }
         l.byte(b']');
     }
-    ip_field(l, b",\"src_ip\":\"", r.src_ip, opts);
-    if let Some((sp, _)) = r.ports {
-        l.bytes(b",\"src_port\":");
+    // Each address's closing quote goes with the key after it.
+    let ports = r.ports();
+    l.bytes(b",\"src_ip\":\"");
+    ip_text_into(l, r.src_ip(), opts);
+    if let Some((sp, _)) = ports {
+        l.bytes(b"\",\"src_port\":");
         l.u64(u64::from(sp));
+        l.bytes(b",\"dest_ip\":\"");
+    } else {
+        l.bytes(b"\",\"dest_ip\":\"");
     }
-    ip_field(l, b",\"dest_ip\":\"", r.dest_ip, opts);
-    if let Some((_, dp)) = r.ports {
-        l.bytes(b",\"dest_port\":");
+    ip_text_into(l, r.dest_ip(), opts);
+    let v6 = r.ip_version() == IpVersion::V6;
+    if let Some((_, dp)) = ports {
+        l.bytes(b"\",\"dest_port\":");
         l.u64(u64::from(dp));
+        l.bytes(if v6 {
+            b",\"ip_v\":6,\"proto\":"
+        } else {
+            b",\"ip_v\":4,\"proto\":"
+        });
+    } else {
+        l.bytes(if v6 {
+            b"\",\"ip_v\":6,\"proto\":"
+        } else {
+            b"\",\"ip_v\":4,\"proto\":"
+        });
     }
-    l.bytes(match r.ip_version {
-        crate::decode::IpVersion::V4 => b",\"ip_v\":4,\"proto\":",
-        crate::decode::IpVersion::V6 => b",\"ip_v\":6,\"proto\":",
-    });
-    match proto_name(r.proto) {
-        Some(name) => l.clean_str(name),
-        None => {
-            l.byte(b'"');
-            l.u64(u64::from(r.proto));
-            l.byte(b'"');
-        }
-    }
-    if let Some(icmp) = r.icmp {
+    l.padded(&PROTO_JSON[usize::from(r.proto())]);
+    if let Some(icmp) = r.icmp() {
         l.bytes(b",\"icmp_type\":");
         l.u64(u64::from(icmp.icmp_type));
         l.bytes(b",\"icmp_code\":");
@@ -623,34 +973,38 @@ fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOpt
             l.u64(u64::from(c));
         }
     }
-    for (k, v) in app_fields(r) {
-        l.bytes(b",\"");
-        l.bytes(k.as_bytes());
-        l.bytes(b"\":");
-        // Service names come from inspectors (plugins too): one that needs escaping
-        // sends the record the general way.
-        l.clean_str(v);
+    let app = r.app();
+    if app.app_proto.is_some() || app.ts.is_some() || app.tc.is_some() || app.orig.is_some() {
+        for (k, v) in app_fields(app) {
+            l.bytes(b",\"");
+            l.bytes(k.as_bytes());
+            l.bytes(b"\":");
+            // Service names come from inspectors (plugins too): one that needs escaping
+            // sends the record the general way.
+            l.clean_str(v);
+        }
     }
     l.bytes(b",\"flow\":{\"pkts_toserver\":");
-    l.u64(r.pkts_toserver);
+    l.u64(r.pkts_toserver());
     l.bytes(b",\"pkts_toclient\":");
-    l.u64(r.pkts_toclient);
+    l.u64(r.pkts_toclient());
     l.bytes(b",\"bytes_toserver\":");
-    l.u64(r.bytes_toserver);
+    l.u64(r.bytes_toserver());
     l.bytes(b",\"bytes_toclient\":");
-    l.u64(r.bytes_toclient);
+    l.u64(r.bytes_toclient());
     l.bytes(b",\"start\":\"");
-    l.bytes(&r.start.to_eve_bytes());
+    let start = l.time(r.start(), &mut clocks.start);
     l.bytes(b"\",\"end\":\"");
-    l.bytes(&r.end.to_eve_bytes());
+    let end = l.time(r.end(), &mut clocks.end);
     l.bytes(b"\",\"age\":");
-    l.u64(r.age());
+    // EVE `flow.age`: whole seconds from start to end, each truncated.
+    l.u64(end.saturating_sub(start));
     l.bytes(b",\"state\":");
-    l.clean_str(state_name(r));
+    l.padded(&STATE_JSON[r.state_index()]);
     l.bytes(b",\"reason\":");
-    l.clean_str(r.reason.name());
+    l.padded(&REASON_JSON[reason_index(r.reason())]);
     l.bytes(b",\"alerted\":false}");
-    if let Some(t) = &r.tcp {
+    if let Some(t) = &r.tcp() {
         l.bytes(b",\"tcp\":{\"tcp_flags\":\"");
         l.bytes(&HEX_BYTE[usize::from(t.flags)]);
         l.bytes(b"\",\"tcp_flags_ts\":\"");
@@ -658,20 +1012,18 @@ fn write_flow_line<const N: usize>(l: &mut Line<N>, r: &FlowRecord, opts: EveOpt
         l.bytes(b"\",\"tcp_flags_tc\":\"");
         l.bytes(&HEX_BYTE[usize::from(t.flags_tc)]);
         l.byte(b'"');
-        for (bit, name) in TCP_FLAG_NAMES {
+        for (bit, text) in &TCP_FLAG_JSON {
             if t.flags & bit != 0 {
-                l.bytes(b",\"");
-                l.bytes(name.as_bytes());
-                l.bytes(b"\":true");
+                l.padded(text);
             }
         }
         if let Some(state) = t.state {
             l.bytes(b",\"state\":");
-            l.clean_str(state.name());
+            l.padded(&TCP_STATE_JSON[state as usize]);
         }
         l.byte(b'}');
     }
-    if let Some(ct) = &r.conntrack {
+    if let Some(ct) = &r.conntrack() {
         l.bytes(b",\"conntrack\":{\"state\":");
         l.clean_str(ct.state);
         l.bytes(b",\"mark\":");
@@ -737,7 +1089,7 @@ fn write_flow_general(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
             m.num("response_icmp_code", u64::from(c));
         }
     }
-    for (k, v) in app_fields(r) {
+    for (k, v) in app_fields(r.app) {
         m.key(k);
         // Service names come from inspectors (plugins too): escape them.
         serde_json::to_writer(&mut *m.out, v).ok();
@@ -781,11 +1133,21 @@ fn write_flow_general(out: &mut Vec<u8>, r: &FlowRecord, opts: EveOptions) {
     m.close();
 }
 
+/// What an [`EveWriter`] writes lines with (one allocation, off the writer).
+struct Work {
+    /// Where records' lines and events' fixed fields are written (reused, never
+    /// cleared).
+    scratch: [u8; FLOW_LINE],
+    /// Lines that do not fit `scratch`, and events (reused: no allocation once grown).
+    line: Vec<u8>,
+}
+
 /// Writes EVE `flow` events, one per line.
 pub struct EveWriter<W: Write> {
     out: W,
-    /// The line being built (reused: no allocation once it has grown to a line's size).
-    line: Vec<u8>,
+    work: Box<Work>,
+    /// The last seconds written, by field.
+    clocks: FlowClocks,
     opts: EveOptions,
     error: Option<io::Error>,
     written: u64,
@@ -798,7 +1160,11 @@ impl<W: Write> EveWriter<W> {
     pub fn new(out: W, opts: EveOptions) -> Self {
         EveWriter {
             out,
-            line: Vec::with_capacity(1024),
+            work: Box::new(Work {
+                scratch: [0; FLOW_LINE],
+                line: Vec::with_capacity(1024),
+            }),
+            clocks: FlowClocks::new(),
             opts,
             error: None,
             written: 0,
@@ -831,11 +1197,37 @@ impl<W: Write> EveWriter<W> {
         Ok(self.out)
     }
 
-    fn write_one(&mut self, record: &FlowRecord) -> io::Result<()> {
-        self.line.clear();
-        write_flow(&mut self.line, record, self.opts);
-        self.line.push(b'\n');
-        self.out.write_all(&self.line)
+    /// Writes one record's line: `r` through the line, or (when it does not fit)
+    /// `record()` field by field.
+    #[inline(always)]
+    fn write_one<R: LineFields>(
+        &mut self,
+        r: &R,
+        record: impl FnOnce() -> FlowRecord,
+    ) -> io::Result<()> {
+        let work = &mut *self.work;
+        let mut l = Line::new(&mut work.scratch);
+        write_flow_line(&mut l, r, self.opts, &mut self.clocks);
+        l.byte(b'\n');
+        if !l.overflowed() {
+            return self.out.write_all(l.as_bytes());
+        }
+        let line = &mut work.line;
+        line.clear();
+        write_flow_general(line, &record(), self.opts);
+        line.push(b'\n');
+        self.out.write_all(line)
+    }
+
+    /// Counts the outcome of writing a record.
+    fn written_one(&mut self, outcome: io::Result<()>) {
+        match outcome {
+            Ok(()) => self.written += 1,
+            Err(e) => {
+                self.dropped += 1;
+                self.error = Some(e);
+            }
+        }
     }
 }
 
@@ -845,10 +1237,17 @@ impl<W: Write> Sink for EveWriter<W> {
             self.dropped += 1;
             return;
         }
-        self.line.clear();
-        write_event(&mut self.line, event, self.opts);
-        self.line.push(b'\n');
-        match self.out.write_all(&self.line) {
+        let work = &mut *self.work;
+        work.line.clear();
+        write_event(
+            &mut work.line,
+            event,
+            self.opts,
+            &mut work.scratch,
+            &mut self.clocks.timestamp,
+        );
+        work.line.push(b'\n');
+        match self.out.write_all(&work.line) {
             Ok(()) => self.events += 1,
             Err(e) => {
                 self.dropped += 1;
@@ -862,13 +1261,18 @@ impl<W: Write> Sink for EveWriter<W> {
             self.dropped += 1;
             return;
         }
-        match self.write_one(record) {
-            Ok(()) => self.written += 1,
-            Err(e) => {
-                self.dropped += 1;
-                self.error = Some(e);
-            }
+        let outcome = self.write_one(record, || *record);
+        self.written_one(outcome);
+    }
+
+    /// Writes the line straight from the flow (the same bytes as its record's).
+    fn flow_ended(&mut self, ended: &EndedFlow<'_>) {
+        if self.error.is_some() {
+            self.dropped += 1;
+            return;
         }
+        let outcome = self.write_one(ended, || ended.record());
+        self.written_one(outcome);
     }
 
     /// Flushes the inner writer; a failure is kept for [`EveWriter::finish`].
@@ -1204,8 +1608,9 @@ mod tests {
             let opts = EveOptions { ipv6_compress: compress };
             let mut general = Vec::new();
             write_flow_general(&mut general, &r, opts);
-            let mut l = Line::<FLOW_LINE>::new();
-            write_flow_line(&mut l, &r, opts);
+            let mut scratch = [0u8; FLOW_LINE];
+            let mut l = Line::new(&mut scratch);
+            write_flow_line(&mut l, &r, opts, &mut FlowClocks::new());
             let fits = r.app.app_proto.into_iter().chain([r.app.ts, r.app.tc, r.app.orig].into_iter().flatten())
                 .all(|n| n.len() < 100 && !n.contains('"'));
             proptest::prop_assert_eq!(!l.overflowed(), fits);
@@ -1330,7 +1735,13 @@ mod tests {
                         ipv6_compress: compress,
                     };
                     let (mut fast, mut general) = (Vec::new(), Vec::new());
-                    write_event(&mut fast, &e, opts);
+                    write_event(
+                        &mut fast,
+                        &e,
+                        opts,
+                        &mut [0; FLOW_LINE],
+                        &mut EveClock::new(),
+                    );
                     write_event_general(&mut general, &e, opts);
                     assert_eq!(
                         String::from_utf8(fast).unwrap(),

@@ -30,30 +30,48 @@ pub fn write_utf8(out: &mut Vec<u8>, b: &[u8]) {
     }
 }
 
-/// True when no byte of `b` needs an escape in a JSON string: eight bytes at a time,
-/// the last (short) stretch as an overlapping word, or byte by byte when all of `b` is
-/// shorter. Text checked whole once can then be written in pieces with
-/// [`Object::clean_utf8`].
-#[inline]
+/// True when no byte of `b` needs an escape in a JSON string: words of eight bytes,
+/// the last one overlapping the others; shorter strings as two overlapping halves, or
+/// (below four bytes) their first, middle and last byte, which are all of them. Text
+/// checked whole once can then be written in pieces with [`Object::clean`].
+#[inline(always)]
 pub fn clean(b: &[u8]) -> bool {
-    let word = |c: &[u8]| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        u64::from_le_bytes(w)
-    };
-    if b.len() < 8 {
-        return b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\');
-    }
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        if needs_escape(word(c)) {
-            return false;
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    let n = b.len();
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if needs_escape(word(b, i)) {
+                return false;
+            }
+            i += 8;
         }
+        !needs_escape(word(b, n - 8))
+    } else if n >= 4 {
+        let half = |at: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&b[at..at + 4]);
+            u64::from(u32::from_le_bytes(w))
+        };
+        !needs_escape(half(0) | half(n - 4) << 32)
+    } else if n > 0 {
+        let w = u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16;
+        !needs_escape(w | SPACES << 24)
+    } else {
+        true
     }
-    chunks.remainder().is_empty() || !needs_escape(word(&b[b.len() - 8..]))
+}
+
+/// The eight bytes of `b` from `at` (which must be in range) as one word.
+#[inline(always)]
+fn word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
 }
 
 /// The general case of [`write_utf8`]: clean runs copied whole, escapes between them.
+#[cold]
 fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
     out.reserve(b.len() + 2);
     out.push(b'"');
@@ -61,13 +79,9 @@ fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
     let mut i = 0;
     while i < b.len() {
         // Fast path: skip eight clean bytes at once.
-        if let Some(chunk) = b.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            if !needs_escape(u64::from_le_bytes(w)) {
-                i += 8;
-                continue;
-            }
+        if i + 8 <= b.len() && !needs_escape(word(b, i)) {
+            i += 8;
+            continue;
         }
         let c = b[i];
         let esc: &[u8] = match c {
@@ -199,7 +213,17 @@ impl<'a> Object<'a> {
     #[inline(always)]
     pub fn u64(&mut self, k: &str, v: u64) {
         let out = self.key(k);
-        out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        if v < 10 {
+            out.push(b'0' + v as u8);
+        } else if v < 100_000_000 {
+            // Eight bytes at once (a fixed-size copy), the digits' count kept.
+            let (text, n) = super::line::short_text(v as u32);
+            let len = out.len();
+            out.extend_from_slice(&text.to_le_bytes());
+            out.truncate(len + n);
+        } else {
+            out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        }
     }
 
     /// A boolean field.
@@ -366,6 +390,19 @@ mod tests {
         ) {
             let s = String::from_utf8(s).unwrap();
             prop_assert_eq!(ours(&s), serde_json::to_string(&s).unwrap());
+        }
+
+        #[test]
+        fn numbers_are_written_as_serde_json_writes_them(v in any::<u64>(), shift in 0u32..64) {
+            for v in [v, v >> shift, 0, 9, 10, 99_999_999, 100_000_000, u64::MAX] {
+                let mut out = Vec::new();
+                let mut o = Object::open(&mut out);
+                o.u64("n", v);
+                o.u64("m", v >> 1);
+                o.close();
+                let want = format!("{{\"n\":{},\"m\":{}}}", v, v >> 1);
+                prop_assert_eq!(String::from_utf8(out).unwrap(), want);
+            }
         }
     }
 }

@@ -1,10 +1,13 @@
 //! Records: what a flow leaves behind when it ends, and where records go.
 //!
 //! Contract: every flow produces exactly one [`FlowRecord`] when it ends (timeout,
-//! TCP reuse, pruning, or shutdown at the end of input), built from the flow by
-//! [`FlowRecord::from_flow`] and handed to a [`Sink`]. A record is plain owned data, so
-//! an embedding program can keep it without JSON; [`eve::EveWriter`] renders it as a
-//! Suricata EVE `flow` event.
+//! TCP reuse, pruning, or shutdown at the end of input). The engine hands the ended
+//! flow to its [`Sink`] as an [`EndedFlow`] ([`Sink::flow_ended`]), whose record
+//! ([`EndedFlow::record`], the same as [`FlowRecord::from_flow`] with the services
+//! named) goes to [`Sink::flow`] unless the sink reads the flow itself. A record is
+//! plain owned data, so an embedding program can keep it without JSON;
+//! [`eve::EveWriter`] renders it as a Suricata EVE `flow` event, and writes an ended
+//! flow straight from the flow with the same bytes (no record is built).
 
 pub mod eve;
 pub mod json;
@@ -114,12 +117,116 @@ pub struct FlowRecord {
 impl FlowRecord {
     /// The record of `flow`, ending for `reason` at packet time `now`.
     pub fn from_flow(flow: &Flow<FlowExt>, reason: EndReason, now: Timestamp) -> FlowRecord {
-        let key = flow.key();
-        let (client, server) = if flow.client_is_lo() { (0, 1) } else { (1, 0) };
-        let (src_ip, sp) = if client == 0 { key.lo() } else { key.hi() };
-        let (dest_ip, dp) = if server == 0 { key.lo() } else { key.hi() };
-        let ports = key.has_ports().then_some((sp, dp));
-        let icmp = key.is_icmp().then(|| {
+        let app = flow
+            .ext
+            .app
+            .as_ref()
+            .map(|a| a.app_proto())
+            .unwrap_or_default();
+        EndedFlow::new(flow, reason, now, app).record()
+    }
+
+    /// Whole seconds between start and end, each truncated (EVE `flow.age`).
+    pub fn age(&self) -> u64 {
+        self.end.secs().saturating_sub(self.start.secs())
+    }
+
+    /// Total packets both ways.
+    pub fn packets(&self) -> u64 {
+        self.pkts_toserver + self.pkts_toclient
+    }
+}
+
+/// A flow that just ended, as the engine hands it to a [`Sink`]: the flow, why and
+/// when it ended, and the services its inspection named. Nothing is copied until it
+/// is asked for: [`EndedFlow::record`] builds the owned [`FlowRecord`], and the EVE
+/// writer reads the flow directly.
+#[derive(Clone, Copy)]
+pub struct EndedFlow<'a> {
+    flow: &'a Flow<FlowExt>,
+    reason: EndReason,
+    end: Timestamp,
+    app: AppProto,
+}
+
+impl<'a> EndedFlow<'a> {
+    /// `flow`, ending for `reason` at packet time `end`, its inspection having named
+    /// `app` (all `None` when detection never ran).
+    pub fn new(flow: &'a Flow<FlowExt>, reason: EndReason, end: Timestamp, app: AppProto) -> Self {
+        EndedFlow {
+            flow,
+            reason,
+            end,
+            app,
+        }
+    }
+
+    /// The record of the flow (with the services named).
+    pub fn record(&self) -> FlowRecord {
+        let f = self.flow;
+        let key = f.key();
+        FlowRecord {
+            timestamp: self.timestamp(),
+            flow_id: f.flow_id(),
+            vlans: f.vlans(),
+            src_ip: self.src_ip(),
+            dest_ip: self.dest_ip(),
+            ports: self.ports(),
+            ip_version: key.version(),
+            proto: key.proto(),
+            icmp: self.icmp(),
+            pkts_toserver: f.packets(Direction::ToServer),
+            pkts_toclient: f.packets(Direction::ToClient),
+            bytes_toserver: f.bytes(Direction::ToServer),
+            bytes_toclient: f.bytes(Direction::ToClient),
+            start: f.start(),
+            end: f.last_seen(),
+            state: f.state(),
+            reason: self.reason,
+            allowed: self.allowed(),
+            tcp: self.tcp(),
+            app: self.app,
+            conntrack: None,
+        }
+    }
+
+    /// The record's `timestamp`: the end, or the last packet's time if later.
+    #[inline]
+    pub(crate) fn timestamp(&self) -> Timestamp {
+        self.end.max(self.flow.last_seen())
+    }
+
+    /// The client's endpoint.
+    #[inline]
+    fn client(&self) -> usize {
+        usize::from(!self.flow.client_is_lo())
+    }
+
+    /// The client's address.
+    #[inline]
+    pub(crate) fn src_ip(&self) -> IpAddr {
+        self.flow.key().addr(self.client())
+    }
+
+    /// The server's address.
+    #[inline]
+    pub(crate) fn dest_ip(&self) -> IpAddr {
+        self.flow.key().addr(self.client() ^ 1)
+    }
+
+    /// Client and server ports, for protocols with ports.
+    #[inline]
+    pub(crate) fn ports(&self) -> Option<(u16, u16)> {
+        let key = self.flow.key();
+        let c = self.client();
+        key.has_ports().then(|| (key.port(c), key.port(c ^ 1)))
+    }
+
+    /// ICMP details, for ICMP and ICMPv6 flows.
+    #[inline]
+    pub(crate) fn icmp(&self) -> Option<IcmpRecord> {
+        let (flow, key) = (self.flow, self.flow.key());
+        key.is_icmp().then(|| {
             let (t, c) = flow.icmp_request();
             let v6 = key.version() == IpVersion::V6;
             IcmpRecord {
@@ -129,9 +236,14 @@ impl FlowRecord {
                     .icmp_response()
                     .map(|_| (icmp_counterpart(v6, t).unwrap_or(0), 0)),
             }
-        });
-        let tcp = (key.proto() == proto::TCP).then(|| {
-            let s = &flow.ext.tcp;
+        })
+    }
+
+    /// TCP details, for TCP flows.
+    #[inline]
+    pub(crate) fn tcp(&self) -> Option<TcpRecord> {
+        (self.flow.key().proto() == proto::TCP).then(|| {
+            let s = &self.flow.ext.tcp;
             if s.is_active() {
                 TcpRecord {
                     flags: s.flags(),
@@ -147,45 +259,44 @@ impl FlowRecord {
                     state: None,
                 }
             }
-        });
-        FlowRecord {
-            timestamp: now.max(flow.last_seen()),
-            flow_id: flow.flow_id(),
-            vlans: flow.vlans(),
-            src_ip,
-            dest_ip,
-            ports,
-            ip_version: key.version(),
-            proto: key.proto(),
-            icmp,
-            pkts_toserver: flow.packets(Direction::ToServer),
-            pkts_toclient: flow.packets(Direction::ToClient),
-            bytes_toserver: flow.bytes(Direction::ToServer),
-            bytes_toclient: flow.bytes(Direction::ToClient),
-            start: flow.start(),
-            end: flow.last_seen(),
-            state: flow.state(),
-            reason,
-            allowed: flow.verdict() == crate::flow::Verdict::Allow,
-            tcp,
-            app: flow
-                .ext
-                .app
-                .as_ref()
-                .map(|a| a.app_proto())
-                .unwrap_or_default(),
-            conntrack: None,
-        }
+        })
     }
 
-    /// Whole seconds between start and end, each truncated (EVE `flow.age`).
-    pub fn age(&self) -> u64 {
-        self.end.secs().saturating_sub(self.start.secs())
+    /// True when the flow was on the allowlist (its verdict is allow).
+    #[inline]
+    pub(crate) fn allowed(&self) -> bool {
+        self.flow.verdict() == crate::flow::Verdict::Allow
     }
 
-    /// Total packets both ways.
-    pub fn packets(&self) -> u64 {
-        self.pkts_toserver + self.pkts_toclient
+    /// The flow.
+    pub fn flow(&self) -> &'a Flow<FlowExt> {
+        self.flow
+    }
+
+    /// Why it ended.
+    pub fn reason(&self) -> EndReason {
+        self.reason
+    }
+
+    /// The packet time at which it ended.
+    pub fn end(&self) -> Timestamp {
+        self.end
+    }
+
+    /// The services its inspection named.
+    pub fn app(&self) -> AppProto {
+        self.app
+    }
+}
+
+impl std::fmt::Debug for EndedFlow<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndedFlow")
+            .field("flow_id", &self.flow.flow_id())
+            .field("reason", &self.reason)
+            .field("end", &self.end)
+            .field("app", &self.app)
+            .finish()
     }
 }
 
@@ -193,6 +304,14 @@ impl FlowRecord {
 pub trait Sink {
     /// Takes one record.
     fn flow(&mut self, record: &FlowRecord);
+
+    /// Takes a flow that ended (the engine calls this, once per flow). By default its
+    /// record goes to [`Sink::flow`]; a sink that can do without the record (one that
+    /// only counts, or writes straight from the flow) overrides it, and must then treat
+    /// the flow exactly as [`Sink::flow`] would treat [`EndedFlow::record`].
+    fn flow_ended(&mut self, ended: &EndedFlow<'_>) {
+        self.flow(&ended.record());
+    }
 
     /// Takes one inspector event (ignored unless the sink wants events). A flow's
     /// events all come before its record.
@@ -226,4 +345,6 @@ pub struct Discard;
 
 impl Sink for Discard {
     fn flow(&mut self, _: &FlowRecord) {}
+
+    fn flow_ended(&mut self, _: &EndedFlow<'_>) {}
 }

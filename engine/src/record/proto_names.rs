@@ -37,6 +37,18 @@ const NAMES: &[(u8, &str)] = &[
     (136, "UDPLite"),
 ];
 
+/// [`proto_name`], usable in constants (a walk over the table).
+pub(crate) const fn const_proto_name(p: u8) -> Option<&'static str> {
+    let mut i = 0;
+    while i < NAMES.len() {
+        if NAMES[i].0 == p {
+            return Some(NAMES[i].1);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Suricata's keyword for protocol `p`, when it is a commonly seen one.
 pub fn proto_name(p: u8) -> Option<&'static str> {
     match p {
@@ -62,5 +74,8 @@ mod tests {
         assert_eq!(proto_name(132), Some("SCTP"));
         assert_eq!(proto_name(19), None);
         assert_eq!(proto_name(253), None);
+        for p in 0..=255u8 {
+            assert_eq!(proto_name(p), super::const_proto_name(p));
+        }
     }
 }

@@ -90,7 +90,7 @@ pub enum TcpState {
 
 impl TcpState {
     /// EVE `tcp.state` name.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             TcpState::None => "none",
             TcpState::SynSent => "syn_sent",
