@@ -305,6 +305,21 @@ struct Keyed {
     vlans: Vlans,
 }
 
+/// The record writer of an engine (`$e`) at its clock, borrowing only the fields it
+/// needs, so the flow cache can be borrowed beside it.
+macro_rules! on_end {
+    ($e:ident) => {
+        ender(
+            &mut $e.sink,
+            &mut $e.records,
+            &mut $e.inspect,
+            &$e.reasm,
+            &$e.timeouts,
+            $e.clock,
+        )
+    };
+}
+
 /// The closure that turns ending flows into records: the flow's inspectors finish
 /// first (their last events reach the sink before the record), then the record is
 /// written and the inspection state dropped with the inspectors it kept alive.
@@ -852,14 +867,7 @@ impl<S: Sink> Engine<S> {
     /// creation's stack frame (a whole slot is built there) would cost them all.
     #[inline(never)]
     fn new_flow(&mut self, k: &Keyed, now: Timestamp, ordinal: u64) -> Option<FlowId> {
-        let mut on_end = ender(
-            &mut self.sink,
-            &mut self.records,
-            &mut self.inspect,
-            &self.reasm,
-            &self.timeouts,
-            self.clock,
-        );
+        let mut on_end = on_end!(self);
         let id = self.cache.create(
             k.key,
             k.hash,
@@ -890,27 +898,16 @@ impl<S: Sink> Engine<S> {
         let (hash, reversed) = (k.hash, k.reversed);
         // The record writer is only built where a flow may end: building it costs
         // stores on every packet.
-        macro_rules! on_end {
-            () => {
-                ender(
-                    &mut self.sink,
-                    &mut self.records,
-                    &mut self.inspect,
-                    &self.reasm,
-                    &self.timeouts,
-                    self.clock,
-                )
-            };
-        }
         // The sweep runs on this packet's time: a packet older than the newest one seen
         // (merged or unordered captures) does not expire the flows it belongs to.
         if self.cache.sweep_is_due(now, self.sweep_per_packet) {
-            self.cache.sweep(now, self.sweep_per_packet, &mut on_end!());
+            self.cache
+                .sweep(now, self.sweep_per_packet, &mut on_end!(self));
         }
 
         let found = match self.cache.find(&k.key, hash) {
             Some(id) if self.cache.is_expired(id, now) => {
-                self.cache.end(id, EndReason::Timeout, &mut on_end!());
+                self.cache.end(id, EndReason::Timeout, &mut on_end!(self));
                 None
             }
             Some(id) => match k.transport {
@@ -920,7 +917,7 @@ impl<S: Sink> Engine<S> {
                         .tcp
                         .is_reuse(f.direction(reversed), &t, &self.tcp_opts)
                     {
-                        self.cache.end(id, EndReason::TcpReuse, &mut on_end!());
+                        self.cache.end(id, EndReason::TcpReuse, &mut on_end!(self));
                         None
                     } else {
                         Some(id)
@@ -1009,14 +1006,7 @@ impl<S: Sink> Engine<S> {
             self.clock = now;
         }
         self.expire_fragments(self.clock);
-        let mut on_end = ender(
-            &mut self.sink,
-            &mut self.records,
-            &mut self.inspect,
-            &self.reasm,
-            &self.timeouts,
-            self.clock,
-        );
+        let mut on_end = on_end!(self);
         self.cache
             .sweep(self.clock, self.sweep_when_idle, &mut on_end);
     }
@@ -1030,14 +1020,7 @@ impl<S: Sink> Engine<S> {
         }
         self.expire_fragments(self.clock);
         if self.cache.sweep_is_due(self.clock, self.sweep_per_packet) {
-            let mut on_end = ender(
-                &mut self.sink,
-                &mut self.records,
-                &mut self.inspect,
-                &self.reasm,
-                &self.timeouts,
-                self.clock,
-            );
+            let mut on_end = on_end!(self);
             self.cache
                 .sweep(self.clock, self.sweep_per_packet, &mut on_end);
         }
@@ -1052,14 +1035,7 @@ impl<S: Sink> Engine<S> {
             self.fragments_held = false;
             self.defrag = Some(d);
         }
-        let mut on_end = ender(
-            &mut self.sink,
-            &mut self.records,
-            &mut self.inspect,
-            &self.reasm,
-            &self.timeouts,
-            self.clock,
-        );
+        let mut on_end = on_end!(self);
         self.cache.flush(self.clock, &mut on_end);
     }
 
