@@ -66,7 +66,7 @@ pub use config::{Config, ConfigBuilder, ConfigError, SetOutcome};
 pub use conntrack::{ConntrackStats, ConntrackTracker};
 pub use decode::LinkType;
 pub use engine::{Engine, EngineError, Reloaded, Stats};
-pub use feed::{FeedError, Packet, PcapFile};
+pub use feed::{FeedError, Packet, PcapFile, SharedBytes};
 pub use flow::{EndReason, FlowState, Verdict};
 pub use record::eve::{EveOptions, EveWriter};
 pub use record::{ConntrackRecord, EndedFlow, FlowRecord, Sink};

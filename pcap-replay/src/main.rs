@@ -419,6 +419,8 @@ fn replay_files<S: Sink>(
                 continue;
             }
         };
+        // A mapped file's packets go to worker threads as places in the map.
+        let shared = file.shared_bytes();
         let mut batches = 0u64;
         loop {
             let mut bpf_error = None;
@@ -440,7 +442,10 @@ fn replay_files<S: Sink>(
                     _ => pkts,
                 };
                 let t = Instant::now();
-                engine.push_batch(pkts);
+                match &shared {
+                    Some(bytes) => engine.push_batch_shared(pkts, bytes),
+                    None => engine.push_batch(pkts),
+                }
                 engine_time += t.elapsed();
             });
             if let Some(e) = bpf_error {

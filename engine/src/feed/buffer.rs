@@ -14,10 +14,13 @@
 //! A mapped file is parsed where the kernel's page cache holds it: no copy and no read
 //! call. Each release asks the CPU for the cache lines of the next 32 KiB (and, on
 //! Linux, fills the page tables 1 MiB at a time), so the parser does not wait for
-//! memory at every record header; the pages of what was read are unmapped again every 4 MiB, so the process's
-//! resident set does not grow with the file. Its length is the file's length when it was opened (bytes appended later are
-//! not seen), and it must not be truncated while it is read: touching a mapped page
-//! past the new end of the file raises `SIGBUS`, which ends the process. Read files
+//! memory at every record header; the pages of what was read more than 1 MiB ago are
+//! unmapped again every 4 MiB, so the process's resident set does not grow with the
+//! file. The map can be shared with other threads ([`ReadBuf::shared`]), which read
+//! packets in it after the reader has moved on. Its length is the file's length when
+//! it was opened (bytes appended later are not seen), and it must not be truncated
+//! while it is read: touching a mapped page past the new end of the file raises
+//! `SIGBUS`, which ends the process. Read files
 //! that another program may shorten with [`ReadMode::Buffered`].
 
 use std::fs::File;
@@ -29,6 +32,11 @@ const READ_CHUNK: usize = 64 << 10;
 /// Mapped: released bytes after which their pages are dropped from the process.
 #[cfg(all(feature = "mmap", unix))]
 const DROP_EVERY: usize = 4 << 20;
+/// Mapped: bytes just behind the reader whose pages are kept, as packets handed to
+/// other threads as places in the map ([`super::SharedBytes`]) are read there a little
+/// later (dropped, they would be read back from the page cache, one fault a page).
+#[cfg(all(feature = "mmap", unix))]
+const DROP_LAG: usize = 1 << 20;
 /// Alignment of the ranges dropped (a multiple of every page size in use).
 #[cfg(all(feature = "mmap", unix))]
 const DROP_ALIGN: usize = 64 << 10;
@@ -65,7 +73,7 @@ enum Source {
     Read { file: File, buf: Box<[u8]> },
     /// The whole file, mapped (read-only).
     #[cfg(feature = "mmap")]
-    Map(memmap2::Mmap),
+    Map(std::sync::Arc<memmap2::Mmap>),
 }
 
 /// A file read through a fixed buffer, or mapped.
@@ -117,7 +125,7 @@ impl ReadBuf {
                 Some(m) => {
                     let end = m.len();
                     ReadBuf {
-                        source: Source::Map(m),
+                        source: Source::Map(std::sync::Arc::new(m)),
                         start: 0,
                         cursor: 0,
                         end,
@@ -140,6 +148,16 @@ impl ReadBuf {
             Source::Read { .. } => false,
             #[cfg(feature = "mmap")]
             Source::Map(_) => true,
+        }
+    }
+
+    /// The mapped file's bytes, shared (`None` when read through a buffer): the places
+    /// of the packets parsed from it are places in these bytes.
+    pub(super) fn shared(&self) -> Option<super::SharedBytes> {
+        match &self.source {
+            Source::Read { .. } => None,
+            #[cfg(feature = "mmap")]
+            Source::Map(m) => Some(super::SharedBytes::new(m.clone())),
         }
     }
 
@@ -207,7 +225,7 @@ impl ReadBuf {
         self.released += (self.cursor - self.start) as u64;
         self.start = self.cursor;
         #[cfg(all(feature = "mmap", unix))]
-        if self.start - self.dropped >= DROP_EVERY && self.is_mapped() {
+        if self.start - self.dropped >= DROP_EVERY + DROP_LAG && self.is_mapped() {
             self.drop_behind();
         }
         #[cfg(feature = "mmap")]
@@ -263,17 +281,18 @@ impl ReadBuf {
         let Source::Map(m) = &self.source else {
             return;
         };
-        let end = self.start & !(DROP_ALIGN - 1);
+        let end = self.start.saturating_sub(DROP_LAG) & !(DROP_ALIGN - 1);
         if end <= self.dropped {
             return;
         }
         // SAFETY: `dropped..end` lies before `start`, in bytes already released: no
-        // packet handed out borrows them any more (a packet borrows the reader until
-        // the next call, and that call releases before it parses), and the readers
-        // never look behind `start` again. The range is inside the map and starts
-        // and ends on a 64 KiB boundary (a multiple of any page size). Dropping
-        // pages of a read-only shared file map only unmaps them: touching them again
-        // would read the same file bytes back.
+        // packet handed out by this reader borrows them any more (a packet borrows the
+        // reader until the next call, and that call releases before it parses), and
+        // the readers never look behind `start` again. Other threads may still read
+        // them through the map's `SharedBytes`: dropping pages of a read-only shared
+        // file map only unmaps them, and touching them again reads the same file bytes
+        // back from the page cache, so those reads stay valid. The range is inside the
+        // map and starts and ends on a 64 KiB boundary (a multiple of any page size).
         let r = unsafe {
             m.unchecked_advise_range(
                 memmap2::UncheckedAdvice::DontNeed,

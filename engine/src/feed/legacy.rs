@@ -133,6 +133,11 @@ impl LegacyReader {
         self.buf.is_mapped()
     }
 
+    /// The mapped file's bytes, shared (`None` when read through a buffer).
+    pub(super) fn shared(&self) -> Option<super::SharedBytes> {
+        self.buf.shared()
+    }
+
     /// Bytes consumed so far (the offset of the first record not yet released).
     pub(super) fn position(&self) -> u64 {
         self.buf.position()

@@ -13,9 +13,11 @@ pub mod conntrack;
 mod legacy;
 pub mod pcap;
 mod pcapng;
+mod shared;
 
 pub use buffer::ReadMode;
 pub use pcap::{FeedStats, PcapFile, BATCH};
+pub use shared::SharedBytes;
 
 use crate::decode::LinkType;
 use crate::time::Timestamp;

@@ -175,6 +175,18 @@ impl PcapFile {
         }
     }
 
+    /// The mapped file's bytes, shared between threads (`None` when the file is read
+    /// through a buffer): every packet this file yields lies in them, so a packet
+    /// can be handed to another thread as its place there, without a copy
+    /// ([`Workers::push_batch_shared`](crate::Workers::push_batch_shared)). The map
+    /// lives as long as any clone does, even after the file is dropped.
+    pub fn shared_bytes(&self) -> Option<super::SharedBytes> {
+        match &self.inner {
+            Inner::Legacy(r) => r.shared(),
+            Inner::Ng(r) => r.shared(),
+        }
+    }
+
     /// File offset of the next record to parse (past those handed out in a batch).
     fn cursor_position(&self) -> u64 {
         match &self.inner {

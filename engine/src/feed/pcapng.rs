@@ -199,6 +199,11 @@ impl NgReader {
         self.buf.is_mapped()
     }
 
+    /// The mapped file's bytes, shared (`None` when read through a buffer).
+    pub(super) fn shared(&self) -> Option<super::SharedBytes> {
+        self.buf.shared()
+    }
+
     /// Bytes consumed so far (the offset of the first block not yet released).
     pub(super) fn position(&self) -> u64 {
         self.buf.position()

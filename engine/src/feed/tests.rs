@@ -211,3 +211,45 @@ fn cut_and_corrupt_pcapng_read_alike_in_both_modes() {
     assert_eq!(n, 3);
     assert!(matches!(e, Some(FeedError::Corrupt { .. })), "{e:?}");
 }
+
+#[test]
+fn a_mapped_file_shares_bytes_that_hold_every_packet_and_outlive_it() {
+    for (name, bytes) in [
+        ("shared.pcap", classic(1, 40)),
+        ("shared.pcapng", pcapng(&[1], &[0; 40])),
+    ] {
+        let p = tmp(name, &bytes);
+        let mut f = PcapFile::open(&p).unwrap();
+        assert_eq!(f.shared_bytes().is_some(), f.is_mapped(), "{name}");
+        let Some(shared) = f.shared_bytes() else {
+            continue;
+        };
+        assert_eq!(shared.bytes(), &bytes[..], "{name}: the whole file");
+        let mut seen = 0;
+        while f
+            .read_batch(&mut |pkts| {
+                for pkt in pkts {
+                    let at = shared
+                        .place(pkt.data)
+                        .expect("every packet lies in the map");
+                    assert_eq!(shared.get(at, pkt.data.len()), Some(pkt.data));
+                    seen += 1;
+                }
+            })
+            .unwrap()
+            > 0
+        {}
+        assert_eq!(seen, 40, "{name}");
+        drop(f);
+        // The map stays for as long as the shared bytes do.
+        assert_eq!(
+            shared.bytes(),
+            &bytes[..],
+            "{name}: after the file is dropped"
+        );
+        assert!(PcapFile::open_with(&p, ReadMode::Buffered)
+            .unwrap()
+            .shared_bytes()
+            .is_none());
+    }
+}

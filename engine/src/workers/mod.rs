@@ -7,9 +7,13 @@
 //!   address pair: both directions, every fragment of a datagram and everything a
 //!   tunnel carries meet on one worker; Teredo by its server's address). With one thread there is no worker thread
 //!   and no copy: the engine runs in the caller's thread.
-//! - Frames travel in batches (copied into buffers that are recycled, so the steady
-//!   state allocates nothing) over bounded queues: a worker that falls behind makes
-//!   the caller wait; nothing is dropped. No lock is taken per packet.
+//! - Frames travel in batches over bounded queues: a worker that falls behind makes
+//!   the caller wait; nothing is dropped. No lock is taken per packet. A frame is
+//!   copied into the batch's buffer (buffers are recycled, so the steady state
+//!   allocates nothing), unless the caller says which [`SharedBytes`] it lies in
+//!   ([`Workers::push_batch_shared`], a mapped capture): the batch then carries its
+//!   place there, and a clone of the `SharedBytes` keeps them alive until the worker
+//!   is done with it.
 //! - [`Placement::Caller`] runs worker 0 in the caller's thread: each call shares the
 //!   frames out, then worker 0 processes its share in place (not copied), its clock
 //!   following the caller's as often as a worker thread's does. Worker 0 then gets a
@@ -38,7 +42,7 @@ pub mod shard;
 use crate::config::Config;
 use crate::decode::LinkType;
 use crate::engine::{Engine, EngineError, ReloadPlan, Reloaded, Stats};
-use crate::feed::Packet;
+use crate::feed::{Packet, SharedBytes};
 use crate::inspect::InspectorSet;
 use crate::record::Sink;
 use crate::time::Timestamp;
@@ -54,20 +58,28 @@ const QUEUE_DEPTH: usize = 4;
 /// A worker that was sent nothing for this long (packet time) is sent the clock.
 const TICK_NANOS: u64 = 1_000_000_000;
 
-/// One frame of a batch: where its bytes are in the batch's buffer.
+/// One frame of a batch: where its bytes are, in the batch's buffer or (`shared`) in
+/// the batch's [`SharedBytes`].
 #[derive(Clone, Copy)]
 struct Meta {
     ts: Timestamp,
     link: LinkType,
-    start: u32,
+    shared: bool,
     len: u32,
+    start: usize,
     ordinal: u64,
 }
 
 /// Frames for one worker, and the caller's clock when they were sent.
 struct Batch {
+    /// Copied frames.
     data: Vec<u8>,
+    /// The bytes the `shared` frames lie in.
+    shared: Option<SharedBytes>,
     meta: Vec<Meta>,
+    /// Bytes of all its frames, copied or not (so that a batch of shared frames stays
+    /// as close behind the reader as a copied one).
+    bytes: usize,
     now: Timestamp,
 }
 
@@ -75,13 +87,29 @@ impl Batch {
     fn new() -> Batch {
         Batch {
             data: Vec::with_capacity(BATCH_BYTES + (16 << 10)),
+            shared: None,
             meta: Vec::with_capacity(BATCH_FRAMES),
+            bytes: 0,
             now: Timestamp::ZERO,
         }
     }
 
     fn is_full(&self) -> bool {
-        self.meta.len() >= BATCH_FRAMES || self.data.len() >= BATCH_BYTES
+        self.meta.len() >= BATCH_FRAMES || self.bytes >= BATCH_BYTES
+    }
+
+    /// True when its shared frames (if any) lie in `bytes`.
+    #[inline]
+    fn shares(&self, bytes: &SharedBytes) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.same(bytes))
+    }
+
+    /// Empties it for reuse (letting go of the shared bytes).
+    fn clear(&mut self) {
+        self.data.clear();
+        self.meta.clear();
+        self.shared = None;
+        self.bytes = 0;
     }
 }
 
@@ -172,12 +200,14 @@ pub enum Placement {
 }
 
 /// With [`Placement::Caller`], worker 0's share of the hash space relative to another
-/// worker's, in 1/256ths: the caller also reads the input and copies the other
-/// workers' frames. On the benchmark capture (full pipeline, two workers) that is
-/// about a tenth of the engine's instructions, but more of its time (every frame's
-/// bytes come from memory into the caller's cache first): with 176 (41% of the frames
-/// for worker 0) the two threads use about the same CPU time, measured per thread.
-pub const CALLER_SHARE: u64 = 176;
+/// worker's, in 1/256ths: the caller also reads the input, hashes every frame and
+/// hands the other workers theirs. On the benchmark capture (full pipeline, two
+/// workers, frames handed over as places in the mapped file) that is about 7% of the
+/// engine's instructions, but more of its time (every record header comes from memory
+/// into the caller's cache first): with 192 (43% of the frames for worker 0) the
+/// reading thread runs about 5% fewer instructions than the other, and the two use
+/// about the same CPU time, measured per thread.
+pub const CALLER_SHARE: u64 = 192;
 
 /// Frames each worker was given, in worker order (one entry per worker).
 pub type WorkerFrames = Vec<u64>;
@@ -341,7 +371,7 @@ impl<S: Sink> Workers<S> {
     pub fn push(&mut self, pkt: &Packet<'_>) {
         match &mut self.mode {
             Mode::Inline(e) => e.push(pkt),
-            Mode::Threads(p) => p.push_batch(std::slice::from_ref(pkt)),
+            Mode::Threads(p) => p.push_batch(std::slice::from_ref(pkt), None),
         }
     }
 
@@ -349,7 +379,20 @@ impl<S: Sink> Workers<S> {
     pub fn push_batch(&mut self, pkts: &[Packet<'_>]) {
         match &mut self.mode {
             Mode::Inline(e) => e.push_batch(pkts),
-            Mode::Threads(p) => p.push_batch(pkts),
+            Mode::Threads(p) => p.push_batch(pkts, None),
+        }
+    }
+
+    /// Processes frames in capture order, as [`push_batch`](Self::push_batch), when
+    /// they lie in `bytes` (those of a mapped capture,
+    /// [`PcapFile::shared_bytes`](crate::PcapFile::shared_bytes)): the frames for
+    /// worker threads are handed over as their places there instead of copies. A
+    /// frame that does not lie in `bytes` is copied. Records and events are the same
+    /// as with `push_batch`.
+    pub fn push_batch_shared(&mut self, pkts: &[Packet<'_>], bytes: &SharedBytes) {
+        match &mut self.mode {
+            Mode::Inline(e) => e.push_batch(pkts),
+            Mode::Threads(p) => p.push_batch(pkts, Some(bytes)),
         }
     }
 
@@ -543,11 +586,11 @@ impl<S: Sink> Pool<S> {
 
     /// Shares frames out; with a local worker, then processes its share in place.
     #[inline]
-    fn push_batch(&mut self, pkts: &[Packet<'_>]) {
+    fn push_batch(&mut self, pkts: &[Packet<'_>], shared: Option<&SharedBytes>) {
         const CHUNK: usize = crate::engine::BATCH;
         if self.local.is_none() {
             for pkt in pkts {
-                self.dispatch(pkt);
+                self.dispatch(pkt, shared);
             }
             self.tick();
             return;
@@ -571,7 +614,7 @@ impl<S: Sink> Pool<S> {
                     ordinals[n] = self.ordinal;
                     n += 1;
                 } else {
-                    self.copy(w - 1, pkt);
+                    self.hand(w - 1, pkt, shared);
                 }
             }
             self.tick();
@@ -592,35 +635,63 @@ impl<S: Sink> Pool<S> {
         }
     }
 
-    /// Copies one frame into its worker's pending batch (no local worker).
+    /// Hands one frame to its worker's pending batch (no local worker).
     #[inline]
-    fn dispatch(&mut self, pkt: &Packet<'_>) {
+    fn dispatch(&mut self, pkt: &Packet<'_>, shared: Option<&SharedBytes>) {
         self.ordinal += 1;
         if pkt.ts > self.clock {
             self.clock = pkt.ts;
         }
         let w = shard::worker_of(self.sharder.hash(pkt.link, pkt.data), self.shards.len());
-        self.copy(w, pkt);
+        self.hand(w, pkt, shared);
     }
 
-    /// Copies frame number `self.ordinal` into shard `s`'s pending batch; sends the
-    /// batch when full.
-    #[inline]
-    fn copy(&mut self, s: usize, pkt: &Packet<'_>) {
+    /// Adds frame number `self.ordinal` to shard `s`'s pending batch: as its place in
+    /// `shared` when it lies there, else copied; sends the batch when full.
+    #[inline(always)]
+    fn hand(&mut self, s: usize, pkt: &Packet<'_>, shared: Option<&SharedBytes>) {
+        let place = match shared {
+            Some(bytes) => {
+                if !self.shards[s].pending.shares(bytes) {
+                    self.share(s, bytes);
+                }
+                bytes.place(pkt.data)
+            }
+            None => None,
+        };
         let shard = &mut self.shards[s];
         let b = &mut shard.pending;
+        let start = match place {
+            Some(at) => at,
+            None => {
+                let at = b.data.len();
+                b.data.extend_from_slice(pkt.data);
+                at
+            }
+        };
         b.meta.push(Meta {
             ts: pkt.ts,
             link: pkt.link,
-            start: b.data.len() as u32,
+            shared: place.is_some(),
             len: pkt.data.len() as u32,
+            start,
             ordinal: self.ordinal,
         });
-        b.data.extend_from_slice(pkt.data);
+        b.bytes += pkt.data.len();
         shard.frames += 1;
         if b.is_full() {
             self.send_pending(s);
         }
+    }
+
+    /// Makes shard `s`'s pending batch carry `bytes`, first sending it if it holds
+    /// frames of other shared bytes (a batch carries one set).
+    #[cold]
+    fn share(&mut self, s: usize, bytes: &SharedBytes) {
+        if self.shards[s].pending.shared.is_some() {
+            self.send_pending(s);
+        }
+        self.shards[s].pending.shared = Some(bytes.clone());
     }
 
     /// Sends shard `s` its pending batch (even an empty one: it carries the clock).
@@ -646,6 +717,7 @@ fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batc
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Batch(mut b) => {
+                let shared = b.shared.as_ref().map_or(&[][..], SharedBytes::bytes);
                 for metas in b.meta.chunks(CHUNK) {
                     let mut pkts = [Packet {
                         ts: Timestamp::ZERO,
@@ -654,11 +726,13 @@ fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batc
                     }; CHUNK];
                     let mut ordinals = [0u64; CHUNK];
                     for (i, m) in metas.iter().enumerate() {
-                        let (start, len) = (m.start as usize, m.len as usize);
+                        let (start, len) = (m.start, m.len as usize);
+                        let from = if m.shared { shared } else { &b.data[..] };
+                        let data = from.get(start..start.saturating_add(len));
                         pkts[i] = Packet {
                             ts: m.ts,
                             link: m.link,
-                            data: b.data.get(start..start + len).unwrap_or(&[]),
+                            data: data.unwrap_or(&[]),
                         };
                         ordinals[i] = m.ordinal;
                     }
@@ -666,8 +740,7 @@ fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batc
                     engine.push_batch_numbered(&pkts[..n], &ordinals[..n]);
                 }
                 engine.advance(b.now);
-                b.data.clear();
-                b.meta.clear();
+                b.clear();
                 // The caller may be gone (it panicked): the buffer is simply dropped.
                 let _ = free.try_send(b);
             }

@@ -52,7 +52,7 @@ impl Sharder {
     /// The hash through the decoder, for the frames [`fast`](Self::fast) does not read.
     #[cold]
     fn decoded(&self, link: LinkType, data: &[u8]) -> u64 {
-        let addr = |a: &[u8; 16]| u128::from_be_bytes(*a);
+        let addr = |a: &[u8; 16]| fold(u128::from_be_bytes(*a));
         match decode(link, data) {
             Ok(Decoded::Ip(p)) => match p.transport {
                 Transport::Udp { src_port, dst_port } => {
@@ -65,8 +65,9 @@ impl Sharder {
         }
     }
 
+    /// The hash of a UDP datagram between the folded addresses `src` and `dst`.
     #[inline]
-    fn udp_hash(&self, src: u128, dst: u128, sp: u16, dp: u16) -> u64 {
+    fn udp_hash(&self, src: u64, dst: u64, sp: u16, dp: u16) -> u64 {
         match (self.teredo.contains(sp), self.teredo.contains(dp)) {
             (true, false) => pair_hash(src, src),
             (false, true) => pair_hash(dst, dst),
@@ -78,48 +79,59 @@ impl Sharder {
     /// sends the frame through the decoder.
     #[inline]
     fn fast(&self, link: LinkType, data: &[u8]) -> Option<u64> {
-        let ip = match link {
+        // The IP header, and the version the link layer announces (0: any).
+        let (ip, version) = match link {
             LinkType::Ethernet => {
                 let mut at = 12;
                 let mut et = be16(data, at)?;
-                for _ in 0..2 {
-                    if et != ETH_VLAN && et != ETH_QINQ {
-                        break;
-                    }
+                if et == ETH_VLAN || et == ETH_QINQ {
                     at += 4;
                     et = be16(data, at)?;
+                    if et == ETH_VLAN || et == ETH_QINQ {
+                        at += 4;
+                        et = be16(data, at)?;
+                    }
                 }
-                let ip = data.get(at + 2..)?;
-                match (et, ip.first()? >> 4) {
-                    (ETH_IPV4, 4) | (ETH_IPV6, 6) => ip,
+                let version = match et {
+                    ETH_IPV4 => 4,
+                    ETH_IPV6 => 6,
                     _ => return None,
-                }
+                };
+                (data.get(at + 2..)?, version)
             }
-            LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => data,
+            LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => (data, 0),
             _ => return None,
         };
-        // Addresses as the decoder's 16-byte form read big-endian (IPv4 in the top 32
-        // bits), so both paths hash alike.
-        let (src, dst, proto, l4) = match ip.first()? >> 4 {
+        let v = ip.first()? >> 4;
+        if version != 0 && v != version {
+            return None;
+        }
+        // Addresses folded as the decoder's 16-byte form read big-endian would be
+        // (IPv4 in the top 32 bits), so both paths hash alike.
+        let (src, dst, proto, l4) = match v {
             4 => {
                 let h: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
                 let v4 = |at: usize| {
-                    u128::from(u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]])) << 96
+                    fold_v4(u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]))
                 };
+                let (src, dst, proto) = (v4(12), v4(16), h[9]);
+                if proto != UDP || self.teredo.is_empty() {
+                    return Some(pair_hash(src, dst));
+                }
                 let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0;
                 let l4 = if fragment {
                     None
                 } else {
                     ip.get(usize::from(h[0] & 0x0f) * 4..)
                 };
-                (v4(12), v4(16), h[9], l4)
+                (src, dst, proto, l4)
             }
             6 => {
                 let h: &[u8; 40] = ip.get(..40)?.try_into().ok()?;
                 let v6 = |at: usize| {
                     let mut a = [0u8; 16];
                     a.copy_from_slice(&h[at..at + 16]);
-                    u128::from_be_bytes(a)
+                    fold(u128::from_be_bytes(a))
                 };
                 (v6(8), v6(24), h[6], ip.get(40..))
             }
@@ -157,14 +169,25 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([b[0], b[1]]))
 }
 
-/// Order-independent mix of two addresses, each the 16-byte form read big-endian
-/// (IPv4 in the top 32 bits).
+/// An address, in the 16-byte form read big-endian (IPv4 in the top 32 bits), folded
+/// to 64 bits.
 #[inline]
-fn pair_hash(a: u128, b: u128) -> u64 {
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let fold = |x: u128| (x as u64) ^ ((x >> 64) as u64).rotate_left(29);
-    let mut h = fold(lo).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ fold(hi).wrapping_mul(0xc2b2_ae3d_27d4_eb4f).rotate_left(31);
+fn fold(x: u128) -> u64 {
+    (x as u64) ^ ((x >> 64) as u64).rotate_left(29)
+}
+
+/// [`fold`] of an IPv4 address's 16-byte form.
+#[inline]
+fn fold_v4(a: u32) -> u64 {
+    (u64::from(a) << 32).rotate_left(29)
+}
+
+/// Order-independent mix of two folded addresses.
+#[inline]
+fn pair_hash(a: u64, b: u64) -> u64 {
+    let (lo, hi) = (a.min(b), a.max(b));
+    let mut h = lo.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ hi.wrapping_mul(0xc2b2_ae3d_27d4_eb4f).rotate_left(31);
     h ^= h >> 29;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^ (h >> 32)

@@ -153,3 +153,88 @@ fn the_callers_worker_processes_its_share_in_place_and_every_frame_counts() {
     let (_, one_sinks) = one.finish();
     assert!(ids(&sinks) == ids(&one_sinks), "flow ids differ");
 }
+
+#[test]
+fn frames_handed_over_as_places_in_shared_bytes_give_the_records_of_copies() {
+    use std::sync::Arc;
+    // Two "files" of frames laid end to end (lengths vary, so places do), and frames
+    // of neither, which are copied even when pushed with shared bytes.
+    let file = |from: u32, n: u32| -> Arc<Vec<u8>> {
+        let mut v = Vec::new();
+        for i in from..from + n {
+            v.extend_from_slice(&udp(i));
+            v.extend(std::iter::repeat_n(0xee, (i % 7) as usize));
+        }
+        Arc::new(v)
+    };
+    let frames_of = |bytes: &[u8], from: u32, n: u32| -> Vec<std::ops::Range<usize>> {
+        let mut at = 0;
+        (from..from + n)
+            .map(|i| {
+                let len = udp(i).len() + (i % 7) as usize;
+                at += len;
+                at - len..at
+            })
+            .inspect(|r| assert!(r.end <= bytes.len()))
+            .collect()
+    };
+    let (a, b) = (file(0, 1500), file(1500, 1000));
+    let loose: Vec<Vec<u8>> = (2500..3000).map(udp).collect();
+    let (sa, sb) = (SharedBytes::new(a.clone()), SharedBytes::new(b.clone()));
+    let t0 = 1_700_000_000_000_000_000u64;
+    let mut order: Vec<(&[u8], u8)> = Vec::new();
+    for r in frames_of(sa.bytes(), 0, 1500) {
+        order.push((&sa.bytes()[r], 0));
+    }
+    for r in frames_of(sb.bytes(), 1500, 1000) {
+        order.push((&sb.bytes()[r], 1));
+    }
+    for f in &loose {
+        order.push((f, 2));
+    }
+    let pkts: Vec<Packet<'_>> = order
+        .iter()
+        .enumerate()
+        .map(|(i, &(data, _))| Packet {
+            ts: Timestamp::from_nanos(t0 + i as u64 * 1_000_000),
+            link: LinkType::Ethernet,
+            data,
+        })
+        .collect();
+    let mut c = Config::default();
+    c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
+    let sorted = |sinks: Vec<Collect>| {
+        let mut all: Vec<_> = sinks.into_iter().flat_map(|s| s.0).collect();
+        all.sort_by_key(|r| r.flow_id);
+        all
+    };
+    let mut one = Workers::new(&c, InspectorSet::new(), 1, |_| Collect::default()).unwrap();
+    one.push_batch(&pkts);
+    let (_, one_sinks) = one.finish();
+    let want = sorted(one_sinks);
+    assert_eq!(want.len(), 3_000);
+    for placement in [Placement::Caller, Placement::Threads] {
+        let mut w = Workers::with_placement(&c, InspectorSet::new(), 2, placement, |_| {
+            Collect::default()
+        })
+        .unwrap();
+        // A's frames, then B's in groups that also carry loose frames (copied), then
+        // the rest of the loose frames with A's bytes named (none lies in them).
+        w.push_batch_shared(&pkts[..700], &sa);
+        w.push_batch_shared(&pkts[700..1500], &sa);
+        w.push_batch_shared(&pkts[1500..2500], &sb);
+        w.push_batch_shared(&pkts[2500..2600], &sb);
+        w.push_batch(&pkts[2600..2800]);
+        w.push_batch_shared(&pkts[2800..], &sa);
+        let (stats, sinks) = w.finish();
+        assert_eq!(stats.decode.packets, 3_000);
+        assert!(
+            sorted(sinks) == want,
+            "{placement:?}: records differ from one thread's"
+        );
+    }
+    // The workers let go of the shared bytes once done with them.
+    drop((sa, sb));
+    assert_eq!(Arc::strong_count(&a), 1);
+    assert_eq!(Arc::strong_count(&b), 1);
+}
