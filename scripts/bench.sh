@@ -6,10 +6,12 @@
 # mode: decode only (`flow.tracking=false`), decode + flow tracking (inspection off, no
 # EVE), + EVE flow records to
 # /dev/null, and the full pipeline (reassembly, wizard, service inspectors, EVE flow
-# records and events), each with 1 and with 2 worker threads (THREADS), and prints
-# the median packets per second of each (whole run, and engine alone without file
-# reading), the flow slot size, and what the inspectors add per packet over tracking
-# alone (engine medians, 1 thread).
+# records and events), each with 1 and with 2 worker threads (THREADS; the counts of
+# a mode run interleaved, round by round, as the VM's speed drifts), and prints the
+# median packets per second of each (whole run, and engine alone without file
+# reading), the median of the per-round ratios of 2 threads to 1, the flow slot size,
+# and what the inspectors add per packet over tracking alone (engine medians, first
+# thread count).
 # With --ndpi, the same for the merged nDPI corpus (every DIR/*/input.pcap* read in
 # one run as one timeline, as `pcap-replay A B C` reads them; mid-stream pickup on).
 # With --criterion, also runs the engine's criterion benchmarks (decode, cache)
@@ -83,34 +85,66 @@ median() {
 }
 
 # run_mode LABEL [pcap-replay options...]: RUNS replays of the inputs in the array
-# `inputs`, prints each and the median; the engine median is left in `last_median`.
+# `inputs` at each thread count of `modes_threads` (default: 1), interleaved (run i at
+# every count, then run i + 1), since the VM's speed drifts over minutes; prints each
+# count's runs and medians, and, with several counts, the median over the runs of the
+# ratio of each count's packets/s to the first count's in the same round. The engine
+# median of each count is left in `engine_median[COUNT]`, the first run's summary of
+# the last count in `summary`.
+declare -A engine_median
 run_mode() {
     local label="$1"
     shift
-    local out pps epps all=() eng=()
+    local counts=(${modes_threads:-1})
+    local out pps epps t i
+    local -A all eng
+    local ratios=()
     for ((i = 1; i <= runs; i++)); do
-        # Exit status 1 (an unreadable input among many) still has a summary. A fixed
-        # hash seed, not --deterministic (which sorts the whole output in memory).
-        out="$("$replay" --set flow.hash_seed=1 "$@" "${inputs[@]}" 2>/dev/null || true)"
-        pps="$(field packets_per_second <<<"$out")"
-        epps="$(field engine_packets_per_second <<<"$out")"
-        if [[ -z "$pps" || -z "$epps" ]]; then
-            echo "bench.sh: no packets_per_second lines in pcap-replay's summary" >&2
-            exit 1
-        fi
-        all+=("$pps")
-        eng+=("$epps")
-        if ((i == 1)); then
-            summary="$out"
-        fi
+        local first=""
+        for t in "${counts[@]}"; do
+            # Exit status 1 (an unreadable input among many) still has a summary. A
+            # fixed hash seed, not --deterministic (which sorts the whole output in
+            # memory).
+            out="$("$replay" --set flow.hash_seed=1 --threads "$t" "$@" "${inputs[@]}" 2>/dev/null || true)"
+            pps="$(field packets_per_second <<<"$out")"
+            epps="$(field engine_packets_per_second <<<"$out")"
+            if [[ -z "$pps" || -z "$epps" ]]; then
+                echo "bench.sh: no packets_per_second lines in pcap-replay's summary" >&2
+                exit 1
+            fi
+            all[$t]+="$pps "
+            eng[$t]+="$epps "
+            if [[ -z "$first" ]]; then
+                first="$pps"
+            else
+                ratios+=("$(awk -v a="$pps" -v b="$first" 'BEGIN { printf "%.3f", a / b }')")
+            fi
+            if ((i == 1)); then
+                summary="$out"
+            fi
+        done
     done
-    printf '%-36s runs: %s\n' "$label" "${all[*]}"
-    printf '%-36s median packets_per_second: %s\n' "$label" \
-        "$(printf '%s\n' "${all[@]}" | median)"
-    printf '%-36s engine runs: %s\n' "$label" "${eng[*]}"
-    last_median="$(printf '%s\n' "${eng[@]}" | median)"
-    printf '%-36s median engine_packets_per_second: %s (no file reading)\n' "$label" \
-        "$last_median"
+    for t in "${counts[@]}"; do
+        local name="$label, $t thread(s)"
+        printf '%-44s runs: %s
+' "$name" "${all[$t]% }"
+        printf '%-44s median packets_per_second: %s
+' "$name" \
+            "$(tr ' ' '\n' <<<"${all[$t]% }" | median)"
+        printf '%-44s engine runs: %s
+' "$name" "${eng[$t]% }"
+        engine_median[$t]="$(tr ' ' '\n' <<<"${eng[$t]% }" | median)"
+        printf '%-44s median engine_packets_per_second: %s (no file reading)
+' "$name" \
+            "${engine_median[$t]}"
+    done
+    if ((${#counts[@]} == 2)); then
+        printf '%-44s %s threads / %s thread(s), per round: %s; median %s
+' "$label" \
+            "${counts[1]}" "${counts[0]}" "${ratios[*]}" \
+            "$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+                if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+    fi
 }
 
 # inspection_cost TRACKING_PPS FULL_PPS: nanoseconds the inspectors add per packet.
@@ -119,26 +153,23 @@ inspection_cost() {
 }
 
 summary=""
-last_median=""
 inputs=("$pcap")
-echo "== pcap-replay x $runs per mode"
-for t in $threads_list; do
-    run_mode "decode only, $t thread(s)" --threads "$t" --set flow.tracking=false
-    run_mode "decode + tracking, $t thread(s)" --threads "$t" --set app-layer.enabled=false
-    echo "   capture: $(field received <<<"$summary") packets," \
-        "$(field flows <<<"$summary") flows," \
-        "$(field flow_records <<<"$summary") records"
-    echo "   bytes_per_flow_slot: $(field bytes_per_flow_slot <<<"$summary")"
-    run_mode "decode + tracking + EVE (/dev/null), $t thread(s)" --threads "$t" \
-        --set app-layer.enabled=false --eve /dev/null
-    echo "   eve_records_written: $(field eve_records_written <<<"$summary")"
-    tracking_eve="$last_median"
-    run_mode "full pipeline: + reassembly, wizard, inspectors, EVE, $t thread(s)" \
-        --threads "$t" --eve /dev/null
-    echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
-    echo "   peak_rss_bytes: $(field peak_rss_bytes <<<"$summary")"
-    echo "   inspectors add: $(inspection_cost "$tracking_eve" "$last_median")"
-done
+modes_threads="$threads_list"
+first_count="${threads_list%% *}"
+echo "== pcap-replay x $runs per mode and thread count ($threads_list), interleaved"
+run_mode "decode only" --set flow.tracking=false
+run_mode "decode + tracking" --set app-layer.enabled=false
+echo "   capture: $(field received <<<"$summary") packets," \
+    "$(field flows <<<"$summary") flows," \
+    "$(field flow_records <<<"$summary") records"
+echo "   bytes_per_flow_slot: $(field bytes_per_flow_slot <<<"$summary")"
+run_mode "decode + tracking + EVE (/dev/null)" --set app-layer.enabled=false --eve /dev/null
+echo "   eve_records_written: $(field eve_records_written <<<"$summary")"
+tracking_eve="${engine_median[$first_count]}"
+run_mode "full pipeline: + reassembly, wizard, inspectors, EVE" --eve /dev/null
+echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
+echo "   peak_rss_bytes ($(field threads <<<"$summary") threads): $(field peak_rss_bytes <<<"$summary")"
+echo "   inspectors add ($first_count thread(s)): $(inspection_cost "$tracking_eve" "${engine_median[$first_count]}")"
 
 if [[ -n "$ndpi" ]]; then
     shopt -s nullglob
@@ -151,14 +182,15 @@ if [[ -n "$ndpi" ]]; then
     cat "${inputs[@]}" >/dev/null
     runs=$((runs * 2))
     echo "== merged nDPI corpus: ${#inputs[@]} captures, x $runs per mode"
-    run_mode "nDPI: tracking + EVE" --threads 1 --set stream.midstream=true \
+    modes_threads=1
+    run_mode "nDPI: tracking + EVE" --set stream.midstream=true \
         --set app-layer.enabled=false --eve /dev/null
     echo "   capture: $(field received <<<"$summary") packets," \
         "$(field flows <<<"$summary") flows"
-    tracking_eve="$last_median"
-    run_mode "nDPI: full pipeline" --threads 1 --set stream.midstream=true --eve /dev/null
+    tracking_eve="${engine_median[1]}"
+    run_mode "nDPI: full pipeline" --set stream.midstream=true --eve /dev/null
     echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
-    echo "   inspectors add: $(inspection_cost "$tracking_eve" "$last_median")"
+    echo "   inspectors add: $(inspection_cost "$tracking_eve" "${engine_median[1]}")"
 fi
 
 if ((criterion)); then
