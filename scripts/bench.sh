@@ -11,7 +11,10 @@
 # median packets per second of each (whole run, and engine alone without file
 # reading), the median of the per-round ratios of 2 threads to 1, the flow slot size,
 # and what the inspectors add per packet over tracking alone (engine medians, first
-# thread count).
+# thread count). For the full pipeline, each round also runs two 1-thread replays at
+# once and prints 2 x the slower one's packets/s over the 1-thread run's: what the
+# machine gives two busy threads that round, the most any static split of the work
+# between two threads can reach (a shared VM's cores do not always run alike).
 # With --ndpi, the same for the merged nDPI corpus (every DIR/*/input.pcap* read in
 # one run as one timeline, as `pcap-replay A B C` reads them; mid-stream pickup on).
 # With --criterion, also runs the engine's criterion benchmarks (decode, cache)
@@ -98,7 +101,7 @@ run_mode() {
     local counts=(${modes_threads:-1})
     local out pps epps t i
     local -A all eng
-    local ratios=()
+    local ratios=() ceilings=()
     for ((i = 1; i <= runs; i++)); do
         local first=""
         for t in "${counts[@]}"; do
@@ -123,6 +126,21 @@ run_mode() {
                 summary="$out"
             fi
         done
+        if [[ -n "${pair_check:-}" && ${#counts[@]} == 2 ]]; then
+            # What the machine gives two busy threads this round: two independent
+            # 1-thread replays at once. A static split of the work between two
+            # threads cannot beat 2 x (the slower of the two) / (one alone).
+            local pa pb
+            pa="$(mktemp)"
+            pb="$(mktemp)"
+            "$replay" --set flow.hash_seed=1 --threads 1 "$@" "${inputs[@]}" >"$pa" 2>/dev/null &
+            "$replay" --set flow.hash_seed=1 --threads 1 "$@" "${inputs[@]}" >"$pb" 2>/dev/null &
+            wait
+            local slower
+            slower="$( (field packets_per_second <"$pa"; field packets_per_second <"$pb") | sort -n | head -1)"
+            rm -f "$pa" "$pb"
+            ceilings+=("$(awk -v a="$slower" -v b="$first" 'BEGIN { printf "%.3f", 2 * a / b }')")
+        fi
     done
     for t in "${counts[@]}"; do
         local name="$label, $t thread(s)"
@@ -143,6 +161,12 @@ run_mode() {
 ' "$label" \
             "${counts[1]}" "${counts[0]}" "${ratios[*]}" \
             "$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+                if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+    fi
+    if ((${#ceilings[@]} > 0)); then
+        printf '%-44s two 1-thread replays at once, 2 x slower / alone, per round: %s; median %s\n' \
+            "$label" "${ceilings[*]}" \
+            "$(printf '%s\n' "${ceilings[@]}" | sort -n | awk '{ v[NR] = $1 } END {
                 if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
     fi
 }
@@ -166,7 +190,7 @@ echo "   bytes_per_flow_slot: $(field bytes_per_flow_slot <<<"$summary")"
 run_mode "decode + tracking + EVE (/dev/null)" --set app-layer.enabled=false --eve /dev/null
 echo "   eve_records_written: $(field eve_records_written <<<"$summary")"
 tracking_eve="${engine_median[$first_count]}"
-run_mode "full pipeline: + reassembly, wizard, inspectors, EVE" --eve /dev/null
+pair_check=1 run_mode "full pipeline: + reassembly, wizard, inspectors, EVE" --eve /dev/null
 echo "   eve_events_written: $(field eve_events_written <<<"$summary")"
 echo "   peak_rss_bytes ($(field threads <<<"$summary") threads): $(field peak_rss_bytes <<<"$summary")"
 echo "   inspectors add ($first_count thread(s)): $(inspection_cost "$tracking_eve" "${engine_median[$first_count]}")"
