@@ -718,7 +718,24 @@ fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batc
         match msg {
             Msg::Batch(mut b) => {
                 let shared = b.shared.as_ref().map_or(&[][..], SharedBytes::bytes);
-                for metas in b.meta.chunks(CHUNK) {
+                // Asks for the cache lines of a chunk's frames (up to 512 bytes of
+                // each) before they are read: the reading thread brought them into its
+                // own cache, and a worker reads too sparsely for the CPU to guess what
+                // comes next.
+                let ask = |metas: &[Meta]| {
+                    for m in metas {
+                        let from = if m.shared { shared } else { &b.data[..] };
+                        let p = from.as_ptr().wrapping_add(m.start);
+                        let end = (p as usize & 63) + (m.len as usize).min(512);
+                        for line in (0..end).step_by(64) {
+                            crate::prefetch::prefetch(p.wrapping_add(line));
+                        }
+                    }
+                };
+                ask(b.meta.get(..CHUNK).unwrap_or(&b.meta));
+                for (k, metas) in b.meta.chunks(CHUNK).enumerate() {
+                    let next = b.meta.get((k + 1) * CHUNK..).unwrap_or(&[]);
+                    ask(&next[..next.len().min(CHUNK)]);
                     let mut pkts = [Packet {
                         ts: Timestamp::ZERO,
                         link: LinkType::Ethernet,
