@@ -205,8 +205,9 @@ pub enum Placement {
 /// workers, frames handed over as places in the mapped file) that is about 7% of the
 /// engine's instructions, but more of its time (every record header comes from memory
 /// into the caller's cache first): with 192 (43% of the frames for worker 0) the
-/// reading thread runs about 5% fewer instructions than the other, and the two use
-/// about the same CPU time, measured per thread.
+/// reading thread runs about 5% fewer instructions than the other. Which thread waits
+/// for the other then depends on the machine's moment (on a shared 2-core VM either
+/// does, by up to a quarter of the run); 176 and 208 were no better.
 pub const CALLER_SHARE: u64 = 192;
 
 /// Frames each worker was given, in worker order (one entry per worker).
