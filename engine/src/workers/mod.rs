@@ -28,6 +28,14 @@
 //!   emergency; `max_flows` and `memcap` are split between the workers as the hash
 //!   space is, so each has room for its share of the flows) or on
 //!   checksum `auto` sampling (each worker samples its own packets).
+//! - Two known exceptions, both found on real captures: the same inner flow carried by
+//!   tunnels between different endpoint pairs may be split between workers (the outer
+//!   pair decides); and in a capture whose packets are not in time order, a worker's
+//!   clock jumps to the latest time of any worker's packets, so one of its flows may
+//!   time out before an older-stamped packet of it arrives, where one engine (which
+//!   sweeps at each packet's own time) keeps it. On the 81 suricata-verify and 337
+//!   nDPI captures the records at 2 workers are those of 1; at 3 workers, 3 nDPI
+//!   captures differ (`6in6tunnel`, `ipsec_isakmp_esp`, `whatsapp`).
 //! - With `decoder.recursion-level.use-for-tracking = false` the tunnel depth is not
 //!   part of the flow key, so a flow may be seen both inside a tunnel and outside it;
 //!   sharding by the outer address pair would split it, so the engine then runs one
