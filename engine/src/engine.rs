@@ -6,7 +6,10 @@
 //! ends exactly once, in the sink: by timeout (on packet time), TCP reuse, pruning, or
 //! at [`Engine::finish`]/[`Engine::flush`] (reason `shutdown`, or `timeout` when it had
 //! already expired by the last packet's time). The packets in the records add up to
-//! the packets tracked: `Stats::packets_tracked`.
+//! the packets tracked: `Stats::packets_tracked`. Each frame, tracked or not, sweeps
+//! up to `stream.timeout_flows_per_packet` timed-out flows at its own time (not the
+//! latest time seen: in a merged capture an older-stamped frame does not expire the
+//! flows of its own part).
 //!
 //! Expected flows (FTP data connections an inspector announced with `Cx::expect`) are
 //! looked up only when a flow is created, with one branch while none waits; a match
@@ -562,9 +565,10 @@ impl<S: Sink> Engine<S> {
                 self.track_layers(pkt, frame, &k, Some(p));
             }
             Ok(Decoded::Fragment(f)) => {
+                self.sweep_at(pkt.ts, self.sweep_per_packet);
                 self.fragment(&f, Count::frame(pkt.data.len()), pkt.ts, frame)
             }
-            _ => {}
+            _ => self.sweep_at(pkt.ts, self.sweep_per_packet),
         }
     }
 
@@ -659,12 +663,45 @@ impl<S: Sink> Engine<S> {
             self.expire_fragments(pkt.ts);
             if let Some(k) = k {
                 self.track_layers(pkt, frame, k, None);
-            } else if fragments & (1 << i) != 0 {
+                continue;
+            }
+            // A frame with no flow of its own still moves time on (as every frame
+            // does: the sweep then does not depend on which frames are tracked).
+            self.sweep_at(pkt.ts, self.sweep_per_packet);
+            if fragments & (1 << i) != 0 {
                 // Fragments are rare: decode again rather than keep them in the batch.
                 if let Ok(Decoded::Fragment(f)) = decode(pkt.link, pkt.data) {
                     self.fragment(&f, Count::frame(pkt.data.len()), pkt.ts, frame);
                 }
             }
+        }
+    }
+
+    /// Ends up to `budget` flows expired at `now`, when a sweep is due.
+    #[inline]
+    fn sweep_at(&mut self, now: Timestamp, budget: u32) {
+        if self.cache.sweep_is_due(now, budget) {
+            self.cache.sweep(now, budget, &mut on_end!(self));
+        }
+    }
+
+    /// Does what one engine does at `frames` frames this engine did not see (another
+    /// worker's, in capture order since this engine's last frame), the latest of them
+    /// at packet time `latest`: the clock moves on, fragments waiting too long are
+    /// given up, and a sweep at `latest` ends up to `frames` times
+    /// `stream.timeout_flows_per_packet` expired flows. Expiry only grows with time,
+    /// so one sweep at the latest of their times stands for one at each.
+    pub(crate) fn catch_up(&mut self, latest: Timestamp, frames: u64) {
+        if frames == 0 || latest == Timestamp::ZERO {
+            return;
+        }
+        if latest > self.clock {
+            self.clock = latest;
+        }
+        self.expire_fragments(latest);
+        if self.tracking {
+            let frames = u32::try_from(frames).unwrap_or(u32::MAX);
+            self.sweep_at(latest, frames.saturating_mul(self.sweep_per_packet));
         }
     }
 

@@ -15,27 +15,28 @@
 //!   place there, and a clone of the `SharedBytes` keeps them alive until the worker
 //!   is done with it.
 //! - [`Placement::Caller`] runs worker 0 in the caller's thread: each call shares the
-//!   frames out, then worker 0 processes its share in place (not copied), its clock
-//!   following the caller's as often as a worker thread's does. Worker 0 then gets a
+//!   frames out, then worker 0 processes its share in place (not copied), catching
+//!   up with the other workers' frames as often as a worker thread does. Worker 0 then gets a
 //!   smaller share of the hash space ([`CALLER_SHARE`]); records and events are the
 //!   same as with [`Placement::Threads`].
-//! - Each frame keeps its number in the whole capture, and flow ids come from it; the
-//!   workers' clocks follow the caller's (the latest packet time of any worker, carried
-//!   by every batch, and sent to idle workers at least once a second of packet time);
-//!   a flow that times out ends at the moment it expired. So the records and events
-//!   of a capture are the same whatever the number of workers; only the order in which
-//!   the sinks receive them differs, and what depends on the cache being full (pruning,
+//! - Each frame keeps its number in the whole capture, and flow ids come from it. One
+//!   engine sweeps for timed-out flows at every frame's own time; a worker does the
+//!   same for the frames it did not see: before a frame of its own, when the other
+//!   workers' frames since its previous one include a later time than its own (a
+//!   capture not in time order), and after each batch (or once a second of packet
+//!   time when idle), it sweeps at the latest of their times, with their frames'
+//!   sweep budget. A flow that times out ends at the moment it expired. So the
+//!   records and events of a capture are the same whatever the number of workers,
+//!   in time order or not; only the order in which the sinks receive them differs,
+//!   and what depends on the cache being full (pruning,
 //!   emergency; `max_flows` and `memcap` are split between the workers as the hash
-//!   space is, so each has room for its share of the flows) or on
+//!   space is, so each has room for its share of the flows), on how many expired
+//!   flows a sweep may end when more are due than its budget, or on
 //!   checksum `auto` sampling (each worker samples its own packets).
-//! - Two known exceptions, both found on real captures: the same inner flow carried by
+//! - One known exception, found on a real capture: the same inner flow carried by
 //!   tunnels between different endpoint pairs may be split between workers (the outer
-//!   pair decides); and in a capture whose packets are not in time order, a worker's
-//!   clock jumps to the latest time of any worker's packets, so one of its flows may
-//!   time out before an older-stamped packet of it arrives, where one engine (which
-//!   sweeps at each packet's own time) keeps it. On the 81 suricata-verify and 337
-//!   nDPI captures the records at 2 workers are those of 1; at 3 workers, 3 nDPI
-//!   captures differ (`6in6tunnel`, `ipsec_isakmp_esp`, `whatsapp`).
+//!   pair decides). On the 81 suricata-verify and 337 nDPI captures the records at 2,
+//!   3 and 4 workers are those of 1 but for `6in6tunnel` at 3 and 4.
 //! - With `decoder.recursion-level.use-for-tracking = false` the tunnel depth is not
 //!   part of the flow key, so a flow may be seen both inside a tunnel and outside it;
 //!   sharding by the outer address pair would split it, so the engine then runs one
@@ -76,9 +77,12 @@ struct Meta {
     len: u32,
     start: usize,
     ordinal: u64,
+    /// The latest time of the other workers' frames since this worker's previous one
+    /// ([`Timestamp::ZERO`] when none).
+    before: Timestamp,
 }
 
-/// Frames for one worker, and the caller's clock when they were sent.
+/// Frames for one worker, and what came after them for the other workers.
 struct Batch {
     /// Copied frames.
     data: Vec<u8>,
@@ -88,7 +92,13 @@ struct Batch {
     /// Bytes of all its frames, copied or not (so that a batch of shared frames stays
     /// as close behind the reader as a copied one).
     bytes: usize,
-    now: Timestamp,
+    /// The latest time of the other workers' frames after this batch's last frame
+    /// ([`Timestamp::ZERO`] when none)...
+    after: Timestamp,
+    /// ... up to this frame number (the last the caller had given out).
+    upto: u64,
+    /// Some frame has to catch up first (its `before` is set).
+    late: bool,
 }
 
 impl Batch {
@@ -98,7 +108,9 @@ impl Batch {
             shared: None,
             meta: Vec::with_capacity(BATCH_FRAMES),
             bytes: 0,
-            now: Timestamp::ZERO,
+            after: Timestamp::ZERO,
+            upto: 0,
+            late: false,
         }
     }
 
@@ -118,6 +130,7 @@ impl Batch {
         self.meta.clear();
         self.shared = None;
         self.bytes = 0;
+        self.late = false;
     }
 }
 
@@ -165,6 +178,8 @@ struct Pool<S: Sink> {
     sharder: shard::Sharder,
     clock: Timestamp,
     ordinal: u64,
+    /// What each worker has to catch up with; see [`Since`].
+    since: Since,
     /// The configuration in force, as the caller gave it (not split).
     config: Config,
 }
@@ -174,19 +189,78 @@ struct Local<S: Sink> {
     engine: Engine<S>,
     /// Frames given to it.
     frames: u64,
-    /// Frames given since its clock last followed the caller's.
+    /// Frames given since it last caught up with the other workers' frames.
     since: usize,
-    /// The caller's clock it last followed.
+    /// The caller's clock when it last caught up.
     sent_at: Timestamp,
+    /// The number of the last frame whose time it knows.
+    seen: u64,
 }
 
 impl<S: Sink> Local<S> {
-    /// Moves the clock to the caller's (frames of the other workers), as a worker
-    /// thread's clock moves with each batch.
-    fn follow(&mut self, clock: Timestamp) {
-        self.engine.advance(clock);
+    /// Catches up with the other workers' frames up to frame `upto`, the latest at
+    /// `after`, as a worker thread does after each batch.
+    fn follow(&mut self, after: Timestamp, upto: u64, clock: Timestamp) {
+        self.engine.catch_up(after, upto.saturating_sub(self.seen));
+        self.seen = self.seen.max(upto);
         self.since = 0;
         self.sent_at = clock;
+    }
+}
+
+/// For each worker (the local one first), the latest time of the frames given to the
+/// others since its own last frame or batch: what it must catch up with, as one engine
+/// sweeps at every frame's time. Kept in constant time per frame while frames come in
+/// time order: the latest of them is then the clock, set at frame `top`; only a frame
+/// older than the clock (`late`) touches every worker's entry.
+struct Since {
+    /// Per worker: the number of its last frame, or of the last frame it caught up
+    /// to (its mark), and the latest time of the late frames since
+    /// ([`Timestamp::ZERO`]: none).
+    marks: Vec<(u64, Timestamp)>,
+    /// The number of the last frame that was at or past the clock.
+    top: u64,
+}
+
+impl Since {
+    fn new(workers: usize) -> Since {
+        Since {
+            marks: vec![(0, Timestamp::ZERO); workers],
+            top: 0,
+        }
+    }
+
+    /// Frame `ordinal`, for worker `w`, is at or past the clock.
+    #[inline(always)]
+    fn in_order(&mut self, w: usize, ordinal: u64) {
+        self.top = ordinal;
+        self.marks[w] = (ordinal, Timestamp::ZERO);
+    }
+
+    /// Frame `ordinal`, for worker `w`, is at `ts`, before the clock `clock`: returns
+    /// what `w` must catch up with first (when later than `ts`).
+    #[cold]
+    fn late(&mut self, w: usize, ordinal: u64, ts: Timestamp, clock: Timestamp) -> Timestamp {
+        let before = self.take(w, ordinal, clock);
+        for (_, low) in &mut self.marks {
+            if ts > *low {
+                *low = ts;
+            }
+        }
+        self.marks[w].1 = Timestamp::ZERO;
+        before
+    }
+
+    /// The latest time of the other workers' frames since `w`'s mark, with the clock
+    /// at `clock`; `w` is then caught up to frame `upto`.
+    fn take(&mut self, w: usize, upto: u64, clock: Timestamp) -> Timestamp {
+        let (mark, low) = self.marks[w];
+        self.marks[w] = (upto, Timestamp::ZERO);
+        if self.top > mark {
+            clock
+        } else {
+            low
+        }
     }
 }
 
@@ -321,6 +395,7 @@ impl<S: Sink + Send + 'static> Workers<S> {
                 frames: 0,
                 since: 0,
                 sent_at: Timestamp::ZERO,
+                seen: 0,
             })
         } else {
             None
@@ -354,6 +429,7 @@ impl<S: Sink + Send + 'static> Workers<S> {
                 sharder: shard::Sharder::new(config.decoder.tunnels()?.teredo),
                 clock: Timestamp::ZERO,
                 ordinal: 0,
+                since: Since::new(threads),
                 config: config.clone(),
             })),
         })
@@ -425,10 +501,10 @@ impl<S: Sink> Workers<S> {
                     s.sent_at = p.clock;
                 }
                 if let Some(l) = &mut p.local {
+                    let after = p.since.take(0, p.ordinal, p.clock);
+                    l.follow(after, p.ordinal, p.clock);
                     l.engine.idle(p.clock);
                     l.engine.sink_mut().flush();
-                    l.since = 0;
-                    l.sent_at = p.clock;
                 }
             }
         }
@@ -527,15 +603,19 @@ impl<S: Sink> Workers<S> {
                     local,
                     mut shards,
                     clock,
+                    ordinal,
+                    mut since,
                     ..
                 } = *p;
-                for s in &mut shards {
-                    s.send_pending_at(clock);
+                let first = usize::from(local.is_some());
+                for (i, s) in shards.iter_mut().enumerate() {
+                    s.send_pending_at(since.take(first + i, ordinal, clock), ordinal, clock);
                     let _ = s.tx.send(Msg::Finish(clock));
                 }
                 let mut ended = Vec::with_capacity(shards.len() + 1);
                 // The local worker ends its flows while the others end theirs.
                 if let Some(mut l) = local {
+                    l.follow(since.take(0, ordinal, clock), ordinal, clock);
                     l.engine.advance(clock);
                     let (stats, mut sink) = l.engine.finish();
                     sink.flush();
@@ -567,13 +647,15 @@ impl<S: Sink> Workers<S> {
 }
 
 impl<S> Shard<S> {
-    /// Sends the pending batch (even an empty one: it carries the clock `now`) and
-    /// takes a free buffer for the next one.
-    fn send_pending_at(&mut self, now: Timestamp) {
+    /// Sends the pending batch (even an empty one: it carries the time of the other
+    /// workers' frames after it, the latest at `after`, up to frame `upto`) at the
+    /// caller's clock `clock`, and takes a free buffer for the next one.
+    fn send_pending_at(&mut self, after: Timestamp, upto: u64, clock: Timestamp) {
         let next = self.free.recv().unwrap_or_else(|_| Batch::new());
         let mut batch = std::mem::replace(&mut self.pending, next);
-        batch.now = now;
-        self.sent_at = now;
+        batch.after = after;
+        batch.upto = upto;
+        self.sent_at = clock;
         let _ = self.tx.send(Msg::Batch(batch));
     }
 }
@@ -611,34 +693,41 @@ impl<S: Sink> Pool<S> {
                 data: &[],
             }; CHUNK];
             let mut ordinals = [0u64; CHUNK];
+            let mut before = [Timestamp::ZERO; CHUNK];
+            let mut late = false;
             let mut n = 0;
             for pkt in chunk {
                 self.ordinal += 1;
-                if pkt.ts > self.clock {
-                    self.clock = pkt.ts;
-                }
                 let w = self.worker(self.sharder.hash(pkt.link, pkt.data));
+                let b = self.note(w, pkt.ts);
                 if w == 0 {
                     mine[n] = *pkt;
                     ordinals[n] = self.ordinal;
+                    before[n] = b;
+                    late |= b != Timestamp::ZERO;
                     n += 1;
                 } else {
-                    self.hand(w - 1, pkt, shared);
+                    self.hand(w - 1, pkt, shared, b);
                 }
             }
             self.tick();
             if let Some(l) = &mut self.local {
                 l.frames += n as u64;
                 l.since += n;
-                l.engine.push_batch_numbered(&mine[..n], &ordinals[..n]);
-                // After its frames, as often as a worker thread's clock moves: once
-                // per batch's worth of frames (a packet's own sweep runs on its time,
-                // the clock's on the latest of any worker: an unordered capture's
-                // records depend on it), or a second of packet time.
+                run(
+                    &mut l.engine,
+                    &mine[..n],
+                    &ordinals[..n],
+                    late.then_some(&before[..n]),
+                    &mut l.seen,
+                );
+                // After its frames, as often as a worker thread catches up: once per
+                // batch's worth of frames, or a second of packet time.
                 if l.since >= BATCH_FRAMES
                     || self.clock.as_nanos() >= l.sent_at.as_nanos() + TICK_NANOS
                 {
-                    l.follow(self.clock);
+                    let after = self.since.take(0, self.ordinal, self.clock);
+                    l.follow(after, self.ordinal, self.clock);
                 }
             }
         }
@@ -648,17 +737,37 @@ impl<S: Sink> Pool<S> {
     #[inline]
     fn dispatch(&mut self, pkt: &Packet<'_>, shared: Option<&SharedBytes>) {
         self.ordinal += 1;
-        if pkt.ts > self.clock {
-            self.clock = pkt.ts;
-        }
         let w = shard::worker_of(self.sharder.hash(pkt.link, pkt.data), self.shards.len());
-        self.hand(w, pkt, shared);
+        let before = self.note(w, pkt.ts);
+        self.hand(w, pkt, shared, before);
+    }
+
+    /// Notes frame `self.ordinal`, at `ts`, for worker `w` (the local one is 0), and
+    /// moves the clock: returns what `w` must catch up with first, the latest time of
+    /// the other workers' frames since its previous one when later than `ts`
+    /// ([`Timestamp::ZERO`] otherwise).
+    #[inline(always)]
+    fn note(&mut self, w: usize, ts: Timestamp) -> Timestamp {
+        if ts >= self.clock {
+            // In time order: no frame before it is later.
+            self.clock = ts;
+            self.since.in_order(w, self.ordinal);
+            return Timestamp::ZERO;
+        }
+        self.since.late(w, self.ordinal, ts, self.clock)
     }
 
     /// Adds frame number `self.ordinal` to shard `s`'s pending batch: as its place in
-    /// `shared` when it lies there, else copied; sends the batch when full.
+    /// `shared` when it lies there, else copied, with the latest time `before` of the
+    /// other workers' frames since the shard's previous one; sends the batch when full.
     #[inline(always)]
-    fn hand(&mut self, s: usize, pkt: &Packet<'_>, shared: Option<&SharedBytes>) {
+    fn hand(
+        &mut self,
+        s: usize,
+        pkt: &Packet<'_>,
+        shared: Option<&SharedBytes>,
+        before: Timestamp,
+    ) {
         let place = match shared {
             Some(bytes) => {
                 if !self.shards[s].pending.shares(bytes) {
@@ -685,7 +794,9 @@ impl<S: Sink> Pool<S> {
             len: pkt.data.len() as u32,
             start,
             ordinal: self.ordinal,
+            before,
         });
+        b.late |= before != Timestamp::ZERO;
         b.bytes += pkt.data.len();
         shard.frames += 1;
         if b.is_full() {
@@ -703,10 +814,13 @@ impl<S: Sink> Pool<S> {
         self.shards[s].pending.shared = Some(bytes.clone());
     }
 
-    /// Sends shard `s` its pending batch (even an empty one: it carries the clock).
+    /// Sends shard `s` its pending batch (even an empty one: it carries the time of
+    /// the other workers' frames since).
     fn send_pending(&mut self, s: usize) {
-        let clock = self.clock;
-        self.shards[s].send_pending_at(clock);
+        let w = s + usize::from(self.local.is_some());
+        let (upto, clock) = (self.ordinal, self.clock);
+        let after = self.since.take(w, upto, clock);
+        self.shards[s].send_pending_at(after, upto, clock);
     }
 
     /// Sends the clock to workers that were sent nothing for a second of packet time.
@@ -720,9 +834,47 @@ impl<S: Sink> Pool<S> {
     }
 }
 
+/// Runs one worker's frames (numbers `ordinals`) in capture order. Before a frame
+/// whose `before` (the latest time of the other workers' frames since this worker's
+/// previous one, `seen`) is later than its own time, the worker first catches up with
+/// those frames, as one engine sweeps at each frame's own time. In a capture in time
+/// order no frame needs it (`before` is `None`): its own sweep runs at least as late.
+fn run<S: Sink>(
+    engine: &mut Engine<S>,
+    pkts: &[Packet<'_>],
+    ordinals: &[u64],
+    before: Option<&[Timestamp]>,
+    seen: &mut u64,
+) {
+    let Some(before) = before else {
+        engine.push_batch_numbered(pkts, ordinals);
+        if let Some(&last) = ordinals.last() {
+            *seen = last;
+        }
+        return;
+    };
+    let mut from = 0;
+    for (i, (pkt, (&ordinal, &before))) in pkts.iter().zip(ordinals.iter().zip(before)).enumerate()
+    {
+        if before > pkt.ts {
+            if from < i {
+                engine.push_batch_numbered(&pkts[from..i], &ordinals[from..i]);
+            }
+            engine.catch_up(before, ordinal.saturating_sub(*seen + 1));
+            from = i;
+        }
+        *seen = ordinal;
+    }
+    if from < pkts.len() {
+        engine.push_batch_numbered(&pkts[from..], &ordinals[from..]);
+    }
+}
+
 /// A worker thread: processes batches until told to finish.
 fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batch>) -> (Stats, S) {
     const CHUNK: usize = crate::engine::BATCH;
+    // The number of the last frame whose time this worker knows.
+    let mut seen = 0u64;
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Batch(mut b) => {
@@ -751,6 +903,7 @@ fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batc
                         data: &[],
                     }; CHUNK];
                     let mut ordinals = [0u64; CHUNK];
+                    let mut before = [Timestamp::ZERO; CHUNK];
                     for (i, m) in metas.iter().enumerate() {
                         let (start, len) = (m.start, m.len as usize);
                         let from = if m.shared { shared } else { &b.data[..] };
@@ -761,11 +914,19 @@ fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batc
                             data: data.unwrap_or(&[]),
                         };
                         ordinals[i] = m.ordinal;
+                        before[i] = m.before;
                     }
                     let n = metas.len();
-                    engine.push_batch_numbered(&pkts[..n], &ordinals[..n]);
+                    run(
+                        &mut engine,
+                        &pkts[..n],
+                        &ordinals[..n],
+                        b.late.then_some(&before[..n]),
+                        &mut seen,
+                    );
                 }
-                engine.advance(b.now);
+                engine.catch_up(b.after, b.upto.saturating_sub(seen));
+                seen = seen.max(b.upto);
                 b.clear();
                 // The caller may be gone (it panicked): the buffer is simply dropped.
                 let _ = free.try_send(b);

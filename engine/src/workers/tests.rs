@@ -238,3 +238,125 @@ fn frames_handed_over_as_places_in_shared_bytes_give_the_records_of_copies() {
     assert_eq!(Arc::strong_count(&a), 1);
     assert_eq!(Arc::strong_count(&b), 1);
 }
+
+#[test]
+fn a_merged_capture_that_goes_back_in_time_gives_one_engines_records_at_any_thread_count() {
+    // Two captures read one after the other: one frame an hour later first, then a
+    // steady exchange of eight UDP flows (1,200 frames, a millisecond apart). One
+    // engine sweeps at each frame's own time, so the eight flows never time out; a
+    // worker must not time them out at the later capture's time either.
+    let later: Vec<u8> = udp(9_999);
+    let flows: Vec<Vec<u8>> = (0..8).map(udp).collect();
+    let t0 = 1_700_000_000_000_000_000u64;
+    let mut pkts = vec![Packet {
+        ts: Timestamp::from_nanos(t0 + 3_600_000_000_000),
+        link: LinkType::Ethernet,
+        data: &later,
+    }];
+    for i in 0..1_200u64 {
+        pkts.push(Packet {
+            ts: Timestamp::from_nanos(t0 + i * 1_000_000),
+            link: LinkType::Ethernet,
+            data: &flows[(i % 8) as usize],
+        });
+    }
+    let mut c = Config::default();
+    c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
+    let sorted = |sinks: Vec<Collect>| {
+        let mut all: Vec<_> = sinks.into_iter().flat_map(|s| s.0).collect();
+        all.sort_by_key(|r| r.flow_id);
+        all
+    };
+    let mut one = Workers::new(&c, InspectorSet::new(), 1, |_| Collect::default()).unwrap();
+    one.push_batch(&pkts);
+    let (_, one_sinks) = one.finish();
+    let want = sorted(one_sinks);
+    assert_eq!(want.len(), 9, "eight flows and the later one");
+    for n in 2..=4 {
+        for placement in [Placement::Caller, Placement::Threads] {
+            for one_by_one in [false, true] {
+                let mut w = Workers::with_placement(&c, InspectorSet::new(), n, placement, |_| {
+                    Collect::default()
+                })
+                .unwrap();
+                if one_by_one {
+                    pkts.iter().for_each(|p| w.push(p));
+                } else {
+                    w.push_batch(&pkts);
+                }
+                let (_, sinks) = w.finish();
+                let got = sorted(sinks);
+                assert!(
+                    got == want,
+                    "{n} workers, {placement:?}, one by one {one_by_one}: {} records, not {}",
+                    got.len(),
+                    want.len()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_worker_sweeps_at_the_later_time_of_another_workers_frame_between_two_of_its_own() {
+    // Eight UDP flows, then a frame an hour later, then the eight flows again at
+    // their old times. One engine sweeps at the later frame's time and ends the
+    // eight flows (their second frames open eight new ones); every worker must do
+    // the same between its flows' two frames, though they reach it in one batch.
+    let later: Vec<u8> = udp(9_999);
+    let flows: Vec<Vec<u8>> = (0..8).map(udp).collect();
+    let t0 = 1_700_000_000_000_000_000u64;
+    let at = |ms: u64, data| Packet {
+        ts: Timestamp::from_nanos(t0 + ms * 1_000_000),
+        link: LinkType::Ethernet,
+        data,
+    };
+    let mut pkts: Vec<Packet<'_>> = flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| at(i as u64, f))
+        .collect();
+    pkts.push(at(3_600_000, &later));
+    pkts.extend(flows.iter().enumerate().map(|(i, f)| at(100 + i as u64, f)));
+    let mut c = Config::default();
+    c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
+    // Room to end them all in one sweep, as one engine does.
+    c.stream.timeout_flows_per_packet = 64;
+    let sorted = |sinks: Vec<Collect>| {
+        let mut all: Vec<_> = sinks.into_iter().flat_map(|s| s.0).collect();
+        all.sort_by_key(|r| r.flow_id);
+        all
+    };
+    let mut one = Workers::new(&c, InspectorSet::new(), 1, |_| Collect::default()).unwrap();
+    one.push_batch(&pkts);
+    let (_, one_sinks) = one.finish();
+    let want = sorted(one_sinks);
+    assert_eq!(
+        want.len(),
+        17,
+        "eight flows ended by the later frame, eight new, it"
+    );
+    for n in 2..=4 {
+        for placement in [Placement::Caller, Placement::Threads] {
+            for one_by_one in [false, true] {
+                let mut w = Workers::with_placement(&c, InspectorSet::new(), n, placement, |_| {
+                    Collect::default()
+                })
+                .unwrap();
+                if one_by_one {
+                    pkts.iter().for_each(|p| w.push(p));
+                } else {
+                    w.push_batch(&pkts);
+                }
+                let (_, sinks) = w.finish();
+                let got = sorted(sinks);
+                assert!(
+                    got == want,
+                    "{n} workers, {placement:?}, one by one {one_by_one}: {} records, not {}",
+                    got.len(),
+                    want.len()
+                );
+            }
+        }
+    }
+}
