@@ -239,6 +239,51 @@ fn frames_handed_over_as_places_in_shared_bytes_give_the_records_of_copies() {
     assert_eq!(Arc::strong_count(&b), 1);
 }
 
+/// The records of `pkts` on `n` workers placed so, pushed in one batch or one by
+/// one, sorted by flow id.
+fn records(
+    c: &Config,
+    pkts: &[Packet<'_>],
+    n: usize,
+    placement: Placement,
+    one_by_one: bool,
+) -> Vec<crate::record::FlowRecord> {
+    let mut w =
+        Workers::with_placement(c, InspectorSet::new(), n, placement, |_| Collect::default())
+            .unwrap();
+    if one_by_one {
+        pkts.iter().for_each(|p| w.push(p));
+    } else {
+        w.push_batch(pkts);
+    }
+    let (_, sinks) = w.finish();
+    let mut all: Vec<_> = sinks.into_iter().flat_map(|s| s.0).collect();
+    all.sort_by_key(|r| r.flow_id);
+    all
+}
+
+/// Asserts that 2, 3 and 4 workers, in both placements, pushed in one batch or one by
+/// one, give the records `want`.
+fn same_records_at_2_to_4_threads(
+    c: &Config,
+    pkts: &[Packet<'_>],
+    want: &[crate::record::FlowRecord],
+) {
+    for n in 2..=4 {
+        for placement in [Placement::Caller, Placement::Threads] {
+            for one_by_one in [false, true] {
+                let got = records(c, pkts, n, placement, one_by_one);
+                assert!(
+                    got == want,
+                    "{n} workers, {placement:?}, one by one {one_by_one}: {} records, not {}",
+                    got.len(),
+                    want.len()
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_merged_capture_that_goes_back_in_time_gives_one_engines_records_at_any_thread_count() {
     // Two captures read one after the other: one frame an hour later first, then a
@@ -262,39 +307,9 @@ fn a_merged_capture_that_goes_back_in_time_gives_one_engines_records_at_any_thre
     }
     let mut c = Config::default();
     c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
-    let sorted = |sinks: Vec<Collect>| {
-        let mut all: Vec<_> = sinks.into_iter().flat_map(|s| s.0).collect();
-        all.sort_by_key(|r| r.flow_id);
-        all
-    };
-    let mut one = Workers::new(&c, InspectorSet::new(), 1, |_| Collect::default()).unwrap();
-    one.push_batch(&pkts);
-    let (_, one_sinks) = one.finish();
-    let want = sorted(one_sinks);
+    let want = records(&c, &pkts, 1, Placement::Threads, false);
     assert_eq!(want.len(), 9, "eight flows and the later one");
-    for n in 2..=4 {
-        for placement in [Placement::Caller, Placement::Threads] {
-            for one_by_one in [false, true] {
-                let mut w = Workers::with_placement(&c, InspectorSet::new(), n, placement, |_| {
-                    Collect::default()
-                })
-                .unwrap();
-                if one_by_one {
-                    pkts.iter().for_each(|p| w.push(p));
-                } else {
-                    w.push_batch(&pkts);
-                }
-                let (_, sinks) = w.finish();
-                let got = sorted(sinks);
-                assert!(
-                    got == want,
-                    "{n} workers, {placement:?}, one by one {one_by_one}: {} records, not {}",
-                    got.len(),
-                    want.len()
-                );
-            }
-        }
-    }
+    same_records_at_2_to_4_threads(&c, &pkts, &want);
 }
 
 #[test]
@@ -322,41 +337,11 @@ fn a_worker_sweeps_at_the_later_time_of_another_workers_frame_between_two_of_its
     c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
     // Room to end them all in one sweep, as one engine does.
     c.stream.timeout_flows_per_packet = 64;
-    let sorted = |sinks: Vec<Collect>| {
-        let mut all: Vec<_> = sinks.into_iter().flat_map(|s| s.0).collect();
-        all.sort_by_key(|r| r.flow_id);
-        all
-    };
-    let mut one = Workers::new(&c, InspectorSet::new(), 1, |_| Collect::default()).unwrap();
-    one.push_batch(&pkts);
-    let (_, one_sinks) = one.finish();
-    let want = sorted(one_sinks);
+    let want = records(&c, &pkts, 1, Placement::Threads, false);
     assert_eq!(
         want.len(),
         17,
         "eight flows ended by the later frame, eight new, it"
     );
-    for n in 2..=4 {
-        for placement in [Placement::Caller, Placement::Threads] {
-            for one_by_one in [false, true] {
-                let mut w = Workers::with_placement(&c, InspectorSet::new(), n, placement, |_| {
-                    Collect::default()
-                })
-                .unwrap();
-                if one_by_one {
-                    pkts.iter().for_each(|p| w.push(p));
-                } else {
-                    w.push_batch(&pkts);
-                }
-                let (_, sinks) = w.finish();
-                let got = sorted(sinks);
-                assert!(
-                    got == want,
-                    "{n} workers, {placement:?}, one by one {one_by_one}: {} records, not {}",
-                    got.len(),
-                    want.len()
-                );
-            }
-        }
-    }
+    same_records_at_2_to_4_threads(&c, &pkts, &want);
 }
