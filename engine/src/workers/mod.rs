@@ -30,8 +30,10 @@
 //!   in time order or not; only the order in which the sinks receive them differs,
 //!   and what depends on the cache being full (pruning,
 //!   emergency; `max_flows` and `memcap` are split between the workers as the hash
-//!   space is, so each has room for its share of the flows), on how many expired
-//!   flows a sweep may end when more are due than its budget, or on
+//!   space is, so each has room for its share of the flows), on which expired
+//!   flows a sweep gets to when more are due than its budget or, in a capture not in
+//!   time order, behind a flow that is not due yet (a sweep takes each list's flows
+//!   in the order they were last touched, and stops at the first one not due), or on
 //!   checksum `auto` sampling (each worker samples its own packets).
 //! - One known exception, found on a real capture: the same inner flow carried by
 //!   tunnels between different endpoint pairs may be split between workers (the outer
