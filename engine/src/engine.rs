@@ -33,6 +33,7 @@ use crate::key::{FlowKey, KeyOptions};
 use crate::record::{EndedFlow, Sink};
 use crate::stream::{ReassemblyConfig, TcpOptions};
 use crate::time::Timestamp;
+use crate::workers::shard::Owner;
 use std::sync::Arc;
 
 /// Counters of an engine.
@@ -263,6 +264,22 @@ pub struct Engine<S: Sink> {
     orphaned_pkts: u64,
     orphaned_bytes: u64,
     records: u64,
+    /// As one worker of several, which inner layers (carried by tunnels) this engine
+    /// tracks; `None`: all of them.
+    owner: Option<Box<Owner>>,
+}
+
+/// Which of the layers a frame's tunnels carry [`Engine::open_tunnels`] tracks, and
+/// whether it counts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Inner {
+    /// Every layer, counted: those of a datagram this engine reassembled (no other
+    /// worker saw inside it).
+    All,
+    /// The layers this engine owns, every layer counted: the frame is this worker's.
+    Owned,
+    /// The layers this engine owns, none counted: a copy of another worker's frame.
+    OwnedUncounted,
 }
 
 /// Most frames processed as one prefetching group by [`Engine::push_batch`].
@@ -364,7 +381,7 @@ pub(crate) struct ReloadPlan {
     /// The configuration in force afterwards: the new one, with the running values
     /// of what needs a restart.
     pub(crate) kept: Config,
-    tunnels: TunnelConfig,
+    pub(crate) tunnels: TunnelConfig,
     checksum: ChecksumMode,
 }
 
@@ -476,7 +493,40 @@ impl<S: Sink> Engine<S> {
             orphaned_pkts: 0,
             orphaned_bytes: 0,
             records: 0,
+            owner: None,
         })
+    }
+
+    /// Makes this engine one worker of several: of the layers tunnels carry, it tracks
+    /// those `owner` says (see [`crate::workers::shard`]).
+    pub(crate) fn set_owner(&mut self, owner: Owner) {
+        self.owner = Some(Box::new(owner));
+    }
+
+    /// True when this engine tracks the tunnelled packet `p`.
+    #[inline]
+    fn owns(&self, p: &DecodedPacket<'_>) -> bool {
+        self.owner.as_ref().is_none_or(|o| o.owns(p))
+    }
+
+    /// A copy of frame number `frame`, another worker's, for the layers its tunnels
+    /// carry that this engine tracks: neither its outer packet nor its decoder counters
+    /// are this engine's. As [`push`](Self::push) otherwise.
+    #[cold]
+    pub(crate) fn push_inner(&mut self, pkt: &Packet<'_>, frame: u64) {
+        if pkt.ts > self.clock {
+            self.clock = pkt.ts;
+        }
+        self.expire_fragments(pkt.ts);
+        if !self.tracking {
+            return;
+        }
+        if let Ok(Decoded::Ip(p)) = decode(pkt.link, pkt.data) {
+            if self.tunnels.may_carry(&p) {
+                let count = Count::frame(pkt.data.len());
+                self.open_tunnels(p, count, pkt.ts, frame, Inner::OwnedUncounted);
+            }
+        }
     }
 
     /// Builds an engine whose flows are inspected by `inspectors` (the wizard, service
@@ -835,7 +885,7 @@ impl<S: Sink> Engine<S> {
         let k = self.keyed(p, &[]);
         self.track_keyed(&k, p.payload, count, now, ordinal);
         if tunnels && k.tunnel {
-            self.open_tunnels(*p, count, now, ordinal >> 7);
+            self.open_tunnels(*p, count, now, ordinal >> 7, Inner::All);
         }
     }
 
@@ -868,29 +918,46 @@ impl<S: Sink> Engine<S> {
                 _ => return,
             },
         };
-        self.open_tunnels(p, count, pkt.ts, frame);
+        self.open_tunnels(p, count, pkt.ts, frame, Inner::Owned);
     }
 
     /// Opens the tunnels `p` carries, down to `decoder.max-layers`: each inner packet
-    /// is a flow of its own (or a fragment for the defragmenter), counted `count`.
-    fn open_tunnels(&mut self, mut p: DecodedPacket<'_>, count: Count, now: Timestamp, frame: u64) {
+    /// is a flow of its own (or a fragment for the defragmenter), counted `count`;
+    /// `layers` says which of them this engine tracks, and whether it counts them.
+    fn open_tunnels(
+        &mut self,
+        mut p: DecodedPacket<'_>,
+        count: Count,
+        now: Timestamp,
+        frame: u64,
+        layers: Inner,
+    ) {
         while p.depth + 1 < self.max_layers {
             let Some((kind, inner)) = decode_tunnel(&p, &self.tunnels) else {
                 break;
             };
-            self.decode.count_inner(kind, &inner);
+            if layers != Inner::OwnedUncounted {
+                self.decode.count_inner(kind, &inner);
+            }
             match inner {
                 Ok(Decoded::Ip(i)) => {
                     p = i;
-                    let k = self.keyed(&p, &[]);
-                    let ordinal = frame << 7 | u64::from(p.depth.min(127));
-                    self.track_keyed(&k, p.payload, count, now, ordinal);
-                    if !k.tunnel {
+                    let mine = layers == Inner::All || self.owns(&p);
+                    if mine {
+                        let k = self.keyed(&p, &[]);
+                        let ordinal = frame << 7 | u64::from(p.depth.min(127));
+                        self.track_keyed(&k, p.payload, count, now, ordinal);
+                    }
+                    if !self.tunnels.may_carry(&p) {
                         break;
                     }
                 }
                 Ok(Decoded::Fragment(f)) => {
-                    self.fragment(&f, count, now, frame);
+                    let mine = layers == Inner::All
+                        || self.owner.as_ref().is_none_or(|o| o.owns_fragment(&f));
+                    if mine {
+                        self.fragment(&f, count, now, frame);
+                    }
                     break;
                 }
                 _ => break,

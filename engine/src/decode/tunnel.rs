@@ -188,6 +188,19 @@ impl TunnelConfig {
         self.udp_filter[b / 64] & (1 << (b % 64)) != 0
     }
 
+    /// Cheap test: may a UDP datagram between ports `sp` and `dp` carry a tunnel the
+    /// configuration opens? False means it does not; true, that it may.
+    #[inline(always)]
+    pub fn udp_ports_may_carry(&self, sp: u16, dp: u16) -> bool {
+        (self.udp_filter_hit(sp) || self.udp_filter_hit(dp))
+            && (self.vxlan.contains(dp)
+                || self.geneve.contains(dp)
+                || self.gtp.contains(dp)
+                || self.gtp.contains(sp)
+                || self.teredo.contains(dp)
+                || self.teredo.contains(sp))
+    }
+
     /// Cheap test: may this packet carry a tunnel the configuration opens? False
     /// means [`decode_tunnel`] would return `None`.
     #[inline(always)]

@@ -3,10 +3,14 @@
 //!
 //! Contract:
 //! - [`Workers`] takes frames in capture order, as [`Engine`] does, and gives every
-//!   frame to exactly one worker, chosen by [`shard::Sharder`] (the outermost IP
-//!   address pair: both directions, every fragment of a datagram and everything a
-//!   tunnel carries meet on one worker; Teredo by its server's address). With one thread there is no worker thread
-//!   and no copy: the engine runs in the caller's thread.
+//!   frame to the worker [`shard::Sharder`] picks by its outermost IP address pair
+//!   (both directions and every fragment of a datagram meet on one worker): it counts
+//!   the frame and tracks its outer flow. Each packet a tunnel carries is tracked by the
+//!   worker of its own address pair, so a frame whose inner packets hash elsewhere also
+//!   goes, as a copy for those layers, to their workers: one inner flow meets on one
+//!   worker whichever tunnels carry it. (What a fragmented outer datagram carries is
+//!   tracked where it is reassembled.) With one thread there is no worker thread and no
+//!   copy: the engine runs in the caller's thread.
 //! - Frames travel in batches over bounded queues: a worker that falls behind makes
 //!   the caller wait; nothing is dropped. No lock is taken per packet. A frame is
 //!   copied into the batch's buffer (buffers are recycled, so the steady state
@@ -35,10 +39,8 @@
 //!   time order, behind a flow that is not due yet (a sweep takes each list's flows
 //!   in the order they were last touched, and stops at the first one not due), or on
 //!   checksum `auto` sampling (each worker samples its own packets).
-//! - One known exception, found on a real capture: the same inner flow carried by
-//!   tunnels between different endpoint pairs may be split between workers (the outer
-//!   pair decides). On the 81 suricata-verify and 337 nDPI captures the records at 2,
-//!   3 and 4 workers are those of 1 but for `6in6tunnel` at 3 and 4.
+//! - On the 81 suricata-verify and 337 nDPI captures, the records at 2, 3 and 4
+//!   workers are those of 1.
 //! - With `decoder.recursion-level.use-for-tracking = false` the tunnel depth is not
 //!   part of the flow key, so a flow may be seen both inside a tunnel and outside it;
 //!   sharding by the outer address pair would split it, so the engine then runs one
@@ -82,6 +84,9 @@ struct Meta {
     /// The latest time of the other workers' frames since this worker's previous one
     /// ([`Timestamp::ZERO`] when none).
     before: Timestamp,
+    /// A copy for the inner layers (carried by tunnels) this worker tracks: another
+    /// worker has the frame itself.
+    inner: bool,
 }
 
 /// Frames for one worker, and what came after them for the other workers.
@@ -101,6 +106,8 @@ struct Batch {
     upto: u64,
     /// Some frame has to catch up first (its `before` is set).
     late: bool,
+    /// Some frame is a copy for inner layers (its `inner` is set).
+    inner: bool,
 }
 
 impl Batch {
@@ -113,6 +120,7 @@ impl Batch {
             after: Timestamp::ZERO,
             upto: 0,
             late: false,
+            inner: false,
         }
     }
 
@@ -133,6 +141,7 @@ impl Batch {
         self.shared = None;
         self.bytes = 0;
         self.late = false;
+        self.inner = false;
     }
 }
 
@@ -178,6 +187,8 @@ struct Pool<S: Sink> {
     /// `cuts[i - 1]` (0 for the first) up to but not including `cuts[i]`.
     cuts: Vec<u64>,
     sharder: shard::Sharder,
+    /// The hashes of the inner layers of the frame being shared out.
+    inner: Vec<u64>,
     clock: Timestamp,
     ordinal: u64,
     /// What each worker has to catch up with; see [`Since`].
@@ -370,8 +381,8 @@ impl<S: Sink + Send + 'static> Workers<S> {
         let threads = if config.decoder.recursion_level.use_for_tracking {
             threads.max(1)
         } else {
-            // Tunnelled and plain packets of the same addresses share a flow then, and
-            // the outer address pair cannot bring them together.
+            // Tunnelled and plain packets of the same addresses share a flow then, at
+            // different depths of different frames: no pair brings them together.
             1
         };
         if threads == 1 {
@@ -383,12 +394,18 @@ impl<S: Sink + Send + 'static> Workers<S> {
         let caller = placement == Placement::Caller;
         // Build every engine first: a bad configuration starts no thread.
         let mut engines = Vec::with_capacity(threads);
+        let cuts = cuts(threads, caller);
         for i in 0..threads {
-            engines.push(Engine::with_inspectors(
+            let mut engine = Engine::with_inspectors(
                 &split(config, threads, i, caller),
                 make_sink(i),
                 inspectors.clone(),
-            )?);
+            )?;
+            engine.set_owner(shard::Owner {
+                cuts: cuts.clone(),
+                me: i,
+            });
+            engines.push(engine);
         }
         let mut engines = engines.into_iter();
         let local = if caller {
@@ -427,8 +444,9 @@ impl<S: Sink + Send + 'static> Workers<S> {
             mode: Mode::Threads(Box::new(Pool {
                 local,
                 shards,
-                cuts: cuts(threads, caller),
-                sharder: shard::Sharder::new(config.decoder.tunnels()?.teredo),
+                cuts,
+                sharder: shard::Sharder::new(config.decoder.tunnels()?, config.decoder.max_layers),
+                inner: Vec::new(),
                 clock: Timestamp::ZERO,
                 ordinal: 0,
                 since: Since::new(threads),
@@ -536,7 +554,7 @@ impl<S: Sink> Workers<S> {
                     // Checked above against the same rules: cannot fail here.
                     let _ = l.engine.reload(&split(config, n, 0, true), inspectors);
                 }
-                p.sharder = shard::Sharder::new(config.decoder.tunnels()?.teredo);
+                p.sharder = shard::Sharder::new(plan.tunnels, config.decoder.max_layers);
                 p.config = plan.kept;
                 Ok(plan.done)
             }
@@ -670,11 +688,22 @@ impl<S: Sink> Pool<S> {
     /// The worker of a frame's shard hash.
     #[inline]
     fn worker(&self, hash: u64) -> usize {
-        let mut w = 0;
-        for &c in &self.cuts {
-            w += usize::from(hash >= c);
+        shard::worker_at(&self.cuts, hash)
+    }
+
+    /// The workers other than `w` that track inner layers of the frame being shared
+    /// out (`self.inner`), each once: calls `each` for each, then empties the list.
+    #[cold]
+    fn inner_workers(&mut self, w: usize, mut each: impl FnMut(&mut Self, usize)) {
+        let inner = std::mem::take(&mut self.inner);
+        for (i, &h) in inner.iter().enumerate() {
+            let x = self.worker(h);
+            if x != w && !inner[..i].iter().any(|&e| self.worker(e) == x) {
+                each(self, x);
+            }
         }
-        w
+        self.inner = inner;
+        self.inner.clear();
     }
 
     /// Shares frames out; with a local worker, then processes its share in place.
@@ -696,11 +725,16 @@ impl<S: Sink> Pool<S> {
             }; CHUNK];
             let mut ordinals = [0u64; CHUNK];
             let mut before = [Timestamp::ZERO; CHUNK];
+            // Worker 0's copies for inner layers: at most one per frame.
+            let mut inner = [false; CHUNK];
             let mut late = false;
+            let mut copies = false;
             let mut n = 0;
+            let mut primaries = 0;
             for pkt in chunk {
                 self.ordinal += 1;
-                let w = self.worker(self.sharder.hash(pkt.link, pkt.data));
+                let h = self.sharder.route(pkt.link, pkt.data, &mut self.inner);
+                let w = self.worker(h);
                 let b = self.note(w, pkt.ts);
                 if w == 0 {
                     mine[n] = *pkt;
@@ -708,19 +742,37 @@ impl<S: Sink> Pool<S> {
                     before[n] = b;
                     late |= b != Timestamp::ZERO;
                     n += 1;
+                    primaries += 1;
                 } else {
-                    self.hand(w - 1, pkt, shared, b);
+                    self.hand(w - 1, pkt, shared, b, false);
+                }
+                if !self.inner.is_empty() {
+                    self.inner_workers(w, |pool, x| {
+                        let b = pool.note(x, pkt.ts);
+                        if x == 0 {
+                            mine[n] = *pkt;
+                            ordinals[n] = pool.ordinal;
+                            before[n] = b;
+                            inner[n] = true;
+                            late |= b != Timestamp::ZERO;
+                            copies = true;
+                            n += 1;
+                        } else {
+                            pool.hand(x - 1, pkt, shared, b, true);
+                        }
+                    });
                 }
             }
             self.tick();
             if let Some(l) = &mut self.local {
-                l.frames += n as u64;
+                l.frames += primaries;
                 l.since += n;
                 run(
                     &mut l.engine,
                     &mine[..n],
                     &ordinals[..n],
                     late.then_some(&before[..n]),
+                    copies.then_some(&inner[..n]),
                     &mut l.seen,
                 );
                 // After its frames, as often as a worker thread catches up: once per
@@ -739,9 +791,16 @@ impl<S: Sink> Pool<S> {
     #[inline]
     fn dispatch(&mut self, pkt: &Packet<'_>, shared: Option<&SharedBytes>) {
         self.ordinal += 1;
-        let w = shard::worker_of(self.sharder.hash(pkt.link, pkt.data), self.shards.len());
+        let h = self.sharder.route(pkt.link, pkt.data, &mut self.inner);
+        let w = self.worker(h);
         let before = self.note(w, pkt.ts);
-        self.hand(w, pkt, shared, before);
+        self.hand(w, pkt, shared, before, false);
+        if !self.inner.is_empty() {
+            self.inner_workers(w, |pool, x| {
+                let before = pool.note(x, pkt.ts);
+                pool.hand(x, pkt, shared, before, true);
+            });
+        }
     }
 
     /// Notes frame `self.ordinal`, at `ts`, for worker `w` (the local one is 0), and
@@ -761,7 +820,8 @@ impl<S: Sink> Pool<S> {
 
     /// Adds frame number `self.ordinal` to shard `s`'s pending batch: as its place in
     /// `shared` when it lies there, else copied, with the latest time `before` of the
-    /// other workers' frames since the shard's previous one; sends the batch when full.
+    /// other workers' frames since the shard's previous one, and whether it is a copy
+    /// for `inner` layers only; sends the batch when full.
     #[inline(always)]
     fn hand(
         &mut self,
@@ -769,6 +829,7 @@ impl<S: Sink> Pool<S> {
         pkt: &Packet<'_>,
         shared: Option<&SharedBytes>,
         before: Timestamp,
+        inner: bool,
     ) {
         let place = match shared {
             Some(bytes) => {
@@ -797,10 +858,12 @@ impl<S: Sink> Pool<S> {
             start,
             ordinal: self.ordinal,
             before,
+            inner,
         });
         b.late |= before != Timestamp::ZERO;
+        b.inner |= inner;
         b.bytes += pkt.data.len();
-        shard.frames += 1;
+        shard.frames += u64::from(!inner);
         if b.is_full() {
             self.send_pending(s);
         }
@@ -841,29 +904,39 @@ impl<S: Sink> Pool<S> {
 /// previous one, `seen`) is later than its own time, the worker first catches up with
 /// those frames, as one engine sweeps at each frame's own time. In a capture in time
 /// order no frame needs it (`before` is `None`): its own sweep runs at least as late.
+/// A frame whose `inner` is set is a copy for the inner layers this worker tracks
+/// (`inner` is `None` when there is none).
 fn run<S: Sink>(
     engine: &mut Engine<S>,
     pkts: &[Packet<'_>],
     ordinals: &[u64],
     before: Option<&[Timestamp]>,
+    inner: Option<&[bool]>,
     seen: &mut u64,
 ) {
-    let Some(before) = before else {
+    if before.is_none() && inner.is_none() {
         engine.push_batch_numbered(pkts, ordinals);
         if let Some(&last) = ordinals.last() {
             *seen = last;
         }
         return;
-    };
+    }
     let mut from = 0;
-    for (i, (pkt, (&ordinal, &before))) in pkts.iter().zip(ordinals.iter().zip(before)).enumerate()
-    {
-        if before > pkt.ts {
+    for (i, (pkt, &ordinal)) in pkts.iter().zip(ordinals).enumerate() {
+        let late = before.and_then(|b| b.get(i)).filter(|&&b| b > pkt.ts);
+        let copy = inner.and_then(|c| c.get(i)).copied().unwrap_or(false);
+        if late.is_some() || copy {
             if from < i {
                 engine.push_batch_numbered(&pkts[from..i], &ordinals[from..i]);
             }
-            engine.catch_up(before, ordinal.saturating_sub(*seen + 1));
             from = i;
+        }
+        if let Some(&before) = late {
+            engine.catch_up(before, ordinal.saturating_sub(*seen + 1));
+        }
+        if copy {
+            engine.push_inner(pkt, ordinal);
+            from = i + 1;
         }
         *seen = ordinal;
     }
@@ -906,6 +979,7 @@ fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batc
                     }; CHUNK];
                     let mut ordinals = [0u64; CHUNK];
                     let mut before = [Timestamp::ZERO; CHUNK];
+                    let mut inner = [false; CHUNK];
                     for (i, m) in metas.iter().enumerate() {
                         let (start, len) = (m.start, m.len as usize);
                         let from = if m.shared { shared } else { &b.data[..] };
@@ -917,6 +991,7 @@ fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batc
                         };
                         ordinals[i] = m.ordinal;
                         before[i] = m.before;
+                        inner[i] = m.inner;
                     }
                     let n = metas.len();
                     run(
@@ -924,6 +999,7 @@ fn work<S: Sink>(mut engine: Engine<S>, rx: Receiver<Msg>, free: SyncSender<Batc
                         &pkts[..n],
                         &ordinals[..n],
                         b.late.then_some(&before[..n]),
+                        b.inner.then_some(&inner[..n]),
                         &mut seen,
                     );
                 }

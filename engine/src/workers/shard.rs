@@ -1,43 +1,63 @@
-//! Which worker a frame goes to: a symmetric hash of its outermost IP address pair.
+//! Which worker a frame goes to: symmetric hashes of the IP address pairs of its
+//! layers.
 //!
-//! Contract: [`shard_hash`] gives the same value for both directions of a conversation
-//! between two addresses, for every fragment of a datagram (fragments carry no ports,
-//! but always their addresses), and for every packet a tunnel between two endpoints
-//! carries (the outer addresses decide, so the tunnel's own flow and the flows inside
-//! it meet on one worker). Related flows that inspectors link, such as an FTP control
-//! connection and the data connections it announces, also meet. The cost: all the
-//! traffic between one pair of hosts goes to one worker. Frames that are not IP (ARP,
-//! undecodable frames) hash to 0. Never panics, whatever the bytes.
-//!
-//! One exception: Teredo. One inner IPv6 conversation reaches its client through
-//! several outer address pairs (the same link-local and Teredo addresses behind one
-//! Teredo server), so an unfragmented UDP datagram to or from a Teredo port hashes by
-//! the address on the Teredo-port side alone (the server or relay): everything it
-//! relays meets on one worker. (A Teredo datagram fragmented in IPv4 hashes by its
-//! pair like any fragment; such a flow may then be split.)
+//! Contract: [`Sharder::hash`] (and [`shard_hash`]) gives the same value for both
+//! directions of a conversation between two addresses and for every fragment of a
+//! datagram (fragments carry no ports, but always their addresses): the hash of the
+//! frame's outermost IP pair. The worker of that hash tracks the frame's outer flow,
+//! counts the frame, and reassembles it when it is a fragment (with everything the
+//! datagram carries). A frame that carries other IP packets through tunnels the
+//! configuration opens has, from [`Sharder::route`], one more hash per inner layer
+//! (down to `decoder.max-layers`, stopping at an inner fragment): each inner layer is
+//! tracked by the worker of its own pair, so one inner conversation meets on one
+//! worker whichever tunnels carry it, and the frame also goes to those workers. Related
+//! flows that inspectors link, such as an FTP control connection and the data
+//! connections it announces, share their address pair and so meet too. The cost: all
+//! the traffic between one pair of hosts goes to one worker. Frames that are not IP
+//! (ARP, undecodable frames) hash to 0. Never panics, whatever the bytes.
 //!
 //! The common link layers (Ethernet with up to two VLAN tags, raw IP) are read in
-//! place; others go through the decoder, which reads the same address bytes.
+//! place when the packet cannot carry a tunnel; others, and tunnels, go through the
+//! decoder, which reads the same address bytes.
 
-use crate::decode::{decode, Decoded, LinkType, PortSet, Transport};
+use crate::decode::{
+    decode, decode_tunnel, Decoded, DecodedPacket, Fragment, LinkType, TunnelConfig,
+};
 
 const ETH_IPV4: u16 = 0x0800;
 const ETH_IPV6: u16 = 0x86dd;
 const ETH_VLAN: u16 = 0x8100;
 const ETH_QINQ: u16 = 0x88a8;
+const TCP: u8 = 6;
 const UDP: u8 = 17;
+const ICMP: u8 = 1;
+const ICMPV6: u8 = 58;
+const IPV6_FRAGMENT: u8 = 44;
 
 /// Hashes frames for sharding; see the module contract.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Sharder {
-    /// Teredo ports (empty when the Teredo decoder is off).
-    teredo: PortSet,
+    /// The tunnels the decoder opens.
+    tunnels: TunnelConfig,
+    /// `decoder.max-layers`.
+    max_layers: u8,
+    /// Some tunnel is open.
+    opens_any: bool,
 }
 
 impl Sharder {
-    /// A sharder for the Teredo ports `teredo` (empty: Teredo off).
-    pub fn new(teredo: PortSet) -> Sharder {
-        Sharder { teredo }
+    /// A sharder for the decoder's `tunnels` and `max_layers` (`decoder.max-layers`).
+    pub fn new(tunnels: TunnelConfig, max_layers: u8) -> Sharder {
+        Sharder {
+            tunnels,
+            max_layers,
+            opens_any: tunnels.ipip
+                || tunnels.gre
+                || !tunnels.vxlan.is_empty()
+                || !tunnels.geneve.is_empty()
+                || !tunnels.teredo.is_empty()
+                || !tunnels.gtp.is_empty(),
+        }
     }
 
     /// The symmetric hash of the frame's outermost IP source and destination.
@@ -45,38 +65,62 @@ impl Sharder {
     pub fn hash(&self, link: LinkType, data: &[u8]) -> u64 {
         match self.fast(link, data) {
             Some(h) => h,
-            None => self.decoded(link, data),
+            None => self.decoded(link, data, None),
         }
     }
 
-    /// The hash through the decoder, for the frames [`fast`](Self::fast) does not read.
+    /// As [`hash`](Self::hash), and `inner` gets the hashes of the IP packets the
+    /// frame's tunnels carry, from the outside in (left as it is when the frame
+    /// carries none: the caller empties it after use).
+    #[inline]
+    pub fn route(&self, link: LinkType, data: &[u8], inner: &mut Vec<u64>) -> u64 {
+        match self.fast(link, data) {
+            Some(h) => h,
+            None => self.decoded(link, data, Some(inner)),
+        }
+    }
+
+    /// The hash through the decoder, for the frames [`fast`](Self::fast) does not read;
+    /// with `inner`, the inner layers' hashes too.
     #[cold]
-    fn decoded(&self, link: LinkType, data: &[u8]) -> u64 {
-        let addr = |a: &[u8; 16]| fold(u128::from_be_bytes(*a));
+    fn decoded(&self, link: LinkType, data: &[u8], inner: Option<&mut Vec<u64>>) -> u64 {
         match decode(link, data) {
-            Ok(Decoded::Ip(p)) => match p.transport {
-                Transport::Udp { src_port, dst_port } => {
-                    self.udp_hash(addr(&p.src), addr(&p.dst), src_port, dst_port)
+            Ok(Decoded::Ip(p)) => {
+                if let Some(inner) = inner {
+                    if self.tunnels.may_carry(&p) {
+                        self.inner_layers(p, inner);
+                    }
                 }
-                _ => pair_hash(addr(&p.src), addr(&p.dst)),
-            },
-            Ok(Decoded::Fragment(f)) => pair_hash(addr(&f.src), addr(&f.dst)),
+                packet_hash(&p)
+            }
+            Ok(Decoded::Fragment(f)) => fragment_hash(&f),
             _ => 0,
         }
     }
 
-    /// The hash of a UDP datagram between the folded addresses `src` and `dst`.
-    #[inline]
-    fn udp_hash(&self, src: u64, dst: u64, sp: u16, dp: u16) -> u64 {
-        match (self.teredo.contains(sp), self.teredo.contains(dp)) {
-            (true, false) => pair_hash(src, src),
-            (false, true) => pair_hash(dst, dst),
-            _ => pair_hash(src, dst),
+    /// Pushes the hashes of the layers `p`'s tunnels carry onto `inner`, as the
+    /// engine opens them (down to `decoder.max-layers`, up to an inner fragment).
+    fn inner_layers(&self, mut p: DecodedPacket<'_>, inner: &mut Vec<u64>) {
+        while p.depth + 1 < self.max_layers {
+            match decode_tunnel(&p, &self.tunnels) {
+                Some((_, Ok(Decoded::Ip(i)))) => {
+                    inner.push(packet_hash(&i));
+                    if !self.tunnels.may_carry(&i) {
+                        break;
+                    }
+                    p = i;
+                }
+                Some((_, Ok(Decoded::Fragment(f)))) => {
+                    inner.push(fragment_hash(&f));
+                    break;
+                }
+                _ => break,
+            }
         }
     }
 
-    /// Reads the addresses in place for Ethernet (0-2 VLAN tags) and raw IP; `None`
-    /// sends the frame through the decoder.
+    /// Reads the addresses in place for Ethernet (0-2 VLAN tags) and raw IP, when the
+    /// packet cannot carry a tunnel; `None` sends the frame through the decoder.
     #[inline]
     fn fast(&self, link: LinkType, data: &[u8]) -> Option<u64> {
         // The IP header, and the version the link layer announces (0: any).
@@ -115,16 +159,14 @@ impl Sharder {
                     fold_v4(u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]))
                 };
                 let (src, dst, proto) = (v4(12), v4(16), h[9]);
-                if proto != UDP || self.teredo.is_empty() {
+                if proto == TCP || proto == ICMP {
                     return Some(pair_hash(src, dst));
                 }
-                let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0;
-                let l4 = if fragment {
-                    None
-                } else {
-                    ip.get(usize::from(h[0] & 0x0f) * 4..)
-                };
-                (src, dst, proto, l4)
+                if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+                    // A fragment: its pair, whatever it carries.
+                    return Some(pair_hash(src, dst));
+                }
+                (src, dst, proto, ip.get(usize::from(h[0] & 0x0f) * 4..))
             }
             6 => {
                 let h: &[u8; 40] = ip.get(..40)?.try_into().ok()?;
@@ -133,28 +175,97 @@ impl Sharder {
                     a.copy_from_slice(&h[at..at + 16]);
                     fold(u128::from_be_bytes(a))
                 };
-                (v6(8), v6(24), h[6], ip.get(40..))
+                let (src, dst, proto) = (v6(8), v6(24), h[6]);
+                if proto == TCP || proto == ICMPV6 || proto == IPV6_FRAGMENT {
+                    return Some(pair_hash(src, dst));
+                }
+                (src, dst, proto, ip.get(40..))
             }
             _ => return None,
         };
-        if proto == UDP && !self.teredo.is_empty() {
-            if let Some(u) = l4.and_then(|l| l.get(..4)) {
-                let (sp, dp) = (
-                    u16::from_be_bytes([u[0], u[1]]),
-                    u16::from_be_bytes([u[2], u[3]]),
-                );
-                return Some(self.udp_hash(src, dst, sp, dp));
+        if proto == UDP {
+            let u = l4.and_then(|l| l.get(..4))?;
+            let (sp, dp) = (
+                u16::from_be_bytes([u[0], u[1]]),
+                u16::from_be_bytes([u[2], u[3]]),
+            );
+            if self.tunnels.udp_ports_may_carry(sp, dp) {
+                return None;
             }
+            return Some(pair_hash(src, dst));
+        }
+        let carrier = match proto {
+            // IP in IP, GRE.
+            4 | 41 | 47 => self.tunnels.ipip || self.tunnels.gre,
+            // IPv6 extension headers, which a tunnel (or a UDP port) may follow.
+            0 | 43 | 51 | 60 if v == 6 => self.opens_any,
+            _ => false,
+        };
+        if carrier {
+            return None;
         }
         Some(pair_hash(src, dst))
     }
 }
 
-/// The symmetric hash of the frame's outermost IP source and destination, with the
-/// default Teredo port (3544).
+/// The hash of a decoded IP packet's address pair.
+#[inline]
+pub(crate) fn packet_hash(p: &DecodedPacket<'_>) -> u64 {
+    pair_hash(
+        fold(u128::from_be_bytes(p.src)),
+        fold(u128::from_be_bytes(p.dst)),
+    )
+}
+
+/// The hash of a fragment's address pair (that of its datagram).
+#[inline]
+pub(crate) fn fragment_hash(f: &Fragment<'_>) -> u64 {
+    pair_hash(
+        fold(u128::from_be_bytes(f.src)),
+        fold(u128::from_be_bytes(f.dst)),
+    )
+}
+
+/// The worker of `hash` when the hash space is cut at `cuts` (worker `i` takes the
+/// hashes from `cuts[i - 1]`, 0 for the first, up to but not including `cuts[i]`).
+#[inline]
+pub(crate) fn worker_at(cuts: &[u64], hash: u64) -> usize {
+    let mut w = 0;
+    for &c in cuts {
+        w += usize::from(hash >= c);
+    }
+    w
+}
+
+/// Which layers of a frame one worker of several tracks: those whose address pair
+/// hashes to it (see the module contract).
+#[derive(Clone, Debug)]
+pub(crate) struct Owner {
+    /// The cuts of the hash space between the workers.
+    pub cuts: Vec<u64>,
+    /// This worker.
+    pub me: usize,
+}
+
+impl Owner {
+    /// True when this worker tracks the packet `p` carried by a tunnel.
+    #[inline]
+    pub fn owns(&self, p: &DecodedPacket<'_>) -> bool {
+        worker_at(&self.cuts, packet_hash(p)) == self.me
+    }
+
+    /// True when this worker reassembles the fragment `f` carried by a tunnel.
+    #[inline]
+    pub fn owns_fragment(&self, f: &Fragment<'_>) -> bool {
+        worker_at(&self.cuts, fragment_hash(f)) == self.me
+    }
+}
+
+/// The symmetric hash of the frame's outermost IP source and destination (as
+/// [`Sharder::hash`] with the default tunnels).
 #[inline]
 pub fn shard_hash(link: LinkType, data: &[u8]) -> u64 {
-    Sharder::new(PortSet::one(3544)).hash(link, data)
+    Sharder::new(TunnelConfig::default(), 16).hash(link, data)
 }
 
 /// The worker of a hash among `n`.
@@ -218,6 +329,14 @@ mod tests {
         f
     }
 
+    /// The default tunnels, and none.
+    fn on() -> Sharder {
+        Sharder::new(TunnelConfig::default(), 16)
+    }
+    fn off() -> Sharder {
+        Sharder::new(TunnelConfig::NONE, 16)
+    }
+
     #[test]
     fn both_directions_and_fragments_hash_alike() {
         let (a, b) = ([10, 0, 0, 1], [192, 168, 7, 9]);
@@ -248,7 +367,7 @@ mod tests {
         sll[2..4].copy_from_slice(&1u16.to_be_bytes());
         sll[14..16].copy_from_slice(&ETH_IPV4.to_be_bytes());
         sll.extend_from_slice(&eth[14..]);
-        assert!(Sharder::default().fast(LinkType::LinuxSll, &sll).is_none());
+        assert!(on().fast(LinkType::LinuxSll, &sll).is_none());
         assert_eq!(
             shard_hash(LinkType::LinuxSll, &sll),
             shard_hash(LinkType::Ethernet, &eth)
@@ -258,7 +377,8 @@ mod tests {
     proptest::proptest! {
         /// The in-place reading and the decoder agree on every frame the in-place
         /// reading takes (IPv4 with options or fragmented, IPv6, VLAN tags, UDP to
-        /// and from the Teredo port or not).
+        /// and from the Teredo port or not), and it takes every one that cannot carry
+        /// a tunnel.
         #[test]
         fn the_fast_path_hashes_as_the_decoder_does(
             v6 in proptest::bool::ANY,
@@ -314,10 +434,13 @@ mod tests {
                 f.extend_from_slice(&ip);
             }
             f.extend_from_slice(&l4);
-            for s in [Sharder::new(PortSet::one(3544)), Sharder::default()] {
+            for (s, teredo) in [(on(), true), (off(), false)] {
                 let fast = s.fast(LinkType::Ethernet, &f);
-                proptest::prop_assert!(fast.is_some());
-                proptest::prop_assert_eq!(fast.unwrap(), s.decoded(LinkType::Ethernet, &f));
+                let carrier = teredo && udp && (sp == 3544 || dp == 3544) && (v6 || !frag);
+                proptest::prop_assert_eq!(fast.is_none(), carrier);
+                if let Some(h) = fast {
+                    proptest::prop_assert_eq!(h, s.decoded(LinkType::Ethernet, &f, None));
+                }
             }
         }
     }
@@ -334,38 +457,81 @@ mod tests {
         }
     }
 
+    /// `inner` (an IP packet) in IPv4 between `src` and `dst`, protocol `proto`, on
+    /// Ethernet.
+    fn in_v4(src: [u8; 4], dst: [u8; 4], proto: u8, inner: &[u8]) -> Vec<u8> {
+        let mut f = eth_v4(src, dst, &[], false);
+        f.truncate(14 + 20);
+        f[14 + 2..14 + 4].copy_from_slice(&(20 + inner.len() as u16).to_be_bytes());
+        f[14 + 9] = proto;
+        f.extend_from_slice(inner);
+        f
+    }
+
     #[test]
-    fn teredo_hashes_by_the_server_address_alone() {
-        let server = [194, 136, 28, 76];
-        let udp = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16| {
-            let mut f = eth_v4(src, dst, &[], false);
-            f[14 + 20..14 + 22].copy_from_slice(&sp.to_be_bytes());
-            f[14 + 22..14 + 24].copy_from_slice(&dp.to_be_bytes());
+    fn each_layer_a_tunnel_carries_hashes_by_its_own_pair() {
+        let plain = eth_v4([10, 0, 0, 1], [10, 1, 0, 1], &[], false);
+        let inner_ip = &plain[14..];
+        let want = shard_hash(LinkType::Ethernet, &plain);
+        // The same inner packet through IP-in-IP tunnels between two pairs.
+        let t1 = in_v4([192, 168, 1, 1], [172, 16, 0, 1], 4, inner_ip);
+        let t2 = in_v4([192, 168, 2, 1], [172, 16, 0, 1], 4, inner_ip);
+        let mut inner = Vec::new();
+        let h1 = on().route(LinkType::Ethernet, &t1, &mut inner);
+        assert_eq!(inner, vec![want]);
+        inner.clear();
+        let h2 = on().route(LinkType::Ethernet, &t2, &mut inner);
+        assert_eq!(inner, vec![want]);
+        assert_ne!(h1, h2, "the outer pairs differ");
+        // The outer hash is the outer pair's, as for any packet between them.
+        let outer = eth_v4([172, 16, 0, 1], [192, 168, 1, 1], &[], false);
+        assert_eq!(h1, shard_hash(LinkType::Ethernet, &outer));
+        assert_eq!(h1, on().hash(LinkType::Ethernet, &t1));
+        // Tunnels off, or no layer left under decoder.max-layers: no inner layer.
+        inner.clear();
+        assert_eq!(off().route(LinkType::Ethernet, &t1, &mut inner), h1);
+        assert!(inner.is_empty());
+        let one_layer = Sharder::new(TunnelConfig::default(), 1);
+        assert_eq!(one_layer.route(LinkType::Ethernet, &t1, &mut inner), h1);
+        assert!(inner.is_empty());
+        // Two tunnels deep: both inner layers, from the outside in.
+        let middle = &t1[14..];
+        let t3 = in_v4([198, 51, 100, 7], [203, 0, 113, 9], 4, middle);
+        on().route(LinkType::Ethernet, &t3, &mut inner);
+        assert_eq!(inner, vec![h1, want]);
+    }
+
+    #[test]
+    fn teredo_layers_hash_by_their_own_pairs() {
+        // An IPv6 packet (no next header) through Teredo servers at two addresses.
+        let mut v6 = vec![0u8; 40];
+        v6[0] = 0x60;
+        v6[6] = 59;
+        v6[7] = 64;
+        v6[8..24].copy_from_slice(&[0x20, 0x01, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 1]);
+        v6[24..40].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        let plain = {
+            let mut f = vec![0u8; 12];
+            f.extend_from_slice(&ETH_IPV6.to_be_bytes());
+            f.extend_from_slice(&v6);
             f
         };
-        let s = Sharder::new(PortSet::one(3544));
-        let h = s.hash(LinkType::Ethernet, &udp([10, 0, 0, 1], server, 5000, 3544));
-        assert_eq!(
-            h,
-            s.hash(LinkType::Ethernet, &udp(server, [10, 0, 0, 2], 3544, 6000))
-        );
-        assert_eq!(
-            h,
-            s.hash(LinkType::Ethernet, &udp([10, 0, 0, 3], server, 7000, 3544))
-        );
-        // Teredo off, or another port: the pair decides.
-        let off = Sharder::default();
-        assert_ne!(
-            off.hash(LinkType::Ethernet, &udp([10, 0, 0, 1], server, 5000, 3544)),
-            off.hash(LinkType::Ethernet, &udp([10, 0, 0, 3], server, 7000, 3544))
-        );
-        // The decoder path applies the same rule (Linux cooked capture).
-        let eth = udp([10, 0, 0, 1], server, 5000, 3544);
-        let mut sll = vec![0u8; 16];
-        sll[2..4].copy_from_slice(&1u16.to_be_bytes());
-        sll[14..16].copy_from_slice(&ETH_IPV4.to_be_bytes());
-        sll.extend_from_slice(&eth[14..]);
-        assert_eq!(s.hash(LinkType::LinuxSll, &sll), h);
+        let teredo = |server: [u8; 4]| {
+            let mut udp = vec![0u8; 8];
+            udp[0..2].copy_from_slice(&5000u16.to_be_bytes());
+            udp[2..4].copy_from_slice(&3544u16.to_be_bytes());
+            udp[4..6].copy_from_slice(&(8 + v6.len() as u16).to_be_bytes());
+            udp.extend_from_slice(&v6);
+            in_v4([10, 0, 0, 1], server, 17, &udp)
+        };
+        let want = shard_hash(LinkType::Ethernet, &plain);
+        for server in [[194, 136, 28, 76], [65, 55, 158, 118]] {
+            let mut inner = Vec::new();
+            let h = on().route(LinkType::Ethernet, &teredo(server), &mut inner);
+            assert_eq!(inner, vec![want]);
+            let pair = eth_v4([10, 0, 0, 1], server, &[], false);
+            assert_eq!(h, shard_hash(LinkType::Ethernet, &pair));
+        }
     }
 
     #[test]

@@ -345,3 +345,64 @@ fn a_worker_sweeps_at_the_later_time_of_another_workers_frame_between_two_of_its
     );
     same_records_at_2_to_4_threads(&c, &pkts, &want);
 }
+
+/// One IPv4-in-IPv4 frame: the tunnel between 192.168.`k`.1 and 172.16.0.1 carries
+/// [`udp`]`(i)`'s IP packet.
+fn ipip(k: u8, i: u32) -> Vec<u8> {
+    let inner = udp(i);
+    let inner = &inner[14..];
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let mut ip = [0u8; 20];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&(20 + inner.len() as u16).to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 4;
+    ip[12..16].copy_from_slice(&[192, 168, k, 1]);
+    ip[16..20].copy_from_slice(&[172, 16, 0, 1]);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(inner);
+    f
+}
+
+#[test]
+fn one_inner_flow_carried_by_tunnels_between_many_pairs_meets_on_one_worker() {
+    // Three inner UDP flows, each carried in turn by sixteen IP-in-IP tunnels
+    // (different outer pairs), and plain frames between. One engine has sixteen
+    // tunnel flows and three inner flows of sixteen packets each; the outer pair picks
+    // the worker of a frame, so the inner flows are tracked where their own pair
+    // hashes, whichever worker has the frame.
+    let frames: Vec<Vec<u8>> = (0..48u32)
+        .map(|n| ipip((n % 16) as u8, n % 3))
+        .chain((0..8).map(|i| udp(100 + i)))
+        .collect();
+    let t0 = 1_700_000_000_000_000_000u64;
+    let pkts: Vec<Packet<'_>> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Packet {
+            ts: Timestamp::from_nanos(t0 + i as u64 * 1_000_000),
+            link: LinkType::Ethernet,
+            data: f,
+        })
+        .collect();
+    let mut c = Config::default();
+    c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
+    let want = records(&c, &pkts, 1, Placement::Threads, false);
+    assert_eq!(want.len(), 16 + 3 + 8, "tunnels, inner flows, plain flows");
+    let inner: Vec<u64> = want
+        .iter()
+        .filter(|r| ["10.0.0.0", "10.0.0.1", "10.0.0.2"].contains(&r.src_ip.to_string().as_str()))
+        .map(|r| r.packets())
+        .collect();
+    assert_eq!(inner, vec![16, 16, 16]);
+    same_records_at_2_to_4_threads(&c, &pkts, &want);
+    // The decoder counts each frame once, on the worker of its outer pair.
+    for n in 2..=4 {
+        let mut w = Workers::new(&c, InspectorSet::new(), n, |_| Collect::default()).unwrap();
+        w.push_batch(&pkts);
+        assert_eq!(w.frames_per_worker().iter().sum::<u64>(), 56);
+        let (stats, _) = w.finish();
+        assert_eq!(stats.decode.packets, 56, "{n} workers");
+    }
+}
