@@ -305,7 +305,8 @@ pub enum Placement {
 /// does, by up to a quarter of the run); 176 and 208 were no better.
 pub const CALLER_SHARE: u64 = 192;
 
-/// Frames each worker was given, in worker order (one entry per worker).
+/// Frames each worker was given, in worker order (one entry per worker; see
+/// [`Workers::frames_per_worker`]).
 pub type WorkerFrames = Vec<u64>;
 
 /// The configuration of worker `i` of `n`: `max_flows` and `memcap` split as the hash
@@ -596,7 +597,8 @@ impl<S: Sink> Workers<S> {
         }
     }
 
-    /// Frames given to each worker so far.
+    /// Frames given to each worker so far (each frame once, to the worker of its outer
+    /// address pair; copies for the layers a tunnel carries are not counted).
     pub fn frames_per_worker(&self) -> WorkerFrames {
         match &self.mode {
             Mode::Inline(e) => vec![e.stats().decode.packets],
