@@ -406,3 +406,54 @@ fn one_inner_flow_carried_by_tunnels_between_many_pairs_meets_on_one_worker() {
         assert_eq!(stats.decode.packets, 56, "{n} workers");
     }
 }
+
+/// `inner` (a frame of [`udp`] or [`ipip`], Ethernet header and all) carried once more,
+/// in IP-in-IP between 198.51.100.`k` and 203.0.113.1.
+fn wrap(k: u8, inner: &[u8]) -> Vec<u8> {
+    let mut f = ipip(k, 0);
+    f.truncate(14 + 20);
+    f[14 + 12..14 + 16].copy_from_slice(&[198, 51, 100, k]);
+    f[14 + 16..14 + 20].copy_from_slice(&[203, 0, 113, 1]);
+    f[14 + 2..14 + 4].copy_from_slice(&(20 + inner.len() as u16 - 14).to_be_bytes());
+    f.extend_from_slice(&inner[14..]);
+    f
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// Any mix of plain frames and frames one or two tunnels deep, the same inner
+    /// flows through many outer pairs: the records at 2, 3 and 4 workers are one
+    /// engine's.
+    #[test]
+    fn tunnelled_flows_give_one_engines_records_at_any_thread_count(
+        frames in proptest::collection::vec((0u8..3, 0u8..6, 0u8..6, 0u32..5), 1..60),
+    ) {
+        let frames: Vec<Vec<u8>> = frames
+            .iter()
+            .map(|&(kind, k, k2, i)| match kind {
+                0 => udp(i),
+                1 => ipip(k, i),
+                _ => wrap(k2, &ipip(k, i)),
+            })
+            .collect();
+        let t0 = 1_700_000_000_000_000_000u64;
+        let pkts: Vec<Packet<'_>> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Packet {
+                ts: Timestamp::from_nanos(t0 + i as u64 * 1_000_000),
+                link: LinkType::Ethernet,
+                data: f,
+            })
+            .collect();
+        let mut c = Config::default();
+        c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
+        let want = records(&c, &pkts, 1, Placement::Threads, false);
+        for n in 2..=4 {
+            for placement in [Placement::Caller, Placement::Threads] {
+                let got = records(&c, &pkts, n, placement, false);
+                proptest::prop_assert!(got == want, "{} workers, {:?}", n, placement);
+            }
+        }
+    }
+}
