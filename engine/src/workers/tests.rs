@@ -104,11 +104,10 @@ fn udp(i: u32) -> Vec<u8> {
     f
 }
 
-#[test]
-fn the_callers_worker_processes_its_share_in_place_and_every_frame_counts() {
-    let frames: Vec<Vec<u8>> = (0..3_000).map(udp).collect();
+/// Ethernet frames a millisecond apart, from a fixed time.
+fn a_millisecond_apart(frames: &[Vec<u8>]) -> Vec<Packet<'_>> {
     let t0 = 1_700_000_000_000_000_000u64;
-    let pkts: Vec<Packet<'_>> = frames
+    frames
         .iter()
         .enumerate()
         .map(|(i, f)| Packet {
@@ -116,7 +115,13 @@ fn the_callers_worker_processes_its_share_in_place_and_every_frame_counts() {
             link: LinkType::Ethernet,
             data: f,
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_callers_worker_processes_its_share_in_place_and_every_frame_counts() {
+    let frames: Vec<Vec<u8>> = (0..3_000).map(udp).collect();
+    let pkts = a_millisecond_apart(&frames);
     let mut c = Config::default();
     c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
     let mut w = Workers::with_placement(&c, InspectorSet::new(), 2, Placement::Caller, |_| {
@@ -376,16 +381,7 @@ fn one_inner_flow_carried_by_tunnels_between_many_pairs_meets_on_one_worker() {
         .map(|n| ipip((n % 16) as u8, n % 3))
         .chain((0..8).map(|i| udp(100 + i)))
         .collect();
-    let t0 = 1_700_000_000_000_000_000u64;
-    let pkts: Vec<Packet<'_>> = frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| Packet {
-            ts: Timestamp::from_nanos(t0 + i as u64 * 1_000_000),
-            link: LinkType::Ethernet,
-            data: f,
-        })
-        .collect();
+    let pkts = a_millisecond_apart(&frames);
     let mut c = Config::default();
     c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
     let want = records(&c, &pkts, 1, Placement::Threads, false);
@@ -436,16 +432,7 @@ proptest::proptest! {
                 _ => wrap(k2, &ipip(k, i)),
             })
             .collect();
-        let t0 = 1_700_000_000_000_000_000u64;
-        let pkts: Vec<Packet<'_>> = frames
-            .iter()
-            .enumerate()
-            .map(|(i, f)| Packet {
-                ts: Timestamp::from_nanos(t0 + i as u64 * 1_000_000),
-                link: LinkType::Ethernet,
-                data: f,
-            })
-            .collect();
+        let pkts = a_millisecond_apart(&frames);
         let mut c = Config::default();
         c.flow.hash_seed = crate::key::KeyHasher::DETERMINISTIC_SEED;
         let want = records(&c, &pkts, 1, Placement::Threads, false);
