@@ -17,8 +17,11 @@
 //! (ARP, undecodable frames) hash to 0. Never panics, whatever the bytes.
 //!
 //! The common link layers (Ethernet with up to two VLAN tags, raw IP) are read in
-//! place when the packet cannot carry a tunnel; others, and tunnels, go through the
-//! decoder, which reads the same address bytes.
+//! place, and so are the common tunnels (VXLAN, IP in IP, GRE without source routes
+//! carrying IP or Ethernet) when the packet they carry carries no other; the rest goes
+//! through the decoder, which reads the same address bytes. Reading in place never
+//! finds fewer inner layers than the decoder: a layer it missed would be tracked by no
+//! worker.
 
 use crate::decode::{
     decode, decode_tunnel, Decoded, DecodedPacket, Fragment, LinkType, TunnelConfig,
@@ -32,7 +35,8 @@ const TCP: u8 = 6;
 const UDP: u8 = 17;
 const ICMP: u8 = 1;
 const ICMPV6: u8 = 58;
-const IPV6_FRAGMENT: u8 = 44;
+const GRE: u8 = 47;
+const ETH_BRIDGING: u16 = 0x6558;
 
 /// Hashes frames for sharding; see the module contract.
 #[derive(Clone, Copy, Debug)]
@@ -65,7 +69,7 @@ impl Sharder {
     pub fn hash(&self, link: LinkType, data: &[u8]) -> u64 {
         match self.fast(link, data) {
             Some(h) => h,
-            None => self.decoded(link, data, None),
+            None => self.slow(link, data, None),
         }
     }
 
@@ -76,7 +80,33 @@ impl Sharder {
     pub fn route(&self, link: LinkType, data: &[u8], inner: &mut Vec<u64>) -> u64 {
         match self.fast(link, data) {
             Some(h) => h,
-            None => self.decoded(link, data, Some(inner)),
+            None => self.slow(link, data, Some(inner)),
+        }
+    }
+
+    /// The hash of a frame [`fast`](Self::fast) does not take (and with `inner`, its
+    /// inner layers' hashes): a tunnel read in place, or the decoder.
+    #[cold]
+    fn slow(&self, link: LinkType, data: &[u8], inner: Option<&mut Vec<u64>>) -> u64 {
+        match (self.in_place(link, data), inner) {
+            (InPlace::Plain(h), _) => h,
+            (InPlace::Carrier { outer, .. }, None) => outer,
+            (
+                InPlace::Carrier {
+                    outer,
+                    proto,
+                    payload,
+                },
+                Some(inner),
+            ) => {
+                if self.follow(proto, payload, inner) {
+                    outer
+                } else {
+                    inner.clear();
+                    self.decoded(link, data, Some(inner))
+                }
+            }
+            (InPlace::Decoder, inner) => self.decoded(link, data, inner),
         }
     }
 
@@ -119,10 +149,94 @@ impl Sharder {
         }
     }
 
-    /// Reads the addresses in place for Ethernet (0-2 VLAN tags) and raw IP, when the
-    /// packet cannot carry a tunnel; `None` sends the frame through the decoder.
-    #[inline]
+    /// The common tunnels read in place (VXLAN; IP in IP; GRE without source routes
+    /// carrying IP or Ethernet), when the packet they carry cannot carry another:
+    /// pushes its hash onto `inner` and returns true. False (nothing pushed) sends the
+    /// frame through the decoder. `proto` and `payload` are the outer packet's
+    /// protocol and what follows its IP header.
+    ///
+    /// Never gives fewer layers than the decoder: whatever it is unsure of goes to the
+    /// decoder, and an inner packet read in place is one [`fast`](Self::fast) takes,
+    /// which carries nothing for the decoder either. It may give one the decoder does
+    /// not (an inner packet the decoder finds malformed): that worker then gets a copy
+    /// it finds nothing in.
+    #[inline(never)]
+    fn follow(&self, proto: u8, payload: &[u8], inner: &mut Vec<u64>) -> bool {
+        if self.max_layers < 2 {
+            // The decoder opens no tunnel: no inner layer.
+            return true;
+        }
+        let (link, carried) = match proto {
+            4 | 41 if self.tunnels.ipip => (LinkType::Raw, payload),
+            GRE if self.tunnels.gre => {
+                let Some(flags) = be16(payload, 0) else {
+                    return false;
+                };
+                if flags & 0x0007 != 0 || flags & 0x4000 != 0 {
+                    // PPTP, or source routes.
+                    return false;
+                }
+                let mut off = 4;
+                for bit in [0x8000, 0x2000, 0x1000] {
+                    off += if flags & bit != 0 { 4 } else { 0 };
+                }
+                let link = match be16(payload, 2) {
+                    Some(ETH_IPV4) | Some(ETH_IPV6) => LinkType::Raw,
+                    Some(ETH_BRIDGING) => LinkType::Ethernet,
+                    _ => return false,
+                };
+                let Some(rest) = payload.get(off..) else {
+                    return false;
+                };
+                (link, rest)
+            }
+            UDP => {
+                let Some(dp) = be16(payload, 2) else {
+                    return false;
+                };
+                if !self.tunnels.vxlan.contains(dp) {
+                    return false;
+                }
+                // The decoder's VXLAN check: the I flag, the last byte zero, and at
+                // least an Ethernet header after the 8-byte header.
+                let Some(h) = payload.get(8..16) else {
+                    return false;
+                };
+                if h[0] & 0x08 == 0 || h[7] != 0 || payload.len() < 16 + 14 {
+                    return false;
+                }
+                (LinkType::Ethernet, &payload[16..])
+            }
+            _ => return false,
+        };
+        match self.in_place(link, carried) {
+            InPlace::Plain(h) => {
+                inner.push(h);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The hash of a packet [`in_place`](Self::in_place) reads and finds carries no
+    /// tunnel (the common frame); `None` for the others.
+    #[inline(never)]
     fn fast(&self, link: LinkType, data: &[u8]) -> Option<u64> {
+        match self.read(link, data) {
+            Some(InPlace::Plain(h)) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Reads the addresses in place for Ethernet (0-2 VLAN tags) and raw IP. A packet
+    /// that may carry a tunnel (or whose headers the decoder walks further, such as
+    /// IPv6 extension headers) is read only when no tunnel is open.
+    fn in_place<'a>(&self, link: LinkType, data: &'a [u8]) -> InPlace<'a> {
+        self.read(link, data).unwrap_or(InPlace::Decoder)
+    }
+
+    #[inline(always)]
+    fn read<'a>(&self, link: LinkType, data: &'a [u8]) -> Option<InPlace<'a>> {
         // The IP header, and the version the link layer announces (0: any).
         let (ip, version) = match link {
             LinkType::Ethernet => {
@@ -159,12 +273,9 @@ impl Sharder {
                     fold_v4(u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]))
                 };
                 let (src, dst, proto) = (v4(12), v4(16), h[9]);
-                if proto == TCP || proto == ICMP {
-                    return Some(pair_hash(src, dst));
-                }
-                if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
-                    // A fragment: its pair, whatever it carries.
-                    return Some(pair_hash(src, dst));
+                if proto == TCP || proto == ICMP || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+                    // TCP, ICMP, or a fragment (its pair, whatever it carries).
+                    return Some(InPlace::Plain(pair_hash(src, dst)));
                 }
                 (src, dst, proto, ip.get(usize::from(h[0] & 0x0f) * 4..))
             }
@@ -176,36 +287,54 @@ impl Sharder {
                     fold(u128::from_be_bytes(a))
                 };
                 let (src, dst, proto) = (v6(8), v6(24), h[6]);
-                if proto == TCP || proto == ICMPV6 || proto == IPV6_FRAGMENT {
-                    return Some(pair_hash(src, dst));
+                if proto == TCP || proto == ICMPV6 {
+                    return Some(InPlace::Plain(pair_hash(src, dst)));
                 }
                 (src, dst, proto, ip.get(40..))
             }
             _ => return None,
         };
+        let outer = pair_hash(src, dst);
+        if !self.opens_any {
+            return Some(InPlace::Plain(outer));
+        }
+        let payload = l4?;
         if proto == UDP {
-            let u = l4.and_then(|l| l.get(..4))?;
+            let u = payload.get(..4)?;
             let (sp, dp) = (
                 u16::from_be_bytes([u[0], u[1]]),
                 u16::from_be_bytes([u[2], u[3]]),
             );
-            if self.tunnels.udp_ports_may_carry(sp, dp) {
-                return None;
+            if !self.tunnels.udp_ports_may_carry(sp, dp) {
+                return Some(InPlace::Plain(outer));
             }
-            return Some(pair_hash(src, dst));
-        }
-        let carrier = match proto {
-            // IP in IP, GRE.
-            4 | 41 | 47 => self.tunnels.ipip || self.tunnels.gre,
-            // IPv6 extension headers, which a tunnel (or a UDP port) may follow.
-            0 | 43 | 51 | 60 if v == 6 => self.opens_any,
-            _ => false,
-        };
-        if carrier {
+        } else if !matches!(proto, 4 | 41 | GRE) {
+            // Any other protocol, IPv6 extension headers and IPv4 AH included: the
+            // decoder may find a tunnel behind it.
             return None;
         }
-        Some(pair_hash(src, dst))
+        Some(InPlace::Carrier {
+            outer,
+            proto,
+            payload,
+        })
     }
+}
+
+/// What reading a frame in place found.
+#[derive(Clone, Copy, Debug)]
+enum InPlace<'a> {
+    /// The hash of a packet that carries no tunnel.
+    Plain(u64),
+    /// The hash of a packet that may carry one: its protocol and what follows its IP
+    /// header.
+    Carrier {
+        outer: u64,
+        proto: u8,
+        payload: &'a [u8],
+    },
+    /// Not read: through the decoder.
+    Decoder,
 }
 
 /// The hash of a decoded IP packet's address pair.
@@ -367,7 +496,10 @@ mod tests {
         sll[2..4].copy_from_slice(&1u16.to_be_bytes());
         sll[14..16].copy_from_slice(&ETH_IPV4.to_be_bytes());
         sll.extend_from_slice(&eth[14..]);
-        assert!(on().fast(LinkType::LinuxSll, &sll).is_none());
+        assert!(matches!(
+            on().in_place(LinkType::LinuxSll, &sll),
+            InPlace::Decoder
+        ));
         assert_eq!(
             shard_hash(LinkType::LinuxSll, &sll),
             shard_hash(LinkType::Ethernet, &eth)
@@ -435,12 +567,22 @@ mod tests {
             }
             f.extend_from_slice(&l4);
             for (s, teredo) in [(on(), true), (off(), false)] {
-                let fast = s.fast(LinkType::Ethernet, &f);
                 let carrier = teredo && udp && (sp == 3544 || dp == 3544) && (v6 || !frag);
-                proptest::prop_assert_eq!(fast.is_none(), carrier);
-                if let Some(h) = fast {
-                    proptest::prop_assert_eq!(h, s.decoded(LinkType::Ethernet, &f, None));
-                }
+                let h = match s.in_place(LinkType::Ethernet, &f) {
+                    InPlace::Plain(h) => {
+                        proptest::prop_assert!(!carrier);
+                        h
+                    }
+                    InPlace::Carrier { outer, .. } => {
+                        proptest::prop_assert!(carrier);
+                        outer
+                    }
+                    InPlace::Decoder => {
+                        proptest::prop_assert!(false, "read in place");
+                        0
+                    }
+                };
+                proptest::prop_assert_eq!(h, s.decoded(LinkType::Ethernet, &f, None));
             }
         }
     }
@@ -531,6 +673,133 @@ mod tests {
             assert_eq!(inner, vec![want]);
             let pair = eth_v4([10, 0, 0, 1], server, &[], false);
             assert_eq!(h, shard_hash(LinkType::Ethernet, &pair));
+        }
+    }
+
+    /// An IP packet (no link layer): IPv4 or IPv6 between addresses made from `a`,
+    /// protocol `proto`, carrying `payload`.
+    fn ip_packet(v6: bool, a: u8, proto: u8, payload: &[u8]) -> Vec<u8> {
+        if v6 {
+            let mut ip = vec![0u8; 40];
+            ip[0] = 0x60;
+            ip[4..6].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+            ip[6] = proto;
+            ip[7] = 64;
+            ip[8] = 0x20;
+            ip[23] = a;
+            ip[24] = 0x20;
+            ip[39] = a.wrapping_add(1);
+            ip.extend_from_slice(payload);
+            ip
+        } else {
+            let mut ip = vec![0u8; 20];
+            ip[0] = 0x45;
+            ip[2..4].copy_from_slice(&(20 + payload.len() as u16).to_be_bytes());
+            ip[8] = 64;
+            ip[9] = proto;
+            ip[12..16].copy_from_slice(&[10, 0, 0, a]);
+            ip[16..20].copy_from_slice(&[10, 0, 1, a]);
+            ip.extend_from_slice(payload);
+            ip
+        }
+    }
+
+    /// `ip` in an Ethernet frame.
+    fn ethernet(ip: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        let et = if ip.first().is_some_and(|b| b >> 4 == 6) {
+            ETH_IPV6
+        } else {
+            ETH_IPV4
+        };
+        f.extend_from_slice(&et.to_be_bytes());
+        f.extend_from_slice(ip);
+        f
+    }
+
+    /// A UDP datagram from `sp` to `dp` with `payload`.
+    fn udp_datagram(sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = vec![0u8; 8];
+        u[0..2].copy_from_slice(&sp.to_be_bytes());
+        u[2..4].copy_from_slice(&dp.to_be_bytes());
+        u[4..6].copy_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+        u.extend_from_slice(payload);
+        u
+    }
+
+    proptest::proptest! {
+        /// Tunnels read in place (VXLAN, IP in IP, GRE) give the decoder's layers:
+        /// the same outer hash and the same inner hashes, also when the inner packet
+        /// carries another tunnel, has extension headers, or the tunnel header is one
+        /// the decoder refuses.
+        #[test]
+        fn tunnels_read_in_place_give_the_decoders_layers(
+            outer_v6 in proptest::bool::ANY,
+            inner_v6 in proptest::bool::ANY,
+            kind in 0u8..4,
+            inner_kind in 0u8..4,
+            gre_flags in proptest::sample::select(vec![0u16, 0x8000, 0x2000, 0x1000, 0xb000, 0x4000, 0x0001]),
+            vxlan_flags in proptest::sample::select(vec![0x08u8, 0x0c, 0x00]),
+            max_layers in 1u8..4,
+            a in 1u8..200,
+        ) {
+            // The inner packet: TCP, UDP, UDP to VXLAN carrying TCP, or IPv6 with a
+            // destination options header before TCP.
+            let tcp = {
+                let mut t = vec![0u8; 20];
+                t[12] = 0x50;
+                t
+            };
+            let inner = match inner_kind {
+                0 => ip_packet(inner_v6, a, 6, &tcp),
+                1 => ip_packet(inner_v6, a, 17, &udp_datagram(4000, 53, &[1, 2, 3, 4])),
+                2 => {
+                    let mut vx = vec![0x08, 0, 0, 0, 0, 0, 0x2a, 0];
+                    vx.extend_from_slice(&ethernet(&ip_packet(false, a.wrapping_add(7), 6, &tcp)));
+                    ip_packet(inner_v6, a, 17, &udp_datagram(5000, 4789, &vx))
+                }
+                _ => {
+                    let mut opts = vec![6u8, 0, 1, 4, 0, 0, 0, 0];
+                    opts.extend_from_slice(&tcp);
+                    ip_packet(true, a, 60, &opts)
+                }
+            };
+            let inner_is_v6 = inner[0] >> 4 == 6;
+            let frame = match kind {
+                0 => ethernet(&ip_packet(outer_v6, 250, if inner_is_v6 { 41 } else { 4 }, &inner)),
+                1 => {
+                    let mut g = vec![0u8; 4];
+                    g[0..2].copy_from_slice(&gre_flags.to_be_bytes());
+                    let et = if inner_is_v6 { ETH_IPV6 } else { ETH_IPV4 };
+                    g[2..4].copy_from_slice(&et.to_be_bytes());
+                    // Checksum (or routing) word, key, sequence number; with routing,
+                    // an empty source route list (its terminating entry).
+                    let words = usize::from(gre_flags & 0xc000 != 0)
+                        + usize::from(gre_flags & 0x2000 != 0)
+                        + usize::from(gre_flags & 0x1000 != 0)
+                        + usize::from(gre_flags & 0x4000 != 0);
+                    g.extend(std::iter::repeat_n(0u8, 4 * words));
+                    g.extend_from_slice(&inner);
+                    ethernet(&ip_packet(outer_v6, 250, 47, &g))
+                }
+                2 => {
+                    let mut g = vec![0u8, 0, 0x65, 0x58];
+                    g.extend_from_slice(&ethernet(&inner));
+                    ethernet(&ip_packet(outer_v6, 250, 47, &g))
+                }
+                _ => {
+                    let mut vx = vec![vxlan_flags, 0, 0, 0, 0, 0, 0x2a, 0];
+                    vx.extend_from_slice(&ethernet(&inner));
+                    ethernet(&ip_packet(outer_v6, 250, 17, &udp_datagram(40000, 4789, &vx)))
+                }
+            };
+            let s = Sharder::new(TunnelConfig::default(), max_layers);
+            let mut fast = Vec::new();
+            let h = s.route(LinkType::Ethernet, &frame, &mut fast);
+            let mut slow = Vec::new();
+            let want = s.decoded(LinkType::Ethernet, &frame, Some(&mut slow));
+            proptest::prop_assert_eq!(h, want);
+            proptest::prop_assert_eq!(fast, slow);
         }
     }
 
