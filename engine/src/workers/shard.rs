@@ -731,7 +731,7 @@ mod tests {
         /// Tunnels read in place (VXLAN, IP in IP, GRE) give the decoder's layers:
         /// the same outer hash and the same inner hashes, also when the inner packet
         /// carries another tunnel, has extension headers, or the tunnel header is one
-        /// the decoder refuses.
+        /// the decoder refuses; with a byte of the frame damaged, never fewer.
         #[test]
         fn tunnels_read_in_place_give_the_decoders_layers(
             outer_v6 in proptest::bool::ANY,
@@ -742,6 +742,7 @@ mod tests {
             vxlan_flags in proptest::sample::select(vec![0x08u8, 0x0c, 0x00]),
             max_layers in 1u8..4,
             a in 1u8..200,
+            flip in proptest::option::of((0usize..200, 1u8..=255)),
         ) {
             // The inner packet: TCP, UDP, UDP to VXLAN carrying TCP, or IPv6 with a
             // destination options header before TCP.
@@ -793,13 +794,24 @@ mod tests {
                     ethernet(&ip_packet(outer_v6, 250, 17, &udp_datagram(40000, 4789, &vx)))
                 }
             };
+            let mut frame = frame;
+            if let Some((at, x)) = flip {
+                // A damaged frame: the in-place reading may find a layer the decoder
+                // refuses (a copy that finds nothing), never miss one it finds.
+                let at = at % frame.len();
+                frame[at] ^= x;
+            }
             let s = Sharder::new(TunnelConfig::default(), max_layers);
             let mut fast = Vec::new();
             let h = s.route(LinkType::Ethernet, &frame, &mut fast);
             let mut slow = Vec::new();
             let want = s.decoded(LinkType::Ethernet, &frame, Some(&mut slow));
-            proptest::prop_assert_eq!(h, want);
-            proptest::prop_assert_eq!(fast, slow);
+            if flip.is_none() {
+                proptest::prop_assert_eq!(h, want);
+                proptest::prop_assert_eq!(fast, slow);
+            } else {
+                proptest::prop_assert!(slow.is_empty() || fast == slow, "{:?} {:?}", fast, slow);
+            }
         }
     }
 
