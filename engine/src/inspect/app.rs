@@ -132,11 +132,26 @@ impl Replay {
                     self.pieces.push((dir, kept as u32, false));
                 }
                 if kept < d.len() {
-                    self.pieces.push((dir, (d.len() - kept) as u32, true));
+                    self.gap(dir, u32::try_from(d.len() - kept).unwrap_or(u32::MAX));
                 }
             }
-            Chunk::Gap(n) => self.pieces.push((dir, n, true)),
+            Chunk::Gap(n) => self.gap(dir, n),
         }
+    }
+
+    /// Adds a gap of `n` bytes, joined to the last piece when that is a gap in the same
+    /// direction: once the bytes are full, a flow the wizard never decides (one-way
+    /// UDP, which waits for the other side) keeps a few pieces, not one per datagram.
+    fn gap(&mut self, dir: Direction, n: u32) {
+        if let Some(last) = self.pieces.last_mut() {
+            if last.0 == dir && last.2 {
+                if let Some(sum) = last.1.checked_add(n) {
+                    last.1 = sum;
+                    return;
+                }
+            }
+        }
+        self.pieces.push((dir, n, true));
     }
 
     fn swap(&mut self) {
@@ -1052,6 +1067,38 @@ mod tests {
 
     /// Memory: every flow that carried payload holds an `AppFlow` (boxed), so its
     /// size is per-flow cost; the actions of a call are the thread's, not the flow's.
+    #[test]
+    fn the_replay_of_a_flow_the_wizard_never_decides_stays_small() {
+        // A one-way stream of datagrams the wizard waits on (it needs the other side):
+        // past the cap, the rest is one gap per run of a direction, whatever the count.
+        let mut r = Replay::default();
+        let datagram = [0x5au8; 250];
+        for _ in 0..100_000 {
+            r.push(Direction::ToServer, Chunk::Data(&datagram));
+        }
+        assert_eq!(r.bytes.len(), REPLAY_CAP);
+        let (kept, gaps): (Vec<&(Direction, u32, bool)>, Vec<_>) =
+            r.pieces.iter().partition(|p| !p.2);
+        assert_eq!(kept.len(), REPLAY_CAP.div_ceil(250));
+        assert_eq!(gaps.len(), 1, "one gap for the rest");
+        let total: u64 = r.pieces.iter().map(|p| u64::from(p.1)).sum();
+        assert_eq!(total, 100_000 * 250, "every byte is accounted for");
+        // Gaps of the other direction stay apart, in order; gaps too large to join
+        // start a new piece.
+        r.push(Direction::ToClient, Chunk::Gap(10));
+        r.push(Direction::ToServer, Chunk::Gap(5));
+        r.push(Direction::ToServer, Chunk::Gap(u32::MAX));
+        let tail: Vec<_> = r.pieces.iter().rev().take(3).rev().copied().collect();
+        assert_eq!(
+            tail,
+            vec![
+                (Direction::ToClient, 10, true),
+                (Direction::ToServer, 5, true),
+                (Direction::ToServer, u32::MAX, true)
+            ]
+        );
+    }
+
     #[test]
     fn app_flow_stays_small() {
         assert!(
