@@ -3,9 +3,13 @@
 //! Contract: a fixed table of `u64` entries (32 bits of hash, 32 bits of slot index
 //! plus one), allocated once at twice the slot count rounded up to a power of two, so
 //! the load stays at most one half. An all-zero entry is empty, so the table is
-//! allocated zeroed and the operating system backs it with shared zero pages: a page
-//! becomes resident only when an entry on it is first written, and an engine sized for
-//! many flows costs memory only for the flows it has seen. [`FlowIndex::find`] touches the one cache line where the
+//! allocated zeroed and not touched: a page becomes resident only when an entry on it
+//! is first written, and an engine sized for many flows costs memory only for the
+//! flows it has seen. A small bitmap says which blocks of [`BLOCK`] entries (a 4 KiB
+//! page) were ever written; an entry in any other block reads as empty without the
+//! page being read. Reading an untouched page would map the shared zero page, and the
+//! first write then faults again and replaces it, which in a process with several
+//! worker threads also interrupts every other core to flush its TLB. [`FlowIndex::find`] touches the one cache line where the
 //! probe starts (plus the next when a run crosses it) and the slots whose stored hash
 //! bits match; [`FlowIndex::remove`] uses backward-shift deletion, so there are no
 //! tombstones and the table never needs rehashing or growing: after construction it
@@ -20,10 +24,16 @@
 /// An empty entry: all bits zero (a stored entry's low half is `slot + 1`, never zero).
 const EMPTY: u64 = 0;
 
+/// Entries per block of the written-blocks bitmap: one 4 KiB page.
+const BLOCK: usize = 4096 / std::mem::size_of::<u64>();
+
 /// The index. Entries pack the hash's upper 32 bits (which also choose the home
 /// position, so it can be recomputed from the entry) over the slot index plus one.
 pub(crate) struct FlowIndex {
     table: Box<[u64]>,
+    /// Bit `b` is set once an entry of block `b` (entries `b * BLOCK ..`) has been
+    /// written; the entries of a block whose bit is clear are all empty.
+    written: Box<[u64]>,
     mask: usize,
     len: usize,
 }
@@ -66,11 +76,32 @@ impl FlowIndex {
             .max(1)
             .checked_mul(2)?
             .checked_next_power_of_two()?;
+        let blocks = size.div_ceil(BLOCK);
         Some(FlowIndex {
             table: zeroed_table(size)?,
+            written: vec![0u64; blocks.div_ceil(64)].into_boxed_slice(),
             mask: size - 1,
             len: 0,
         })
+    }
+
+    /// Entry `i`: [`EMPTY`] without reading the table when its block was never
+    /// written.
+    #[inline(always)]
+    fn entry(&self, i: usize) -> u64 {
+        let b = i / BLOCK;
+        if self.written[b / 64] & (1 << (b % 64)) == 0 {
+            return EMPTY;
+        }
+        self.table[i]
+    }
+
+    /// Writes entry `i`, marking its block written first.
+    #[inline(always)]
+    fn set(&mut self, i: usize, e: u64) {
+        let b = i / BLOCK;
+        self.written[b / 64] |= 1 << (b % 64);
+        self.table[i] = e;
     }
 
     /// Bytes of table memory.
@@ -107,7 +138,7 @@ impl FlowIndex {
         let tag = hash & 0xffff_ffff_0000_0000;
         let mut i = self.home(hash);
         loop {
-            let e = self.table[i];
+            let e = self.entry(i);
             if e == EMPTY {
                 return None;
             }
@@ -124,10 +155,10 @@ impl FlowIndex {
     pub(crate) fn insert(&mut self, hash: u64, slot: u32) {
         debug_assert!(self.len < self.table.len() / 2 + 1);
         let mut i = self.home(hash);
-        while self.table[i] != EMPTY {
+        while self.entry(i) != EMPTY {
             i = (i + 1) & self.mask;
         }
-        self.table[i] = pack(hash, slot);
+        self.set(i, pack(hash, slot));
         self.len += 1;
     }
 
@@ -136,7 +167,7 @@ impl FlowIndex {
         let want = pack(hash, slot);
         let mut i = self.home(hash);
         loop {
-            let e = self.table[i];
+            let e = self.entry(i);
             if e == EMPTY {
                 return false;
             }
@@ -150,7 +181,7 @@ impl FlowIndex {
         let mut hole = i;
         let mut j = (i + 1) & self.mask;
         loop {
-            let e = self.table[j];
+            let e = self.entry(j);
             if e == EMPTY {
                 break;
             }
@@ -158,6 +189,7 @@ impl FlowIndex {
             let dist_hole = hole.wrapping_sub(h) & self.mask;
             let dist_j = j.wrapping_sub(h) & self.mask;
             if dist_hole < dist_j {
+                // The hole's block holds (or held) the removed entry: written.
                 self.table[hole] = e;
                 hole = j;
             }
@@ -227,7 +259,69 @@ mod tests {
         assert_eq!(ix.find(h(0), |x| x == 9), Some(9));
     }
 
+    #[test]
+    fn runs_cross_into_blocks_never_written() {
+        use super::BLOCK;
+        let mut ix = FlowIndex::with_slots(BLOCK as u32 * 2).unwrap(); // 4 blocks
+        let written = |ix: &FlowIndex| ix.written[0].count_ones();
+        // A lookup in a block nothing was written to finds nothing and marks nothing.
+        assert_eq!(ix.find(5 << 32, |_| true), None);
+        assert!(!ix.remove(5 << 32, 0));
+        assert_eq!(written(&ix), 0);
+        // A run that starts at the last entry of block 0 goes on into block 1.
+        let h = |home: usize, low: u64| ((home as u64) << 32) | low;
+        let last = BLOCK - 1;
+        for s in 0..3 {
+            ix.insert(h(last, u64::from(s)), s);
+        }
+        assert_eq!(written(&ix), 2);
+        for s in 0..3 {
+            assert_eq!(ix.find(h(last, 0), |x| x == s), Some(s));
+        }
+        // Removing the first pulls the others back across the boundary.
+        assert!(ix.remove(h(last, 0), 0));
+        assert_eq!(ix.find(h(last, 0), |x| x == 0), None);
+        for s in 1..3 {
+            assert_eq!(ix.find(h(last, 0), |x| x == s), Some(s));
+        }
+        // A run at the very end wraps into block 0.
+        let end = ix.table.len() - 1;
+        ix.insert(h(end, 7), 7);
+        ix.insert(h(end, 8), 8);
+        assert_eq!(ix.find(h(end, 0), |x| x == 8), Some(8));
+        assert!(ix.remove(h(end, 7), 7));
+        assert_eq!(ix.find(h(end, 0), |x| x == 8), Some(8));
+        assert_eq!(ix.len(), 3);
+    }
+
     proptest! {
+        /// The same over a table of four blocks, the homes around the blocks' edges
+        /// (and the table's end), so runs cross into blocks written and not.
+        #[test]
+        fn behaves_like_a_map_across_blocks(ops in proptest::collection::vec((any::<bool>(), 0u32..64, 0usize..12), 1..400)) {
+            use super::BLOCK;
+            let mut ix = FlowIndex::with_slots(BLOCK as u32 * 2).unwrap();
+            let size = ix.table.len();
+            let homes = [BLOCK - 2, BLOCK - 1, BLOCK, 2 * BLOCK - 1, 2 * BLOCK, 3 * BLOCK - 1,
+                3 * BLOCK, size - 3, size - 2, size - 1, 0, 1];
+            let mut model: HashMap<u32, u64> = HashMap::new();
+            for (insert, slot, home) in ops {
+                let hash = ((homes[home] as u64) << 32) | u64::from(slot);
+                if insert {
+                    if let std::collections::hash_map::Entry::Vacant(e) = model.entry(slot) {
+                        e.insert(hash);
+                        ix.insert(hash, slot);
+                    }
+                } else if let Some(h) = model.remove(&slot) {
+                    prop_assert!(ix.remove(h, slot));
+                }
+                prop_assert_eq!(ix.len(), model.len());
+                for (&s, &h) in &model {
+                    prop_assert_eq!(ix.find(h, |x| x == s), Some(s));
+                }
+            }
+        }
+
         /// The index agrees with a map under any mix of inserts and removes, with
         /// hashes squeezed into few homes so runs collide and wrap.
         #[test]
