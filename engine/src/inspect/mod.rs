@@ -109,6 +109,16 @@ pub trait Inspector: Send + Sync + 'static {
 
     /// Starts inspecting a flow; `None` leaves this flow alone.
     fn start(&self, flow: &FlowInfo) -> Option<Box<dyn FlowData>>;
+
+    /// A copy of this inspector for one worker thread of several
+    /// ([`Workers`](crate::Workers)), sharing no reference count with the others that
+    /// [`start`](Self::start) or its flow data touch: a flow starting or ending on
+    /// one core then does not take a cache line from another. Worth it for an
+    /// inspector whose flow data holds an `Arc` of it (or of its tables). `None`
+    /// (the default): the workers share this one, each through a handle of its own.
+    fn fork(&self) -> Option<std::sync::Arc<dyn Inspector>> {
+        None
+    }
 }
 
 /// An inspector's state on one flow (Snort's FlowData), owned by the flow.

@@ -84,7 +84,56 @@ pub struct InspectorSet {
     disabled: Vec<String>,
 }
 
+/// One worker's handle on an inspector the workers share: the worker's flows count
+/// their references to it here, on a cache line of the worker's own.
+struct Handle(Arc<dyn Inspector>);
+
+impl Inspector for Handle {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn kind(&self) -> InspectorKind {
+        self.0.kind()
+    }
+
+    fn services(&self) -> &[&'static str] {
+        self.0.services()
+    }
+
+    fn start(&self, flow: &super::FlowInfo) -> Option<Box<dyn super::FlowData>> {
+        self.0.start(flow)
+    }
+
+    fn fork(&self) -> Option<Arc<dyn Inspector>> {
+        self.0.fork()
+    }
+}
+
 impl InspectorSet {
+    /// This set for one worker thread of several: the same ids, bindings and
+    /// inspectors, each [forked](Inspector::fork), or else held through a handle of
+    /// the worker's own. Flows on different workers then share no reference count (a
+    /// flow holds its inspectors), so starting and ending flows on one core does not
+    /// take cache lines from another. An inspector is still dropped once the last
+    /// flow on any worker that holds it ends.
+    pub fn for_worker(&self) -> InspectorSet {
+        let mut set = self.clone();
+        let all = set
+            .wizard
+            .iter_mut()
+            .chain(&mut set.services)
+            .chain(&mut set.passives);
+        for r in all {
+            let shared = Arc::clone(&r.inspector);
+            r.inspector = r
+                .inspector
+                .fork()
+                .unwrap_or_else(|| Arc::new(Handle(shared)));
+        }
+        set
+    }
+
     /// An empty set (a pure flow meter).
     pub fn new() -> Self {
         Self::default()
@@ -241,6 +290,75 @@ mod tests {
         fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
             None
         }
+    }
+
+    /// Counts its drops; hands out flow data that keeps nothing.
+    struct Watched(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Inspector for Watched {
+        fn name(&self) -> &str {
+            "watched"
+        }
+        fn kind(&self) -> InspectorKind {
+            InspectorKind::Service
+        }
+        fn services(&self) -> &[&'static str] {
+            &["http"]
+        }
+        fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
+            None
+        }
+    }
+
+    impl Drop for Watched {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_workers_set_holds_its_own_handles_and_the_inspector_lives_until_the_last_goes() {
+        let drops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut s = InspectorSet::new();
+        let id = s.add(Arc::new(Watched(Arc::clone(&drops)))).unwrap();
+        s.bind_port(PortBinding {
+            transport: Transport::Tcp,
+            port: 8080,
+            service: "http",
+        });
+        let (a, b) = (s.for_worker(), s.for_worker());
+        for w in [&a, &b] {
+            let r = w.service("http").expect("the service is still bound");
+            assert_eq!(r.id, id, "same ids");
+            assert_eq!(r.inspector.name(), "watched");
+            assert_eq!(r.inspector.kind(), InspectorKind::Service);
+            assert_eq!(r.inspector.services(), &["http"]);
+            assert_eq!(w.service_by_port(Transport::Tcp, 8080), Some("http"));
+            // A handle of the worker's own: flows on two workers count their
+            // references on different allocations.
+            let orig = s.service("http").unwrap();
+            assert!(!Arc::ptr_eq(&r.inspector, &orig.inspector));
+        }
+        let a_handle = Arc::clone(&a.service("http").unwrap().inspector);
+        assert!(!Arc::ptr_eq(
+            &a_handle,
+            &b.service("http").unwrap().inspector
+        ));
+        drop(s);
+        drop(b);
+        assert_eq!(drops.load(Ordering::SeqCst), 0, "worker a still holds it");
+        drop(a);
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            0,
+            "a flow of worker a still holds it"
+        );
+        drop(a_handle);
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "dropped with the last handle"
+        );
     }
 
     #[test]

@@ -45,6 +45,9 @@
 //!   part of the flow key, so a flow may be seen both inside a tunnel and outside it;
 //!   sharding by the outer address pair would split it, so the engine then runs one
 //!   worker ([`Workers::threads`] says so).
+//! - Each worker gets the inspectors as [`InspectorSet::for_worker`] gives them (a
+//!   [fork](crate::inspect::Inspector::fork) of each, or a handle of its own), at
+//!   start and at each reload: flows on different workers share no reference count.
 //! - A reload is checked once, then applied by every worker between two of its
 //!   batches: frames pushed before the call are processed with the old configuration.
 //! - [`Workers::finish`] ends every flow and returns the merged counters and each
@@ -400,7 +403,7 @@ impl<S: Sink + Send + 'static> Workers<S> {
             let mut engine = Engine::with_inspectors(
                 &split(config, threads, i, caller),
                 make_sink(i),
-                inspectors.clone(),
+                inspectors.for_worker(),
             )?;
             engine.set_owner(shard::Owner {
                 cuts: cuts.clone(),
@@ -548,12 +551,14 @@ impl<S: Sink> Workers<S> {
                 for i in 0..p.shards.len() {
                     p.send_pending(i);
                     let part = split(config, n, first + i, caller);
-                    let msg = Msg::Reload(Box::new(part), inspectors.clone());
+                    let msg = Msg::Reload(Box::new(part), inspectors.for_worker());
                     let _ = p.shards[i].tx.send(msg);
                 }
                 if let Some(l) = &mut p.local {
                     // Checked above against the same rules: cannot fail here.
-                    let _ = l.engine.reload(&split(config, n, 0, true), inspectors);
+                    let _ = l
+                        .engine
+                        .reload(&split(config, n, 0, true), inspectors.for_worker());
                 }
                 p.sharder = shard::Sharder::new(plan.tunnels, config.decoder.max_layers);
                 p.config = plan.kept;

@@ -1,5 +1,6 @@
 use super::*;
 use crate::record::Collect;
+use std::sync::Arc;
 
 #[test]
 fn each_worker_gets_its_share_of_the_flow_limits() {
@@ -43,6 +44,75 @@ fn one_thread_runs_in_the_callers_thread_and_counts_every_frame() {
         stats.max_flows,
         u64::from(Config::default().stream.max_flows.div_ceil(2)) * 2
     );
+}
+
+/// An inspector that counts the copies made of it for workers, and their drops.
+struct Forks {
+    forks: Arc<std::sync::atomic::AtomicUsize>,
+    drops: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl crate::inspect::Inspector for Forks {
+    fn name(&self) -> &str {
+        "forks"
+    }
+    fn kind(&self) -> crate::inspect::InspectorKind {
+        crate::inspect::InspectorKind::Passive
+    }
+    fn start(&self, _: &crate::inspect::FlowInfo) -> Option<Box<dyn crate::inspect::FlowData>> {
+        None
+    }
+    fn fork(&self) -> Option<Arc<dyn crate::inspect::Inspector>> {
+        self.forks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Some(Arc::new(Forks {
+            forks: Arc::clone(&self.forks),
+            drops: Arc::clone(&self.drops),
+        }))
+    }
+}
+
+impl Drop for Forks {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn each_worker_gets_a_fork_of_an_inspector_that_makes_them_at_start_and_reload() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (forks, drops) = (Arc::default(), Arc::default());
+    let set = || {
+        let mut s = InspectorSet::new();
+        s.add(Arc::new(Forks {
+            forks: Arc::clone(&forks),
+            drops: Arc::clone(&drops),
+        }))
+        .unwrap();
+        s
+    };
+    for placement in [Placement::Threads, Placement::Caller] {
+        forks.store(0, SeqCst);
+        drops.store(0, SeqCst);
+        let mut w = Workers::with_placement(&Config::default(), set(), 3, placement, |_| {
+            Collect::default()
+        })
+        .unwrap();
+        assert_eq!(forks.load(SeqCst), 3, "{placement:?}: one fork per worker");
+        // The caller's set is dropped once the workers are built; their forks live.
+        assert_eq!(drops.load(SeqCst), 1, "{placement:?}");
+        w.reload(&Config::default(), set()).unwrap();
+        assert_eq!(
+            forks.load(SeqCst),
+            6,
+            "{placement:?}: and again at a reload"
+        );
+        let _ = w.finish();
+        assert_eq!(
+            drops.load(SeqCst),
+            8,
+            "{placement:?}: every fork is dropped"
+        );
+    }
 }
 
 #[test]

@@ -92,7 +92,7 @@ pub(crate) enum Verdict {
 }
 
 /// The rules and, per transport, the rules that can start with each byte.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Book {
     rules: Vec<Rule>,
     /// `tcp[b]`: indices (in book order) of TCP rules that may start with byte `b`.

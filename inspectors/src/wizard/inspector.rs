@@ -35,6 +35,12 @@ impl Inspector for Wizard {
             _ => None,
         }
     }
+
+    /// A wizard with its own copy of the rule book: every flow it inspects holds the
+    /// book, so workers on several cores each count references to a book of their own.
+    fn fork(&self) -> Option<std::sync::Arc<dyn Inspector>> {
+        Some(std::sync::Arc::new(self.fork_book()))
+    }
 }
 
 /// The wizard's state on one flow.

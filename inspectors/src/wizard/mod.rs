@@ -314,6 +314,14 @@ impl Wizard {
         })
     }
 
+    /// The same wizard with a copy of the rule book of its own (not shared).
+    pub(crate) fn fork_book(&self) -> Wizard {
+        Wizard {
+            book: Arc::new((*self.book).clone()),
+            depth: self.depth,
+        }
+    }
+
     /// The search depth in bytes.
     pub fn max_search_depth(&self) -> usize {
         self.depth

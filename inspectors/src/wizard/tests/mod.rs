@@ -925,3 +925,22 @@ fn the_inspector_asks_for_a_swap_and_reports_failure() {
     assert_eq!(actions.detection, Some(Detection::Failed));
     assert!(actions.done);
 }
+
+#[test]
+fn a_forked_wizard_has_its_own_book_and_names_every_protocol_alike() {
+    let w = wizard();
+    let fork = w.fork_book();
+    assert!(!Arc::ptr_eq(&w.book, &fork.book), "the fork shares no book");
+    assert_eq!(fork.max_search_depth(), w.max_search_depth());
+    for c in cases() {
+        let (mut a, mut b) = (WizardState::default(), WizardState::default());
+        let chunk = || Chunk::Data(&c.bytes);
+        let want = w.scan(&mut a, c.transport, ports(&c), c.dir, chunk());
+        let got = fork.scan(&mut b, c.transport, ports(&c), c.dir, chunk());
+        assert_eq!(got, want, "{}", c.what);
+    }
+    // Through the inspector interface: a forked inspector, named and kinded alike.
+    let forked = Inspector::fork(&w).expect("the wizard forks");
+    assert_eq!(forked.name(), "wizard");
+    assert_eq!(forked.kind(), InspectorKind::Wizard);
+}
