@@ -333,9 +333,35 @@ mod tests {
         assert_eq!(ix.find(spread(1), |s| s == 1), Some(1));
     }
 
+    /// Applies `(insert, slot, hash)` operations to `ix` and to a map (an insert of a
+    /// slot the map holds, or a remove of one it does not, is skipped), checking after
+    /// each that the index holds as many entries and finds every one.
+    fn agrees_with_a_map(
+        ix: &mut FlowIndex,
+        ops: impl IntoIterator<Item = (bool, u32, u64)>,
+    ) -> Result<(), TestCaseError> {
+        let mut model: HashMap<u32, u64> = HashMap::new();
+        for (insert, slot, hash) in ops {
+            if insert {
+                if let std::collections::hash_map::Entry::Vacant(e) = model.entry(slot) {
+                    e.insert(hash);
+                    ix.insert(hash, slot);
+                }
+            } else if let Some(h) = model.remove(&slot) {
+                prop_assert!(ix.remove(h, slot));
+            }
+            prop_assert_eq!(ix.len(), model.len());
+            for (&s, &h) in &model {
+                prop_assert_eq!(ix.find(h, |x| x == s), Some(s));
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
-        /// The same over a table of four blocks, the homes around the blocks' edges
-        /// (and the table's end), so runs cross into blocks written and not.
+        /// The index agrees with a map over a table of four blocks, the homes around
+        /// the blocks' edges (and the table's end), so runs cross into blocks written
+        /// and not.
         #[test]
         fn behaves_like_a_map_across_blocks(ops in proptest::collection::vec((any::<bool>(), 0u32..64, 0usize..12), 1..400)) {
             use super::BLOCK;
@@ -343,22 +369,10 @@ mod tests {
             let size = ix.table.len();
             let homes = [BLOCK - 2, BLOCK - 1, BLOCK, 2 * BLOCK - 1, 2 * BLOCK, 3 * BLOCK - 1,
                 3 * BLOCK, size - 3, size - 2, size - 1, 0, 1];
-            let mut model: HashMap<u32, u64> = HashMap::new();
-            for (insert, slot, home) in ops {
-                let hash = ((homes[home] as u64) << 32) | u64::from(slot);
-                if insert {
-                    if let std::collections::hash_map::Entry::Vacant(e) = model.entry(slot) {
-                        e.insert(hash);
-                        ix.insert(hash, slot);
-                    }
-                } else if let Some(h) = model.remove(&slot) {
-                    prop_assert!(ix.remove(h, slot));
-                }
-                prop_assert_eq!(ix.len(), model.len());
-                for (&s, &h) in &model {
-                    prop_assert_eq!(ix.find(h, |x| x == s), Some(s));
-                }
-            }
+            let ops = ops.into_iter().map(|(insert, slot, home)| {
+                (insert, slot, ((homes[home] as u64) << 32) | u64::from(slot))
+            });
+            agrees_with_a_map(&mut ix, ops)?;
         }
 
         /// The index agrees with a map under any mix of inserts and removes, with
@@ -366,22 +380,8 @@ mod tests {
         #[test]
         fn behaves_like_a_map(ops in proptest::collection::vec((any::<bool>(), 0u32..40, 0u64..16), 1..400)) {
             let mut ix = FlowIndex::with_slots(40).unwrap();
-            let mut model: HashMap<u32, u64> = HashMap::new();
-            for (insert, slot, home) in ops {
-                let hash = (home << 32) | u64::from(slot);
-                if insert {
-                    if let std::collections::hash_map::Entry::Vacant(e) = model.entry(slot) {
-                        e.insert(hash);
-                        ix.insert(hash, slot);
-                    }
-                } else if let Some(h) = model.remove(&slot) {
-                    prop_assert!(ix.remove(h, slot));
-                }
-                prop_assert_eq!(ix.len(), model.len());
-                for (&s, &h) in &model {
-                    prop_assert_eq!(ix.find(h, |x| x == s), Some(s));
-                }
-            }
+            let ops = ops.into_iter().map(|(insert, slot, home)| (insert, slot, (home << 32) | u64::from(slot)));
+            agrees_with_a_map(&mut ix, ops)?;
         }
     }
 }
