@@ -125,11 +125,10 @@ impl InspectorSet {
             .chain(&mut set.services)
             .chain(&mut set.passives);
         for r in all {
-            let shared = Arc::clone(&r.inspector);
-            r.inspector = r
-                .inspector
-                .fork()
-                .unwrap_or_else(|| Arc::new(Handle(shared)));
+            r.inspector = match r.inspector.fork() {
+                Some(fork) => fork,
+                None => Arc::new(Handle(Arc::clone(&r.inspector))),
+            };
         }
         set
     }
