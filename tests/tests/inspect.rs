@@ -824,3 +824,82 @@ fn an_upgrade_to_a_service_of_the_same_inspector_keeps_its_flow_data() {
     assert_eq!(r.app.orig, Some("toy"));
     assert_eq!(stats.inspect.upgrades, 1);
 }
+
+/// A passive inspector that wants nothing more of the client's side after its first
+/// chunk, and records every chunk it is given (and its end) as events.
+struct Half;
+
+struct HalfFlow;
+
+impl Inspector for Half {
+    fn name(&self) -> &str {
+        "half"
+    }
+    fn kind(&self) -> InspectorKind {
+        InspectorKind::Passive
+    }
+    fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
+        Some(Box::new(HalfFlow))
+    }
+}
+
+impl FlowData for HalfFlow {
+    fn data(&mut self, cx: &mut Cx<'_>, dir: Direction, chunk: Chunk<'_>) {
+        let text = match chunk {
+            Chunk::Data(d) => String::from_utf8_lossy(d).into_owned(),
+            Chunk::Gap(n) => format!("gap {n}"),
+        };
+        cx.emit(Box::new(Seen {
+            what: "data",
+            dir: dir_name(dir),
+            text,
+        }));
+        if dir == Direction::ToServer {
+            cx.done_with(dir);
+        }
+    }
+    fn end(&mut self, cx: &mut Cx<'_>) {
+        cx.emit(Box::new(Seen {
+            what: "end",
+            dir: "",
+            text: String::new(),
+        }));
+    }
+}
+
+#[test]
+fn a_direction_an_inspector_is_done_with_no_longer_reaches_it() {
+    let mut s = InspectorSet::new();
+    s.add(Arc::new(Half)).unwrap();
+    let mut e = engine(s);
+    let (c, sv) = (client(), server());
+    for (i, (to_server, text)) in [
+        (true, "a"),
+        (true, "b"),
+        (false, "x"),
+        (true, "c"),
+        (false, "y"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let f = if to_server {
+            frame::udp(c, sv, text.as_bytes())
+        } else {
+            frame::udp(sv, c, text.as_bytes())
+        };
+        push(&mut e, i as u64, &f);
+    }
+    let (_, out) = e.finish();
+    let seen: Vec<String> = events(&out)
+        .iter()
+        .map(|v| format!("{} {} {}", v["what"], v["dir"], v["text"]).replace('"', ""))
+        .collect();
+    assert_eq!(seen, ["data ts a", "data tc x", "data tc y", "end  "]);
+    let r = &out.records[0];
+    assert_eq!(
+        (r.pkts_toserver, r.pkts_toclient),
+        (3, 2),
+        "every packet counted"
+    );
+}

@@ -111,6 +111,8 @@ struct Slot {
     inspector: Arc<dyn super::Inspector>,
     data: Box<dyn FlowData>,
     done: bool,
+    /// Per direction: the inspector wants no more of its data ([`Cx::done_with`]).
+    done_with: [bool; 2],
 }
 
 /// Chunks the wizard saw before deciding.
@@ -365,6 +367,7 @@ impl Inspection {
                         inspector: Arc::clone(&w.inspector),
                         data,
                         done: false,
+                        done_with: [false; 2],
                     },
                 );
             }
@@ -377,6 +380,7 @@ impl Inspection {
                         inspector: Arc::clone(&p.inspector),
                         data,
                         done: false,
+                        done_with: [false; 2],
                     },
                 );
             }
@@ -425,6 +429,7 @@ impl Inspection {
             inspector: reg.inspector,
             data,
             done: false,
+            done_with: [false; 2],
         };
         match replacing {
             Some(old) => {
@@ -623,6 +628,9 @@ impl Inspection {
         fx: &mut Effects,
         emit: &mut Emit<'_>,
     ) -> (Option<Detection>, bool) {
+        if self.data.get(id).is_none_or(|s| s.done_with[dir.index()]) {
+            return (None, false);
+        }
         let info = self.info.unpack();
         with_actions(|actions| {
             let Some(slot) = self.data.get_mut(id) else {
@@ -634,6 +642,9 @@ impl Inspection {
             }
             if actions.done {
                 slot.done = true;
+            }
+            if let Some(d) = actions.done_with.take() {
+                slot.done_with[d.index()] = true;
             }
             self.apply(id, &info, actions, now, stats, fx, emit)
         })
@@ -681,6 +692,7 @@ impl Inspection {
             }
         }
         actions.done = false;
+        actions.done_with = None;
         (detection, swap)
     }
 
@@ -816,6 +828,7 @@ impl Inspection {
             actions.verdict = None;
             actions.swap = false;
             actions.done = false;
+            actions.done_with = None;
             actions.expectations.clear();
         })
     }

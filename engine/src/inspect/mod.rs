@@ -15,7 +15,9 @@
 //! - Inspectors act on their flow only through a [`Cx`]: name the service, report that
 //!   detection failed, swap client and server, upgrade the protocol (STARTTLS), set a
 //!   verdict, emit events, announce an expected flow (FTP data connections, see
-//!   [`expect`]). Nothing here reads a clock: `Cx::now` is packet time.
+//!   [`expect`]), and say it wants no more data on the flow ([`Cx::done`]) or in one
+//!   direction of it ([`Cx::done_with`]: that direction's chunks no longer reach it;
+//!   the flow's end still does). Nothing here reads a clock: `Cx::now` is packet time.
 //! - Inspector code runs on the packet path: it must not block, and should not
 //!   allocate per packet.
 
@@ -161,6 +163,9 @@ pub struct Actions {
     pub events: Vec<Box<dyn AppEvent>>,
     /// Stop giving this inspector data on this flow (it has all it wants).
     pub done: bool,
+    /// Stop giving this inspector data in this direction (a wizard that ruled out a
+    /// UDP flow's first datagram in one direction waits for the other's).
+    pub done_with: Option<Direction>,
     /// Flows announced for later, in the order announced.
     pub expectations: Vec<Expectation>,
 }
@@ -174,6 +179,7 @@ impl Actions {
             && self.verdict.is_none()
             && self.events.is_empty()
             && !self.done
+            && self.done_with.is_none()
             && self.expectations.is_empty()
     }
 }
@@ -254,5 +260,11 @@ impl<'a> Cx<'a> {
     /// This inspector wants no more data on this flow.
     pub fn done(&mut self) {
         self.actions.done = true;
+    }
+
+    /// This inspector wants no more data in direction `dir` of this flow (the other
+    /// direction's chunks, and the flow's end, still reach it).
+    pub fn done_with(&mut self, dir: Direction) {
+        self.actions.done_with = Some(dir);
     }
 }

@@ -83,6 +83,14 @@ impl FlowData for WizardFlow {
         let outcome = self
             .wizard
             .scan(&mut self.state, self.transport, self.ports, dir, chunk);
+        if outcome == Outcome::Pending
+            && self.transport == Transport::Udp
+            && self.state.dirs[dir.index()].ruled_out
+        {
+            // Suricata's rule: a UDP direction gets its first datagram only. Nothing
+            // more of it can decide; the wizard waits for the other direction's.
+            cx.done_with(dir);
+        }
         self.report(cx, outcome);
     }
 
