@@ -7,7 +7,7 @@ mod random;
 
 use super::*;
 use flowengine::flow::Direction::{ToClient, ToServer};
-use flowengine::inspect::{Actions, Cx, Detection, FlowInfo, Inspector, InspectorKind};
+use flowengine::inspect::{Actions, Cx, Detection, FlowData, FlowInfo, Inspector, InspectorKind};
 use flowengine::Timestamp;
 use msgs::*;
 use std::net::{IpAddr, Ipv4Addr};
@@ -926,41 +926,38 @@ fn the_inspector_asks_for_a_swap_and_reports_failure() {
     assert!(actions.done);
 }
 
+/// What the flow data asks for when given `bytes` in direction `dir`.
+fn feed(fd: &mut dyn FlowData, info: &FlowInfo, dir: Direction, bytes: &[u8]) -> Actions {
+    let mut actions = Actions::default();
+    fd.data(
+        &mut Cx::new(Timestamp::ZERO, info, &mut actions),
+        dir,
+        Chunk::Data(bytes),
+    );
+    actions
+}
+
 #[test]
 fn a_udp_direction_ruled_out_asks_for_no_more_of_its_data_and_the_answer_still_decides() {
     let w = wizard();
     let info = flow_info(UDP, 53);
-    let cx = |a: &mut Actions| -> Actions { std::mem::take(a) };
     // A junk request: that direction is done, the flow is not.
     let mut fd = w.start(&info).unwrap();
-    let mut actions = Actions::default();
-    fd.data(
-        &mut Cx::new(Timestamp::ZERO, &info, &mut actions),
-        ToServer,
-        Chunk::Data(b"\x00junk"),
-    );
-    let first = cx(&mut actions);
+    let first = feed(fd.as_mut(), &info, ToServer, b"\x00junk");
     assert_eq!(first.done_with, Some(ToServer));
     assert!(first.detection.is_none() && !first.done, "{first:?}");
     // A recognisable answer still names the service.
-    fd.data(
-        &mut Cx::new(Timestamp::ZERO, &info, &mut actions),
-        ToClient,
-        Chunk::Data(&dns_response("example.com")),
-    );
-    assert_eq!(actions.detection, Some(Detection::Service("dns")));
-    assert!(actions.done);
+    let answer = feed(fd.as_mut(), &info, ToClient, &dns_response("example.com"));
+    assert_eq!(answer.detection, Some(Detection::Service("dns")));
+    assert!(answer.done);
     // TCP keeps counting a ruled-out direction (up to the depth, to fail a one-sided
     // flow), so it never asks.
     let info = flow_info(TCP, 80);
     let mut fd = w.start(&info).unwrap();
-    let mut actions = Actions::default();
-    fd.data(
-        &mut Cx::new(Timestamp::ZERO, &info, &mut actions),
-        ToServer,
-        Chunk::Data(b"\x00junk"),
+    assert_eq!(
+        feed(fd.as_mut(), &info, ToServer, b"\x00junk").done_with,
+        None
     );
-    assert_eq!(actions.done_with, None);
 }
 
 #[test]
