@@ -628,14 +628,14 @@ impl Inspection {
         fx: &mut Effects,
         emit: &mut Emit<'_>,
     ) -> (Option<Detection>, bool) {
-        if self.data.get(id).is_none_or(|s| s.done_with[dir.index()]) {
-            return (None, false);
-        }
         let info = self.info.unpack();
         with_actions(|actions| {
             let Some(slot) = self.data.get_mut(id) else {
                 return (None, false);
             };
+            if slot.done_with[dir.index()] {
+                return (None, false);
+            }
             {
                 let mut cx = Cx::new(now, &info, actions);
                 slot.data.data(&mut cx, dir, chunk);
