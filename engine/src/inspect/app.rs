@@ -692,7 +692,6 @@ impl Inspection {
             }
         }
         actions.done = false;
-        actions.done_with = None;
         (detection, swap)
     }
 
