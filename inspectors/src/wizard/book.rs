@@ -5,7 +5,9 @@
 //! Contract: rules are tried in book order; a rule bound to ports (`Require`) is only
 //! tried when the client or server port is one of them; a rule that prefers ports
 //! (`Prefer`) outranks every rule without a port hint when one of its ports is in use,
-//! otherwise book order decides (port hints only break ties). The best fitting rule
+//! otherwise book order decides (port hints only break ties); a last-resort rule
+//! (`Fallback`) is tried only on its ports, without outranking anything, so any other
+//! rule that fits wins over it. The best fitting rule
 //! wins as soon as no rule that outranks it still waits for more bytes; on the last
 //! look (a whole datagram, or the search depth reached) waiting rules no longer count.
 //! Evaluation never allocates.
@@ -28,6 +30,9 @@ pub(crate) enum PortRule {
     Prefer(&'static [u16]),
     /// Only on these ports (weak alone).
     Require(&'static [u16]),
+    /// Only on these ports, and below every other rule that fits: a last resort for
+    /// bytes that carry almost nothing to check.
+    Fallback(&'static [u16]),
 }
 
 /// How a rule recognises its bytes.
@@ -141,7 +146,7 @@ impl Book {
         let udp = index(true);
         let mut hint_ports = Box::new([0u64; 1024]);
         for r in &rules {
-            if let PortRule::Prefer(p) | PortRule::Require(p) = r.ports {
+            if let PortRule::Prefer(p) | PortRule::Require(p) | PortRule::Fallback(p) = r.ports {
                 for &port in p {
                     hint_ports[usize::from(port >> 6)] |= 1 << (port & 63);
                 }
@@ -185,7 +190,7 @@ impl Book {
                 if r >> 16 != 0 || !hints {
                     break;
                 }
-                if rule.ports == PortRule::Any {
+                if matches!(rule.ports, PortRule::Any | PortRule::Fallback(_)) {
                     continue;
                 }
             }
@@ -197,6 +202,12 @@ impl Book {
                         continue;
                     }
                     true
+                }
+                PortRule::Fallback(p) => {
+                    if !(hints && ctx.port_in(p)) {
+                        continue;
+                    }
+                    false
                 }
             };
             let rank = u32::from(hinted) << 16 | u32::from(u16::MAX - i);
@@ -244,6 +255,12 @@ impl Book {
                         continue;
                     }
                     true
+                }
+                PortRule::Fallback(p) => {
+                    if !ctx.port_in(p) {
+                        continue;
+                    }
+                    false
                 }
             };
             let rank = u32::from(hinted) << 16 | u32::from(u16::MAX - i);
@@ -394,7 +411,7 @@ const fn curse(
     }
 }
 
-use PortRule::{Any, Prefer, Require};
+use PortRule::{Any, Fallback, Prefer, Require};
 use Side::{Client as C, Either as E, Server as S};
 
 /// The built-in rules, in book order: exact literals and text globs first (cheap, and
@@ -557,6 +574,13 @@ const BUILTIN: &[Entry] = &[
         datagram::stun_first,
     ),
     curse(
+        "stun-rfc3489",
+        On::Udp,
+        Any,
+        datagram::stun_classic_attributes,
+        datagram::stun_first,
+    ),
+    curse(
         "krb5-udp",
         On::Udp,
         Prefer(&[88]),
@@ -594,4 +618,12 @@ const BUILTIN: &[Entry] = &[
     hex("bittorrent-dht", S, On::Udp, "d1:rd2:id20:"),
     hex("bittorrent-dht", S, On::Udp, "d2:ip6:??????1:rd2:id20:"),
     hex("bittorrent-dht", S, On::Udp, "d1:eli"),
+    // --- last resorts
+    curse(
+        "quic-short",
+        On::Udp,
+        Fallback(&[443]),
+        datagram::quic_short,
+        datagram::quic_short_first,
+    ),
 ];

@@ -23,7 +23,12 @@
 //!   marker (4500), Redis's inline `PING` (6379). nfs (an RPC call to program 100003),
 //!   snmp (BER with version and community), dnp3 (header CRC) and telnet (two
 //!   negotiation commands, one on port 23) are strong enough anywhere and only prefer
-//!   2049, 161/162, 20000 and 23.
+//!   2049, 161/162, 20000 and 23. Classic STUN is named anywhere when it carries
+//!   attributes RFC 3489 defines that fill it exactly. A *last resort* rule is tried
+//!   on its ports only and below every other rule that fits: a QUIC short header
+//!   (fixed bit, room for the header protection sample, not a DNS message) on UDP
+//!   443, which is all a QUIC flow picked up after its handshake shows, as Suricata's
+//!   QUIC probe names any short header on its port.
 //! - **TCP**: chunks are the reassembled stream of each direction from its start. The
 //!   wizard looks at the first [`WizardConfig::max_search_depth`] bytes of each
 //!   direction (default [`DEFAULT_MAX_SEARCH_DEPTH`], Snort 3's

@@ -1,5 +1,6 @@
-//! Datagram curses (UDP): DHCP, NTP, QUIC, STUN (RFC 5389 with its magic cookie, and
-//! classic RFC 3489), IKE (and NAT-T's non-ESP marker), TFTP.
+//! Datagram curses (UDP): DHCP, NTP, QUIC (long headers, and short headers as a last
+//! resort on its port), STUN (RFC 5389 with its magic cookie, and classic RFC 3489),
+//! IKE (and NAT-T's non-ESP marker), TFTP.
 //!
 //! Contract: the bytes are one whole datagram, so lengths must add up exactly; reads
 //! fixed headers and bounded strings only; answers as every curse. (STUN with the
@@ -168,6 +169,26 @@ pub(crate) fn quic_first(b: u8) -> bool {
     b & 0x80 != 0 || (b & 0xc0 == 0 && b & 0x09 == 0x09)
 }
 
+/// A QUIC short-header packet (RFC 9000, 17.3): header form 0 and the fixed bit set,
+/// long enough for the header protection sample (a packet number of at least one byte
+/// then 4 bytes of offset and a 16-byte sample, RFC 9001 5.4.2) even with an empty
+/// connection id. Everything after the first byte is a connection id and ciphertext,
+/// so this is what a flow picked up after its handshake looks like: the book tries it
+/// only on port 443 and below every other rule, as Suricata's QUIC probe (which takes
+/// any short header on its port) would name it. A DNS message there (resolvers such
+/// as Avast's answer plain DNS on 443) is not taken: ciphertext does not parse as one.
+pub(crate) fn quic_short(d: &[u8], ctx: &Ctx) -> Cast {
+    ensure(u8_at(d, 0)? & 0xc0 == 0x40)?;
+    ensure(d.len() >= 1 + 4 + 16)?;
+    ensure(super::dns::dns_udp(d, ctx).is_err())?;
+    hit("quic", Side::Either)
+}
+
+/// First bytes of a QUIC short header.
+pub(crate) fn quic_short_first(b: u8) -> bool {
+    b & 0xc0 == 0x40
+}
+
 /// The ports STUN and TURN servers listen on.
 pub(crate) const STUN_PORTS: &[u16] = &[3478, 3479, 5349, 19302];
 
@@ -215,6 +236,47 @@ pub(crate) fn stun_classic(d: &[u8], _ctx: &Ctx) -> Cast {
     let len = usize::from(be16(d, 2)?);
     ensure(len % 4 == 0 && 20 + len == d.len())?;
     hit("stun", side)
+}
+
+/// Classic STUN (RFC 3489) anywhere: what [`stun_classic`] checks, plus at least one
+/// attribute and attributes that fill the message exactly, each of a type RFC 3489 or
+/// RFC 5389 defines, with the length its type requires (an address: family 1 with 4
+/// bytes or 2 with 16; CHANGE-REQUEST: 4 bytes with only its two flags).
+pub(crate) fn stun_classic_attributes(d: &[u8], ctx: &Ctx) -> Cast {
+    let cast = stun_classic(d, ctx)?;
+    ensure(d.len() > 20)?;
+    let mut at = 20;
+    while at < d.len() {
+        let kind = be16(d, at)?;
+        let len = usize::from(be16(d, at + 2)?);
+        let value = d.get(at + 4..at + 4 + len).ok_or(Miss::No)?;
+        match kind {
+            // MAPPED, RESPONSE, SOURCE and CHANGED-ADDRESS, REFLECTED-FROM,
+            // XOR-MAPPED-ADDRESS (and its pre-RFC 5389 number)
+            0x0001 | 0x0002 | 0x0004 | 0x0005 | 0x000b | 0x0020 | 0x8020 => {
+                ensure(value.first() == Some(&0))?;
+                match value.get(1) {
+                    Some(1) => ensure(len == 8)?,
+                    Some(2) => ensure(len == 20)?,
+                    _ => return Err(Miss::No),
+                }
+            }
+            // CHANGE-REQUEST: the change-IP and change-port flags only
+            0x0003 => ensure(len == 4 && be32(value, 0)? & !0x6 == 0)?,
+            // USERNAME, PASSWORD, UNKNOWN-ATTRIBUTES, SOFTWARE: any bytes
+            0x0006 | 0x0007 | 0x000a | 0x8022 => {}
+            // MESSAGE-INTEGRITY (HMAC-SHA1)
+            0x0008 => ensure(len == 20)?,
+            // ERROR-CODE: class 3 to 6
+            0x0009 => ensure(len >= 4 && (3..=6).contains(&(u8_at(value, 2)? & 7)))?,
+            // FINGERPRINT
+            0x8028 => ensure(len == 4)?,
+            _ => return Err(Miss::No),
+        }
+        at += 4 + len.next_multiple_of(4);
+    }
+    ensure(at == d.len())?;
+    Ok(cast)
 }
 
 /// An IKE header filling `total` bytes: non-zero initiator SPI, version 1.0 or 2.0, a

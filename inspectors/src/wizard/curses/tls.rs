@@ -59,12 +59,14 @@ fn other_record(d: &[u8]) -> Cast {
             ensure(len == 1)?;
             ensure(u8_at(d, 5)? == 1)?;
         }
-        // alert: level and description in clear, or encrypted
+        // alert: level and description in clear, or encrypted: from 18 bytes (an
+        // AEAD tag and the two bytes) to 80 (a CBC cipher's 16-byte IV, a SHA-384
+        // MAC and one block of padding)
         0x15 => {
             if len == 2 {
                 ensure(matches!(u8_at(d, 5)?, 1 | 2))?;
             } else {
-                ensure((18..=64).contains(&len))?;
+                ensure((18..=80).contains(&len))?;
             }
         }
         _ => ensure((1..=MAX_RECORD).contains(&len))?,

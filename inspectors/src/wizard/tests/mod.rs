@@ -81,6 +81,9 @@ fn cases() -> Vec<Case> {
         case("gquic Q043", UDP, 443, ToServer, gquic_q043(), named("quic")),
         case("quic forcing version negotiation", UDP, 443, ToServer, quic_initial(0x1a2a_3a4a), named("quic")),
         case("quic reserved version from the server side", UDP, 443, ToClient, quic_initial(0x0a0a_0a0a), swapped("quic")),
+        case("quic short header picked up mid-flow", UDP, 443, ToServer, quic_short_header(), named("quic")),
+        case("quic short header from the server's port", UDP, 443, ToClient, quic_short_header(), named("quic")),
+        case("tls encrypted alert mid-stream", TCP, 443, ToClient, tls_encrypted_alert(80), named("tls")),
         // --- names and directories
         case("dns query", UDP, 53, ToServer, dns_query("www.example.com"), named("dns")),
         case("dns response", UDP, 53, ToClient, dns_response("www.example.com"), named("dns")),
@@ -147,6 +150,8 @@ fn cases() -> Vec<Case> {
         case("stun binding request off-port", UDP, 50000, ToServer, stun_binding_request(), named("stun")),
         case("stun binding response first", UDP, 3478, ToServer, stun_binding_response(), swapped("stun")),
         case("stun over tcp", TCP, 3478, ToServer, stun_binding_request(), named("stun")),
+        case("classic stun request off-port", UDP, 13958, ToServer, stun_classic_request(), named("stun")),
+        case("classic stun response off-port", UDP, 13958, ToClient, stun_classic_response(), named("stun")),
         case("ms-turn allocate, unpadded", UDP, 3478, ToServer, ms_turn_allocate(), named("stun")),
         case("mqtt 3.1.1 connect", TCP, 1883, ToServer, mqtt_connect(4), named("mqtt")),
         case("mqtt 5 connect", TCP, 1883, ToServer, mqtt_connect(5), named("mqtt")),
@@ -238,6 +243,106 @@ fn an_unpadded_stun_message_is_stun_only_on_the_stun_ports() {
     let mut st = WizardState::default();
     let got = w.scan(&mut st, UDP, ports(&c), ToServer, Chunk::Data(&m));
     assert!(!matches!(got, Outcome::Service { .. }), "{got:?}");
+}
+
+/// What the wizard says about one datagram or first chunk from `client` to `server`.
+fn first_word(transport: Transport, client: u16, server: u16, bytes: &[u8]) -> Outcome {
+    let mut st = WizardState::default();
+    let ports = Ports { client, server };
+    wizard().scan(&mut st, transport, ports, ToServer, Chunk::Data(bytes))
+}
+
+#[test]
+fn a_quic_short_header_is_quic_only_on_443_and_only_when_nothing_else_fits() {
+    let p = quic_short_header();
+    assert_eq!(first_word(UDP, 40000, 443, &p), named("quic"));
+    assert_eq!(first_word(UDP, 443, 40000, &p), named("quic"));
+    // elsewhere a short header is just bytes
+    assert!(!matches!(
+        first_word(UDP, 40000, 8443, &p),
+        Outcome::Service { .. }
+    ));
+    // too short to hold a header protection sample
+    assert!(!matches!(
+        first_word(UDP, 40000, 443, &p[..20]),
+        Outcome::Service { .. }
+    ));
+    let mut long_header_bit = p.clone();
+    long_header_bit[0] = 0x13; // fixed bit clear
+    assert!(!matches!(
+        first_word(UDP, 40000, 443, &long_header_bit),
+        Outcome::Service { .. }
+    ));
+    // plain DNS to a resolver on 443 (its id's first byte looks like a short header)
+    let mut dns = dns_query("www.example.com");
+    dns[0] = 0x48;
+    assert!(!matches!(
+        first_word(UDP, 40000, 443, &dns),
+        Outcome::Service { .. }
+    ));
+    // any other rule that fits wins over the last resort, even without a port hint
+    let dht = b"d1:ad2:id20:abcdefghij0123456789e1:q4:pinge";
+    assert_eq!(first_word(UDP, 40000, 443, dht), named("bittorrent-dht"));
+    // and TCP never
+    assert!(!matches!(
+        first_word(TCP, 40000, 443, &p),
+        Outcome::Service { .. }
+    ));
+}
+
+#[test]
+fn classic_stun_off_its_ports_needs_attributes_rfc_3489_defines_that_fill_it() {
+    let req = stun_classic_request();
+    assert_eq!(first_word(UDP, 55050, 13958, &req), named("stun"));
+    // an empty request is too little to go on off the STUN ports
+    let mut empty = req[..20].to_vec();
+    empty[3] = 0;
+    assert!(!matches!(
+        first_word(UDP, 55050, 13958, &empty),
+        Outcome::Service { .. }
+    ));
+    assert_eq!(first_word(UDP, 55050, 3478, &empty), named("stun"));
+    let broken = |at: usize, b: u8| {
+        let mut m = stun_classic_response();
+        m[at] = b;
+        first_word(UDP, 55050, 13958, &m)
+    };
+    assert_eq!(broken(0, 1), swapped("stun"), "the response itself");
+    for (what, at, b) in [
+        ("an unknown attribute", 21, 0x33),
+        ("an address family 3", 25, 3),
+        ("an address with a non-zero first byte", 24, 1),
+        ("an attribute overrunning the message", 23, 12),
+    ] {
+        let got = broken(at, b);
+        assert!(!matches!(got, Outcome::Service { .. }), "{what}: {got:?}");
+    }
+    let mut flags = req.clone();
+    flags[27] = 0x08; // CHANGE-REQUEST has two flags only
+    assert!(!matches!(
+        first_word(UDP, 55050, 13958, &flags),
+        Outcome::Service { .. }
+    ));
+}
+
+#[test]
+fn an_encrypted_alert_is_tls_up_to_what_a_cbc_cipher_makes_of_it() {
+    for len in [18, 26, 48, 80] {
+        assert_eq!(
+            first_word(TCP, 443, 40000, &tls_encrypted_alert(len)),
+            named("tls"),
+            "an alert does not tell the side: {len}"
+        );
+        assert_eq!(
+            first_word(TCP, 40000, 443, &tls_encrypted_alert(len)),
+            named("tls"),
+            "{len}"
+        );
+    }
+    for len in [17, 81] {
+        let got = first_word(TCP, 443, 40000, &tls_encrypted_alert(len));
+        assert!(!matches!(got, Outcome::Service { .. }), "{len}: {got:?}");
+    }
 }
 
 #[test]

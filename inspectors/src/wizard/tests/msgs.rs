@@ -154,6 +154,35 @@ pub fn gquic_q043() -> Vec<u8> {
     p
 }
 
+/// A QUIC short-header packet as a flow picked up after its handshake carries it:
+/// fixed bit, an 8-byte connection id, then ciphertext.
+pub fn quic_short_header() -> Vec<u8> {
+    let mut p = cat(&[&[0x53], &[0xdf, 0xc0, 0xfe, 0x62, 0xc6, 0x40, 0x77, 0x3c]]);
+    p.extend((0..34u8).map(|i| i.wrapping_mul(97) ^ 0x5a));
+    p
+}
+
+/// A classic STUN (RFC 3489) Binding request: no magic cookie, one CHANGE-REQUEST
+/// attribute (no flags).
+pub fn stun_classic_request() -> Vec<u8> {
+    cat(&[&[0, 1, 0, 8], &[0x94; 16], &[0, 3, 0, 4, 0, 0, 0, 0]])
+}
+
+/// A classic STUN Binding response: MAPPED-ADDRESS, SOURCE-ADDRESS and
+/// CHANGED-ADDRESS, IPv4.
+pub fn stun_classic_response() -> Vec<u8> {
+    let addr = |kind: u8| [0, kind, 0, 8, 0, 1, 0xd7, 0x0a, 172, 16, 63, 224];
+    cat(&[&[1, 1, 0, 36], &[0x94; 16], &addr(1), &addr(4), &addr(5)])
+}
+
+/// A TLS 1.2 encrypted alert as a CBC cipher with SHA-384 sends it: 80 bytes (IV,
+/// alert, MAC, padding), the first record a flow picked up mid-stream may see.
+pub fn tls_encrypted_alert(len: usize) -> Vec<u8> {
+    let mut p = cat(&[&[0x15, 3, 3], &be16(len)]);
+    p.extend((0..len).map(|i| (i as u8).wrapping_mul(31) ^ 0x2f));
+    p
+}
+
 pub const SSH_CLIENT: &[u8] = b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n";
 pub const SSH_SERVER_199: &[u8] = b"SSH-1.99-Cisco-1.25\r\n";
 pub const SMTP_BANNER: &[u8] = b"220 mail.example.org ESMTP Postfix (Ubuntu)\r\n";

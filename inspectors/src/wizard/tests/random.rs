@@ -167,6 +167,10 @@ fn known_starts() -> Vec<Vec<u8>> {
         nfs_call(3, 0),
         ikev2_sa_init(),
         stun_binding_request(),
+        stun_classic_request(),
+        stun_classic_response(),
+        quic_short_header(),
+        tls_encrypted_alert(80),
     ]);
     v
 }
