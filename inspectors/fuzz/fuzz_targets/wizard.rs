@@ -1,7 +1,8 @@
 //! Fuzzes the wizard through the engine's inspector API: a TCP or UDP flow on fuzzed
 //! ports, fed fuzzed chunks in both directions (gaps included) through a `Cx`, then
 //! ended. Checks that nothing panics, that a decision is reported once (with `done`)
-//! and never changes, that named services are Suricata names, and that the per-flow
+//! and never changes, that the only thing asked without one is `done_with` for a UDP
+//! direction (once each), that named services are Suricata names, and that the per-flow
 //! buffer never outgrows the search depth.
 
 #![no_main]
@@ -55,10 +56,12 @@ fuzz_target!(|data: &[u8]| {
         Transport::Udp
     };
     // a few well-known ports now and then, so port-bound rules are reached
-    const PORTS: [u16; 8] = [80, 53, 502, 123, 4500, 3478, 69, 44818];
+    const PORTS: [u16; 16] = [
+        80, 53, 502, 123, 4500, 3478, 69, 44818, 443, 5432, 1883, 21, 25, 3389, 161, 6379,
+    ];
     let mut server = u16::from_be_bytes([data[1], data[2]]);
     if flags & 4 != 0 {
-        server = PORTS[usize::from(data[1] & 7)];
+        server = PORTS[usize::from(data[1] & 15)];
     }
     let client = u16::from_be_bytes([data[3], data[4]]);
     let info = FlowInfo {
@@ -75,7 +78,17 @@ fuzz_target!(|data: &[u8]| {
     let ports = Ports { client, server };
     let depth = wizard.max_search_depth();
     let mut decided: Option<Detection> = None;
-    let mut check = |actions: &Actions| {
+    let mut done_with = [false; 2];
+    let mut check = |actions: &mut Actions, dir: Option<Direction>| {
+        // the one thing asked without a decision: no more of a UDP direction ruled out
+        if let Some(d) = actions.done_with.take() {
+            assert_eq!(transport, Transport::Udp, "done_with on TCP");
+            assert_eq!(Some(d), dir, "done_with for the other direction");
+            assert!(decided.is_none(), "done_with after a decision");
+            let i = usize::from(d == Direction::ToClient);
+            assert!(!done_with[i], "done_with asked twice for {d:?}");
+            done_with[i] = true;
+        }
         if let Some(d) = actions.detection {
             assert!(decided.is_none(), "reported twice: {decided:?} then {d:?}");
             assert!(actions.done, "a decision comes with done");
@@ -113,7 +126,7 @@ fuzz_target!(|data: &[u8]| {
             dir,
             chunk,
         );
-        check(&actions);
+        check(&mut actions, Some(dir));
         let outcome = wizard.scan(&mut core, transport, ports, dir, chunk);
         agree(outcome, &actions);
         assert!(core.buffered(Direction::ToServer) <= depth);
@@ -121,6 +134,6 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut actions = Actions::default();
     flow.end(&mut Cx::new(Timestamp::ZERO, &info, &mut actions));
-    check(&actions);
+    check(&mut actions, None);
     agree(wizard.finish(&mut core), &actions);
 });

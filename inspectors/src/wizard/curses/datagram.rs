@@ -95,7 +95,8 @@ fn known_version(v: u32) -> bool {
         || google_version(v)
 }
 
-/// QUIC: a long header with a known version (or a version negotiation), connection
+/// QUIC: a long header with a known version (or a version negotiation listing
+/// non-zero versions, one of them known or reserved), connection
 /// ids of at most 20 bytes and, for IETF Initial/0-RTT/Handshake packets, a token and
 /// payload length that fit the datagram; or a Google QUIC (up to Q043) public header
 /// carrying its version (only clients send it); or a client's first datagram (at
@@ -118,8 +119,16 @@ pub(crate) fn quic(d: &[u8], _ctx: &Ctx) -> Cast {
         ensure(dcid <= 20)?;
         let scid = usize::from(u8_at(d, 6 + dcid)?);
         ensure(scid <= 20)?;
-        let rest = d.len().saturating_sub(7 + dcid + scid);
-        ensure(rest >= 4 && rest % 4 == 0)?;
+        let list = d.get(7 + dcid + scid..).ok_or(Miss::No)?;
+        ensure(!list.is_empty() && list.len() % 4 == 0)?;
+        // the versions the server supports: none zero, one at least known or reserved
+        let mut known = false;
+        for v in list.chunks_exact(4) {
+            let v = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+            ensure(v != 0)?;
+            known |= known_version(v) || v & 0x0f0f_0f0f == 0x0a0a_0a0a;
+        }
+        ensure(known)?;
         return hit("quic", Side::Server);
     }
     if v & 0x0f0f_0f0f == 0x0a0a_0a0a {

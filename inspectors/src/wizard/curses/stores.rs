@@ -14,8 +14,8 @@ const GSSENC_REQUEST: u32 = 80_877_104;
 const CANCEL_REQUEST: u32 = 80_877_102;
 
 /// A PostgreSQL client's first message: a startup message for protocol 3.0 to 3.2
-/// (length then version then the first parameter name), or an SSL, GSS-encryption or
-/// cancel request.
+/// (length, version, then parameters that fill it exactly), or an SSL, GSS-encryption
+/// or cancel request.
 pub(crate) fn pgsql(d: &[u8], _ctx: &Ctx) -> Cast {
     let len = be32(d, 0)?;
     match be32(d, 4)? {
@@ -23,12 +23,40 @@ pub(crate) fn pgsql(d: &[u8], _ctx: &Ctx) -> Cast {
         CANCEL_REQUEST => ensure(len == 16)?,
         0x0003_0000..=0x0003_0002 => {
             ensure(len > 8 && len <= 10_000)?;
-            let b = u8_at(d, 8)?;
-            ensure(b.is_ascii_lowercase() || b == b'_' || b == 0)?;
+            startup_parameters(d, len as usize)?;
         }
         _ => return Err(Miss::No),
     }
     hit("pgsql", Side::Client)
+}
+
+/// The parameters of a startup message of `len` bytes: pairs of NUL-ended strings,
+/// each name lowercase letters, digits, `_` and `.` (`user`, `database`,
+/// `_pq_.name`, ...), then one more NUL as its last byte. A Kafka request whose API
+/// key and version read as protocol 3.x fails here.
+fn startup_parameters(d: &[u8], len: usize) -> Result<(), Miss> {
+    let mut i = 8;
+    loop {
+        ensure(i < len)?;
+        if u8_at(d, i)? == 0 {
+            return ensure(i + 1 == len);
+        }
+        // the name
+        while u8_at(d, i)? != 0 {
+            let b = u8_at(d, i)?;
+            ensure(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')?;
+            i += 1;
+            ensure(i < len)?;
+        }
+        i += 1;
+        // the value
+        ensure(i < len)?;
+        while u8_at(d, i)? != 0 {
+            i += 1;
+            ensure(i < len)?;
+        }
+        i += 1;
+    }
 }
 
 /// First byte of a PostgreSQL length (messages are far below 16 MiB).

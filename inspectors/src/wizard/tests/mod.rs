@@ -81,6 +81,8 @@ fn cases() -> Vec<Case> {
         case("gquic Q043", UDP, 443, ToServer, gquic_q043(), named("quic")),
         case("quic forcing version negotiation", UDP, 443, ToServer, quic_initial(0x1a2a_3a4a), named("quic")),
         case("quic reserved version from the server side", UDP, 443, ToClient, quic_initial(0x0a0a_0a0a), swapped("quic")),
+        case("quic version negotiation", UDP, 443, ToClient, quic_version_negotiation(), named("quic")),
+        case("quic version negotiation seen first", UDP, 443, ToServer, quic_version_negotiation(), swapped("quic")),
         case("quic short header picked up mid-flow", UDP, 443, ToServer, quic_short_header(), named("quic")),
         case("quic short header from the server's port", UDP, 443, ToClient, quic_short_header(), named("quic")),
         case("tls encrypted alert mid-stream", TCP, 443, ToClient, tls_encrypted_alert(80), named("tls")),
@@ -288,6 +290,63 @@ fn a_quic_short_header_is_quic_only_on_443_and_only_when_nothing_else_fits() {
         first_word(TCP, 40000, 443, &p),
         Outcome::Service { .. }
     ));
+}
+
+#[test]
+fn a_pgsql_startup_is_parameters_that_fill_it() {
+    let startup = pgsql_startup();
+    assert_eq!(first_word(TCP, 40000, 5432, &startup), named("pgsql"));
+    assert_eq!(first_word(TCP, 40000, 15432, &startup), named("pgsql"));
+    // not all there yet: wait
+    assert_eq!(
+        first_word(TCP, 40000, 5432, &startup[..20]),
+        Outcome::Pending
+    );
+    for (what, m) in [
+        ("kafka metadata v2", kafka_metadata_v2()),
+        ("a parameter name in capitals", {
+            let mut m = startup.clone();
+            m[8] = b'U';
+            m
+        }),
+        ("no final NUL", {
+            let mut m = startup.clone();
+            *m.last_mut().unwrap() = b'x';
+            m
+        }),
+    ] {
+        for port in [5432, 9092] {
+            let got = first_word(TCP, 40000, port, &m);
+            assert!(
+                !matches!(got, Outcome::Service { name: "pgsql", .. }),
+                "{what} on {port}: {got:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_version_negotiation_lists_real_versions() {
+    let vn = quic_version_negotiation();
+    assert_eq!(first_word(UDP, 443, 40000, &vn), swapped("quic"));
+    // an LLMNR query: version 0, then ids that fit, then a "version" of zero
+    let llmnr = llmnr_query();
+    let got = first_word(UDP, 61603, 5355, &llmnr);
+    assert!(!matches!(got, Outcome::Service { .. }), "{got:?}");
+    // a list of versions none of which is known or reserved
+    let mut unknown = vn.clone();
+    let at = vn.len() - 12;
+    for (i, v) in [0x0000_0007u32, 0x1234_5678, 0x0102_0304]
+        .into_iter()
+        .enumerate()
+    {
+        unknown[at + 4 * i..at + 4 * i + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    let got = first_word(UDP, 443, 40000, &unknown);
+    assert!(!matches!(got, Outcome::Service { .. }), "{got:?}");
+    // a list cut inside a version
+    let got = first_word(UDP, 443, 40000, &vn[..vn.len() - 2]);
+    assert!(!matches!(got, Outcome::Service { .. }), "{got:?}");
 }
 
 #[test]

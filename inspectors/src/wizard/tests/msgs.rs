@@ -154,6 +154,29 @@ pub fn gquic_q043() -> Vec<u8> {
     p
 }
 
+/// A QUIC version negotiation from the server: version 0, the client's connection
+/// ids echoed, then the versions it supports (v1, v2 and a reserved one).
+pub fn quic_version_negotiation() -> Vec<u8> {
+    cat(&[
+        &[0xa7, 0, 0, 0, 0],
+        &[8, 0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08],
+        &[4, 0x11, 0x22, 0x33, 0x44],
+        &1u32.to_be_bytes(),
+        &0x6b33_43cfu32.to_be_bytes(),
+        &0x1a2a_3a4au32.to_be_bytes(),
+    ])
+}
+
+/// An LLMNR query (DNS's format on port 5355) for `RO_X1C`, ANY, whose id 0xa000
+/// starts it like a QUIC long header with version 0.
+pub fn llmnr_query() -> Vec<u8> {
+    cat(&[
+        &[0xa0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+        &dns_name("RO_X1C"),
+        &[0, 0xff, 0, 1],
+    ])
+}
+
 /// A QUIC short-header packet as a flow picked up after its handshake carries it:
 /// fixed bit, an 8-byte connection id, then ciphertext.
 pub fn quic_short_header() -> Vec<u8> {
@@ -543,6 +566,21 @@ pub fn ldap_rootdse_search() -> Vec<u8> {
 pub fn pgsql_startup() -> Vec<u8> {
     let params = b"user\0postgres\0database\0postgres\0application_name\0psql\0\0";
     cat(&[&be32(8 + params.len()), &[0, 3, 0, 0], params])
+}
+
+/// A Kafka Metadata request, version 2, from librdkafka: its API key 3 and version 2
+/// read like PostgreSQL's protocol 3.2.
+pub fn kafka_metadata_v2() -> Vec<u8> {
+    let body = cat(&[
+        &[0, 3, 0, 2],
+        &[0, 0, 0, 0x82],
+        &[0, 7],
+        b"rdkafka",
+        &[0, 0, 0, 1],
+        &[0, 0x11],
+        b"LB_MAIN_LOG_INPUT",
+    ]);
+    cat(&[&be32(body.len()), &body])
 }
 
 pub const PGSQL_SSL_REQUEST: &[u8] = &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];

@@ -170,6 +170,9 @@ fn known_starts() -> Vec<Vec<u8>> {
         stun_classic_request(),
         stun_classic_response(),
         quic_short_header(),
+        quic_version_negotiation(),
+        llmnr_query(),
+        kafka_metadata_v2(),
         tls_encrypted_alert(80),
     ]);
     v
