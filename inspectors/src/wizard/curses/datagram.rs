@@ -85,6 +85,12 @@ fn google_version(v: u32) -> bool {
     (a == b'Q' || a == b'T') && b == b'0' && c.is_ascii_digit() && d.is_ascii_digit()
 }
 
+/// A version of the form `0x?a?a?a?a`, which RFC 9000 (15) reserves for forcing
+/// version negotiation.
+fn reserved_version(v: u32) -> bool {
+    v & 0x0f0f_0f0f == 0x0a0a_0a0a
+}
+
 /// QUIC v1, v2, IETF drafts (0xff0000xx), Facebook's mvfst (0xfaceb001, 0xfaceb002,
 /// 0xfaceb00e) and Google `Q0xx`/`T0xx`.
 fn known_version(v: u32) -> bool {
@@ -126,12 +132,12 @@ pub(crate) fn quic(d: &[u8], _ctx: &Ctx) -> Cast {
         for v in list.chunks_exact(4) {
             let v = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
             ensure(v != 0)?;
-            known |= known_version(v) || v & 0x0f0f_0f0f == 0x0a0a_0a0a;
+            known |= known_version(v) || reserved_version(v);
         }
         ensure(known)?;
         return hit("quic", Side::Server);
     }
-    if v & 0x0f0f_0f0f == 0x0a0a_0a0a {
+    if reserved_version(v) {
         let dcid = usize::from(u8_at(d, 5)?);
         ensure(dcid <= 20)?;
         let scid = usize::from(u8_at(d, 6 + dcid)?);

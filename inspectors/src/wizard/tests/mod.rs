@@ -207,9 +207,15 @@ fn ports(c: &Case) -> Ports {
     }
 }
 
+/// What the wizard says about one datagram or first chunk from `client` to `server`.
+fn first_word(transport: Transport, client: u16, server: u16, bytes: &[u8]) -> Outcome {
+    let mut st = WizardState::default();
+    let ports = Ports { client, server };
+    wizard().scan(&mut st, transport, ports, ToServer, Chunk::Data(bytes))
+}
+
 #[test]
 fn mqtt_packets_other_than_connect_name_mqtt_only_on_its_port_and_when_well_formed() {
-    let w = wizard();
     for (what, server, bytes) in [
         ("publish off-port", 1884, MQTT_PUBLISH),
         ("publish with QoS 3", 1883, &b"\x36\x05\x00\x01ab\x00"[..]),
@@ -220,9 +226,7 @@ fn mqtt_packets_other_than_connect_name_mqtt_only_on_its_port_and_when_well_form
         ),
         ("pingreq with a body", 1883, &b"\xc0\x01\x00"[..]),
     ] {
-        let mut st = WizardState::default();
-        let c = case(what, TCP, server, ToServer, bytes, Outcome::Pending);
-        let got = w.scan(&mut st, TCP, ports(&c), ToServer, Chunk::Data(bytes));
+        let got = first_word(TCP, 49152, server, bytes);
         assert!(
             !matches!(got, Outcome::Service { name: "mqtt", .. }),
             "{what}: {got:?}"
@@ -232,26 +236,8 @@ fn mqtt_packets_other_than_connect_name_mqtt_only_on_its_port_and_when_well_form
 
 #[test]
 fn an_unpadded_stun_message_is_stun_only_on_the_stun_ports() {
-    let w = wizard();
-    let m = ms_turn_allocate();
-    let c = case(
-        "off-port",
-        UDP,
-        50000,
-        ToServer,
-        m.clone(),
-        Outcome::Pending,
-    );
-    let mut st = WizardState::default();
-    let got = w.scan(&mut st, UDP, ports(&c), ToServer, Chunk::Data(&m));
+    let got = first_word(UDP, 49152, 50000, &ms_turn_allocate());
     assert!(!matches!(got, Outcome::Service { .. }), "{got:?}");
-}
-
-/// What the wizard says about one datagram or first chunk from `client` to `server`.
-fn first_word(transport: Transport, client: u16, server: u16, bytes: &[u8]) -> Outcome {
-    let mut st = WizardState::default();
-    let ports = Ports { client, server };
-    wizard().scan(&mut st, transport, ports, ToServer, Chunk::Data(bytes))
 }
 
 #[test]
@@ -406,11 +392,8 @@ fn an_encrypted_alert_is_tls_up_to_what_a_cbc_cipher_makes_of_it() {
 
 #[test]
 fn a_reserved_quic_version_names_quic_only_in_a_full_size_first_datagram() {
-    let w = wizard();
-    let short = quic_initial(0x0a0a_0a0a)[..600].to_vec();
-    let c = case("short", UDP, 443, ToServer, short.clone(), Outcome::Pending);
-    let mut st = WizardState::default();
-    let got = w.scan(&mut st, UDP, ports(&c), ToServer, Chunk::Data(&short));
+    let short = &quic_initial(0x0a0a_0a0a)[..600];
+    let got = first_word(UDP, 49152, 443, short);
     assert!(!matches!(got, Outcome::Service { .. }), "{got:?}");
 }
 
