@@ -197,17 +197,12 @@ impl Book {
             let hinted = match rule.ports {
                 PortRule::Any => false,
                 PortRule::Prefer(p) => hints && ctx.port_in(p),
-                PortRule::Require(p) => {
+                // a fallback needs its ports as much, but outranks nothing
+                PortRule::Require(p) | PortRule::Fallback(p) => {
                     if !(hints && ctx.port_in(p)) {
                         continue;
                     }
-                    true
-                }
-                PortRule::Fallback(p) => {
-                    if !(hints && ctx.port_in(p)) {
-                        continue;
-                    }
-                    false
+                    matches!(rule.ports, PortRule::Require(_))
                 }
             };
             let rank = u32::from(hinted) << 16 | u32::from(u16::MAX - i);
@@ -250,17 +245,12 @@ impl Book {
             let hinted = match rule.ports {
                 PortRule::Any => false,
                 PortRule::Prefer(p) => ctx.port_in(p),
-                PortRule::Require(p) => {
+                // a fallback needs its ports as much, but outranks nothing
+                PortRule::Require(p) | PortRule::Fallback(p) => {
                     if !ctx.port_in(p) {
                         continue;
                     }
-                    true
-                }
-                PortRule::Fallback(p) => {
-                    if !ctx.port_in(p) {
-                        continue;
-                    }
-                    false
+                    matches!(rule.ports, PortRule::Require(_))
                 }
             };
             let rank = u32::from(hinted) << 16 | u32::from(u16::MAX - i);

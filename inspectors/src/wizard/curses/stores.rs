@@ -42,8 +42,11 @@ fn startup_parameters(d: &[u8], len: usize) -> Result<(), Miss> {
             return ensure(i + 1 == len);
         }
         // the name
-        while u8_at(d, i)? != 0 {
+        loop {
             let b = u8_at(d, i)?;
+            if b == 0 {
+                break;
+            }
             ensure(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')?;
             i += 1;
             ensure(i < len)?;
