@@ -6,21 +6,27 @@
 //!   prefix and may be split across chunks (or several may share one); a message
 //!   split across chunks is copied into a per-direction buffer of at most 65,537
 //!   bytes (the prefix's own limit), a whole one is parsed in place.
-//! - Every message is its own transaction, as in Suricata 8: a request (QR clear)
-//!   gives a `"type": "request"` event, a response a `"type": "response"` event, with
-//!   `tx_id` counting messages on the flow from 0. Field names and renderings follow
-//!   Suricata's `rust/src/dns/log.rs` (v3 `log_json`, detailed answers): `version`,
-//!   `type`, `tx_id`, `id`, `flags` (hex), `qr`/`aa`/`tc`/`rd`/`ra`/`z` when set,
-//!   `opcode`, `rcode`, `queries`, `answers`, `authorities`, `additionals` (OPT
-//!   records without options left out). Like Suricata, a message without a question is
-//!   not logged.
-//! - The wire parser is hand-written (see [`parse_message`]): names follow at most
-//!   [`MAX_POINTERS`] compression pointers and [`MAX_LABELS`] labels, names longer
-//!   than 1,025 bytes are truncated and flagged (`rrname_truncated`), and at most
-//!   [`MAX_RECORDS`] records per section are kept. So no input loops or grows without
-//!   bound.
-//! - A malformed message, or a gap in a TCP stream, ends the inspection of the flow
-//!   (`cx.done()`); events already emitted stay.
+//! - Every message that parses is its own transaction, as in Suricata 8: one from the
+//!   client gives a `"type": "request"` event, one from the server a
+//!   `"type": "response"` event, with `tx_id` counting these on the flow from 0. Field
+//!   names and renderings follow Suricata's `rust/src/dns/log.rs` (v3 `log_json`,
+//!   detailed answers): `version`, `type`, `tx_id`, `id`, `flags` (hex),
+//!   `qr`/`aa`/`tc`/`rd`/`ra`/`z` when set, `opcode`, `rcode`, `queries`, `answers`,
+//!   `authorities`, `additionals` (OPT records without options left out). Like
+//!   Suricata, a message without a question is not logged.
+//! - Which messages parse is Suricata's `dns_parse_request`/`dns_parse_response`
+//!   (see [`parse_message`]): header counts that fit the length, questions and
+//!   answers that parse, authority and additional sections left out when they do
+//!   not; and a client message with QR set is not a request.
+//! - The wire parser is hand-written, as Suricata's acceptance and renderings are
+//!   the contract: names read at most [`MAX_NAME_STEPS`] labels and pointers, names
+//!   longer than 1,025 bytes are truncated and flagged (`rrname_truncated`), and at
+//!   most [`MAX_RECORDS`] records per section are kept. So no input loops or grows
+//!   without bound.
+//! - A message that does not parse is skipped over UDP (the next datagram is parsed,
+//!   as Suricata does); over TCP it ends the inspection of the flow (`cx.done()`), as
+//!   does a gap. A zero length prefix over TCP is skipped. Events already emitted
+//!   stay.
 
 use crate::text::eve_string;
 use flowengine::flow::Direction;
@@ -31,19 +37,25 @@ use flowengine::record::json;
 use serde_json::Value;
 use std::any::Any;
 
-/// Most compression pointers followed in one name.
-pub const MAX_POINTERS: usize = 32;
-/// Most labels in one name (a legal name has at most 127).
-pub const MAX_LABELS: usize = 128;
+/// Most labels and compression pointers read for one name, as Suricata counts them.
+pub const MAX_NAME_STEPS: usize = 255;
 /// Most records kept per section (the rest of the section is still validated).
 pub const MAX_RECORDS: usize = 256;
 /// Names longer than this (in presentation bytes) are truncated, as Suricata does.
 const NAME_CAP: usize = 1025;
+/// Most character strings kept from one TXT record (Suricata's bound).
+const MAX_TXT_STRINGS: usize = 32767;
+/// A DNS header's length.
+const HEADER_LEN: usize = 12;
 
 /// Why a DNS message could not be parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DnsError {
+    /// The header's record counts cannot describe a message of this length, or a
+    /// query has no question.
+    #[error("DNS header counts do not fit the message")]
+    BadHeader,
     /// The message ends inside a field.
     #[error("DNS message truncated")]
     Truncated,
@@ -188,6 +200,8 @@ pub struct DnsEvent {
     pub id: u16,
     /// The header flags word.
     pub flags: u16,
+    /// Logged as a response: sent by the server (or, without a direction, QR set).
+    pub response: bool,
     /// Questions.
     pub queries: Vec<DnsQuery>,
     /// Answer section.
@@ -199,9 +213,9 @@ pub struct DnsEvent {
 }
 
 impl DnsEvent {
-    /// True for a response (QR set).
+    /// True when logged as a response (`"type": "response"`).
     pub fn is_response(&self) -> bool {
-        self.flags & 0x8000 != 0
+        self.response
     }
 }
 
@@ -579,22 +593,32 @@ fn rcode_name(flags: u16) -> Option<&'static str> {
     })
 }
 
-/// A cursor over a whole message (names point back into it).
+/// A cursor over a whole message (names point back into it). Fixed-size fields and
+/// the labels of a name before its first compression pointer are read up to `end`:
+/// the message's end, or a record's data's.
 struct Reader<'a> {
     msg: &'a [u8],
     pos: usize,
+    end: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DnsError> {
-        let end = self.pos.checked_add(n).ok_or(DnsError::Truncated)?;
-        let s = self.msg.get(self.pos..end).ok_or(DnsError::Truncated)?;
-        self.pos = end;
-        Ok(s)
+    fn new(msg: &'a [u8]) -> Self {
+        Reader {
+            msg,
+            pos: 0,
+            end: msg.len(),
+        }
     }
 
-    fn u8(&mut self) -> Result<u8, DnsError> {
-        Ok(self.take(1)?[0])
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DnsError> {
+        let end = self.pos.checked_add(n).ok_or(DnsError::Truncated)?;
+        if end > self.end {
+            return Err(DnsError::Truncated);
+        }
+        let s = &self.msg[self.pos..end];
+        self.pos = end;
+        Ok(s)
     }
 
     fn u16(&mut self) -> Result<u16, DnsError> {
@@ -607,59 +631,79 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// Reads a (possibly compressed) name at the cursor.
+    /// Reads a (possibly compressed) name at the cursor, as Suricata's
+    /// `dns_parse_name` does: a name that runs into the end of its bytes ends there;
+    /// a pointer may point anywhere up to the message's end; a pointer to itself ends
+    /// the name, and more than [`MAX_NAME_STEPS`] labels and pointers end it cut and
+    /// flagged, once a pointer was followed (both are errors before); a name longer than
+    /// 1,025 bytes is cut and flagged, and read on to its end if no pointer was
+    /// followed yet.
     fn name(&mut self) -> Result<DnsName, DnsError> {
         let mut out: Vec<u8> = Vec::with_capacity(32);
         let mut truncated = false;
         let mut pos = self.pos;
+        let mut limit = self.end;
         let mut resume: Option<usize> = None;
-        let mut pointers = 0;
-        let mut labels = 0;
-        loop {
-            let len = *self.msg.get(pos).ok_or(DnsError::Truncated)?;
+        let mut steps = 0;
+        while pos < limit {
+            let len = self.msg[pos];
             match len & 0xc0 {
                 0x00 if len == 0 => {
                     pos += 1;
                     break;
                 }
                 0x00 => {
-                    labels += 1;
-                    if labels > MAX_LABELS {
-                        return Err(DnsError::NameLoop);
-                    }
                     let start = pos + 1;
-                    let label = self
-                        .msg
-                        .get(start..start + usize::from(len))
-                        .ok_or(DnsError::Truncated)?;
+                    let stop = start + usize::from(len);
+                    if stop > limit {
+                        return Err(DnsError::Truncated);
+                    }
                     if !truncated {
                         if !out.is_empty() {
                             out.push(b'.');
                         }
-                        out.extend_from_slice(label);
-                        if out.len() > NAME_CAP {
-                            out.truncate(NAME_CAP);
-                            truncated = true;
-                        }
+                        out.extend_from_slice(&self.msg[start..stop]);
                     }
-                    pos = start + usize::from(len);
+                    pos = stop;
                 }
                 0xc0 => {
-                    pointers += 1;
-                    if pointers > MAX_POINTERS {
+                    if pos + 2 > limit {
+                        return Err(DnsError::Truncated);
+                    }
+                    let target = usize::from(len & 0x3f) << 8 | usize::from(self.msg[pos + 1]);
+                    if target > self.msg.len() {
+                        return Err(DnsError::BadPointer);
+                    }
+                    if target == pos && limit == self.msg.len() {
+                        // A pointer to itself: the name ends (unflagged) if it is
+                        // not the first pointer.
+                        if resume.is_some() {
+                            break;
+                        }
                         return Err(DnsError::NameLoop);
                     }
-                    let lo = *self.msg.get(pos + 1).ok_or(DnsError::Truncated)?;
-                    let target = usize::from(len & 0x3f) << 8 | usize::from(lo);
                     if resume.is_none() {
                         resume = Some(pos + 2);
                     }
-                    if target >= self.msg.len() {
-                        return Err(DnsError::BadPointer);
-                    }
                     pos = target;
+                    limit = self.msg.len();
                 }
                 _ => return Err(DnsError::BadLabel),
+            }
+            steps += 1;
+            if steps > MAX_NAME_STEPS {
+                if resume.is_some() {
+                    truncated = true;
+                    break;
+                }
+                return Err(DnsError::NameLoop);
+            }
+            if out.len() > NAME_CAP {
+                out.truncate(NAME_CAP);
+                truncated = true;
+                if resume.is_some() {
+                    break;
+                }
             }
         }
         self.pos = resume.unwrap_or(pos);
@@ -676,70 +720,21 @@ impl<'a> Reader<'a> {
         let rdlen = usize::from(self.u16()?);
         let start = self.pos;
         let rdata = self.take(rdlen)?;
-        let end = self.pos;
-        let mut sub = Reader {
-            msg: self.msg,
-            pos: start,
+        let data = if rdata.is_empty() {
+            // Only an OPT record may be empty (Suricata's parsers for every other
+            // type must consume a byte).
+            if rrtype != 41 {
+                return Err(DnsError::BadRdata);
+            }
+            RData::Opt(Vec::new())
+        } else {
+            let mut sub = Reader {
+                msg: self.msg,
+                pos: start,
+                end: self.pos,
+            };
+            record_data(rrtype, rdata, &mut sub)?
         };
-        let data = match rrtype {
-            1 if rdlen == 4 => RData::Addr(rdata.to_vec()),
-            28 if rdlen == 16 => RData::Addr(rdata.to_vec()),
-            1 | 28 => return Err(DnsError::BadRdata),
-            2 | 3 | 4 | 5 | 7 | 8 | 9 | 12 => RData::Name(sub.name()?),
-            15 => {
-                sub.u16()?;
-                RData::Name(sub.name()?)
-            }
-            16 => {
-                let mut strings = Vec::new();
-                let mut r = Reader { msg: rdata, pos: 0 };
-                while r.pos < rdata.len() {
-                    let n = usize::from(r.u8()?);
-                    strings.push(r.take(n)?.to_vec());
-                }
-                RData::Txt(strings)
-            }
-            10 => RData::Null(rdata.to_vec()),
-            6 => {
-                let mname = sub.name()?;
-                let rname = sub.name()?;
-                let mut values = [0u32; 5];
-                for v in &mut values {
-                    *v = sub.u32()?;
-                }
-                RData::Soa {
-                    mname,
-                    rname,
-                    values,
-                }
-            }
-            33 => RData::Srv {
-                priority: sub.u16()?,
-                weight: sub.u16()?,
-                port: sub.u16()?,
-                target: sub.name()?,
-            },
-            44 if rdlen >= 2 => RData::Sshfp {
-                algo: rdata[0],
-                fp_type: rdata[1],
-                fingerprint: rdata[2..].to_vec(),
-            },
-            41 => {
-                let mut opts = Vec::new();
-                let mut r = Reader { msg: rdata, pos: 0 };
-                while r.pos < rdata.len() {
-                    let code = r.u16()?;
-                    let n = usize::from(r.u16()?);
-                    opts.push((code, r.take(n)?.to_vec()));
-                }
-                RData::Opt(opts)
-            }
-            _ => RData::Other,
-        };
-        // Names inside the data must stay inside it.
-        if sub.pos > end {
-            return Err(DnsError::BadRdata);
-        }
         Ok(DnsRecord {
             rrname,
             rrtype,
@@ -763,16 +758,104 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A record's (non-empty) data `rdata` of type `rrtype`, read with `sub` (a reader
+/// over the data within the message). Bytes after what the type needs are ignored,
+/// as in Suricata.
+fn record_data(rrtype: u16, rdata: &[u8], sub: &mut Reader<'_>) -> Result<RData, DnsError> {
+    Ok(match rrtype {
+        // Suricata takes an address of any length (and logs one that is neither 4
+        // nor 16 bytes as "").
+        1 | 28 => RData::Addr(rdata.to_vec()),
+        2 | 5 | 12 => RData::Name(sub.name()?),
+        15 => {
+            sub.u16()?;
+            RData::Name(sub.name()?)
+        }
+        16 => {
+            // Character strings up to the first that overruns the data; the first
+            // must fit.
+            let mut strings = Vec::new();
+            let mut i = 0;
+            while i < rdata.len() && strings.len() < MAX_TXT_STRINGS {
+                let stop = i + 1 + usize::from(rdata[i]);
+                let Some(s) = rdata.get(i + 1..stop) else {
+                    if strings.is_empty() {
+                        return Err(DnsError::BadRdata);
+                    }
+                    break;
+                };
+                strings.push(s.to_vec());
+                i = stop;
+            }
+            RData::Txt(strings)
+        }
+        10 => RData::Null(rdata.to_vec()),
+        6 => {
+            let mname = sub.name()?;
+            let rname = sub.name()?;
+            let mut values = [0u32; 5];
+            for v in &mut values {
+                *v = sub.u32()?;
+            }
+            RData::Soa {
+                mname,
+                rname,
+                values,
+            }
+        }
+        33 => RData::Srv {
+            priority: sub.u16()?,
+            weight: sub.u16()?,
+            port: sub.u16()?,
+            target: sub.name()?,
+        },
+        44 if rdata.len() >= 2 => RData::Sshfp {
+            algo: rdata[0],
+            fp_type: rdata[1],
+            fingerprint: rdata[2..].to_vec(),
+        },
+        44 => return Err(DnsError::BadRdata),
+        41 => {
+            let mut opts = Vec::new();
+            let mut r = Reader::new(rdata);
+            while r.pos < rdata.len() {
+                let code = r.u16()?;
+                let n = usize::from(r.u16()?);
+                opts.push((code, r.take(n)?.to_vec()));
+            }
+            RData::Opt(opts)
+        }
+        _ => RData::Other,
+    })
+}
+
+/// Whether a header's counts can describe a message of `len` bytes, as Suricata's
+/// `probe_header_validity` judges: every record takes at least 2 bytes, a message
+/// without records is the header alone, and a query asks a question.
+fn header_fits(flags: u16, counts: [u16; 4], len: usize) -> bool {
+    let records: usize = counts.iter().map(|&c| usize::from(c)).sum();
+    if 2 * records > len || (records == 0 && len > HEADER_LEN) {
+        return false;
+    }
+    flags & 0x8000 != 0 || counts[0] != 0
+}
+
 /// Parses one DNS message (without a TCP length prefix) into its event, numbered
-/// `tx_id`.
+/// `tx_id`, with Suricata 8's rules (`dns_parse_request`/`dns_parse_response`):
+/// the header's counts must fit ([`DnsError::BadHeader`] otherwise), the questions
+/// and answers must parse; an authority section that does not parse is left out
+/// with the additional section, an additional section that does not parse is left
+/// out; bytes after the last section are ignored. The event's `type` follows the QR
+/// bit; an inspector that knows the direction sets it from that.
 pub fn parse_message(msg: &[u8], tx_id: u64) -> Result<DnsEvent, DnsError> {
-    let mut r = Reader { msg, pos: 0 };
+    let mut r = Reader::new(msg);
     let id = r.u16()?;
     let flags = r.u16()?;
-    let qd = r.u16()?;
-    let an = r.u16()?;
-    let ns = r.u16()?;
-    let ar = r.u16()?;
+    let counts = [r.u16()?, r.u16()?, r.u16()?, r.u16()?];
+    if !header_fits(flags, counts, msg.len()) {
+        return Err(DnsError::BadHeader);
+    }
+    let [qd, an, ns, ar] = counts;
     let mut queries = Vec::with_capacity(usize::from(qd).min(4));
     for _ in 0..qd {
         let rrname = r.name()?;
@@ -783,12 +866,15 @@ pub fn parse_message(msg: &[u8], tx_id: u64) -> Result<DnsEvent, DnsError> {
         }
     }
     let answers = r.section(an)?;
-    let authorities = r.section(ns)?;
-    let additionals = r.section(ar)?;
+    let (authorities, additionals) = match r.section(ns) {
+        Ok(authorities) => (authorities, r.section(ar).unwrap_or_default()),
+        Err(_) => (Vec::new(), Vec::new()),
+    };
     Ok(DnsEvent {
         tx_id,
         id,
         flags,
+        response: flags & 0x8000 != 0,
         queries,
         answers,
         authorities,
@@ -818,7 +904,7 @@ impl FlowData for DnsFlow {
         }
         match chunk {
             Chunk::Gap(_) => self.stop(cx),
-            Chunk::Data(d) if !self.tcp => self.message(cx, d),
+            Chunk::Data(d) if !self.tcp => self.message(cx, dir, d),
             Chunk::Data(d) => self.tcp_data(cx, dir, d),
         }
     }
@@ -831,15 +917,31 @@ impl DnsFlow {
         cx.done();
     }
 
-    fn message(&mut self, cx: &mut Cx<'_>, msg: &[u8]) {
+    /// One message from `dir`. One that does not parse, or a client's with QR set
+    /// (not a request), is skipped over UDP and ends inspection over TCP; an empty
+    /// one (a zero length prefix) is skipped.
+    fn message(&mut self, cx: &mut Cx<'_>, dir: Direction, msg: &[u8]) {
+        if msg.is_empty() {
+            return;
+        }
         match parse_message(msg, self.next_tx) {
-            Ok(ev) => {
+            Ok(ev) if dir == Direction::ToServer && ev.response => self.refuse(cx),
+            Ok(mut ev) => {
+                ev.response = dir == Direction::ToClient;
                 self.next_tx += 1;
                 if !ev.queries.is_empty() {
                     cx.emit(Box::new(ev));
                 }
             }
-            Err(_) => self.stop(cx),
+            Err(_) => self.refuse(cx),
+        }
+    }
+
+    /// A message that is not a transaction: the flow's inspection ends over TCP,
+    /// where the framing can no longer be trusted; a datagram is only skipped.
+    fn refuse(&mut self, cx: &mut Cx<'_>) {
+        if self.tcp {
+            self.stop(cx);
         }
     }
 
@@ -854,7 +956,7 @@ impl DnsFlow {
                     if d.len() >= 2 + n {
                         let (msg, rest) = d[2..].split_at(n);
                         d = rest;
-                        self.message(cx, msg);
+                        self.message(cx, dir, msg);
                         continue;
                     }
                 }
@@ -877,7 +979,7 @@ impl DnsFlow {
             d = &d[k..];
             if buf.len() == 2 + n {
                 let whole = std::mem::take(buf);
-                self.message(cx, &whole[2..]);
+                self.message(cx, dir, &whole[2..]);
                 if !self.finished {
                     let mut whole = whole;
                     whole.clear();

@@ -254,36 +254,187 @@ fn tcp_gap_ends_inspection() {
     assert_eq!(o.events.len(), 2);
 }
 
+/// A query for `a.b` with wire id `id`.
+fn query(id: u16) -> Vec<u8> {
+    msg(id, 0x0100, &[("a.b", 1)], &[], &[], &[])
+}
+
 #[test]
-fn compression_loop_is_refused_without_hanging() {
+fn a_bad_datagram_is_skipped_and_the_next_one_logged() {
     // The question's name is a pointer to itself.
     let mut m = msg(9, 0x0100, &[], &[], &[], &[]);
     m[5] = 1;
     m.extend([0xc0, 12, 0, 1, 0, 1]);
     assert_eq!(parse_message(&m, 0), Err(DnsError::NameLoop));
-    let o = go_udp(&[cs(&m), cs(&msg(1, 0x100, &[("a.b", 1)], &[], &[], &[]))]);
+    // Over UDP Suricata parses every datagram: the next query is the flow's first
+    // transaction.
+    let o = go_udp(&[cs(&m), cs(&query(1))]);
+    assert!(!o.done);
+    let ev = jsons(&o);
+    assert_eq!(ev.len(), 1);
+    assert_eq!((&ev[0]["id"], &ev[0]["tx_id"]), (&json!(1), &json!(0)));
+    // Over TCP the stream ends there.
+    let framed = |m: &[u8]| {
+        let mut f = (m.len() as u16).to_be_bytes().to_vec();
+        f.extend(m);
+        f
+    };
+    let o = go_tcp(&[cs(&framed(&m)), cs(&framed(&query(1)))]);
     assert!(o.done);
     assert!(o.events.is_empty());
+    // A zero length prefix is skipped, not a message.
+    let mut z = vec![0, 0];
+    z.extend(framed(&query(2)));
+    let o = go_tcp(&[cs(&z)]);
+    assert!(!o.done);
+    assert_eq!(jsons(&o)[0]["id"], json!(2));
 }
 
 #[test]
-fn malformed_records_are_errors() {
-    let bad_a = msg(
-        1,
-        0x8180,
-        &[("a.b", 1)],
-        &[rr(&name("a.b"), 1, 1, &[1, 2, 3])],
-        &[],
-        &[],
-    );
-    assert_eq!(parse_message(&bad_a, 0), Err(DnsError::BadRdata));
-    let mut cut = msg(1, 0x100, &[("a.b", 1)], &[], &[], &[]);
+fn a_pointer_loop_after_a_first_pointer_ends_the_name() {
+    // The question points at 18, which points at itself: Suricata keeps what it read.
+    let mut m = msg(9, 0x0100, &[], &[], &[], &[]);
+    m[5] = 1;
+    m.extend([0xc0, 18, 0, 1, 0, 1, 0xc0, 18]);
+    let ev = parse_message(&m, 0).unwrap();
+    assert_eq!(ev.queries[0].rrname, DnsName::default());
+    assert_eq!(ev.queries[0].rrtype, 1);
+    // Two pointers to each other: cut after 255 steps and flagged.
+    let mut m = msg(9, 0x0100, &[], &[], &[], &[]);
+    m[5] = 1;
+    m.extend([0xc0, 18, 0, 1, 0, 1, 1, b'x', 0xc0, 18]);
+    let ev = parse_message(&m, 0).unwrap();
+    assert!(ev.queries[0].rrname.truncated);
+    assert!(ev.queries[0].rrname.value.starts_with("x.x.x"));
+}
+
+#[test]
+fn header_counts_must_fit_the_message() {
+    // 2 bytes a record at least: 100 answers cannot fit in 23 bytes.
+    let mut m = query(1);
+    m[7] = 100;
+    assert_eq!(parse_message(&m, 0), Err(DnsError::BadHeader));
+    // A query without a question.
+    let mut m = query(1);
+    m[5] = 0;
+    assert_eq!(parse_message(&m, 0), Err(DnsError::BadHeader));
+    // No records but more than a header.
+    let mut r = msg(1, 0x8183, &[], &[], &[], &[]);
+    assert!(parse_message(&r, 0).is_ok());
+    r.push(0);
+    assert_eq!(parse_message(&r, 0), Err(DnsError::BadHeader));
+    // Bytes after the last section are no error.
+    let mut m = query(1);
+    m.extend(b"trailing");
+    assert_eq!(parse_message(&m, 0).unwrap().queries.len(), 1);
+}
+
+#[test]
+fn a_question_cut_short_or_with_a_reserved_label_is_an_error() {
+    let mut cut = query(1);
     cut.truncate(cut.len() - 1);
     assert_eq!(parse_message(&cut, 0), Err(DnsError::Truncated));
     let mut reserved = msg(1, 0x100, &[], &[], &[], &[]);
     reserved[5] = 1;
     reserved.extend([0x41, 0, 0, 1, 0, 1]);
     assert_eq!(parse_message(&reserved, 0), Err(DnsError::BadLabel));
+    // A pointer past the message's end.
+    let mut far = msg(1, 0x100, &[], &[], &[], &[]);
+    far[5] = 1;
+    far.extend([0xc0, 19, 0, 1, 0, 1]);
+    assert_eq!(parse_message(&far, 0), Err(DnsError::BadPointer));
+}
+
+#[test]
+fn record_data_is_taken_as_suricata_takes_it() {
+    let q = [("a.b", 1)];
+    let one = |t: u16, rdata: &[u8]| {
+        parse_message(
+            &msg(1, 0x8180, &q, &[rr(&name("a.b"), t, 1, rdata)], &[], &[]),
+            0,
+        )
+    };
+    // An address of the wrong length is kept, and written as "".
+    let ev = one(1, &[1, 2, 3]).unwrap();
+    assert_eq!(ev.to_json()["answers"][0]["rdata"], json!(""));
+    // Empty data is an error for every type but OPT.
+    for t in [1, 5, 10, 16, 99] {
+        assert_eq!(one(t, &[]), Err(DnsError::BadRdata), "type {t}");
+    }
+    assert!(one(41, &[]).is_ok());
+    // TXT: strings up to the first that overruns; the first must fit.
+    let ev = one(16, b"\x02hi\x09cut").unwrap();
+    assert_eq!(ev.answers[0].data, RData::Txt(vec![b"hi".to_vec()]));
+    assert_eq!(one(16, b"\x09cut"), Err(DnsError::BadRdata));
+    // Names only for the types Suricata reads as names; bytes after one are ignored.
+    let ev = one(5, b"\x01c\x00junk").unwrap();
+    assert_eq!(ev.to_json()["answers"][0]["rdata"], json!("c"));
+    let ev = one(3, b"\x01c\x00").unwrap();
+    assert_eq!(ev.answers[0].data, RData::Other);
+    // A name must end inside its record's data, unless a pointer took it elsewhere.
+    assert_eq!(one(5, b"\x05c"), Err(DnsError::Truncated));
+    let ev = one(5, &[1, b'x', 0xc0, 12]).unwrap();
+    assert_eq!(ev.to_json()["answers"][0]["rdata"], json!("x.a.b"));
+    // SSHFP needs its two fixed bytes; SOA its five numbers inside the data.
+    assert_eq!(one(44, &[1]), Err(DnsError::BadRdata));
+    assert_eq!(
+        one(6, b"\x00\x00\x00\x00\x00\x01"),
+        Err(DnsError::Truncated)
+    );
+}
+
+#[test]
+fn a_bad_authority_or_additional_section_is_left_out() {
+    let q = [("a.b", 1)];
+    let answer = [rr(&name("a.b"), 1, 60, &[10, 0, 0, 1])];
+    let soa = |rdata: &[u8]| rr(&name("b"), 6, 60, rdata);
+    let mut good_soa = b"\x02ns\x00\x04mail\x00".to_vec();
+    good_soa.extend([0u8; 20]);
+    let bad_txt = [rr(&name("a.b"), 16, 60, b"\x09cut")];
+    // A bad authority: neither it nor the additionals are logged, the rest is.
+    let m = msg(
+        1,
+        0x8180,
+        &q,
+        &answer,
+        &[soa(b"\x02ns\x00")],
+        &[rr(&name("a.b"), 1, 60, &[10, 0, 0, 2])],
+    );
+    let ev = parse_message(&m, 0).unwrap();
+    assert_eq!(ev.answers.len(), 1);
+    assert!(ev.authorities.is_empty() && ev.additionals.is_empty());
+    // A bad additional: only it is left out.
+    let m = msg(1, 0x8180, &q, &answer, &[soa(&good_soa)], &bad_txt);
+    let ev = parse_message(&m, 0).unwrap();
+    assert_eq!((ev.answers.len(), ev.authorities.len()), (1, 1));
+    assert!(ev.additionals.is_empty());
+    // A bad answer is a bad message.
+    let m = msg(1, 0x8180, &q, &bad_txt, &[], &[]);
+    assert_eq!(parse_message(&m, 0), Err(DnsError::BadRdata));
+}
+
+#[test]
+fn the_direction_not_the_qr_bit_makes_a_request_or_a_response() {
+    let (q, r) = suricata_doc_exchange();
+    // A client message with QR set is not a request: skipped over UDP (the query
+    // after it is transaction 0), the end over TCP.
+    let o = go_udp(&[cs(&r), cs(&q)]);
+    let ev = jsons(&o);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(
+        (&ev[0]["type"], &ev[0]["tx_id"]),
+        (&json!("request"), &json!(0))
+    );
+    let mut framed = (r.len() as u16).to_be_bytes().to_vec();
+    framed.extend(&r);
+    let o = go_tcp(&[cs(&framed)]);
+    assert!(o.done && o.events.is_empty());
+    // A server message is a response, even with QR clear (Suricata flags it, and
+    // logs it).
+    let o = go_udp(&[cs(&q), sc(&q)]);
+    let ev = jsons(&o);
+    assert_eq!(ev[1]["type"], json!("response"));
+    assert_eq!(ev[1].get("qr"), None);
 }
 
 #[test]
@@ -311,12 +462,12 @@ fn message_without_question_is_not_logged() {
 }
 
 #[test]
-fn garbage_ends_inspection() {
-    let o = go_udp(&[cs(
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not dns at all",
-    )]);
-    assert!(o.done);
-    assert!(o.events.is_empty());
+fn garbage_is_skipped_and_logged_nothing() {
+    let garbage = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not dns at all";
+    assert_eq!(parse_message(garbage, 0), Err(DnsError::BadHeader));
+    let o = go_udp(&[cs(garbage), cs(b""), cs(&query(3))]);
+    assert!(!o.done);
+    assert_eq!(jsons(&o).len(), 1);
 }
 
 proptest! {
