@@ -1302,9 +1302,14 @@ impl Inspect<'_> {
         if !payload.is_empty() && !crate::stream::is_ack_padding(t.flags, payload) {
             // A swap by the acknowledgement's data turns this segment around too.
             let dir = if fx.swap { dir.opposite() } else { dir };
+            // A SYN's own sequence number is the SYN's: data on it (TCP Fast Open)
+            // begins at the next one.
+            let seq = t
+                .seq
+                .wrapping_add(u32::from(t.flags & crate::decode::tcp_flags::SYN != 0));
             let more = app.tcp_segment(
                 dir,
-                t.seq,
+                seq,
                 payload,
                 || start,
                 self.reasm,

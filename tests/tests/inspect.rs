@@ -543,6 +543,73 @@ fn tcp_payload_reaches_inspectors_in_order_after_reassembly() {
 }
 
 #[test]
+fn data_on_a_fast_open_syn_reaches_inspectors_from_its_first_byte() {
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    // The SYN (ISN 1000) carries the first 5 bytes, at 1001..1006; the server takes them.
+    let syn = frame::tcp(client(), server(), flags::SYN, 1000, 0, b"HELLO");
+    push(&mut e, 0, &syn);
+    let synack = frame::tcp(server(), client(), flags::SYN | flags::ACK, 5000, 1006, b"");
+    push(&mut e, 0, &synack);
+    let rest = frame::tcp(
+        client(),
+        server(),
+        flags::ACK | flags::PSH,
+        1006,
+        5001,
+        b" world",
+    );
+    push(&mut e, 1, &rest);
+    let answer = frame::tcp(
+        server(),
+        client(),
+        flags::ACK | flags::PSH,
+        5001,
+        1012,
+        b"ok",
+    );
+    push(&mut e, 1, &answer);
+    let (_, out) = e.finish();
+    assert_eq!(data_chunks(&out), ["ts:HELLO", "ts: world", "tc:ok"]);
+}
+
+#[test]
+fn the_server_stream_starts_at_the_synack_the_client_acknowledged() {
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    // Two SYN/ACKs with different ISNs; the client acknowledges the second.
+    push(
+        &mut e,
+        0,
+        &frame::tcp(client(), server(), flags::SYN, 1000, 0, b""),
+    );
+    for isn in [5000, 9000, 5000] {
+        let synack = frame::tcp(server(), client(), flags::SYN | flags::ACK, isn, 1001, b"");
+        push(&mut e, 0, &synack);
+    }
+    let hello = frame::tcp(
+        client(),
+        server(),
+        flags::ACK | flags::PSH,
+        1001,
+        9001,
+        b"HELLO",
+    );
+    push(&mut e, 1, &hello);
+    let answer = frame::tcp(
+        server(),
+        client(),
+        flags::ACK | flags::PSH,
+        9001,
+        1006,
+        b"ok",
+    );
+    push(&mut e, 1, &answer);
+    let (_, out) = e.finish();
+    assert_eq!(data_chunks(&out), ["ts:HELLO", "tc:ok"]);
+}
+
+#[test]
 fn a_hole_the_capture_lost_is_reported_as_a_gap() {
     let live = Live::default();
     let mut e = engine(set("toy", &live));

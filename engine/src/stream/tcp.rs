@@ -13,7 +13,10 @@
 //!   established one and a FIN carrying data a `fin_wait1` one; with `midstream` or
 //!   `async_oneside` a SYN/ACK opens `syn_recv` and makes its receiver the client;
 //!   anything else leaves the flow without a session (state `new` for life);
-//! - handshake `syn_sent -> syn_recv -> established`; the client's FIN leads through
+//! - handshake `syn_sent -> syn_recv -> established`; a SYN/ACK with another
+//!   sequence number while `syn_recv` waits for the client's ACK is held (the first
+//!   such one; Suricata queues up to `stream.max-synack-queued`, 5 by default), and
+//!   the client's ACK of it makes it the server's ISN; the client's FIN leads through
 //!   `close_wait -> last_ack -> closed`, the server's through `fin_wait1 -> fin_wait2
 //!   (or closing) -> time_wait -> closed`;
 //! - an RST closes the session when its sequence number is exactly the one expected
@@ -137,12 +140,16 @@ struct Peer {
     isn: u32,
     /// Next sequence number expected from this side.
     next_seq: u32,
-    /// Sequence number of this side's FIN (valid once `fin`).
+    /// Sequence number of this side's FIN once `fin`. Before that, on the server's
+    /// side during the handshake, the ISN of a held second SYN/ACK when `alt` (the
+    /// slot is shared so a flow stays within its three cache lines).
     fin_seq: u32,
     seen: bool,
     fin: bool,
     /// The first segment seen from this side was a SYN.
     syn: bool,
+    /// `fin_seq` holds a second SYN/ACK's ISN.
+    alt: bool,
 }
 
 impl Peer {
@@ -168,6 +175,12 @@ impl Peer {
             self.fin = true;
             self.fin_seq = t.seq.wrapping_add(payload_len);
         }
+    }
+
+    /// The ISN of the held second SYN/ACK, if any.
+    #[inline]
+    fn alt_isn(&self) -> Option<u32> {
+        (self.alt && !self.fin).then_some(self.fin_seq)
     }
 
     /// True when `ack` (from the other side) acknowledges this side's FIN.
@@ -334,6 +347,21 @@ impl TcpSession {
             Self::rst(s, dir, t);
             return;
         }
+        if s.state == TcpState::SynRecv
+            && dir == Direction::ToClient
+            && f & (tf::SYN | tf::ACK | tf::FIN) == tf::SYN | tf::ACK
+            && s.server.seen
+            && t.seq != s.server.isn
+        {
+            // A SYN/ACK with another ISN (Suricata's "SYN/ACK resend with different
+            // seq"): held, not sent, until the client's ACK says which one it took.
+            let acks_syn = t.ack == s.client.isn.wrapping_add(1) || t.ack == s.client.next_seq;
+            if acks_syn && s.server.alt_isn().is_none() && !s.server.fin {
+                s.server.fin_seq = t.seq;
+                s.server.alt = true;
+            }
+            return;
+        }
         let (snd, _) = s.peers(dir);
         let sender_was_seen = snd.seen;
         snd.sent(t, payload_len);
@@ -366,6 +394,15 @@ impl TcpSession {
             },
             TcpState::SynRecv => {
                 if dir == Direction::ToServer && ack && f & tf::SYN == 0 {
+                    if let Some(alt) = s.server.alt_isn() {
+                        if t.ack == alt.wrapping_add(1) {
+                            // The client took the held SYN/ACK: the server's side
+                            // starts there.
+                            s.server.isn = alt;
+                            s.server.next_seq = alt.wrapping_add(1);
+                            s.server.alt = false;
+                        }
+                    }
                     let server_ack_ok =
                         !s.server.seen || seq_geq(t.ack, s.server.isn.wrapping_add(1));
                     if server_ack_ok {
@@ -715,6 +752,40 @@ mod tests {
         r.pkt(S, SA, 500, 151, 0); // data accepted
         assert_eq!(r.f.ext.state(), TcpState::SynRecv);
         assert!(!r.f.ext.is_reuse(C, &seg(SYN, 100, 0), &o));
+    }
+
+    #[test]
+    fn a_second_synack_with_another_isn_counts_once_the_client_acks_it() {
+        let o = TcpOptions::default();
+        // The client acknowledges the second SYN/ACK: the server's data starts there.
+        let mut r = Run::new(o);
+        r.pkt(C, SYN, 100, 0, 0);
+        r.pkt(S, SA, 500, 101, 0);
+        assert_eq!(r.pkt(S, SA, 9000, 101, 0), TcpState::SynRecv);
+        assert_eq!(r.f.ext.data_start(S), Some(501), "held, not taken yet");
+        r.pkt(S, SA, 500, 101, 0); // the first one again
+        assert_eq!(r.pkt(C, A, 101, 9001, 0), TcpState::Established);
+        assert_eq!(r.f.ext.data_start(S), Some(9001));
+        assert_eq!(r.f.ext.flags_tc(), SA);
+        // It closes on the right sequence numbers.
+        assert_eq!(r.pkt(S, FA, 9001, 101, 0), TcpState::FinWait1);
+        assert_eq!(r.pkt(C, FA, 101, 9002, 0), TcpState::TimeWait);
+
+        // The client acknowledges the first: the held one is dropped.
+        let mut r = Run::new(o);
+        r.pkt(C, SYN, 100, 0, 0);
+        r.pkt(S, SA, 500, 101, 0);
+        r.pkt(S, SA, 9000, 101, 0);
+        assert_eq!(r.pkt(C, A, 101, 501, 0), TcpState::Established);
+        assert_eq!(r.f.ext.data_start(S), Some(501));
+
+        // A SYN/ACK that does not acknowledge the client's SYN is not held.
+        let mut r = Run::new(o);
+        r.pkt(C, SYN, 100, 0, 0);
+        r.pkt(S, SA, 500, 101, 0);
+        r.pkt(S, SA, 9000, 77, 0);
+        r.pkt(C, A, 101, 9001, 0);
+        assert_eq!(r.f.ext.data_start(S), Some(501));
     }
 
     #[test]
