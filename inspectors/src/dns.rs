@@ -642,11 +642,12 @@ impl<'a> Reader<'a> {
         let mut out: Vec<u8> = Vec::with_capacity(32);
         let mut truncated = false;
         let mut pos = self.pos;
-        let mut limit = self.end;
+        // What may be read: up to `end` before the first pointer, the whole message
+        // after it.
+        let mut view = &self.msg[..self.end];
         let mut resume: Option<usize> = None;
         let mut steps = 0;
-        while pos < limit {
-            let len = self.msg[pos];
+        while let Some(&len) = view.get(pos) {
             match len & 0xc0 {
                 0x00 if len == 0 => {
                     pos += 1;
@@ -655,26 +656,29 @@ impl<'a> Reader<'a> {
                 0x00 => {
                     let start = pos + 1;
                     let stop = start + usize::from(len);
-                    if stop > limit {
-                        return Err(DnsError::Truncated);
-                    }
+                    let label = view.get(start..stop).ok_or(DnsError::Truncated)?;
                     if !truncated {
                         if !out.is_empty() {
                             out.push(b'.');
                         }
-                        out.extend_from_slice(&self.msg[start..stop]);
+                        out.extend_from_slice(label);
+                        if out.len() > NAME_CAP {
+                            out.truncate(NAME_CAP);
+                            truncated = true;
+                            if resume.is_some() {
+                                break;
+                            }
+                        }
                     }
                     pos = stop;
                 }
                 0xc0 => {
-                    if pos + 2 > limit {
-                        return Err(DnsError::Truncated);
-                    }
-                    let target = usize::from(len & 0x3f) << 8 | usize::from(self.msg[pos + 1]);
+                    let lo = *view.get(pos + 1).ok_or(DnsError::Truncated)?;
+                    let target = usize::from(len & 0x3f) << 8 | usize::from(lo);
                     if target > self.msg.len() {
                         return Err(DnsError::BadPointer);
                     }
-                    if target == pos && limit == self.msg.len() {
+                    if target == pos && view.len() == self.msg.len() {
                         // A pointer to itself: the name ends (unflagged) if it is
                         // not the first pointer.
                         if resume.is_some() {
@@ -686,7 +690,7 @@ impl<'a> Reader<'a> {
                         resume = Some(pos + 2);
                     }
                     pos = target;
-                    limit = self.msg.len();
+                    view = self.msg;
                 }
                 _ => return Err(DnsError::BadLabel),
             }
@@ -697,13 +701,6 @@ impl<'a> Reader<'a> {
                     break;
                 }
                 return Err(DnsError::NameLoop);
-            }
-            if out.len() > NAME_CAP {
-                out.truncate(NAME_CAP);
-                truncated = true;
-                if resume.is_some() {
-                    break;
-                }
             }
         }
         self.pos = resume.unwrap_or(pos);
