@@ -271,9 +271,21 @@ pub fn extension_name(t: u16) -> Option<&'static str> {
     })
 }
 
-/// Version text as Suricata's `SSLVersionToString` writes it for `tls.version`.
+/// Version text as Suricata's `SSLVersionToString` writes it for `tls.version` (a
+/// version it does not know as its decimal number).
 pub fn version_string(v: u16) -> String {
-    let s = match v {
+    version_name(v).map_or_else(|| v.to_string(), str::to_owned)
+}
+
+/// Whether `v` is a version Suricata's `TLSVersionValid` knows (SSLv3 and later, the
+/// TLS 1.3 drafts it names; not SSLv2, not 0).
+pub fn version_valid(v: u16) -> bool {
+    v != 0 && v != 0x0200 && version_name(v).is_some()
+}
+
+/// The name of a version Suricata knows (its `SCTlsVersion` table).
+fn version_name(v: u16) -> Option<&'static str> {
+    Some(match v {
         0 => "UNDETERMINED",
         0x0200 => "SSLv2",
         0x0300 => "SSLv3",
@@ -294,13 +306,12 @@ pub fn version_string(v: u16) -> String {
         0x7f12 => "TLS 1.3 draft-18",
         0x7f11 => "TLS 1.3 draft-17",
         0x7f10 => "TLS 1.3 draft-16",
-        0x7f01..=0x7f0f => "TLS 1.3 draft-<16",
+        0x7f01 => "TLS 1.3 draft-<16",
         0xfb14 => "TLS 1.3 draft-20-fb",
         0xfb15 => "TLS 1.3 draft-21-fb",
         0xfb16 => "TLS 1.3 draft-22-fb",
         0xfb17 => "TLS 1.3 draft-23-fb",
         0xfb1a => "TLS 1.3 draft-26-fb",
-        _ => return format!("0x{v:04x}"),
-    };
-    s.to_string()
+        _ => return None,
+    })
 }

@@ -12,11 +12,16 @@
 //!   version, TLS 1.3 through supported_versions; JA3S; ALPN) and, for TLS ≤ 1.2, the
 //!   server's first certificate (subject, issuer, serial, SHA-1 fingerprint,
 //!   validity).
-//! - Emits one [`TlsEvent`] per flow, when the handshake information is complete:
-//!   after the server's Certificate (TLS ≤ 1.2), or when the server's side turns to
-//!   ChangeCipherSpec or application data (TLS 1.3, resumption), or when the client
-//!   sends application data after a ServerHello; otherwise at flow end (or on an
-//!   error) with whatever was seen, if a hello was. Then it asks for no more data.
+//! - Emits at most one [`TlsEvent`] per flow, when the handshake information is
+//!   complete: after the server's Certificate (TLS ≤ 1.2), or when the server's side
+//!   turns to ChangeCipherSpec or application data (TLS 1.3, resumption), or when the
+//!   client sends application data after a ServerHello; otherwise at flow end (or on
+//!   an error) with whatever was seen. Then it asks for no more data. As Suricata's
+//!   `JsonTlsLogger`, it writes one only with a server certificate, a resumption in
+//!   sight (a session_ticket extension offered, or the client's session id echoed) or
+//!   a TLS 1.3 ServerHello: a lone ClientHello without a ticket extension writes
+//!   nothing. `version` is the server's, else the client's (Suricata 8.0.3 and
+//!   later).
 //! - Client application data before any ServerHello (TLS 1.3 early data) only stops
 //!   the client side from being read.
 
@@ -50,6 +55,10 @@ pub const SERVICE: &str = "tls";
 const HS_CLIENT_HELLO: u8 = 1;
 const HS_SERVER_HELLO: u8 = 2;
 const HS_CERTIFICATE: u8 = 11;
+/// The session_ticket extension.
+const EXT_SESSION_TICKET: u16 = 35;
+/// The supported_versions extension.
+const EXT_SUPPORTED_VERSIONS: u16 = 43;
 
 /// The TLS service inspector (shared; one [`FlowData`] per TCP flow).
 #[derive(Debug, Default, Clone, Copy)]
@@ -149,26 +158,41 @@ impl Seen {
         }
     }
 
-    fn event(&self) -> Option<TlsEvent> {
+    /// The flow's `tls` event, if Suricata would write one (`JsonTlsLogger`): with
+    /// the server's certificate, or a session resumption in sight (a session_ticket
+    /// extension in the ClientHello, or the ServerHello echoing the client's session
+    /// id), or a TLS 1.3 ServerHello (its certificate is encrypted). A ClientHello
+    /// alone without a ticket extension writes nothing. `record_versions` are the
+    /// first record header versions of the client's and the server's sides.
+    fn event(&self, record_versions: [u16; 2]) -> Option<TlsEvent> {
         if self.client.is_none() && self.server.is_none() {
             return None;
         }
         let ch = self.client.as_ref();
         let sh = self.server.as_ref();
-        let resumed = match (ch, sh) {
-            (Some(c), Some(s)) => {
-                self.cert.is_none()
-                    && !s.is_tls13()
-                    && !s.session_id.is_empty()
-                    && s.session_id == c.session_id
-            }
+        let ticket = ch.is_some_and(|c| c.extensions.contains(&EXT_SESSION_TICKET));
+        let same_session = match (ch, sh) {
+            (Some(c), Some(s)) => !s.session_id.is_empty() && s.session_id == c.session_id,
             _ => false,
         };
+        let resumption = ticket || same_session;
+        let client_offered_versions = ch.is_some_and(|c| !c.supported_versions.is_empty());
+        let without_cert = sh.is_some_and(|s| {
+            s.legacy_version == 0x0304
+                || s.legacy_version >> 8 == 0x7f
+                || (client_offered_versions
+                    && s.extensions.contains(&EXT_SUPPORTED_VERSIONS)
+                    && s.version > 0x0303)
+        });
+        if self.cert.is_none() && !resumption && !without_cert {
+            return None;
+        }
+        let resumed = resumption && self.cert.is_none() && sh.is_some() && !without_cert;
         let lossy = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
         Some(TlsEvent {
             cert: self.cert.clone(),
             sni: ch.and_then(ClientHello::sni_str),
-            version: hello::version_string(sh.map_or(0, |s| s.version)),
+            version: hello::version_string(version(ch, sh, record_versions)),
             ja3: ch.map(Ja3::client),
             ja3s: sh.map(Ja3::server),
             ja4: ch.map(|c| ja4(c, Ja4Transport::Tcp)),
@@ -181,6 +205,29 @@ impl Seen {
                 .unwrap_or_default(),
             session_resumed: resumed,
         })
+    }
+}
+
+/// `tls.version` as Suricata 8.0.3 and later write it: the server's version (the
+/// ServerHello's, else its first record header's), else the client's (the first valid
+/// version its supported_versions offers, else its ClientHello's legacy version, else
+/// its first record header's), else 0 (`"UNDETERMINED"`).
+fn version(ch: Option<&ClientHello>, sh: Option<&ServerHello>, records: [u16; 2]) -> u16 {
+    let [client_record, server_record] = records;
+    if let Some(s) = sh {
+        return s.version;
+    }
+    if server_record != 0 {
+        return server_record;
+    }
+    match ch {
+        Some(c) => c
+            .supported_versions
+            .iter()
+            .copied()
+            .find(|&v| hello::version_valid(v))
+            .unwrap_or(c.version),
+        None => client_record,
     }
 }
 
@@ -198,10 +245,18 @@ impl TlsFlow {
         Self::default()
     }
 
+    /// The first record header versions of the client's and the server's sides.
+    fn record_versions(&self) -> [u16; 2] {
+        [
+            self.framers[Direction::ToServer.index()].first_version(),
+            self.framers[Direction::ToClient.index()].first_version(),
+        ]
+    }
+
     fn finish(&mut self, cx: &mut Cx<'_>) {
         if !self.finished {
             self.finished = true;
-            if let Some(ev) = self.seen.event() {
+            if let Some(ev) = self.seen.event(self.record_versions()) {
                 cx.emit(Box::new(ev));
             }
         }
@@ -237,7 +292,7 @@ impl FlowData for TlsFlow {
     fn end(&mut self, cx: &mut Cx<'_>) {
         if !self.finished {
             self.finished = true;
-            if let Some(ev) = self.seen.event() {
+            if let Some(ev) = self.seen.event(self.record_versions()) {
                 cx.emit(Box::new(ev));
             }
         }
@@ -253,7 +308,7 @@ pub struct TlsEvent {
     /// The ClientHello's server name.
     pub sni: Option<String>,
     /// The negotiated version as Suricata writes it (`"TLS 1.2"`, `"TLS 1.3"`,
-    /// `"TLSv1"`, ...; `"UNDETERMINED"` without a ServerHello).
+    /// `"TLSv1"`, ...): the server's, else (no ServerHello) the client's.
     pub version: String,
     /// The client's JA3.
     pub ja3: Option<Ja3>,
@@ -265,7 +320,8 @@ pub struct TlsEvent {
     pub client_alpns: Vec<String>,
     /// ALPN protocol the server chose (in clear only up to TLS 1.2).
     pub server_alpns: Vec<String>,
-    /// The server resumed the client's session (same session id, no certificate).
+    /// A resumption (a ticket offered, or the session id echoed) with a ServerHello
+    /// and no certificate, before TLS 1.3.
     pub session_resumed: bool,
 }
 

@@ -74,12 +74,20 @@ pub struct Framer {
     /// A partial handshake message (header included).
     hs: Vec<u8>,
     skip_handshake: bool,
+    /// The version of the first record header (0 before one).
+    first_version: u16,
 }
 
 impl Framer {
     /// A framer at the start of a direction.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The version field of this direction's first record header (0 before one was
+    /// read): Suricata's version for a side that sent no hello.
+    pub fn first_version(&self) -> u16 {
+        self.first_version
     }
 
     /// Feeds the next bytes. The callback returns [`ControlFlow::Break`] to stop at
@@ -98,13 +106,16 @@ impl Framer {
                 if self.hdr_len < 5 {
                     break;
                 }
-                let [ty, major, _minor, l0, l1] = self.hdr;
+                let [ty, major, minor, l0, l1] = self.hdr;
                 let len = usize::from(u16::from_be_bytes([l0, l1]));
                 if !(CT_CHANGE_CIPHER_SPEC..=CT_HEARTBEAT).contains(&ty)
                     || major != 3
                     || len > MAX_RECORD
                 {
                     return Err(FrameError::BadRecord);
+                }
+                if self.first_version == 0 {
+                    self.first_version = u16::from_be_bytes([major, minor]);
                 }
                 self.rec_type = ty;
                 self.rec_left = len;

@@ -353,18 +353,90 @@ fn gap_ends_inspection_with_what_was_seen() {
     assert_eq!(r.done_at, Some(1));
     assert_eq!(r.events.len(), 1);
     assert_eq!(r.events[0]["sni"], "example.net");
-    assert_eq!(r.events[0]["version"], "UNDETERMINED");
+    // No ServerHello: the client's first offered version (Suricata 8.0.3 and later).
+    assert_eq!(r.events[0]["version"], "TLS 1.3");
     assert!(r.events[0].get("ja3s").is_none());
 }
 
 #[test]
-fn client_hello_only_is_reported_at_flow_end() {
+fn client_hello_only_is_reported_at_flow_end_when_it_offers_a_ticket() {
+    // Without a session_ticket extension Suricata writes no tls event for it.
     let c = tls12_client();
+    let r = run(&[(C, Chunk::Data(&c))]);
+    assert_eq!(r.done_at, None);
+    assert!(r.events.is_empty());
+    // With one (a resumption in sight), at flow end, with the client's version.
+    let exts = [
+        ext_sni("www.example.com"),
+        ext_alpn(&[b"h2", b"http/1.1"]),
+        ext(35, &[]),
+    ];
+    let c = record(
+        22,
+        &handshake(1, &client_hello(0x0303, &[], &[0xc02f], &exts)),
+    );
     let r = run(&[(C, Chunk::Data(&c))]);
     assert_eq!(r.done_at, None);
     assert_eq!(r.events.len(), 1);
     assert_eq!(r.events[0]["sni"], "www.example.com");
     assert_eq!(r.events[0]["client_alpns"], json!(["h2", "http/1.1"]));
+    assert_eq!(r.events[0]["version"], "TLS 1.2");
+    assert!(
+        r.events[0].get("session_resumed").is_none(),
+        "no ServerHello"
+    );
+}
+
+#[test]
+fn without_a_server_hello_the_version_is_the_clients_first_valid_offer() {
+    let ticket = ext(35, &[]);
+    let version = |legacy: u16, offered: &[u16], server: &[u8]| {
+        let mut exts = vec![ext_sni("v.example"), ticket.clone()];
+        if !offered.is_empty() {
+            exts.push(ext_versions(offered));
+        }
+        let c = record(
+            22,
+            &handshake(1, &client_hello(legacy, &[], &[0x1301], &exts)),
+        );
+        let mut chunks = vec![(C, Chunk::Data(&c))];
+        if !server.is_empty() {
+            chunks.push((S, Chunk::Data(server)));
+        }
+        let r = run(&chunks);
+        r.events[0]["version"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(version(0x0301, &[], b""), "TLSv1");
+    assert_eq!(version(0x0303, &[], b""), "TLS 1.2");
+    assert_eq!(version(0x0303, &[0x0a0a, 0x0304, 0x0303], b""), "TLS 1.3");
+    // The first valid entry, not the highest.
+    assert_eq!(version(0x0303, &[0x0303, 0x0304], b""), "TLS 1.2");
+    assert_eq!(version(0x0303, &[0x7f05, 0x0302], b""), "TLS 1.1");
+    // A server record without a ServerHello (an alert): its record version wins.
+    let alert = [21, 3, 3, 0, 2, 2, 40];
+    assert_eq!(version(0x0303, &[0x0304], &alert), "TLS 1.2");
+}
+
+#[test]
+fn a_ticket_offered_and_no_certificate_is_a_resumed_session() {
+    // TLS 1.2 abbreviated handshake on a ticket: a new session id, no Certificate.
+    let ch = client_hello(
+        0x0303,
+        &[],
+        &[0xc02f],
+        &[ext_sni("t.example"), ext(35, &[])],
+    );
+    let c = record(22, &handshake(1, &ch));
+    let mut s = record(22, &handshake(2, &server_hello(&[0x42; 32], 0xc02f, &[])));
+    s.extend(record(20, &[1]));
+    let r = run(&[(C, Chunk::Data(&c)), (S, Chunk::Data(&s))]);
+    assert_eq!(r.events.len(), 1);
+    assert_eq!(r.events[0]["session_resumed"], json!(true));
+    // The same without the ticket: no certificate, no resumption, TLS 1.2: no event.
+    let ch = client_hello(0x0303, &[], &[0xc02f], &[ext_sni("t.example")]);
+    let c = record(22, &handshake(1, &ch));
+    let r = run(&[(C, Chunk::Data(&c)), (S, Chunk::Data(&s))]);
+    assert!(r.events.is_empty());
 }
 
 #[test]
@@ -398,7 +470,8 @@ fn handshake_message_over_the_cap_ends_inspection() {
     s.extend(record(22, &[0u8; 100]));
     let r = run(&[(C, Chunk::Data(&c)), (S, Chunk::Data(&s))]);
     assert_eq!(r.done_at, Some(1));
-    assert_eq!(r.events.len(), 1, "the ClientHello is still reported");
+    // No certificate, no ServerHello, no ticket offered: Suricata writes nothing.
+    assert!(r.events.is_empty());
 }
 
 #[test]
@@ -444,5 +517,8 @@ fn version_strings_are_suricatas() {
     assert_eq!(hello::version_string(0x0304), "TLS 1.3");
     assert_eq!(hello::version_string(0x0300), "SSLv3");
     assert_eq!(hello::version_string(0x7f17), "TLS 1.3 draft-23");
-    assert_eq!(hello::version_string(0x1234), "0x1234");
+    // Versions Suricata does not name are written as their number.
+    assert_eq!(hello::version_string(0x1234), "4660");
+    assert_eq!(hello::version_string(0x7f05), "32517");
+    assert_eq!(hello::version_string(0x7f01), "TLS 1.3 draft-<16");
 }
