@@ -267,25 +267,80 @@ fn unpad(p: &[u8], padded: bool) -> Result<&[u8], FrameError> {
     Ok(&rest[..keep])
 }
 
-/// The name the HTTP/2 error `code` has (RFC 9113 §7), as Suricata logs it.
+/// The name Suricata 8 logs for the error `code` of a RST_STREAM frame: its
+/// `HTTP2ErrorCode` variant (`"NoError"`, `"RefusedStream"`, ...). A GOAWAY's is the
+/// same in capitals ([`goaway_error_name`]).
 pub fn error_name(code: u32) -> Option<&'static str> {
     Some(match code {
-        0x0 => "NO_ERROR",
-        0x1 => "PROTOCOL_ERROR",
-        0x2 => "INTERNAL_ERROR",
-        0x3 => "FLOW_CONTROL_ERROR",
-        0x4 => "SETTINGS_TIMEOUT",
-        0x5 => "STREAM_CLOSED",
-        0x6 => "FRAME_SIZE_ERROR",
-        0x7 => "REFUSED_STREAM",
-        0x8 => "CANCEL",
-        0x9 => "COMPRESSION_ERROR",
-        0xa => "CONNECT_ERROR",
-        0xb => "ENHANCE_YOUR_CALM",
-        0xc => "INADEQUATE_SECURITY",
-        0xd => "HTTP_1_1_REQUIRED",
+        0x0 => "NoError",
+        0x1 => "ProtocolError",
+        0x2 => "InternalError",
+        0x3 => "FlowControlError",
+        0x4 => "SettingsTimeout",
+        0x5 => "StreamClosed",
+        0x6 => "FrameSizeError",
+        0x7 => "RefusedStream",
+        0x8 => "Cancel",
+        0x9 => "CompressionError",
+        0xa => "ConnectError",
+        0xb => "EnhanceYourCalm",
+        0xc => "InadequateSecurity",
+        0xd => "Http11Required",
         _ => return None,
     })
+}
+
+/// The name Suricata 8 logs for the error `code` of a GOAWAY frame (`"NOERROR"`,
+/// `"ENHANCEYOURCALM"`, ...).
+pub fn goaway_error_name(code: u32) -> Option<&'static str> {
+    Some(match code {
+        0x0 => "NOERROR",
+        0x1 => "PROTOCOLERROR",
+        0x2 => "INTERNALERROR",
+        0x3 => "FLOWCONTROLERROR",
+        0x4 => "SETTINGSTIMEOUT",
+        0x5 => "STREAMCLOSED",
+        0x6 => "FRAMESIZEERROR",
+        0x7 => "REFUSEDSTREAM",
+        0x8 => "CANCEL",
+        0x9 => "COMPRESSIONERROR",
+        0xa => "CONNECTERROR",
+        0xb => "ENHANCEYOURCALM",
+        0xc => "INADEQUATESECURITY",
+        0xd => "HTTP11REQUIRED",
+        _ => return None,
+    })
+}
+
+/// The name Suricata 8 logs for a SETTINGS identifier (`"SETTINGS"` and the name
+/// without underscores), or `None` for one it does not know.
+pub fn setting_name(id: u16) -> Option<&'static str> {
+    Some(match id {
+        1 => "SETTINGSHEADERTABLESIZE",
+        2 => "SETTINGSENABLEPUSH",
+        3 => "SETTINGSMAXCONCURRENTSTREAMS",
+        4 => "SETTINGSINITIALWINDOWSIZE",
+        5 => "SETTINGSMAXFRAMESIZE",
+        6 => "SETTINGSMAXHEADERLISTSIZE",
+        8 => "SETTINGSENABLECONNECTPROTOCOL",
+        9 => "SETTINGSNORFC7540PRIORITIES",
+        _ => return None,
+    })
+}
+
+/// A SETTINGS payload's entries as Suricata keeps them: whole 6-byte entries, up to
+/// the first identifier it does not know (that one and the rest are dropped).
+pub fn known_settings(payload: &[u8]) -> Vec<(u16, u32)> {
+    payload
+        .chunks_exact(6)
+        .map(|e| {
+            (
+                u16::from_be_bytes([e[0], e[1]]),
+                u32::from_be_bytes([e[2], e[3], e[4], e[5]]),
+            )
+        })
+        .take_while(|&(id, _)| setting_name(id).is_some())
+        .collect()
 }
 
 #[cfg(test)]
@@ -386,8 +441,15 @@ mod tests {
         assert!(Frame::new_checked(&f[..]).unwrap().error_code().is_err());
         let f = frame(7, 0, 0, &[0, 0, 0, 5, 0, 0, 0, 2]);
         assert_eq!(Frame::new_checked(&f[..]).unwrap().error_code(), Ok(2));
-        assert_eq!(error_name(2), Some("INTERNAL_ERROR"));
+        assert_eq!(error_name(2), Some("InternalError"));
+        assert_eq!(goaway_error_name(2), Some("INTERNALERROR"));
         assert_eq!(error_name(0x42), None);
+        assert_eq!(goaway_error_name(0x42), None);
+        // Settings Suricata knows, up to the first it does not; whole entries only.
+        assert_eq!(setting_name(9), Some("SETTINGSNORFC7540PRIORITIES"));
+        let p = [0, 3, 0, 0, 0, 9, 0, 7, 0, 0, 0, 1, 0, 4, 0, 0, 0, 2];
+        assert_eq!(known_settings(&p), vec![(3, 9)]);
+        assert_eq!(known_settings(&p[..10]), vec![(3, 9)]);
         // PUSH_PROMISE too short for its promised id.
         let f = frame(5, 0, 1, &[0, 0, 2]);
         assert!(Frame::new_checked(&f[..]).unwrap().push_promise().is_err());

@@ -27,9 +27,17 @@
 //!   `{table_size_update}`), `http_method` (`:method`), `url` (`:path`), `hostname`
 //!   (`host`, else `:authority`), `http_user_agent`, `status` (`:status`), `length`
 //!   (`content-length`), and `http2: {stream_id, request: {...}, response: {...}}`
-//!   with `error_code` (RST_STREAM) and `priority` where seen. Also
+//!   with `error_code` (RST_STREAM: `"RefusedStream"`, ...) and `priority` where
+//!   seen, a side with neither left out (Suricata 8.0.1 and later). Also
 //!   `http_content_type` (the last `content-type`, without parameters), as HTTP/1
 //!   events name it.
+//! - Connection frames (stream 0), as Suricata 8 writes each as a transaction of its
+//!   own: a non-empty SETTINGS gives an `http` event with `http2: {stream_id: 0,
+//!   request|response: {settings: [{settings_id, settings_value}]}}` (identifiers
+//!   as Suricata names them, up to the first it does not know), a GOAWAY one with
+//!   its `error_code` (`"NOERROR"`, ...), a RST_STREAM or PRIORITY on stream 0 one
+//!   with its code or weight; an empty SETTINGS (every ACK), PING and WINDOW_UPDATE
+//!   give none. They are emitted as they are read.
 //! - DoH, as Suricata decides it: a request whose `accept` or `content-type` is
 //!   `application/dns-message` and whose `:path` carries a base64url `dns=` query
 //!   (GET), or a message body (either side) whose `content-type` is
@@ -151,6 +159,14 @@ pub struct Http2Event {
     pub request_priority: Option<u8>,
     /// Priority weight the server gave.
     pub response_priority: Option<u8>,
+    /// SETTINGS the client sent (a stream-0 event), as Suricata keeps them.
+    pub request_settings: Option<Vec<(u16, u32)>>,
+    /// SETTINGS the server sent (a stream-0 event).
+    pub response_settings: Option<Vec<(u16, u32)>>,
+    /// GOAWAY error code the client sent (a stream-0 event).
+    pub request_goaway: Option<u32>,
+    /// GOAWAY error code the server sent (a stream-0 event).
+    pub response_goaway: Option<u32>,
     /// The DoH message: the answer, else the query.
     pub dns: Option<DnsEvent>,
 }
@@ -212,27 +228,62 @@ impl Http2Event {
         if let Some(n) = self.last(b"content-length").and_then(decimal) {
             m.insert("length".into(), n.into());
         }
-        let side = |err: Option<u32>, prio: Option<u8>| {
+        // One side's frames as Suricata's `log_http2_frames` writes them; an empty
+        // side is left out (Suricata 8.0.1 and later).
+        let side = |settings: &Option<Vec<(u16, u32)>>,
+                    goaway: Option<u32>,
+                    rst: Option<u32>,
+                    prio: Option<u8>| {
             let mut o = Map::new();
-            if let Some(c) = err {
-                let name = frame::error_name(c).map_or_else(|| c.to_string(), str::to_owned);
-                o.insert("error_code".into(), name.into());
+            if let Some(list) = settings {
+                let list = list
+                    .iter()
+                    .map(|&(id, v)| {
+                        let mut e = Map::new();
+                        let name = frame::setting_name(id).unwrap_or_default();
+                        e.insert("settings_id".into(), name.into());
+                        e.insert("settings_value".into(), v.into());
+                        Value::Object(e)
+                    })
+                    .collect();
+                o.insert("settings".into(), Value::Array(list));
+            }
+            let named = |c: u32, name: fn(u32) -> Option<&'static str>| {
+                name(c).map_or_else(|| c.to_string(), str::to_owned)
+            };
+            if let Some(c) = goaway {
+                o.insert(
+                    "error_code".into(),
+                    named(c, frame::goaway_error_name).into(),
+                );
+            } else if let Some(c) = rst {
+                o.insert("error_code".into(), named(c, frame::error_name).into());
             }
             if let Some(w) = prio {
                 o.insert("priority".into(), w.into());
             }
-            Value::Object(o)
+            (!o.is_empty()).then_some(Value::Object(o))
         };
         let mut h2 = Map::new();
         h2.insert("stream_id".into(), self.stream_id.into());
-        h2.insert(
-            "request".into(),
-            side(self.request_error, self.request_priority),
+        let request = side(
+            &self.request_settings,
+            self.request_goaway,
+            self.request_error,
+            self.request_priority,
         );
-        h2.insert(
-            "response".into(),
-            side(self.response_error, self.response_priority),
+        if let Some(v) = request {
+            h2.insert("request".into(), v);
+        }
+        let response = side(
+            &self.response_settings,
+            self.response_goaway,
+            self.response_error,
+            self.response_priority,
         );
+        if let Some(v) = response {
+            h2.insert("response".into(), v);
+        }
         m.insert("http2".into(), Value::Object(h2));
         Value::Object(m)
     }
@@ -710,22 +761,56 @@ impl Http2Flow {
                     }
                 }
             }
-            FrameType::Settings if h.stream_id == 0 && !h.has(frame::FLAG_ACK) => {
-                let Ok(settings) = f.settings() else {
-                    return;
-                };
-                for (id, value) in settings {
-                    if id == frame::SETTINGS_HEADER_TABLE_SIZE {
-                        // The sender's decoder, so the other side's encoder, is bound.
-                        let other = &mut self.sides[dir.opposite().index()];
-                        if let Some(dec) = other.hpack.as_mut() {
-                            let v = usize::try_from(value).unwrap_or(usize::MAX);
-                            dec.set_max_allowed_table_size(v.min(HPACK_TABLE_CAP));
+            FrameType::Settings if h.stream_id == 0 => {
+                if !h.has(frame::FLAG_ACK) {
+                    for (id, value) in f.settings().into_iter().flatten() {
+                        if id == frame::SETTINGS_HEADER_TABLE_SIZE {
+                            // The sender's decoder, so the other side's encoder, is
+                            // bound.
+                            let other = &mut self.sides[dir.opposite().index()];
+                            if let Some(dec) = other.hpack.as_mut() {
+                                let v = usize::try_from(value).unwrap_or(usize::MAX);
+                                dec.set_max_allowed_table_size(v.min(HPACK_TABLE_CAP));
+                            }
                         }
                     }
                 }
+                // Suricata skips an empty SETTINGS (every ACK) and writes any other
+                // as a connection event of its own.
+                if !f.payload().is_empty() {
+                    let list = Some(frame::known_settings(f.payload()));
+                    connection_event(cx, |ev| match dir {
+                        Direction::ToServer => ev.request_settings = list,
+                        Direction::ToClient => ev.response_settings = list,
+                    });
+                }
             }
-            FrameType::RstStream if h.stream_id != 0 => {
+            FrameType::GoAway if h.stream_id == 0 => {
+                if let Ok(code) = f.error_code() {
+                    connection_event(cx, |ev| match dir {
+                        Direction::ToServer => ev.request_goaway = Some(code),
+                        Direction::ToClient => ev.response_goaway = Some(code),
+                    });
+                }
+            }
+            // Not allowed on stream 0, but Suricata writes them as connection events.
+            FrameType::RstStream if h.stream_id == 0 => {
+                if let Ok(code) = f.error_code() {
+                    connection_event(cx, |ev| match dir {
+                        Direction::ToServer => ev.request_error = Some(code),
+                        Direction::ToClient => ev.response_error = Some(code),
+                    });
+                }
+            }
+            FrameType::Priority if h.stream_id == 0 => {
+                if let Ok(w) = f.priority_weight() {
+                    connection_event(cx, |ev| match dir {
+                        Direction::ToServer => ev.request_priority = Some(w),
+                        Direction::ToClient => ev.response_priority = Some(w),
+                    });
+                }
+            }
+            FrameType::RstStream => {
                 let Ok(code) = f.error_code() else {
                     return;
                 };
@@ -737,7 +822,7 @@ impl Http2Flow {
                 }
                 self.complete(cx, h.stream_id);
             }
-            FrameType::Priority if h.stream_id != 0 => {
+            FrameType::Priority => {
                 let Ok(w) = f.priority_weight() else {
                     return;
                 };
@@ -921,6 +1006,14 @@ impl Http2Flow {
             }
         }
     }
+}
+
+/// An event of its own for a frame on stream 0 (SETTINGS, GOAWAY), as Suricata
+/// writes each such frame: `fill` sets its one field.
+fn connection_event(cx: &mut Cx<'_>, fill: impl FnOnce(&mut Http2Event)) {
+    let mut ev = Http2Event::default();
+    fill(&mut ev);
+    cx.emit(Box::new(ev));
 }
 
 fn emit(cx: &mut Cx<'_>, s: Stream) {

@@ -58,6 +58,13 @@ fn go(pieces: &[Piece]) -> Run {
     go_with(&Http2Inspector::new(), pieces)
 }
 
+impl Run {
+    /// The stream events (not the connection's, on stream 0).
+    fn streams(&self) -> Vec<&Http2Event> {
+        self.events.iter().filter(|e| e.stream_id != 0).collect()
+    }
+}
+
 /// A frame: header for `kind`, `flags`, `stream` and `payload`.
 fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let n = payload.len() as u32;
@@ -135,8 +142,10 @@ fn one_get() -> Vec<Piece> {
 #[test]
 fn one_stream_gives_one_http_event_with_suricatas_fields() {
     let r = go(&one_get());
-    assert_eq!(r.events.len(), 1);
-    let e = &r.events[0];
+    // The two SETTINGS frames are connection events of their own, then the stream.
+    assert_eq!(r.events.len(), 3);
+    assert_eq!(r.streams().len(), 1);
+    let e = r.streams()[0];
     assert_eq!(e.event_type(), "http");
     assert!(e.siblings().is_empty());
     assert_eq!(
@@ -163,7 +172,7 @@ fn one_stream_gives_one_http_event_with_suricatas_fields() {
             "http_content_type": "text/html",
             "status": 200,
             "length": 11,
-            "http2": {"stream_id": 1, "request": {}, "response": {}}
+            "http2": {"stream_id": 1}
         })
     );
     assert!(r.upgrades.is_empty());
@@ -187,7 +196,8 @@ fn the_event_comes_when_the_stream_completes_not_at_flow_end() {
         }
         counts.push(a.events.len());
     }
-    assert_eq!(counts, vec![0, 1]);
+    // The client's SETTINGS is an event at once; the stream's comes with its end.
+    assert_eq!(counts, vec![1, 2]);
     let mut a = Actions::default();
     fd.end(&mut Cx::new(Timestamp::ZERO, &flow, &mut a));
     assert!(a.events.is_empty());
@@ -310,8 +320,8 @@ fn table_size_updates_are_logged_and_bounded_by_settings() {
             frame(1, ES | EH, 3, &[0x82]),
         ])),
     ]);
-    assert_eq!(r.events.len(), 2);
-    assert!(r.events[1].request_headers.is_empty());
+    assert_eq!(r.streams().len(), 2);
+    assert!(r.streams()[1].request_headers.is_empty());
 }
 
 #[test]
@@ -323,10 +333,63 @@ fn rst_stream_completes_the_stream_with_its_error_code() {
         cs(&frame(2, 0, 1, &[0, 0, 0, 0, 41])),
     ]);
     assert_eq!(r.events.len(), 1);
+    // Suricata 8 names a RST_STREAM's code by its variant, and leaves an empty side
+    // out.
     assert_eq!(
         r.events[0].http_json()["http2"],
-        json!({"stream_id": 1, "request": {}, "response": {"error_code": "REFUSED_STREAM"}})
+        json!({"stream_id": 1, "response": {"error_code": "RefusedStream"}})
     );
+}
+
+#[test]
+fn connection_frames_are_events_of_their_own_as_suricata_8_writes_them() {
+    let goaway = |code: u32| {
+        let mut p = 0u32.to_be_bytes().to_vec();
+        p.extend(code.to_be_bytes());
+        frame(7, 0, 0, &p)
+    };
+    let r = go(&[
+        cs(&cat(&[
+            PREFACE.to_vec(),
+            settings(&[(1, 4096), (2, 0), (3, 100)]),
+            frame(4, 1, 0, b""),           // SETTINGS ACK: nothing
+            frame(6, 0, 0, &[0; 8]),       // PING: nothing
+            frame(8, 0, 0, &[0, 0, 1, 0]), // WINDOW_UPDATE: nothing
+            goaway(0),
+        ])),
+        sc(&cat(&[
+            settings(&[(3, 128), (0x0a, 5), (4, 65535)]),
+            goaway(0xb),
+            goaway(0x99),
+            frame(3, 0, 0, &1u32.to_be_bytes()), // RST_STREAM on stream 0
+            frame(2, 0, 0, &[0, 0, 0, 0, 200]),  // PRIORITY on stream 0
+        ])),
+        cs(&settings(&[(0x20, 1), (3, 50)])),
+    ]);
+    let s = |id: &str, v: u32| json!({"settings_id": id, "settings_value": v});
+    let got: Vec<Value> = r.events.iter().map(Http2Event::http_json).collect();
+    let want: Vec<Value> = [
+        json!({"request": {"settings": [
+            s("SETTINGSHEADERTABLESIZE", 4096),
+            s("SETTINGSENABLEPUSH", 0),
+            s("SETTINGSMAXCONCURRENTSTREAMS", 100)]}}),
+        json!({"request": {"error_code": "NOERROR"}}),
+        // An identifier Suricata does not know ends the list.
+        json!({"response": {"settings": [s("SETTINGSMAXCONCURRENTSTREAMS", 128)]}}),
+        json!({"response": {"error_code": "ENHANCEYOURCALM"}}),
+        json!({"response": {"error_code": "153"}}),
+        json!({"response": {"error_code": "ProtocolError"}}),
+        json!({"response": {"priority": 200}}),
+        json!({"request": {"settings": []}}),
+    ]
+    .into_iter()
+    .map(|mut side| {
+        side["stream_id"] = json!(0);
+        json!({"version": "2", "http2": side})
+    })
+    .collect();
+    assert_eq!(got, want);
+    assert!(r.events.iter().all(|e| e.event_type() == "http"));
 }
 
 #[test]
