@@ -116,7 +116,8 @@ pub struct HttpEvent {
     pub status: Option<u16>,
     /// Response `Location`.
     pub redirect: Option<String>,
-    /// Response body length (after transfer decoding) seen.
+    /// Response body length seen, as Suricata logs it (libhtp's message length: the
+    /// body as sent, chunk framing included up to the last chunk, trailer excluded).
     pub length: u64,
 }
 
@@ -868,8 +869,8 @@ impl HttpFlow {
         self.reserve_one();
         self.txs.push_back(tx);
         self.req.state = match message_body(&known) {
+            Some(Body::Length(0)) | None => State::Headers,
             Some(body) => State::Body(body),
-            None => State::Headers,
         };
     }
 
@@ -914,7 +915,12 @@ impl HttpFlow {
         let body = if tx.head || code == 204 || code == 304 {
             None
         } else {
-            Some(message_body(&known).unwrap_or(Body::UntilClose))
+            // Without framing the body runs to the connection's close; an announced
+            // length of 0 is no body.
+            match message_body(&known).unwrap_or(Body::UntilClose) {
+                Body::Length(0) => None,
+                b => Some(b),
+            }
         };
         match body {
             None => {
@@ -979,10 +985,13 @@ impl HttpFlow {
 }
 
 /// Decodes chunked coding over `input`: the next state (`None` when the body ended,
-/// `Err` on a framing error), the bytes used, and the data bytes seen.
+/// `Err` on a framing error), the bytes used, and the body bytes as libhtp counts a
+/// message's length: chunk-size lines, chunk data and the line ends after it, up to
+/// and including the last chunk's line, not the trailer.
 fn dechunk(mut c: Chunked, input: &[u8]) -> (Result<Option<Chunked>, ()>, usize, u64) {
     let mut i = 0;
-    let mut seen = 0u64;
+    // Bytes used before the trailer (`i` then counts on without it).
+    let mut trailer = 0usize;
     while i < input.len() {
         match c {
             Chunked::Data(left) => {
@@ -990,7 +999,6 @@ fn dechunk(mut c: Chunked, input: &[u8]) -> (Result<Option<Chunked>, ()>, usize,
                     .unwrap_or(usize::MAX)
                     .min(input.len() - i);
                 i += n;
-                seen += n as u64;
                 let left = left - n as u64;
                 c = if left == 0 {
                     Chunked::DataEnd
@@ -1028,7 +1036,7 @@ fn dechunk(mut c: Chunked, input: &[u8]) -> (Result<Option<Chunked>, ()>, usize,
                 let b = input[i];
                 i += 1;
                 if len >= CHUNK_LINE_CAP {
-                    return (Err(()), i, seen);
+                    return (Err(()), i, (i - trailer) as u64);
                 }
                 c = match b {
                     // Tolerate empty lines (LF or CRLF) before a size.
@@ -1038,7 +1046,7 @@ fn dechunk(mut c: Chunked, input: &[u8]) -> (Result<Option<Chunked>, ()>, usize,
                         ext,
                         len: 0,
                     },
-                    b'\n' if digits == 0 => return (Err(()), i, seen),
+                    b'\n' if digits == 0 => return (Err(()), i, (i - trailer) as u64),
                     b'\n' if value == 0 => Chunked::Trailer { len: 0 },
                     b'\n' => Chunked::Data(value),
                     _ if ext => Chunked::Size {
@@ -1049,7 +1057,7 @@ fn dechunk(mut c: Chunked, input: &[u8]) -> (Result<Option<Chunked>, ()>, usize,
                     },
                     b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
                         if digits >= 15 {
-                            return (Err(()), i, seen);
+                            return (Err(()), i, (i - trailer) as u64);
                         }
                         let d = match b {
                             b'0'..=b'9' => b - b'0',
@@ -1075,23 +1083,25 @@ fn dechunk(mut c: Chunked, input: &[u8]) -> (Result<Option<Chunked>, ()>, usize,
                         ext: true,
                         len: len + 1,
                     },
-                    _ => return (Err(()), i, seen),
+                    _ => return (Err(()), i, (i - trailer) as u64),
                 };
             }
             Chunked::Trailer { len } => {
                 let b = input[i];
                 i += 1;
+                trailer += 1;
+                let counted = (i - trailer) as u64;
                 c = match b {
-                    b'\n' if len == 0 => return (Ok(None), i, seen),
+                    b'\n' if len == 0 => return (Ok(None), i, counted),
                     b'\n' => Chunked::Trailer { len: 0 },
                     b'\r' if len == 0 => Chunked::Trailer { len: 0 },
-                    _ if len >= CHUNK_LINE_CAP => return (Err(()), i, seen),
+                    _ if len >= CHUNK_LINE_CAP => return (Err(()), i, counted),
                     _ => Chunked::Trailer { len: len + 1 },
                 };
             }
         }
     }
-    (Ok(Some(c)), i, seen)
+    (Ok(Some(c)), i, (i - trailer) as u64)
 }
 
 /// The headers the inspector reads, found in one pass over a message's headers (the
@@ -1203,7 +1213,8 @@ fn upgrade_service(u: &[u8]) -> Option<Upgrade> {
     }
 }
 
-/// The body a message's headers announce (`None`: no body).
+/// The body a message's headers frame (`None`: no Content-Length or chunked coding;
+/// a `Content-Length: 0` is `Length(0)`).
 fn message_body(known: &Known<'_>) -> Option<Body> {
     if let Some(te) = known.transfer_encoding {
         if contains_ci(te, b"chunked") {
@@ -1229,7 +1240,7 @@ fn message_body(known: &Known<'_>) -> Option<Body> {
         }
         n = n * 10 + u64::from(v);
     }
-    (n > 0).then_some(Body::Length(n))
+    Some(Body::Length(n))
 }
 
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {

@@ -79,8 +79,11 @@ fn keepalive_expected() -> Vec<Value> {
         json!({"hostname": "example.com", "http_port": 8080, "url": "/a", "http_user_agent": "t/1",
                "xff": "1.2.3.4", "http_content_type": "text/html", "http_method": "GET",
                "protocol": "HTTP/1.1", "status": 200, "length": 5}),
+        // `length` is libhtp's message length, as Suricata logs it: the chunk-size
+        // lines, data and line ends up to the last chunk's line (7 + 4 + 2 + 3 + 3 +
+        // 2 + 3), not the 7 data bytes, nor the trailer.
         json!({"hostname": "example.com", "url": "/form", "http_method": "POST",
-               "protocol": "HTTP/1.1", "status": 302, "redirect": "/next", "length": 7}),
+               "protocol": "HTTP/1.1", "status": 302, "redirect": "/next", "length": 24}),
         json!({"hostname": "example.com", "url": "/h", "http_method": "HEAD",
                "protocol": "HTTP/1.0", "status": 200, "length": 0}),
         json!({"hostname": "example.com", "url": "/304", "http_method": "GET",
@@ -509,4 +512,30 @@ fn known_header_names_match_case_insensitively_and_exactly() {
         assert!(name_is(&name.to_ascii_uppercase(), name));
         assert!(!name_is(&name[1..], name));
     }
+}
+#[test]
+fn a_response_with_content_length_0_has_no_body_and_the_next_one_is_read() {
+    // Before, a length of 0 read as "no length": the body ran to the connection's
+    // close and swallowed the responses after it.
+    let o = go(&[
+        cs(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
+        sc(b"HTTP/1.1 200 \r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"),
+        cs(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
+        sc(b"HTTP/1.1 204 No Content\r\n\r\n"),
+        cs(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n"),
+        sc(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    ]);
+    let got: Vec<_> = o
+        .events
+        .iter()
+        .map(|(_, v)| (v["url"].clone(), v["status"].clone(), v["length"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (json!("/a"), json!(200), json!(0)),
+            (json!("/b"), json!(204), json!(0)),
+            (json!("/c"), json!(200), json!(2)),
+        ]
+    );
 }
