@@ -221,12 +221,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         if p.len() % 6 != 0 {
             return Err(FrameError::BadLength);
         }
-        Ok(p.chunks_exact(6).map(|e| {
-            (
-                u16::from_be_bytes([e[0], e[1]]),
-                u32::from_be_bytes([e[2], e[3], e[4], e[5]]),
-            )
-        }))
+        Ok(setting_entries(p))
     }
 
     /// The error code of a RST_STREAM (4-byte payload) or GOAWAY (after the last
@@ -331,16 +326,19 @@ pub fn setting_name(id: u16) -> Option<&'static str> {
 /// A SETTINGS payload's entries as Suricata keeps them: whole 6-byte entries, up to
 /// the first identifier it does not know (that one and the rest are dropped).
 pub fn known_settings(payload: &[u8]) -> Vec<(u16, u32)> {
-    payload
-        .chunks_exact(6)
-        .map(|e| {
-            (
-                u16::from_be_bytes([e[0], e[1]]),
-                u32::from_be_bytes([e[2], e[3], e[4], e[5]]),
-            )
-        })
+    setting_entries(payload)
         .take_while(|&(id, _)| setting_name(id).is_some())
         .collect()
+}
+
+/// The whole 6-byte (identifier, value) entries of a SETTINGS payload.
+fn setting_entries(p: &[u8]) -> impl Iterator<Item = (u16, u32)> + '_ {
+    p.chunks_exact(6).map(|e| {
+        (
+            u16::from_be_bytes([e[0], e[1]]),
+            u32::from_be_bytes([e[2], e[3], e[4], e[5]]),
+        )
+    })
 }
 
 #[cfg(test)]
