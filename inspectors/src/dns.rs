@@ -595,14 +595,17 @@ fn rcode_name(flags: u16) -> Option<&'static str> {
 
 /// A cursor over a whole message (names point back into it). Fixed-size fields and
 /// the labels of a name before its first compression pointer are read up to `end`:
-/// the message's end, or a record's data's.
-struct Reader<'a> {
+/// the message's end, or a record's data's. Without `KEEP` it only checks: it
+/// accepts and refuses exactly what it would with `KEEP`, but keeps no text, record
+/// or byte, so it allocates nothing (a constant, so each reader is compiled for its
+/// use).
+struct Reader<'a, const KEEP: bool> {
     msg: &'a [u8],
     pos: usize,
     end: usize,
 }
 
-impl<'a> Reader<'a> {
+impl<'a, const KEEP: bool> Reader<'a, KEEP> {
     fn new(msg: &'a [u8]) -> Self {
         Reader {
             msg,
@@ -639,7 +642,13 @@ impl<'a> Reader<'a> {
     /// 1,025 bytes is cut and flagged, and read on to its end if no pointer was
     /// followed yet.
     fn name(&mut self) -> Result<DnsName, DnsError> {
-        let mut out: Vec<u8> = Vec::with_capacity(32);
+        let mut out: Vec<u8> = if KEEP {
+            Vec::with_capacity(32)
+        } else {
+            Vec::new()
+        };
+        // The name's length in presentation bytes (what `out` holds when kept).
+        let mut shown = 0usize;
         let mut truncated = false;
         let mut pos = self.pos;
         // What may be read: up to `end` before the first pointer, the whole message
@@ -658,11 +667,15 @@ impl<'a> Reader<'a> {
                     let stop = start + usize::from(len);
                     let label = view.get(start..stop).ok_or(DnsError::Truncated)?;
                     if !truncated {
-                        if !out.is_empty() {
-                            out.push(b'.');
+                        let dot = usize::from(shown != 0);
+                        if KEEP {
+                            if dot == 1 {
+                                out.push(b'.');
+                            }
+                            out.extend_from_slice(label);
                         }
-                        out.extend_from_slice(label);
-                        if out.len() > NAME_CAP {
+                        shown += dot + label.len();
+                        if shown > NAME_CAP {
                             out.truncate(NAME_CAP);
                             truncated = true;
                             if resume.is_some() {
@@ -725,7 +738,7 @@ impl<'a> Reader<'a> {
             }
             RData::Opt(Vec::new())
         } else {
-            let mut sub = Reader {
+            let mut sub = Reader::<KEEP> {
                 msg: self.msg,
                 pos: start,
                 end: self.pos,
@@ -740,14 +753,19 @@ impl<'a> Reader<'a> {
         })
     }
 
+    #[inline]
     fn section(&mut self, count: u16) -> Result<Vec<DnsRecord>, DnsError> {
         if count == 0 {
             return Ok(Vec::new());
         }
-        let mut out = Vec::with_capacity(usize::from(count).min(16));
+        let mut out = if KEEP {
+            Vec::with_capacity(usize::from(count).min(16))
+        } else {
+            Vec::new()
+        };
         for _ in 0..count {
             let r = self.record()?;
-            if out.len() < MAX_RECORDS {
+            if KEEP && out.len() < MAX_RECORDS {
                 out.push(r);
             }
         }
@@ -758,11 +776,16 @@ impl<'a> Reader<'a> {
 /// A record's (non-empty) data `rdata` of type `rrtype`, read with `sub` (a reader
 /// over the data within the message). Bytes after what the type needs are ignored,
 /// as in Suricata.
-fn record_data(rrtype: u16, rdata: &[u8], sub: &mut Reader<'_>) -> Result<RData, DnsError> {
+fn record_data<const KEEP: bool>(
+    rrtype: u16,
+    rdata: &[u8],
+    sub: &mut Reader<'_, KEEP>,
+) -> Result<RData, DnsError> {
+    let bytes = |b: &[u8]| if KEEP { b.to_vec() } else { Vec::new() };
     Ok(match rrtype {
         // Suricata takes an address of any length (and logs one that is neither 4
         // nor 16 bytes as "").
-        1 | 28 => RData::Addr(rdata.to_vec()),
+        1 | 28 => RData::Addr(bytes(rdata)),
         2 | 5 | 12 => RData::Name(sub.name()?),
         15 => {
             sub.u16()?;
@@ -772,21 +795,25 @@ fn record_data(rrtype: u16, rdata: &[u8], sub: &mut Reader<'_>) -> Result<RData,
             // Character strings up to the first that overruns the data; the first
             // must fit.
             let mut strings = Vec::new();
+            let mut read = 0;
             let mut i = 0;
-            while i < rdata.len() && strings.len() < MAX_TXT_STRINGS {
+            while i < rdata.len() && read < MAX_TXT_STRINGS {
                 let stop = i + 1 + usize::from(rdata[i]);
                 let Some(s) = rdata.get(i + 1..stop) else {
-                    if strings.is_empty() {
+                    if read == 0 {
                         return Err(DnsError::BadRdata);
                     }
                     break;
                 };
-                strings.push(s.to_vec());
+                if KEEP {
+                    strings.push(s.to_vec());
+                }
+                read += 1;
                 i = stop;
             }
             RData::Txt(strings)
         }
-        10 => RData::Null(rdata.to_vec()),
+        10 => RData::Null(bytes(rdata)),
         6 => {
             let mname = sub.name()?;
             let rname = sub.name()?;
@@ -809,16 +836,19 @@ fn record_data(rrtype: u16, rdata: &[u8], sub: &mut Reader<'_>) -> Result<RData,
         44 if rdata.len() >= 2 => RData::Sshfp {
             algo: rdata[0],
             fp_type: rdata[1],
-            fingerprint: rdata[2..].to_vec(),
+            fingerprint: bytes(&rdata[2..]),
         },
         44 => return Err(DnsError::BadRdata),
         41 => {
             let mut opts = Vec::new();
-            let mut r = Reader::new(rdata);
+            let mut r = Reader::<KEEP>::new(rdata);
             while r.pos < rdata.len() {
                 let code = r.u16()?;
                 let n = usize::from(r.u16()?);
-                opts.push((code, r.take(n)?.to_vec()));
+                let data = r.take(n)?;
+                if KEEP {
+                    opts.push((code, data.to_vec()));
+                }
             }
             RData::Opt(opts)
         }
@@ -845,7 +875,32 @@ fn header_fits(flags: u16, counts: [u16; 4], len: usize) -> bool {
 /// out; bytes after the last section are ignored. The event's `type` follows the QR
 /// bit; an inspector that knows the direction sets it from that.
 pub fn parse_message(msg: &[u8], tx_id: u64) -> Result<DnsEvent, DnsError> {
-    let mut r = Reader::new(msg);
+    parse(Reader::<true>::new(msg), tx_id)
+}
+
+/// Whether `msg` is the start of a DNS message of `len` bytes, as Suricata's DNS
+/// probe judges (`probe` in `rust/src/dns/dns.rs`): with the whole message, it must
+/// parse as [`parse_message`] parses; with less, the header's counts must fit `len`.
+/// `Some(true)` for a response (QR set), `Some(false)` for a query, `None` when it is
+/// not DNS. Opcode, flags and classes are not looked at. Allocates nothing.
+pub fn probe(msg: &[u8], len: usize) -> Option<bool> {
+    let whole = msg.get(..len);
+    if let Some(m) = whole {
+        return parse(Reader::<false>::new(m), 0).ok().map(|e| e.response);
+    }
+    let mut r = Reader::<false>::new(msg);
+    r.u16().ok()?;
+    let flags = r.u16().ok()?;
+    let mut counts = [0u16; 4];
+    for c in &mut counts {
+        *c = r.u16().ok()?;
+    }
+    header_fits(flags, counts, len).then_some(flags & 0x8000 != 0)
+}
+
+/// [`parse_message`], keeping what a `KEEP` reader keeps.
+fn parse<const KEEP: bool>(mut r: Reader<'_, KEEP>, tx_id: u64) -> Result<DnsEvent, DnsError> {
+    let msg = r.msg;
     let id = r.u16()?;
     let flags = r.u16()?;
     let counts = [r.u16()?, r.u16()?, r.u16()?, r.u16()?];
@@ -853,12 +908,16 @@ pub fn parse_message(msg: &[u8], tx_id: u64) -> Result<DnsEvent, DnsError> {
         return Err(DnsError::BadHeader);
     }
     let [qd, an, ns, ar] = counts;
-    let mut queries = Vec::with_capacity(usize::from(qd).min(4));
+    let mut queries = if KEEP {
+        Vec::with_capacity(usize::from(qd).min(4))
+    } else {
+        Vec::new()
+    };
     for _ in 0..qd {
         let rrname = r.name()?;
         let rrtype = r.u16()?;
         let _class = r.u16()?;
-        if queries.len() < MAX_RECORDS {
+        if KEEP && queries.len() < MAX_RECORDS {
             queries.push(DnsQuery { rrname, rrtype });
         }
     }

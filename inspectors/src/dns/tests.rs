@@ -484,6 +484,23 @@ proptest! {
     }
 
     #[test]
+    fn the_probe_accepts_exactly_what_parses(
+        muts in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+        cut in 0usize..6,
+    ) {
+        let (q, r) = suricata_doc_exchange();
+        for mut m in [q, r] {
+            for &(pos, val) in &muts {
+                let i = pos % m.len();
+                m[i] = val;
+            }
+            m.truncate(m.len() - cut);
+            let parsed = parse_message(&m, 0).ok().map(|e| e.is_response());
+            prop_assert_eq!(probe(&m, m.len()), parsed);
+        }
+    }
+
+    #[test]
     fn mutated_real_messages_never_panic(pos in any::<usize>(), val in any::<u8>()) {
         let (_, mut r) = suricata_doc_exchange();
         let i = pos % r.len();
