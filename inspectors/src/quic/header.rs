@@ -65,12 +65,13 @@ pub struct LongHeader<'a> {
 }
 
 /// True for the versions whose long header layout is RFC 9000's: v1, v2, the drafts
-/// 0xff0000xx, Facebook's mvfst draft variant and Google's Q050, T050 and T051.
+/// 0xff0000xx, Facebook's mvfst versions (`faceb001`, `faceb002`, `faceb00e`) and
+/// Google's Q050, T050 and T051.
 pub fn is_ietf(v: u32) -> bool {
     v == version::V1
         || v == version::V2
         || (v >> 8) == 0x00ff_0000
-        || v == 0xface_b002
+        || matches!(v, 0xface_b001 | 0xface_b002 | 0xface_b00e)
         || is_google_ietf(v)
 }
 

@@ -2,8 +2,10 @@
 //! derived from the client's first Destination Connection ID, header protection
 //! removal (AES-128-ECB) and payload decryption (AES-128-GCM).
 //!
-//! Contract: [`InitialKeys::derive`] knows the salts and labels of QUIC v1, v2 and the
-//! IETF drafts 23 to 34 (and returns `None` for any other version);
+//! Contract: [`InitialKeys::derive`] knows the salts and labels of QUIC v1, v2, the
+//! IETF drafts 22 to 34, Facebook's mvfst versions (`faceb001`, draft 22's salt;
+//! `faceb002` and `faceb00e`, draft 23's) and Google's Q050, T050 and T051 (and returns
+//! `None` for any other version);
 //! [`InitialKeys::unprotect`] works in place on one packet copied into a caller's
 //! buffer and returns the full packet number and the plaintext range, or
 //! [`CryptoError`] (packet too short for a sample, or authentication failed). It
@@ -30,6 +32,11 @@ const SALT_V2: [u8; 20] = [
 const SALT_DRAFT29: [u8; 20] = [
     0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0x4c, 0x9e, 0x97, 0x86, 0xf1, 0x9c, 0x61, 0x11, 0xe0,
     0x43, 0x90, 0xa8, 0x99,
+];
+/// draft-ietf-quic-tls-22 (and mvfst's `faceb001`, which is based on it).
+const SALT_DRAFT22: [u8; 20] = [
+    0x7f, 0xbc, 0xdb, 0x0e, 0x7c, 0x66, 0xbb, 0xe9, 0x19, 0x3a, 0x96, 0xcd, 0x21, 0x51, 0x9e, 0xbd,
+    0x7a, 0x02, 0x64, 0x4a,
 ];
 /// draft-ietf-quic-tls-23 to -28.
 const SALT_DRAFT23: [u8; 20] = [
@@ -80,7 +87,8 @@ fn params(v: u32) -> Option<(&'static [u8; 20], &'static str)> {
         version::V1 | 0xff00_0021..=0xff00_0022 => (&SALT_V1, "quic"),
         version::V2 => (&SALT_V2, "quicv2"),
         0xff00_001d..=0xff00_0020 => (&SALT_DRAFT29, "quic"),
-        0xff00_0017..=0xff00_001c | 0xface_b002 => (&SALT_DRAFT23, "quic"),
+        0xff00_0017..=0xff00_001c | 0xface_b002 | 0xface_b00e => (&SALT_DRAFT23, "quic"),
+        0xff00_0016 | 0xface_b001 => (&SALT_DRAFT22, "quic"),
         0x5130_3530 => (&SALT_Q050, "quic"),
         0x5430_3530 => (&SALT_T050, "quic"),
         0x5430_3531 => (&SALT_T051, "quic"),

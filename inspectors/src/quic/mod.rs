@@ -5,8 +5,10 @@
 //! - Data: one datagram per [`Chunk::Data`]; datagrams may hold several coalesced
 //!   packets. Only the client's datagrams are read (the server's Initials carry no
 //!   ClientHello).
-//! - Versions: v1 (RFC 9000/9001), v2 (RFC 9369) and the IETF drafts 23 to 34 are
-//!   decrypted: Initial keys from the DCID of the client's first Initial (again from
+//! - Versions: v1 (RFC 9000/9001), v2 (RFC 9369), the IETF drafts 22 to 34 and
+//!   Facebook's mvfst versions based on them (`faceb001`, `faceb002`, `faceb00e`) are
+//!   decrypted (Suricata 8 leaves out draft 22, `faceb001` and `faceb00e`; their
+//!   Initial keys are as public as the others'): Initial keys from the DCID of the client's first Initial (again from
 //!   a later Initial's DCID if the first keys fail, as after a Retry), header
 //!   protection removed, AES-128-GCM opened, CRYPTO frames reassembled in any order
 //!   across packets (bounded: [`frames::MAX_CRYPTO`]). Google QUIC below Q050 sends

@@ -311,6 +311,9 @@ fn draft_and_v2_versions_decrypt() {
         (0xff00_001du32, "ff00001d"),
         (0xff00_0022, "ff000022"),
         (0xff00_0017, "ff000017"),
+        (0xff00_0016, "ff000016"),
+        (0xface_b002, "faceb002"),
+        (0xface_b00e, "faceb00e"),
         (header::version::V2, "6b3343cf"),
     ] {
         let p = client_initial(v, &[7; 12], 0, &crypto_frame(0, &ch));
@@ -319,6 +322,18 @@ fn draft_and_v2_versions_decrypt() {
         assert_eq!(ev[0]["version"], name);
         assert_eq!(ev[0]["sni"], "draft.example", "{name}");
     }
+}
+
+/// The client's first datagram of nDPI's regression capture `quic-mvfst-22`: Facebook's
+/// mvfst version `faceb001`, protected with draft 22's Initial salt.
+const MVFST_DRAFT22_INITIAL: &[u8] = include_bytes!("testdata/mvfst-draft22-initial.bin");
+
+#[test]
+fn a_real_mvfst_draft22_initial_decrypts_with_draft_22s_salt() {
+    let (ev, done) = run(&[(C, MVFST_DRAFT22_INITIAL.to_vec())]);
+    assert_eq!(done, Some(0));
+    assert_eq!(ev[0]["version"], "faceb001");
+    assert_eq!(ev[0]["sni"], "graph.facebook.com");
 }
 
 #[test]
