@@ -321,8 +321,11 @@ struct Tx {
     connect: bool,
     http_port: Option<u16>,
     status: Option<u16>,
-    /// Response body length seen.
+    /// Response body length seen (libhtp's `response_message_len`).
     length: u64,
+    /// The response declares a Content-Encoding libhtp decompresses (gzip, deflate,
+    /// lzma): a gap in its body is not counted in `length`.
+    compressed: bool,
     upgrade: Option<Upgrade>,
 }
 
@@ -624,6 +627,13 @@ impl HttpFlow {
     }
 
     fn gap(&mut self, cx: &mut Cx<'_>, dir: Direction, n: u32) {
+        if let (Direction::ToClient, State::Body(Body::Length(left))) = (dir, self.resp.state) {
+            // libhtp counts a hole in a body of known length in the message's length
+            // (unless it decompresses the body).
+            if let Some(tx) = self.current_mut().filter(|t| !t.compressed) {
+                tx.length = tx.length.saturating_add(u64::from(n).min(left));
+            }
+        }
         let side = self.side(dir);
         match side.state {
             State::Body(Body::Length(left)) if u64::from(n) < left => {
@@ -884,6 +894,11 @@ impl HttpFlow {
         let known = Known::scan(resp.headers);
         let mut tx = self.pop_waiting().unwrap_or_default();
         tx.status = Some(code);
+        tx.compressed = known.content_encoding.is_some_and(|v| {
+            [&b"gzip"[..], b"deflate", b"lzma"]
+                .iter()
+                .any(|c| contains_ci(v, c))
+        });
         let content_type = known.content_type.map(|v| match find_byte(v, b';') {
             Some(i) => &v[..i],
             None => v,
@@ -1116,6 +1131,7 @@ struct Known<'b> {
     transfer_encoding: Option<&'b [u8]>,
     content_length: Option<&'b [u8]>,
     content_type: Option<&'b [u8]>,
+    content_encoding: Option<&'b [u8]>,
     location: Option<&'b [u8]>,
 }
 
@@ -1135,6 +1151,7 @@ impl<'b> Known<'b> {
                 12 if name_is(n, b"content-type") => &mut k.content_type,
                 14 if name_is(n, b"content-length") => &mut k.content_length,
                 15 if name_is(n, b"x-forwarded-for") => &mut k.xff,
+                16 if name_is(n, b"content-encoding") => &mut k.content_encoding,
                 17 if name_is(n, b"transfer-encoding") => &mut k.transfer_encoding,
                 _ => continue,
             };
