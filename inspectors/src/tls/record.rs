@@ -74,7 +74,7 @@ pub struct Framer {
     /// A partial handshake message (header included).
     hs: Vec<u8>,
     skip_handshake: bool,
-    /// The version of the first record header (0 before one).
+    /// The version field of the first record header, valid or not (0 before one).
     first_version: u16,
 }
 
@@ -84,8 +84,9 @@ impl Framer {
         Self::default()
     }
 
-    /// The version field of this direction's first record header (0 before one was
-    /// read): Suricata's version for a side that sent no hello.
+    /// The version field of this direction's first record header, whether or not the
+    /// header was valid (0 before one was read): Suricata's version for a side that
+    /// sent no hello.
     pub fn first_version(&self) -> u16 {
         self.first_version
     }
@@ -108,14 +109,16 @@ impl Framer {
                 }
                 let [ty, major, minor, l0, l1] = self.hdr;
                 let len = usize::from(u16::from_be_bytes([l0, l1]));
+                // Kept before the header is judged, as Suricata keeps it: a side that
+                // is not speaking TLS gets the version its first bytes spell.
+                if self.first_version == 0 {
+                    self.first_version = u16::from_be_bytes([major, minor]);
+                }
                 if !(CT_CHANGE_CIPHER_SPEC..=CT_HEARTBEAT).contains(&ty)
                     || major != 3
                     || len > MAX_RECORD
                 {
                     return Err(FrameError::BadRecord);
-                }
-                if self.first_version == 0 {
-                    self.first_version = u16::from_be_bytes([major, minor]);
                 }
                 self.rec_type = ty;
                 self.rec_left = len;

@@ -415,6 +415,10 @@ fn without_a_server_hello_the_version_is_the_clients_first_valid_offer() {
     // A server record without a ServerHello (an alert): its record version wins.
     let alert = [21, 3, 3, 0, 2, 2, 40];
     assert_eq!(version(0x0303, &[0x0304], &alert), "TLS 1.2");
+    // A server that is not speaking TLS (an SMTP banner on port 465): Suricata reads
+    // its first five bytes as a record header, keeps the version field ("20", 0x3230)
+    // before it refuses the record type, and logs that number.
+    assert_eq!(version(0x0303, &[], b"220 mx.example ESMTP\r\n"), "12848");
 }
 
 #[test]
