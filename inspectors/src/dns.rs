@@ -921,10 +921,14 @@ fn parse<const KEEP: bool>(mut r: Reader<'_, KEEP>, tx_id: u64) -> Result<DnsEve
             queries.push(DnsQuery { rrname, rrtype });
         }
     }
-    let answers = r.section(an)?;
-    let (authorities, additionals) = match r.section(ns) {
-        Ok(authorities) => (authorities, r.section(ar).unwrap_or_default()),
-        Err(_) => (Vec::new(), Vec::new()),
+    // Empty sections (every count of a plain query) skip the call.
+    let answers = if an == 0 { Vec::new() } else { r.section(an)? };
+    let (authorities, additionals) = match (ns, ar) {
+        (0, 0) => (Vec::new(), Vec::new()),
+        _ => match r.section(ns) {
+            Ok(authorities) => (authorities, r.section(ar).unwrap_or_default()),
+            Err(_) => (Vec::new(), Vec::new()),
+        },
     };
     Ok(DnsEvent {
         tx_id,
