@@ -791,7 +791,7 @@ impl HttpFlow {
                         Parsed::Complete(n)
                     }
                     Ok(httparse::Status::Partial) => Parsed::Partial,
-                    Err(_) => Parsed::Invalid,
+                    Err(_) => self.spaced_request(cx, buf),
                 }
             }
             Direction::ToClient => {
@@ -811,6 +811,61 @@ impl HttpFlow {
                     Err(_) => Parsed::Invalid,
                 }
             }
+        }
+    }
+
+    /// A request line httparse refuses because its target holds spaces (exploit
+    /// traffic does: `GET /shell?cd+/tmp;wget+ http://... HTTP/1.1`), taken as libhtp
+    /// takes it: the method up to the first space, the protocol after the last, the
+    /// target all between. Its headers are read as usual. Anything else is invalid.
+    fn spaced_request(&mut self, cx: &mut Cx<'_>, buf: &[u8]) -> Parsed {
+        let token = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+        let line = &buf[..find_byte(buf, b'\n').unwrap_or(buf.len())];
+        let Some(sp) = find_byte(line, b' ') else {
+            return Parsed::Invalid;
+        };
+        let method = &line[..sp];
+        if method.is_empty() || !method.iter().all(token) {
+            return Parsed::Invalid;
+        }
+        let Some(nl) = find_byte(buf, b'\n') else {
+            // A method and a space: the rest of the line may yet come.
+            return Parsed::Partial;
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(last) = line.iter().rposition(|&b| b == b' ') else {
+            return Parsed::Invalid;
+        };
+        let version = match &line[last + 1..] {
+            b"HTTP/1.1" => 1,
+            b"HTTP/1.0" => 0,
+            _ => return Parsed::Invalid,
+        };
+        let target = crate::text::trim(line.get(sp..last).unwrap_or_default());
+        if target.is_empty() {
+            return Parsed::Invalid;
+        }
+        // Both are ASCII or checked UTF-8 below; a target that is not UTF-8 is left
+        // to the resync, as httparse's own would be.
+        let (Ok(method), Ok(target)) = (std::str::from_utf8(method), std::str::from_utf8(target))
+        else {
+            return Parsed::Invalid;
+        };
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        match httparse::parse_headers(&buf[nl + 1..], &mut headers) {
+            Ok(httparse::Status::Complete((n, parsed))) => {
+                let count = parsed.len();
+                let req = httparse::Request {
+                    method: Some(method),
+                    path: Some(target),
+                    version: Some(version),
+                    headers: &mut headers[..count],
+                };
+                self.on_request(cx, &req);
+                Parsed::Complete(nl + 1 + n)
+            }
+            Ok(httparse::Status::Partial) => Parsed::Partial,
+            Err(_) => Parsed::Invalid,
         }
     }
 

