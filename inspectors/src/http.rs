@@ -829,8 +829,14 @@ impl HttpFlow {
             return Parsed::Invalid;
         }
         let Some(nl) = find_byte(buf, b'\n') else {
-            // A method and a space: the rest of the line may yet come.
-            return Parsed::Partial;
+            // A known method and a space: the rest of the line may yet come (anything
+            // else goes back to the resync, as before).
+            let known = METHODS.iter().any(|m| m.strip_suffix(b" ") == Some(method));
+            return if known {
+                Parsed::Partial
+            } else {
+                Parsed::Invalid
+            };
         };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(last) = line.iter().rposition(|&b| b == b' ') else {

@@ -583,4 +583,11 @@ fn a_target_with_spaces_is_taken_as_libhtp_takes_it() {
             String::from_utf8_lossy(junk)
         );
     }
+    // An unknown method's line that is not HTTP, cut before its end: not waited for.
+    let o = go(&[
+        cs(b"XYZ abc def"),
+        cs(b"\r\nGET /ok HTTP/1.1\r\nHost: h\r\n\r\n"),
+    ]);
+    let urls: Vec<Value> = events(&o).iter().map(|e| e["url"].clone()).collect();
+    assert_eq!(urls, vec![json!("/ok")]);
 }
