@@ -818,6 +818,8 @@ impl HttpFlow {
     /// traffic does: `GET /shell?cd+/tmp;wget+ http://... HTTP/1.1`), taken as libhtp
     /// takes it: the method up to the first space, the protocol after the last, the
     /// target all between. Its headers are read as usual. Anything else is invalid.
+    #[cold]
+    #[inline(never)]
     fn spaced_request(&mut self, cx: &mut Cx<'_>, buf: &[u8]) -> Parsed {
         let token = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
         let line = &buf[..find_byte(buf, b'\n').unwrap_or(buf.len())];
@@ -875,6 +877,7 @@ impl HttpFlow {
         }
     }
 
+    #[inline(always)]
     fn on_request(&mut self, cx: &mut Cx<'_>, req: &httparse::Request<'_, '_>) {
         let known = Known::scan(req.headers);
         let method = req.method.unwrap_or("");
