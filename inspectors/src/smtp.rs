@@ -14,7 +14,8 @@
 //!   skipped by their size.
 //! - Events: one [`SmtpEvent`] per transaction, emitted when its message ends, on
 //!   `RSET`, on STARTTLS, at a gap, or at flow end (a session that only said `HELO`
-//!   gives one event with its `helo`). Its JSON is Suricata's `smtp` object (`helo`,
+//!   gives one event with its `helo`, one whose commands filled nothing, such as a
+//!   lone `QUIT`, an empty one, as Suricata logs its first transaction). Its JSON is Suricata's `smtp` object (`helo`,
 //!   `mail_from`, `rcpt_to`); Suricata writes the `email` object beside it in the same
 //!   record, so it comes from [`SmtpEvent::email_json`] for the EVE writer to place.
 //! - STARTTLS: when the client's `STARTTLS` is answered `220` (the n-th command paired
@@ -181,6 +182,8 @@ struct SmtpFlow {
     /// Raw header values being unfolded: From, To, Cc, Subject.
     raw: [Vec<u8>; 4],
     emitted: bool,
+    /// The client sent a command line: Suricata has a transaction open.
+    commanded: bool,
     unknown: u32,
     finished: bool,
 }
@@ -196,6 +199,7 @@ impl Default for SmtpFlow {
             tx: SmtpEvent::default(),
             raw: Default::default(),
             emitted: false,
+            commanded: false,
             unknown: 0,
             finished: false,
         }
@@ -295,11 +299,13 @@ impl SmtpFlow {
     }
 
     /// Emits the open transaction if it has anything (or, with `helo_alone`, if it is
-    /// the session's only one and has a `helo`).
+    /// the session's only one: Suricata's first command opens a transaction, which it
+    /// logs even when the command filled nothing, as a session of only `QUIT` gives
+    /// `"smtp": {}`).
     fn emit(&mut self, cx: &mut Cx<'_>, helo_alone: bool) {
         self.close_message();
         let tx = std::mem::take(&mut self.tx);
-        if !tx.is_empty() || (helo_alone && !self.emitted && self.helo.is_some()) {
+        if !tx.is_empty() || (helo_alone && !self.emitted && self.commanded) {
             cx.emit(Box::new(SmtpEvent {
                 helo: self.helo.clone(),
                 ..tx
@@ -414,6 +420,7 @@ impl SmtpFlow {
         if truncated {
             return (LineAction::Stop, After::Fail);
         }
+        self.commanded = true;
         let mut known = true;
         let mut skip = None;
         let starttls = line.eq_ignore_ascii_case(b"STARTTLS");

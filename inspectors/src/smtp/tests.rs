@@ -177,6 +177,18 @@ fn gap_emits_the_open_transaction_and_stops() {
 }
 
 #[test]
+fn a_session_whose_commands_fill_nothing_still_logs_its_transaction() {
+    // suricata-verify's smtp-quit: the server closes, the client says QUIT.
+    let o = go(&[sc(b""), cs(b"QUIT\r\n")]);
+    assert_eq!(o.events, vec![("smtp", json!({}))]);
+    // A banner alone, no command: no transaction, no event.
+    let o = go(&[sc(b"220 mx.example.com ESMTP\r\n")]);
+    assert!(o.events.is_empty());
+    // After a logged transaction, a QUIT opens none.
+    assert_eq!(go(&session()).events, expected());
+}
+
+#[test]
 fn garbage_stops_the_inspector() {
     let o = go(&[sc(b"\x00\x01binary junk\r\n")]);
     assert!(o.done);
