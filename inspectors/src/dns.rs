@@ -753,7 +753,6 @@ impl<'a, const KEEP: bool> Reader<'a, KEEP> {
         })
     }
 
-    #[inline]
     fn section(&mut self, count: u16) -> Result<Vec<DnsRecord>, DnsError> {
         if count == 0 {
             return Ok(Vec::new());

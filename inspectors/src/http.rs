@@ -822,7 +822,8 @@ impl HttpFlow {
     #[inline(never)]
     fn spaced_request(&mut self, cx: &mut Cx<'_>, buf: &[u8]) -> Parsed {
         let token = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
-        let line = &buf[..find_byte(buf, b'\n').unwrap_or(buf.len())];
+        let nl = find_byte(buf, b'\n');
+        let line = &buf[..nl.unwrap_or(buf.len())];
         let Some(sp) = find_byte(line, b' ') else {
             return Parsed::Invalid;
         };
@@ -830,7 +831,7 @@ impl HttpFlow {
         if method.is_empty() || !method.iter().all(token) {
             return Parsed::Invalid;
         }
-        let Some(nl) = find_byte(buf, b'\n') else {
+        let Some(nl) = nl else {
             // A known method and a space: the rest of the line may yet come (anything
             // else goes back to the resync, as before).
             let known = METHODS.iter().any(|m| m.strip_suffix(b" ") == Some(method));

@@ -14,10 +14,11 @@
 //!   skipped by their size.
 //! - Events: one [`SmtpEvent`] per transaction, emitted when its message ends, on
 //!   `RSET`, on STARTTLS, at a gap, or at flow end (a session that only said `HELO`
-//!   gives one event with its `helo`, one whose commands filled nothing, such as a
-//!   lone `QUIT`, an empty one, as Suricata logs its first transaction). Its JSON is Suricata's `smtp` object (`helo`,
-//!   `mail_from`, `rcpt_to`); Suricata writes the `email` object beside it in the same
-//!   record, so it comes from [`SmtpEvent::email_json`] for the EVE writer to place.
+//!   gives one event with its `helo`; one whose commands filled nothing, such as a
+//!   lone `QUIT`, an empty one, as Suricata logs its first transaction). Its JSON is
+//!   Suricata's `smtp` object (`helo`, `mail_from`, `rcpt_to`); Suricata writes the
+//!   `email` object beside it in the same record, so it comes from
+//!   [`SmtpEvent::email_json`] for the EVE writer to place.
 //! - STARTTLS: when the client's `STARTTLS` is answered `220` (the n-th command paired
 //!   with the n-th reply after the greeting, see `text::ReplyOrder`), the inspector calls
 //!   `cx.upgrade("tls", None)` and `cx.done()`.
