@@ -85,10 +85,13 @@ impl Drop for Holder {
 
 /// A wizard: "HELLO" from the client names `toy`; "WORLD" from the side taken for the
 /// client is the server speaking first (swap, then `toy`); "?" alone says nothing yet;
-/// anything else fails.
+/// "??" says nothing yet but fails the flow at its end; anything else fails.
 struct ToyWizard;
 
-struct ToyWizardData;
+#[derive(Default)]
+struct ToyWizardData {
+    fail_at_end: bool,
+}
 
 impl Inspector for ToyWizard {
     fn name(&self) -> &str {
@@ -98,7 +101,7 @@ impl Inspector for ToyWizard {
         InspectorKind::Wizard
     }
     fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
-        Some(Box::new(ToyWizardData))
+        Some(Box::new(ToyWizardData::default()))
     }
 }
 
@@ -109,6 +112,10 @@ impl FlowData for ToyWizardData {
             return;
         };
         if d == b"?" {
+            return;
+        }
+        if d == b"??" {
+            self.fail_at_end = true;
             return;
         }
         if d.starts_with(b"OTHER") {
@@ -122,6 +129,12 @@ impl FlowData for ToyWizardData {
             cx.detection_failed();
         }
         cx.done();
+    }
+
+    fn end(&mut self, cx: &mut Cx<'_>) {
+        if self.fail_at_end {
+            cx.detection_failed();
+        }
     }
 }
 
@@ -346,6 +359,28 @@ fn a_flow_without_payload_has_no_app_proto_and_unknown_payload_fails() {
     assert!(events(&out)
         .iter()
         .any(|v| v["what"] == "sizes" && v["text"] == "Some(4)/None"));
+}
+
+#[test]
+fn an_undecided_wizard_has_the_last_word_at_the_flows_end() {
+    // Undecided to the end, and saying nothing then: no service (Suricata's TCP flow
+    // whose detection never concluded), not `failed`.
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    tcp_session(&mut e, &[(true, b"?"), (false, b"?")]);
+    let (stats, out) = e.finish();
+    assert_eq!(out.records[0].app.app_proto, None);
+    assert_eq!(stats.inspect.failed, 0);
+    assert_eq!(stats.inspect.detected, 0);
+    // Undecided, and failing the flow in its `end`: `failed`.
+    let mut e = engine(set("toy", &live));
+    tcp_session(&mut e, &[(true, b"??")]);
+    let (stats, out) = e.finish();
+    assert_eq!(out.records[0].app.app_proto, Some("failed"));
+    assert_eq!(stats.inspect.failed, 1);
+    // The passive inspector saw both flows through to their end.
+    assert!(events(&out).iter().any(|v| v["what"] == "sizes"));
+    assert_eq!(live.count(), 0, "every FlowData and inspector gone");
 }
 
 #[test]

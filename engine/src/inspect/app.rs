@@ -807,13 +807,15 @@ impl Inspection {
         true
     }
 
+    /// Runs `slot`'s `end`, emits its last events and returns the detection it
+    /// reported there (a wizard's last word), if any.
     fn end_slot(
         &mut self,
         slot: &mut Slot,
         now: Timestamp,
         stats: &mut InspectStats,
         emit: &mut Emit<'_>,
-    ) {
+    ) -> Option<Detection> {
         let info = self.info.unpack();
         with_actions(|actions| {
             {
@@ -821,7 +823,7 @@ impl Inspection {
                 slot.data.end(&mut cx);
             }
             self.emit_events(&info, actions, now, stats, emit);
-            actions.detection = None;
+            let detection = actions.detection.take();
             actions.upgrade = None;
             actions.handover = None;
             actions.verdict = None;
@@ -829,14 +831,33 @@ impl Inspection {
             actions.done = false;
             actions.done_with = None;
             actions.expectations.clear();
+            detection
         })
     }
 
-    /// The flow ends at `now`: an undecided wizard makes the service `failed`, then
-    /// every FlowData's `end` runs (in id order) and may emit its last events.
+    /// The flow ends at `now`: an undecided wizard's `end` has the last word (it may
+    /// name the service or fail detection; if it does neither the flow keeps no
+    /// service, as a Suricata TCP flow whose detection never concluded), then every
+    /// other FlowData's `end` runs (in id order) and may emit its last events.
     pub fn finish(&mut self, now: Timestamp, stats: &mut InspectStats, emit: &mut Emit<'_>) {
-        if self.wizard.is_some() {
-            self.fail_detection(stats);
+        if let Some(wid) = self.wizard.map(NonZeroU32::get) {
+            let last = match self.data.remove(wid) {
+                Some(mut slot) => self.end_slot(&mut slot, now, stats, emit),
+                None => None,
+            };
+            match last {
+                Some(Detection::Service(name)) if !self.set.is_disabled(name) => {
+                    self.wizard = None;
+                    self.take_replay();
+                    self.proto.app_proto = Some(name);
+                    stats.detected += 1;
+                }
+                Some(Detection::Service(_) | Detection::Failed) => self.fail_detection(stats),
+                Some(Detection::Pending) | None => {
+                    self.wizard = None;
+                    self.take_replay();
+                }
+            }
         }
         // Taken out whole (one heap block freed, no id list): `end_slot` does not
         // look at the map.
@@ -1043,7 +1064,8 @@ impl AppFlow {
     }
 
     /// The flow ends at `now`: held TCP data is delivered (holes as gaps), an
-    /// undecided wizard makes the service `failed`, then every FlowData's `end` runs.
+    /// undecided wizard has its last word (see [`Inspection::finish`]), then every
+    /// FlowData's `end` runs.
     pub fn finish(
         &mut self,
         cfg: &ReassemblyConfig,

@@ -98,7 +98,7 @@ impl FlowData for WizardFlow {
         if self.reported {
             return;
         }
-        let outcome = self.wizard.finish(&mut self.state);
+        let outcome = self.wizard.finish(&mut self.state, self.transport);
         self.report(cx, outcome);
     }
 }

@@ -36,9 +36,13 @@
 //!   per-direction buffer of at most that many bytes (the only allocation, and only
 //!   then) and the next chunk is appended, so `GE` then `T / HTTP/1.1` still names
 //!   http. A direction is ruled out when no rule can match it, or when it reaches the
-//!   depth undecided. Detection fails when both directions are ruled out, or when one
-//!   is ruled out after carrying the full depth while the other has sent nothing
-//!   (one-sided flows such as FTP data), or on a gap before a decision.
+//!   depth undecided; it is *done* once ruled out with at least its
+//!   [`DONE_MIN_BYTES`] (Suricata gives a direction up only then). Detection fails as Suricata's does:
+//!   when both directions are done; when one is done after more than
+//!   [`ONE_SIDED_LIMIT`] bytes; when either carried twice that; or on a gap before a
+//!   decision. A TCP flow that
+//!   ends undecided (say `Hi!` and `Hello!`, or one side's junk) has no service, not
+//!   `failed`.
 //! - **UDP**: each chunk is one datagram, judged whole: the first datagram (either
 //!   direction) names the service or detection fails (Suricata's rule). Empty
 //!   datagrams are ignored. Other transports are not inspected (a direct
@@ -246,6 +250,18 @@ pub enum Outcome {
     Failed,
 }
 
+/// Bytes a TCP direction must carry, indexed by [`Direction::index`] (to the server,
+/// to the client), before a rule book that no rule fits gives it up. Suricata's
+/// pattern matcher marks a direction done only once it holds as many bytes as its
+/// deepest pattern for that direction reaches: 17 to the server (`BASELINE-CONTROL `
+/// and IMAP's tagged ` CAPABILITY`), 10 to the client (IMAP's `* ESEARCH `). Before
+/// that a short direction (`Hi!`) leaves the flow undecided.
+pub const DONE_MIN_BYTES: [u64; 2] = [17, 10];
+
+/// Bytes after which a TCP flow undecided on one side fails anyway: Suricata's
+/// `size_ts_limit` / `size_tc_limit` (at least 100,000 bytes).
+pub const ONE_SIDED_LIMIT: u64 = 100_000;
+
 /// One direction's detection state.
 #[derive(Clone, Debug, Default)]
 struct DirState {
@@ -264,6 +280,14 @@ struct DirState {
 pub struct WizardState {
     dirs: [DirState; 2],
     outcome: Outcome,
+}
+
+impl DirState {
+    /// No rule can match, and the direction (index `dir`) carried enough to be sure
+    /// of it.
+    fn done(&self, dir: usize) -> bool {
+        self.ruled_out && self.seen >= DONE_MIN_BYTES.get(dir).copied().unwrap_or(0)
+    }
 }
 
 impl WizardState {
@@ -287,12 +311,22 @@ impl WizardState {
         outcome
     }
 
-    /// Fails when both directions are ruled out, or one is ruled out after `depth`
-    /// bytes while the other has sent nothing.
-    fn bail(&mut self, depth: u64) -> Outcome {
+    /// Suricata's bail conditions for a TCP flow (`TCPProtoDetectCheckBailConditions`):
+    /// fails when both directions are [done](DirState::done); when one is done after
+    /// more than [`ONE_SIDED_LIMIT`] bytes (the other silent, short or still
+    /// undecided); or when either carried more than twice that.
+    fn bail(&mut self) -> Outcome {
         let [a, b] = &self.dirs;
-        let one_sided = |x: &DirState, y: &DirState| x.ruled_out && x.seen >= depth && y.seen == 0;
-        if (a.ruled_out && b.ruled_out) || one_sided(a, b) || one_sided(b, a) {
+        let (a_done, b_done) = (a.done(0), b.done(1));
+        // one side done and past the limit: the other is silent, short or undecided
+        let lopsided = |x: &DirState, x_done: bool| x_done && x.seen > ONE_SIDED_LIMIT;
+        let flooded = |x: &DirState| x.seen > 2 * ONE_SIDED_LIMIT;
+        if (a_done && b_done)
+            || lopsided(a, a_done)
+            || lopsided(b, b_done)
+            || flooded(a)
+            || flooded(b)
+        {
             self.decide(Outcome::Failed)
         } else {
             Outcome::Pending
@@ -387,7 +421,7 @@ impl Wizard {
             };
         }
         if ds.ruled_out {
-            return state.bail(depth as u64);
+            return state.bail();
         }
         let verdict = if ds.buf.is_empty() {
             // an open direction with nothing buffered has seen nothing before this
@@ -407,15 +441,21 @@ impl Wizard {
             Verdict::No => {
                 ds.ruled_out = true;
                 ds.buf = Vec::new();
-                state.bail(depth as u64)
+                state.bail()
             }
         }
     }
 
-    /// The flow ends: a flow that carried data and is still undecided fails; one that
-    /// carried none stays without a service.
-    pub fn finish(&self, state: &mut WizardState) -> Outcome {
-        if state.outcome == Outcome::Pending && state.dirs.iter().any(|d| d.seen > 0) {
+    /// The flow over `transport` ends. A UDP flow that carried data and is still
+    /// undecided fails (one side spoke, and was not recognised); a TCP flow still
+    /// undecided stays without a service, as in Suricata, whose TCP detection fails
+    /// only by its bail conditions (see [`WizardState`]'s contract in the module
+    /// docs).
+    pub fn finish(&self, state: &mut WizardState, transport: Transport) -> Outcome {
+        if state.outcome == Outcome::Pending
+            && transport == Transport::Udp
+            && state.dirs.iter().any(|d| d.seen > 0)
+        {
             return state.decide(Outcome::Failed);
         }
         state.outcome

@@ -529,7 +529,7 @@ fn tcp_fails_when_both_directions_are_ruled_out() {
             TCP,
             p,
             ToServer,
-            Chunk::Data(b"\x01\x02 hello there")
+            Chunk::Data(b"\x01\x02 hello there, kenobi")
         ),
         Outcome::Pending
     );
@@ -551,6 +551,38 @@ fn tcp_fails_when_both_directions_are_ruled_out() {
 }
 
 #[test]
+fn a_short_tcp_direction_no_rule_fits_leaves_the_flow_undecided() {
+    // Suricata's TCP fast open case: `Hi!` and `Hello!` fit no pattern, but are
+    // shorter than the deepest pattern of their direction (17 and 10 bytes), so
+    // detection never concludes and the flow ends without a service.
+    let w = wizard();
+    let p = Ports {
+        client: 42856,
+        server: 12345,
+    };
+    let mut st = WizardState::default();
+    assert_eq!(
+        w.scan(&mut st, TCP, p, ToServer, Chunk::Data(b"Hi!")),
+        Outcome::Pending
+    );
+    assert_eq!(
+        w.scan(&mut st, TCP, p, ToClient, Chunk::Data(b"Hello!")),
+        Outcome::Pending
+    );
+    assert_eq!(w.finish(&mut st.clone(), TCP), Outcome::Pending);
+    // the server's next bytes make its direction long enough; the client's not yet
+    assert_eq!(
+        w.scan(&mut st, TCP, p, ToClient, Chunk::Data(b" bye")),
+        Outcome::Pending
+    );
+    // 17 bytes to the server: both directions are done
+    assert_eq!(
+        w.scan(&mut st, TCP, p, ToServer, Chunk::Data(b" how are you?!")),
+        Outcome::Failed
+    );
+}
+
+#[test]
 fn tcp_fails_after_the_search_depth() {
     let w = Wizard::new(WizardConfig::default().with_max_search_depth(64)).unwrap();
     let p = Ports {
@@ -567,8 +599,20 @@ fn tcp_fails_after_the_search_depth() {
     assert_eq!(st.buffered(ToServer), line.len());
     assert_eq!(
         w.scan(&mut st, TCP, p, ToServer, Chunk::Data(&[b'a'; 40])),
+        Outcome::Pending,
+        "depth reached: ruled out, but the server has not spoken"
+    );
+    assert_eq!(st.buffered(ToServer), 0);
+    assert_eq!(
+        w.scan(
+            &mut st,
+            TCP,
+            p,
+            ToClient,
+            Chunk::Data(b"\x03\x04 general kenobi")
+        ),
         Outcome::Failed,
-        "depth reached and the server silent"
+        "the server's junk rules it out too"
     );
 }
 
@@ -581,7 +625,7 @@ fn tcp_buffer_never_exceeds_the_default_depth() {
     };
     let mut st = WizardState::default();
     let mut data = b"FETCH /".to_vec();
-    data.resize(20_000, b'a');
+    data.resize(ONE_SIDED_LIMIT as usize + 1460, b'a');
     let mut got = Outcome::Pending;
     for seg in data.chunks(1460) {
         got = w.scan(&mut st, TCP, p, ToServer, Chunk::Data(seg));
@@ -594,7 +638,7 @@ fn tcp_buffer_never_exceeds_the_default_depth() {
 }
 
 #[test]
-fn a_one_sided_unknown_flow_fails_once_it_passes_the_depth() {
+fn a_one_sided_unknown_flow_fails_once_it_passes_suricatas_limit() {
     let w = wizard();
     let p = Ports {
         client: 20,
@@ -602,11 +646,23 @@ fn a_one_sided_unknown_flow_fails_once_it_passes_the_depth() {
     };
     let mut st = WizardState::default();
     let file = [0x89u8; 1000];
-    for _ in 0..8 {
+    // 100,000 bytes one way: still undecided (Suricata's `size_ts_limit`)
+    for _ in 0..100 {
         assert_eq!(
             w.scan(&mut st, TCP, p, ToServer, Chunk::Data(&file)),
             Outcome::Pending
         );
+    }
+    assert_eq!(w.finish(&mut st.clone(), TCP), Outcome::Pending);
+    assert_eq!(
+        w.scan(&mut st, TCP, p, ToServer, Chunk::Data(&file)),
+        Outcome::Failed
+    );
+    // the same with a short reply that no rule fits: the limit still decides
+    let mut st = WizardState::default();
+    w.scan(&mut st, TCP, p, ToClient, Chunk::Data(b"ok"));
+    for _ in 0..100 {
+        w.scan(&mut st, TCP, p, ToServer, Chunk::Data(&file));
     }
     assert_eq!(
         w.scan(&mut st, TCP, p, ToServer, Chunk::Data(&file)),
@@ -698,7 +754,7 @@ fn udp_fails_once_each_direction_sent_an_unknown_datagram() {
     // One direction only, junk: failed when the flow ends.
     let mut st = WizardState::default();
     assert_eq!(w.scan(&mut st, UDP, p, ToServer, junk), Outcome::Pending);
-    assert_eq!(w.finish(&mut st), Outcome::Failed);
+    assert_eq!(w.finish(&mut st, UDP), Outcome::Failed);
     // an empty datagram decides nothing
     let mut st = WizardState::default();
     assert_eq!(
@@ -732,16 +788,24 @@ fn other_transports_are_not_inspected() {
 }
 
 #[test]
-fn finish_fails_an_undecided_flow_that_carried_data_only() {
+fn an_undecided_tcp_flow_ends_without_a_service_and_a_udp_one_fails() {
     let w = wizard();
     let p = Ports {
         client: 50000,
         server: 80,
     };
     let mut st = WizardState::default();
-    assert_eq!(w.finish(&mut st), Outcome::Pending);
+    assert_eq!(w.finish(&mut st, TCP), Outcome::Pending);
+    // the start of a request, cut short: Suricata never concludes, so neither do we
     w.scan(&mut st, TCP, p, ToServer, Chunk::Data(b"GE"));
-    assert_eq!(w.finish(&mut st), Outcome::Failed);
+    assert_eq!(w.finish(&mut st, TCP), Outcome::Pending);
+    assert_eq!(st.outcome(), Outcome::Pending);
+    // a UDP flow whose one side spoke junk fails at the end
+    let mut st = WizardState::default();
+    w.scan(&mut st, UDP, p, ToServer, Chunk::Data(b"GE"));
+    assert_eq!(w.finish(&mut st, UDP), Outcome::Failed);
+    // a flow that carried nothing has no service either way
+    assert_eq!(w.finish(&mut WizardState::default(), UDP), Outcome::Pending);
 }
 
 #[test]
@@ -802,6 +866,11 @@ fn ports_break_ties_between_rules_that_both_fit() {
     );
     assert_eq!(
         w.scan(&mut st, TCP, p, ToClient, Chunk::Data(MODBUS_READ)),
+        Outcome::Pending,
+        "ruled out both ways, but 12 bytes to the server are too few to give up"
+    );
+    assert_eq!(
+        w.scan(&mut st, TCP, p, ToServer, Chunk::Data(MODBUS_READ)),
         Outcome::Failed
     );
     // the inline redis PING only on 6379
@@ -1059,7 +1128,20 @@ fn the_inspector_asks_for_a_swap_and_reports_failure() {
     assert_eq!(actions.detection, Some(Detection::Failed));
     assert!(actions.done);
 
-    // a TCP flow that ends undecided fails at its end
+    // a UDP flow whose one side spoke junk fails at its end
+    let mut fd = w.start(&info).unwrap();
+    let mut actions = Actions::default();
+    fd.data(
+        &mut Cx::new(Timestamp::ZERO, &info, &mut actions),
+        ToServer,
+        Chunk::Data(b"\x00"),
+    );
+    assert_eq!(actions.detection, None);
+    fd.end(&mut Cx::new(Timestamp::ZERO, &info, &mut actions));
+    assert_eq!(actions.detection, Some(Detection::Failed));
+    assert!(actions.done);
+
+    // a TCP flow that ends undecided reports nothing: it keeps no service
     let info = flow_info(TCP, 80);
     let mut fd = w.start(&info).unwrap();
     let mut actions = Actions::default();
@@ -1069,8 +1151,8 @@ fn the_inspector_asks_for_a_swap_and_reports_failure() {
         Chunk::Data(b"GE"),
     );
     fd.end(&mut Cx::new(Timestamp::ZERO, &info, &mut actions));
-    assert_eq!(actions.detection, Some(Detection::Failed));
-    assert!(actions.done);
+    assert_eq!(actions.detection, None);
+    assert!(!actions.done);
 }
 
 /// What the flow data asks for when given `bytes` in direction `dir`.

@@ -49,7 +49,7 @@ proptest! {
                 }
             }
         }
-        let end = w.finish(&mut st);
+        let end = w.finish(&mut st, transport(udp));
         if let Some(d) = decided {
             prop_assert_eq!(end, d);
         }
