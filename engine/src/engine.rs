@@ -19,8 +19,8 @@ use crate::cache::{CacheError, CacheStats, FlowCache, FlowId, Timeouts};
 use crate::config::{Config, ConfigError};
 use crate::decode::checksum::{self, ChecksumMode, ChecksumStats};
 use crate::decode::{
-    decode, decode_ip, decode_tunnel, DecodeStats, Decoded, DecodedPacket, Fragment, IpVersion,
-    Layers, Transport, TunnelConfig, Vlans,
+    decode, decode_ip, decode_tunnel_unit, DecodeStats, Decoded, DecodedPacket, Fragment,
+    IpVersion, Layers, Transport, TunnelConfig, Vlans,
 };
 use crate::defrag::{self, DefragStats, Defragmenter, Incomplete, Insert};
 use crate::feed::Packet;
@@ -297,6 +297,15 @@ struct Count {
     bytes: u64,
 }
 
+/// Bytes of `outer` after the end of `part`, a slice within it (0 when it is not).
+fn captured_after(outer: &[u8], part: &[u8]) -> usize {
+    let (o, p) = (outer.as_ptr_range(), part.as_ptr_range());
+    if p.start < o.start || p.end > o.end {
+        return 0;
+    }
+    o.end as usize - p.end as usize
+}
+
 impl Count {
     fn frame(len: usize) -> Count {
         Count {
@@ -524,7 +533,8 @@ impl<S: Sink> Engine<S> {
         if let Ok(Decoded::Ip(p)) = decode(pkt.link, pkt.data) {
             if self.tunnels.may_carry(&p) {
                 let count = Count::frame(pkt.data.len());
-                self.open_tunnels(p, count, pkt.ts, frame, Inner::OwnedUncounted);
+                let tail = captured_after(pkt.data, p.payload);
+                self.open_tunnels(p, count, tail, pkt.ts, frame, Inner::OwnedUncounted);
             }
         }
     }
@@ -885,7 +895,7 @@ impl<S: Sink> Engine<S> {
         let k = self.keyed(p, &[]);
         self.track_keyed(&k, p.payload, count, now, ordinal);
         if tunnels && k.tunnel {
-            self.open_tunnels(*p, count, now, ordinal >> 7, Inner::All);
+            self.open_tunnels(*p, count, 0, now, ordinal >> 7, Inner::All);
         }
     }
 
@@ -899,8 +909,9 @@ impl<S: Sink> Engine<S> {
         k: &Keyed,
         decoded: Option<DecodedPacket<'_>>,
     ) {
-        // Every layer's flow counts the whole captured frame (EVE's and nDPI's unit),
-        // tunnel inner flows included. Each layer gets its own ordinal (flow ids).
+        // The outermost flow counts the whole captured frame (EVE's and nDPI's unit);
+        // a tunnel's inner flows count the unit the tunnel carries, as Suricata does
+        // (see `open_tunnels`). Each layer gets its own ordinal (flow ids).
         let count = Count::frame(pkt.data.len());
         let payload = pkt
             .data
@@ -918,29 +929,45 @@ impl<S: Sink> Engine<S> {
                 _ => return,
             },
         };
-        self.open_tunnels(p, count, pkt.ts, frame, Inner::Owned);
+        let tail = captured_after(pkt.data, p.payload);
+        self.open_tunnels(p, count, tail, pkt.ts, frame, Inner::Owned);
     }
 
     /// Opens the tunnels `p` carries, down to `decoder.max-layers`: each inner packet
-    /// is a flow of its own (or a fragment for the defragmenter), counted `count`;
-    /// `layers` says which of them this engine tracks, and whether it counts them.
+    /// is a flow of its own (or a fragment for the defragmenter), counted as
+    /// `count.pkts` packets of the bytes its tunnel carries ([`Tunnelled::unit_len`]:
+    /// Suricata's length of a tunnel packet), plus the `tail` bytes captured after
+    /// `p`'s IP packet (nDPI counts a tunnelled unit to the end of the captured
+    /// frame; only frames with bytes after their IP packet differ). `p` itself was
+    /// counted `count`. `layers` says which of them this engine tracks, and whether
+    /// it counts them.
+    ///
+    /// [`Tunnelled::unit_len`]: crate::decode::Tunnelled::unit_len
+    #[allow(clippy::too_many_arguments)]
     fn open_tunnels(
         &mut self,
         mut p: DecodedPacket<'_>,
         count: Count,
+        mut tail: usize,
         now: Timestamp,
         frame: u64,
         layers: Inner,
     ) {
         while p.depth + 1 < self.max_layers {
-            let Some((kind, inner)) = decode_tunnel(&p, &self.tunnels) else {
+            let Some(t) = decode_tunnel_unit(&p, &self.tunnels) else {
                 break;
+            };
+            let (kind, inner) = (t.kind, t.inner);
+            let count = Count {
+                pkts: count.pkts,
+                bytes: (t.unit_len + tail) as u64,
             };
             if layers != Inner::OwnedUncounted {
                 self.decode.count_inner(kind, &inner);
             }
             match inner {
                 Ok(Decoded::Ip(i)) => {
+                    tail += captured_after(p.payload, i.payload);
                     p = i;
                     let mine = layers == Inner::All || self.owns(&p);
                     if mine {

@@ -89,6 +89,10 @@ struct Case {
     /// Outer flows the two frames make.
     outer_flows: usize,
     sets: &'static [&'static str],
+    /// Bytes of the request's and the reply's tunnelled unit before the inner IP
+    /// packet (Suricata counts the unit: an inner Ethernet header, an ERSPAN or PPP
+    /// header, ...).
+    prefix: [usize; 2],
 }
 
 fn cases() -> Vec<Case> {
@@ -111,6 +115,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::ipip(OUT4.reversed(), &inner_ip(false, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [0, 0],
         },
         Case {
             name: "6in4",
@@ -120,6 +125,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::ipip(OUT4.reversed(), &inner_ip(true, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [0, 0],
         },
         Case {
             name: "4in6",
@@ -129,6 +135,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::ipip(out6().reversed(), &inner_ip(false, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [0, 0],
         },
         Case {
             name: "6in6",
@@ -138,6 +145,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::ipip(out6().reversed(), &inner_ip(true, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [0, 0],
         },
         Case {
             name: "gre-ipv4-keyed",
@@ -147,6 +155,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::gre(OUT4.reversed(), gre_opts, 0x0800, &inner_ip(false, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [0, 0],
         },
         Case {
             name: "gre-ipv6-source-routed",
@@ -156,6 +165,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::gre(OUT4.reversed(), routed, 0x86dd, &inner_ip(true, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [0, 0],
         },
         Case {
             name: "gre-ethernet",
@@ -175,6 +185,7 @@ fn cases() -> Vec<Case> {
             ),
             outer_flows: 1,
             sets: &[],
+            prefix: [14, 14],
         },
         Case {
             name: "erspan-type1",
@@ -184,6 +195,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::erspan1(OUT4, &inner_eth(false, true)),
             outer_flows: 1,
             sets: &["decoder.erspan.typeI.enabled=true"],
+            prefix: [14, 14],
         },
         Case {
             name: "erspan-type2",
@@ -193,6 +205,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::erspan2(OUT4, 0, &inner_eth(false, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [8 + 14, 8 + 14],
         },
         Case {
             name: "erspan-type3-platform",
@@ -202,6 +215,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::erspan3(OUT4, false, &inner_eth(true, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [12 + 8 + 14, 12 + 14],
         },
         Case {
             name: "pptp",
@@ -211,6 +225,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::pptp(OUT4.reversed(), 8, &inner_ip(false, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [4, 4],
         },
         Case {
             // Each direction picks its own outer source port: two outer flows, one
@@ -222,6 +237,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::vxlan(OUT4.reversed(), 40002, 4789, 100, &inner_eth(false, true)),
             outer_flows: 2,
             sets: &[],
+            prefix: [0, 0],
         },
         Case {
             name: "vxlan-custom-port",
@@ -231,6 +247,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::vxlan(OUT4.reversed(), 40001, 8472, 1, &inner_eth(true, true)),
             outer_flows: 2,
             sets: &["decoder.vxlan.ports=[4789, 8472]"],
+            prefix: [0, 0],
         },
         Case {
             name: "geneve-ethernet-with-options",
@@ -240,6 +257,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::geneve(OUT4.reversed(), 50001, 0x6558, &[], &inner_eth(false, true)),
             outer_flows: 2,
             sets: &[],
+            prefix: [14, 14],
         },
         Case {
             name: "geneve-ipv6",
@@ -249,6 +267,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::geneve(OUT4.reversed(), 50000, 0x86dd, &[], &inner_ip(true, true)),
             outer_flows: 2,
             sets: &[],
+            prefix: [0, 0],
         },
         Case {
             name: "teredo",
@@ -258,6 +277,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::teredo(OUT4.reversed(), 3544, 51000, true, &inner_ip(true, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [0, 0],
         },
         Case {
             name: "gtp-u",
@@ -267,6 +287,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::gtp(OUT4.reversed(), 0x2222, true, &inner_ip(false, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [0, 0],
         },
         Case {
             name: "gtp-u-ipv6-over-ipv6",
@@ -276,6 +297,7 @@ fn cases() -> Vec<Case> {
             reply: tunnel::gtp(out6().reversed(), 2, false, &inner_ip(true, true)),
             outer_flows: 1,
             sets: &[],
+            prefix: [0, 0],
         },
     ];
     // Tunnels inside a VLAN keep the tag on the inner flow too.
@@ -293,6 +315,7 @@ fn cases() -> Vec<Case> {
         ),
         outer_flows: 2,
         sets: &[],
+        prefix: [0, 0],
     });
     v
 }
@@ -311,8 +334,13 @@ fn every_tunnel_type_tracks_the_inner_flow_beside_the_outer_one() {
         assert_eq!(stats.decode.tunnels[c.kind as usize], 2, "{}", c.name);
         assert_eq!(stats.decode.tunneled, 2, "{}", c.name);
         assert_eq!(stats.decode.error_total(), 0, "{}", c.name);
-        // Every layer's flow counts whole frames: both records of the request add up.
-        let frame_bytes = (c.request.len() + c.reply.len()) as u64;
+        // The inner flow counts the unit the tunnel carries, as Suricata does: the
+        // inner IP packet and what the tunnel puts before it (here the frames end
+        // with the IP packet); the outer flows count whole frames.
+        let unit_bytes = (inner_ip(c.v6_inner, false).len()
+            + inner_ip(c.v6_inner, true).len()
+            + c.prefix[0]
+            + c.prefix[1]) as u64;
         let (cl, sv) = query(c.v6_inner);
         let inner = records
             .iter()
@@ -320,7 +348,18 @@ fn every_tunnel_type_tracks_the_inner_flow_beside_the_outer_one() {
             .unwrap();
         assert_eq!(
             inner.bytes_toserver + inner.bytes_toclient,
-            frame_bytes,
+            unit_bytes,
+            "{}",
+            c.name
+        );
+        let outer_bytes: u64 = records
+            .iter()
+            .filter(|r| !std::ptr::eq(*r, inner))
+            .map(|r| r.bytes_toserver + r.bytes_toclient)
+            .sum();
+        assert_eq!(
+            outer_bytes,
+            (c.request.len() + c.reply.len()) as u64,
             "{}",
             c.name
         );
@@ -443,4 +482,33 @@ fn packets_on_tunnel_ports_that_are_not_tunnels_are_plain_udp() {
     assert_eq!(errors, vec![("vxlan_invalid", 1), ("teredo_invalid", 1)]);
     assert_eq!(stats.decode.tunnel_control, 1);
     assert_eq!(stats.packets_tracked, 3);
+}
+
+#[test]
+fn bytes_captured_after_the_outer_packet_count_on_the_inner_flow_too() {
+    // nDPI's 4in6tunnel capture: frames that carry 48 bytes after their IPv6 packet.
+    // The inner flow counts its unit to the end of the captured frame (nDPI's
+    // "tunnelled unit"); Suricata stops at the outer packet's length, which only
+    // such frames tell apart.
+    let junk = [0u8; 48];
+    let request = [tunnel::ipip(out6(), &inner_ip(false, false)), junk.to_vec()].concat();
+    let reply = [
+        tunnel::ipip(out6().reversed(), &inner_ip(false, true)),
+        junk.to_vec(),
+    ]
+    .concat();
+    let (_, records) = run(&[], &[request.clone(), reply.clone()]);
+    assert_inner_flow("4in6 with trailing bytes", &records, false);
+    let (cl, sv) = query(false);
+    let inner = records
+        .iter()
+        .find(|r| r.ports == Some((cl.1, sv.1)))
+        .unwrap();
+    let unit = inner_ip(false, false).len() + inner_ip(false, true).len() + 2 * junk.len();
+    assert_eq!(inner.bytes_toserver + inner.bytes_toclient, unit as u64);
+    let outer = records.iter().find(|r| r.ports.is_none()).unwrap();
+    assert_eq!(
+        outer.bytes_toserver + outer.bytes_toclient,
+        (request.len() + reply.len()) as u64
+    );
 }

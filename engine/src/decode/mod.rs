@@ -36,8 +36,8 @@ mod wifi;
 pub use link::LinkType;
 pub use stats::DecodeStats;
 pub use tunnel::{
-    decode_tunnel, PortListError, PortSet, TunnelConfig, TunnelKind, MAX_TUNNEL_PORTS, PROTO_GRE,
-    PROTO_IPIP, PROTO_IPV6,
+    decode_tunnel, decode_tunnel_unit, PortListError, PortSet, TunnelConfig, TunnelKind, Tunnelled,
+    MAX_TUNNEL_PORTS, PROTO_GRE, PROTO_IPIP, PROTO_IPV6,
 };
 
 /// Most VLAN tags kept per packet (outer first); more is a decode error, as in Suricata.

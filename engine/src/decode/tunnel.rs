@@ -291,6 +291,46 @@ pub fn decode_tunnel<'a>(
     outer: &DecodedPacket<'a>,
     cfg: &TunnelConfig,
 ) -> Option<(TunnelKind, Result<Decoded<'a>, DecodeError>)> {
+    decode_tunnel_unit(outer, cfg).map(|t| (t.kind, t.inner))
+}
+
+/// One level of a tunnel opened: what [`decode_tunnel_unit`] returns.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Tunnelled<'a> {
+    /// The tunnel's kind.
+    pub kind: TunnelKind,
+    /// The carried packet, decoded.
+    pub inner: Result<Decoded<'a>, DecodeError>,
+    /// Bytes of the unit the tunnel carries, as Suricata sizes its tunnel packet
+    /// (`PacketTunnelPktSetup`): what follows the tunnel's own headers, up to the
+    /// end of the outer packet. That is the inner IP packet for IP-in-IP, GRE with
+    /// IP, Teredo and GTP-U; the inner Ethernet frame for GRE bridging, Geneve with
+    /// Ethernet and ERSPAN type I (type II and III: with the ERSPAN header; PPTP: with
+    /// the PPP header); for VXLAN what follows the inner Ethernet header (VLAN tags
+    /// and the IP packet). An inner flow counts these bytes per packet.
+    pub unit_len: usize,
+}
+
+/// [`decode_tunnel`], with the size of the unit the tunnel carries.
+pub fn decode_tunnel_unit<'a>(
+    outer: &DecodedPacket<'a>,
+    cfg: &TunnelConfig,
+) -> Option<Tunnelled<'a>> {
+    let mut unit = 0usize;
+    let (kind, inner) = open(outer, cfg, &mut unit)?;
+    Some(Tunnelled {
+        kind,
+        inner,
+        unit_len: unit,
+    })
+}
+
+fn open<'a>(
+    outer: &DecodedPacket<'a>,
+    cfg: &TunnelConfig,
+    unit: &mut usize,
+) -> Option<(TunnelKind, Result<Decoded<'a>, DecodeError>)> {
     let mut l = Layers {
         link: outer.link,
         vlans: outer.vlans,
@@ -298,20 +338,21 @@ pub fn decode_tunnel<'a>(
         depth: outer.depth.saturating_add(1),
     };
     let data = outer.payload;
+    *unit = data.len();
     match outer.transport {
         Transport::Other => match outer.proto {
             PROTO_IPIP if cfg.ipip => Some((TunnelKind::IpInIp, ip::ipv4(data, &mut l))),
             PROTO_IPV6 if cfg.ipip => Some((TunnelKind::IpInIp, ip::ipv6(data, &mut l))),
-            PROTO_GRE if cfg.gre => Some((TunnelKind::Gre, gre(data, &mut l, cfg))),
+            PROTO_GRE if cfg.gre => Some((TunnelKind::Gre, gre(data, &mut l, cfg, unit))),
             _ => None,
         },
         Transport::Udp { src_port, dst_port } => {
             let kind = cfg.udp_kind(src_port, dst_port, data)?;
             let outcome = match kind {
-                TunnelKind::Vxlan => vxlan(data, &mut l),
-                TunnelKind::Geneve => geneve(data, &mut l),
-                TunnelKind::Gtp => gtp(data, &mut l),
-                _ => teredo(data, &mut l),
+                TunnelKind::Vxlan => vxlan(data, &mut l, unit),
+                TunnelKind::Geneve => geneve(data, &mut l, unit),
+                TunnelKind::Gtp => gtp(data, &mut l, unit),
+                _ => teredo(data, &mut l, unit),
             };
             Some((kind, outcome))
         }
@@ -337,7 +378,12 @@ const GRE_SEQ: u16 = 0x1000;
 const GRE_ACK: u16 = 0x0080;
 
 /// GRE (RFC 2784/2890, RFC 1701 source routes) and enhanced GRE (PPTP, RFC 2637).
-fn gre<'a>(data: &'a [u8], l: &mut Layers, cfg: &TunnelConfig) -> Result<Decoded<'a>, DecodeError> {
+fn gre<'a>(
+    data: &'a [u8],
+    l: &mut Layers,
+    cfg: &TunnelConfig,
+    unit: &mut usize,
+) -> Result<Decoded<'a>, DecodeError> {
     let flags = be16(data, 0).ok_or(DecodeError::GreTruncated)?;
     let proto = be16(data, 2).ok_or(DecodeError::GreTruncated)?;
     let mut off = 4usize;
@@ -383,6 +429,7 @@ fn gre<'a>(data: &'a [u8], l: &mut Layers, cfg: &TunnelConfig) -> Result<Decoded
         _ => return Err(DecodeError::GreInvalid),
     }
     let rest = data.get(off..).ok_or(DecodeError::GreTruncated)?;
+    *unit = rest.len();
     match proto {
         ETH_IPV4 => ip::ipv4(rest, l),
         ETH_IPV6 => ip::ipv6(rest, l),
@@ -436,7 +483,7 @@ fn erspan3<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeErro
 
 /// VXLAN (RFC 7348): flags (the I bit must be set), reserved, VNI, reserved; then
 /// Ethernet.
-fn vxlan<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
+fn vxlan<'a>(data: &'a [u8], l: &mut Layers, unit: &mut usize) -> Result<Decoded<'a>, DecodeError> {
     let h = data.get(..8).ok_or(DecodeError::VxlanTruncated)?;
     // Suricata accepts the I flag with any reserved bits except the GPE ones.
     if h[0] & 0x08 == 0 || h[7] != 0 {
@@ -446,12 +493,18 @@ fn vxlan<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError>
     if rest.len() < 14 {
         return Err(DecodeError::VxlanTruncated);
     }
+    // Suricata's unit starts after the inner Ethernet header.
+    *unit = rest.len() - 14;
     ethernet(rest, l)
 }
 
 /// Geneve (RFC 8926): version 0, options length in 4-byte words, protocol type (an
 /// EtherType), VNI; then options, then the payload.
-fn geneve<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
+fn geneve<'a>(
+    data: &'a [u8],
+    l: &mut Layers,
+    unit: &mut usize,
+) -> Result<Decoded<'a>, DecodeError> {
     let h = data.get(..8).ok_or(DecodeError::GeneveTruncated)?;
     if h[0] >> 6 != 0 {
         return Err(DecodeError::GeneveInvalid);
@@ -461,6 +514,7 @@ fn geneve<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError
     let rest = data
         .get(8 + opt_len..)
         .ok_or(DecodeError::GeneveTruncated)?;
+    *unit = rest.len();
     match proto {
         ETH_BRIDGING => ethernet(rest, l),
         ETH_IPV4 => ip::ipv4(rest, l),
@@ -471,7 +525,11 @@ fn geneve<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError
 
 /// Teredo (RFC 4380): optional authentication header (0x0001), optional origin
 /// indication (0x0000), then an IPv6 packet whose length matches the datagram.
-fn teredo<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
+fn teredo<'a>(
+    data: &'a [u8],
+    l: &mut Layers,
+    unit: &mut usize,
+) -> Result<Decoded<'a>, DecodeError> {
     let mut rest = data;
     if rest.starts_with(&[0x00, 0x01]) {
         // id length (1), auth length (1), client id, auth value, nonce (8), confirm (1)
@@ -488,13 +546,14 @@ fn teredo<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError
     if h[0] >> 4 != 6 || h[7] == 0 || rest.len() != 40 + plen {
         return Err(DecodeError::TeredoInvalid);
     }
+    *unit = rest.len();
     ip::ipv6(rest, l)
 }
 
 /// GTP-U version 1 (3GPP TS 29.281): only G-PDUs (message type 255) carry user
 /// packets; the optional sequence/N-PDU/next-extension fields and extension headers
 /// are skipped.
-fn gtp<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
+fn gtp<'a>(data: &'a [u8], l: &mut Layers, unit: &mut usize) -> Result<Decoded<'a>, DecodeError> {
     let h = data.get(..8).ok_or(DecodeError::GtpTruncated)?;
     // Version 1, protocol type GTP (not GTP').
     if h[0] >> 5 != 1 || h[0] & 0x10 == 0 {
@@ -519,6 +578,7 @@ fn gtp<'a>(data: &'a [u8], l: &mut Layers) -> Result<Decoded<'a>, DecodeError> {
         }
     }
     let rest = data.get(off..).ok_or(DecodeError::GtpTruncated)?;
+    *unit = rest.len();
     match rest.first().map(|b| b >> 4) {
         Some(4) => ip::ipv4(rest, l),
         Some(6) => ip::ipv6(rest, l),
