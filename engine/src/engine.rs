@@ -53,6 +53,9 @@ pub struct Stats {
     /// IP packets for which no flow could be made (cache full of blocked flows, or the
     /// memory cap).
     pub packets_no_flow: u64,
+    /// GRE packets that are tunnels only: their payload decoded, and they make no flow
+    /// of their own (as in Suricata); the packets they carry are tracked.
+    pub packets_tunnel_only: u64,
     /// Later fragments (offset not 0) that never joined a datagram with its first
     /// fragment, so never saw the transport header that names their flow: of datagrams
     /// given up incomplete, refused by the defragmenter, or with reassembly off. Counted
@@ -90,6 +93,7 @@ impl Stats {
         self.cache.merge(&o.cache);
         self.packets_tracked += o.packets_tracked;
         self.packets_no_flow += o.packets_no_flow;
+        self.packets_tunnel_only += o.packets_tunnel_only;
         self.fragments_orphaned += o.fragments_orphaned;
         self.fragment_bytes_orphaned += o.fragment_bytes_orphaned;
         self.records += o.records;
@@ -260,6 +264,8 @@ pub struct Engine<S: Sink> {
     clock: Timestamp,
     tracked: u64,
     no_flow: u64,
+    /// GRE packets that were tunnels only (`Stats::packets_tunnel_only`).
+    tunnel_only: u64,
     /// Later fragments that never joined their first fragment, and their bytes.
     orphaned_pkts: u64,
     orphaned_bytes: u64,
@@ -499,6 +505,7 @@ impl<S: Sink> Engine<S> {
             clock: Timestamp::ZERO,
             tracked: 0,
             no_flow: 0,
+            tunnel_only: 0,
             orphaned_pkts: 0,
             orphaned_bytes: 0,
             records: 0,
@@ -893,10 +900,35 @@ impl<S: Sink> Engine<S> {
         tunnels: bool,
     ) {
         let k = self.keyed(p, &[]);
-        self.track_keyed(&k, p.payload, count, now, ordinal);
+        if tunnels && k.tunnel && self.opens_gre(p) {
+            self.tunnel_only += u64::from(count.pkts);
+        } else {
+            self.track_keyed(&k, p.payload, count, now, ordinal);
+        }
         if tunnels && k.tunnel {
             self.open_tunnels(*p, count, 0, now, ordinal >> 7, Inner::All);
         }
+    }
+
+    /// True when `p` is a GRE packet the engine opens (within `decoder.max-layers`)
+    /// and whose payload decodes (an IP packet, a fragment or a non-IP frame such as
+    /// ERSPAN's mirrored ARP): such a packet is a tunnel
+    /// and nothing more, and makes no flow of its own, as in Suricata (whose GRE
+    /// decoder sets up no flow; suricata-verify's ERSPAN cases count only the inner
+    /// flows, and nDPI reports none). A GRE packet that does not decode is still
+    /// tracked as a `GRE` flow, so that no packet is lost.
+    #[inline(always)]
+    fn opens_gre(&self, p: &DecodedPacket<'_>) -> bool {
+        p.transport == crate::decode::Transport::Other
+            && p.proto == crate::decode::PROTO_GRE
+            && p.depth + 1 < self.max_layers
+            && self.opens_gre_slow(p)
+    }
+
+    /// [`opens_gre`](Self::opens_gre)'s decoding, out of the common path.
+    #[cold]
+    fn opens_gre_slow(&self, p: &DecodedPacket<'_>) -> bool {
+        decode_tunnel_unit(p, &self.tunnels).is_some_and(|t| t.inner.is_ok())
     }
 
     /// Tracks a frame's outer IP packet and, through tunnels, the packets it carries. `frame` is the frame's ordinal in the run (from 1); `decoded` is the
@@ -918,17 +950,25 @@ impl<S: Sink> Engine<S> {
             .get(k.payload_off as usize..)
             .and_then(|d| d.get(..k.payload_len as usize))
             .unwrap_or(&[]);
-        self.track_keyed(k, payload, count, pkt.ts, frame << 7);
         if !k.tunnel {
+            self.track_keyed(k, payload, count, pkt.ts, frame << 7);
             return;
         }
         let p = match decoded {
             Some(p) => p,
             None => match decode(pkt.link, pkt.data) {
                 Ok(Decoded::Ip(p)) => p,
-                _ => return,
+                _ => {
+                    self.track_keyed(k, payload, count, pkt.ts, frame << 7);
+                    return;
+                }
             },
         };
+        if self.opens_gre(&p) {
+            self.tunnel_only += u64::from(count.pkts);
+        } else {
+            self.track_keyed(k, payload, count, pkt.ts, frame << 7);
+        }
         let tail = captured_after(pkt.data, p.payload);
         self.open_tunnels(p, count, tail, pkt.ts, frame, Inner::Owned);
     }
@@ -970,7 +1010,9 @@ impl<S: Sink> Engine<S> {
                     tail += captured_after(p.payload, i.payload);
                     p = i;
                     let mine = layers == Inner::All || self.owns(&p);
-                    if mine {
+                    if mine && self.opens_gre(&p) {
+                        self.tunnel_only += u64::from(count.pkts);
+                    } else if mine {
                         let k = self.keyed(&p, &[]);
                         let ordinal = frame << 7 | u64::from(p.depth.min(127));
                         self.track_keyed(&k, p.payload, count, now, ordinal);
@@ -1211,6 +1253,7 @@ impl<S: Sink> Engine<S> {
             cache: self.cache.stats(),
             packets_tracked: self.tracked,
             packets_no_flow: self.no_flow,
+            packets_tunnel_only: self.tunnel_only,
             fragments_orphaned: self.orphaned_pkts,
             fragment_bytes_orphaned: self.orphaned_bytes,
             records: self.records,

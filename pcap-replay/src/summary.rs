@@ -120,6 +120,7 @@ pub fn render(s: &Summary<'_>) -> String {
     p.line("analyzed", d.packets);
     p.line("tracked", st.packets_tracked);
     p.count("no_flow", st.packets_no_flow);
+    p.count("tunnel_only", st.packets_tunnel_only);
     if let Some(sig) = s.stopped_by {
         p.line("stopped_by", sig);
     }

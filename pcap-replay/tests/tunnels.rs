@@ -145,11 +145,16 @@ fn every_tunnel_type_in_one_capture() {
         }
     }
     assert_eq!(seen, (1..=14).collect(), "inner flows of {events:#?}");
-    // Outer flows: 4 IP-in-IP (two protocols, two address families), 1 GRE (GRE,
-    // ERSPAN and PPTP share the outer addresses), 2 VXLAN and 2 Geneve (each direction
-    // from its own source port), 1 Teredo, 1 GTP; NSH and PPPoE are link layers.
-    assert_eq!(events.len(), 14 + 11, "{events:#?}");
+    // Outer flows: 4 IP-in-IP (two protocols, two address families), 2 VXLAN and 2
+    // Geneve (each direction from its own source port), 1 Teredo, 1 GTP; GRE (with
+    // ERSPAN and PPTP) is a tunnel only, as in Suricata; NSH and PPPoE are link layers.
+    assert_eq!(events.len(), 14 + 10, "{events:#?}");
+    assert!(events.iter().all(|e| e["proto"] != "GRE"));
     let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        summary.lines().any(|l| l.trim() == "tunnel_only: 8"),
+        "the 8 GRE packets in\n{summary}"
+    );
     for (kind, n) in [
         ("ipip", 8),
         ("gre", 8),

@@ -53,12 +53,16 @@ fn check(path: &Path, stats: &Stats, records: &[FlowRecord]) {
     assert_eq!(ids.len(), records.len(), "{name}: flow ids are unique");
     let pkts: u64 = records.iter().map(|r| r.packets()).sum();
     assert_eq!(pkts, stats.packets_tracked, "{name}: packets conserved");
-    // Every decoded IP packet and every fragment is tracked, counted as refused or
-    // counted as orphaned (a datagram given up without its first fragment); a
-    // reassembled datagram stands for its fragments.
+    // Every decoded IP packet and every fragment is tracked, counted as refused,
+    // counted as orphaned (a datagram given up without its first fragment) or is a
+    // GRE packet that was a tunnel only; a reassembled datagram stands for its
+    // fragments.
     let d = &stats.decode;
     assert_eq!(
-        stats.packets_tracked + stats.packets_no_flow + stats.fragments_orphaned,
+        stats.packets_tracked
+            + stats.packets_no_flow
+            + stats.fragments_orphaned
+            + stats.packets_tunnel_only,
         d.ip_packets() - d.reassembled + d.ipv4_fragments + d.ipv6_fragments,
         "{name}: every decoded IP packet is tracked or counted as refused"
     );

@@ -152,7 +152,10 @@ pub fn check_finished(stats: &Stats, records: &[FlowRecord], frames: u64) {
     // So the excess is 0 without reassembly, at most min(reassembled, errors) without
     // tunnel layers, and otherwise also at most tunneled * (fragments offered - 1).
     let base = d.ip_packets() + frags - d.reassembled;
-    let seen = stats.packets_tracked + stats.packets_no_flow + stats.fragments_orphaned;
+    let seen = stats.packets_tracked
+        + stats.packets_no_flow
+        + stats.fragments_orphaned
+        + stats.packets_tunnel_only;
     assert!(
         seen >= base,
         "tracked + no_flow < ip packets - reassembled + fragments: {stats:?}"
