@@ -37,12 +37,11 @@
 //!   then) and the next chunk is appended, so `GE` then `T / HTTP/1.1` still names
 //!   http. A direction is ruled out when no rule can match it, or when it reaches the
 //!   depth undecided; it is *done* once ruled out with at least its
-//!   [`DONE_MIN_BYTES`] (Suricata gives a direction up only then). Detection fails as Suricata's does:
-//!   when both directions are done; when one is done after more than
-//!   [`ONE_SIDED_LIMIT`] bytes; when either carried twice that; or on a gap before a
-//!   decision. A TCP flow that
-//!   ends undecided (say `Hi!` and `Hello!`, or one side's junk) has no service, not
-//!   `failed`.
+//!   [`DONE_MIN_BYTES`] (Suricata gives a direction up only then). Detection fails
+//!   as Suricata's does: when both directions are done; when one is done after more
+//!   than [`ONE_SIDED_LIMIT`] bytes; when either carried twice that; or on a gap
+//!   before a decision. A TCP flow that ends undecided (say `Hi!` and `Hello!`, or
+//!   one side's junk) has no service, not `failed`.
 //! - **UDP**: each chunk is one datagram, judged whole: the first datagram (either
 //!   direction) names the service or detection fails (Suricata's rule). Empty
 //!   datagrams are ignored. Other transports are not inspected (a direct
@@ -50,7 +49,10 @@
 //! - **Direction**: each match knows who sends such a message. When the side the
 //!   engine took for the client sent a server's message (an HTTP status line, a TLS
 //!   ServerHello, a DNS response, an `SSH-1.99-` banner, which only servers send), or
-//!   the other way round, the outcome asks to swap client and server. An `SSH-2.0-`
+//!   the other way round, the outcome asks to swap client and server. On UDP only the
+//!   services whose Suricata probe turns a flow around do (DNS, IKE, DCERPC, NFS, SMB,
+//!   LDAP): a DHCP, NTP, SNMP or SIP answer seen first keeps the first packet's
+//!   direction, as in Suricata. An `SSH-2.0-`
 //!   banner is sent by both sides, so it never swaps (Suricata registers `SSH-` for
 //!   both directions). Suricata applies such a swap to flows picked up midstream only;
 //!   the engine decides.
@@ -409,7 +411,7 @@ impl Wizard {
                 return Outcome::Pending;
             }
             return match self.book.evaluate(window, &ctx, true) {
-                Verdict::Hit(hit) => state.decide(service(hit, dir)),
+                Verdict::Hit(hit) => state.decide(datagram_service(hit, dir)),
                 _ => {
                     ds.ruled_out = true;
                     if state.dirs.iter().all(|d| d.ruled_out) {
@@ -459,6 +461,22 @@ impl Wizard {
             return state.decide(Outcome::Failed);
         }
         state.outcome
+    }
+}
+
+/// UDP services whose Suricata probe turns the flow around when it recognises the
+/// other side's message first (the probes that set `rdir`: DNS, IKE, DCERPC, NFS,
+/// SMB, LDAP). Suricata's other UDP probes (DHCP, NTP, SNMP, SIP, TFTP, QUIC, ...)
+/// name the flow and leave its direction as the first packet set it.
+const UDP_SWAPS: [&str; 6] = ["dns", "ike", "dcerpc", "nfs", "smb", "ldap"];
+
+/// [`service`] for a datagram: the swap only for the services in [`UDP_SWAPS`].
+fn datagram_service(hit: curses::Hit, dir: Direction) -> Outcome {
+    match service(hit, dir) {
+        Outcome::Service { name, swap: true } if !UDP_SWAPS.contains(&name) => {
+            Outcome::Service { name, swap: false }
+        }
+        other => other,
     }
 }
 

@@ -80,9 +80,9 @@ fn cases() -> Vec<Case> {
         case("quic T051 initial", UDP, 443, ToServer, quic_initial(u32::from_be_bytes(*b"T051")), named("quic")),
         case("gquic Q043", UDP, 443, ToServer, gquic_q043(), named("quic")),
         case("quic forcing version negotiation", UDP, 443, ToServer, quic_initial(0x1a2a_3a4a), named("quic")),
-        case("quic reserved version from the server side", UDP, 443, ToClient, quic_initial(0x0a0a_0a0a), swapped("quic")),
+        case("quic reserved version from the server side (no UDP swap)", UDP, 443, ToClient, quic_initial(0x0a0a_0a0a), named("quic")),
         case("quic version negotiation", UDP, 443, ToClient, quic_version_negotiation(), named("quic")),
-        case("quic version negotiation seen first", UDP, 443, ToServer, quic_version_negotiation(), swapped("quic")),
+        case("quic version negotiation seen first (no UDP swap)", UDP, 443, ToServer, quic_version_negotiation(), named("quic")),
         case("quic short header picked up mid-flow", UDP, 443, ToServer, quic_short_header(), named("quic")),
         case("quic short header from the server's port", UDP, 443, ToClient, quic_short_header(), named("quic")),
         case("tls encrypted alert mid-stream", TCP, 443, ToClient, tls_encrypted_alert(80), named("tls")),
@@ -108,7 +108,7 @@ fn cases() -> Vec<Case> {
         case("ntp request", UDP, 123, ToServer, ntp_request(), named("ntp")),
         case("ntp reply", UDP, 123, ToClient, ntp_reply(), named("ntp")),
         case("snmp get", UDP, 161, ToServer, snmp_get(), named("snmp")),
-        case("snmp response first", UDP, 161, ToServer, snmp_response(), swapped("snmp")),
+        case("snmp response first (no UDP swap)", UDP, 161, ToServer, snmp_response(), named("snmp")),
         // --- remote access
         case("ssh client banner", TCP, 22, ToServer, SSH_CLIENT, named("ssh")),
         case("ssh banner from the server", TCP, 22, ToClient, SSH_CLIENT, named("ssh")),
@@ -150,7 +150,7 @@ fn cases() -> Vec<Case> {
         case("rtsp response", TCP, 554, ToClient, RTSP_OK, named("rtsp")),
         case("stun binding request", UDP, 3478, ToServer, stun_binding_request(), named("stun")),
         case("stun binding request off-port", UDP, 50000, ToServer, stun_binding_request(), named("stun")),
-        case("stun binding response first", UDP, 3478, ToServer, stun_binding_response(), swapped("stun")),
+        case("stun binding response first (no UDP swap)", UDP, 3478, ToServer, stun_binding_response(), named("stun")),
         case("stun over tcp", TCP, 3478, ToServer, stun_binding_request(), named("stun")),
         case("classic stun request off-port", UDP, 13958, ToServer, stun_classic_request(), named("stun")),
         case("classic stun response off-port", UDP, 13958, ToClient, stun_classic_response(), named("stun")),
@@ -314,7 +314,8 @@ fn a_pgsql_startup_is_parameters_that_fill_it() {
 #[test]
 fn a_version_negotiation_lists_real_versions() {
     let vn = quic_version_negotiation();
-    assert_eq!(first_word(UDP, 443, 40000, &vn), swapped("quic"));
+    // named, not swapped: Suricata's QUIC probe keeps a UDP flow's direction
+    assert_eq!(first_word(UDP, 443, 40000, &vn), named("quic"));
     // an LLMNR query: version 0, then ids that fit, then a "version" of zero
     let llmnr = llmnr_query();
     let got = first_word(UDP, 61603, 5355, &llmnr);
@@ -352,7 +353,7 @@ fn classic_stun_off_its_ports_needs_attributes_rfc_3489_defines_that_fill_it() {
         m[at] = b;
         first_word(UDP, 55050, 13958, &m)
     };
-    assert_eq!(broken(0, 1), swapped("stun"), "the response itself");
+    assert_eq!(broken(0, 1), named("stun"), "the response itself");
     for (what, at, b) in [
         ("an unknown attribute", 21, 0x33),
         ("an address family 3", 25, 3),
@@ -849,7 +850,8 @@ fn ports_break_ties_between_rules_that_both_fit() {
         ToServer,
         Chunk::Data(&ntp_reply()),
     );
-    assert_eq!(reply, swapped("ntp"));
+    // named; a UDP flow keeps its direction (Suricata's NTP probe does not swap)
+    assert_eq!(reply, named("ntp"));
     // a 220 greeting without a keyword: the port decides
     assert_eq!(at(TCP, 21, ToClient, b"220 Welcome\r\n"), named("ftp"));
     assert_eq!(at(TCP, 587, ToClient, b"220 Welcome\r\n"), named("smtp"));
@@ -1206,4 +1208,26 @@ fn a_forked_wizard_has_its_own_book_and_names_every_protocol_alike() {
     let forked = Inspector::fork(&w).expect("the wizard forks");
     assert_eq!(forked.name(), "wizard");
     assert_eq!(forked.kind(), InspectorKind::Wizard);
+}
+
+#[test]
+fn on_udp_only_the_services_whose_suricata_probe_swaps_turn_the_flow_around() {
+    // Suricata's DNS, IKE, DCERPC, NFS, SMB and LDAP probes set `rdir`; the others
+    // name the flow and keep the first packet's direction.
+    assert_eq!(
+        first_word(UDP, 40000, 53, &dns_response("www.example.com")),
+        Outcome::Service {
+            name: "dns",
+            swap: true
+        }
+    );
+    for (what, port, msg) in [
+        ("snmp", 161, snmp_response()),
+        ("ntp", 123, ntp_reply()),
+        ("stun", 3478, stun_binding_response()),
+    ] {
+        assert_eq!(first_word(UDP, 40000, port, &msg), named(what), "{what}");
+    }
+    // TCP keeps every swap (a stream picked up with the server's side first)
+    assert_eq!(first_word(TCP, 40000, 80, HTTP_RESPONSE), swapped("http"));
 }
