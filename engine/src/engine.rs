@@ -1111,7 +1111,13 @@ impl<S: Sink> Engine<S> {
             },
         };
         let flow = self.cache.flow_mut(id);
-        let dir = flow.direction(reversed);
+        // Suricata's `FlowGetPacketDirection`: a protocol other than TCP, UDP, SCTP
+        // and ICMP has no notion of a reply, and every packet counts to the server.
+        let dir = if k.transport == Transport::Other && !k.key.has_ports() && !k.key.is_icmp() {
+            crate::flow::Direction::ToServer
+        } else {
+            flow.direction(reversed)
+        };
         flow.count_n(dir, count.pkts, count.bytes, now);
         let mut tcp_active = false;
         match k.transport {

@@ -524,3 +524,20 @@ fn bytes_captured_after_the_outer_packet_count_on_the_inner_flow_too() {
         (request.len() + reply.len()) as u64
     );
 }
+
+#[test]
+fn packets_of_a_protocol_without_replies_all_count_to_the_server() {
+    // Suricata's `FlowGetPacketDirection`: outside TCP, UDP, SCTP and ICMP every
+    // packet counts to the server, so an IP-in-IP flow with traffic both ways stays
+    // `new`, its first packet's sender the client.
+    let request = tunnel::ipip(OUT4, &inner_ip(false, false));
+    let reply = tunnel::ipip(OUT4.reversed(), &inner_ip(false, true));
+    let (_, records) = run(&[], &[request.clone(), reply.clone()]);
+    let outer = records.iter().find(|r| r.proto == 4).unwrap();
+    assert_eq!((outer.pkts_toserver, outer.pkts_toclient), (2, 0));
+    assert_eq!(outer.bytes_toserver, (request.len() + reply.len()) as u64);
+    assert_eq!(outer.src_ip, OUT4.src);
+    assert_eq!(outer.state, flowengine::flow::FlowState::New);
+    // the inner UDP flow has its reply
+    assert_inner_flow("4in4", &records, false);
+}
