@@ -7,7 +7,8 @@
 //! protocol and the tunnel depth. Protocols without ports are keyed with port 0; ICMP
 //! and ICMPv6 are keyed by type and the type of the expected answer (Suricata's
 //! `icmp_s`/`icmp_d`), so an echo request and its reply share a flow while unrelated
-//! ICMP messages between the same hosts do not. The key is 48 bytes, `Copy`, and hashed
+//! ICMP messages between the same hosts do not; ESP is keyed by its SPI as well
+//! (Suricata's `FlowCompareESP`: one flow per security association). The key is 48 bytes, `Copy`, and hashed
 //! with a seeded foldhash (random per cache, fixed for reproducible runs).
 
 use crate::decode::{DecodedPacket, IpVersion, Transport, MAX_VLANS};
@@ -26,6 +27,8 @@ pub mod proto {
     pub const ICMPV6: u8 = 58;
     /// SCTP
     pub const SCTP: u8 = 132;
+    /// ESP (IPsec)
+    pub const ESP: u8 = 50;
 }
 
 /// The canonical key of a flow.
@@ -137,6 +140,16 @@ impl FlowKey {
                 let code = if v6 { u16::from(icmp_code) << 8 } else { 0 };
                 (u16::from(icmp_type) | code, u16::from(answer))
             }
+            // Suricata keys ESP by its security parameter index too (one flow per
+            // security association, so per direction); the key keeps it in its port
+            // fields, which a portless protocol does not print.
+            Transport::Other if p.proto == proto::ESP => match p.payload.get(..4) {
+                Some(spi) => (
+                    u16::from_be_bytes([spi[0], spi[1]]),
+                    u16::from_be_bytes([spi[2], spi[3]]),
+                ),
+                None => (0, 0),
+            },
             Transport::Other => (0, 0),
         };
         let vlans = if opts.vlan {
@@ -443,5 +456,28 @@ mod tests {
         assert_ne!(rq, rr);
         assert_ne!(kq, key(&ts).0);
         assert!(kq.is_icmp() && !kq.has_ports());
+    }
+
+    #[test]
+    fn esp_is_keyed_by_its_spi() {
+        let esp = |src: [u8; 4], dst: [u8; 4], spi: u32| {
+            let mut ip = vec![
+                0x45, 0, 0, 36, 0, 1, 0, 0, 64, 50, 0, 0, src[0], src[1], src[2], src[3], dst[0],
+                dst[1], dst[2], dst[3],
+            ];
+            ip.extend_from_slice(&spi.to_be_bytes());
+            ip.extend_from_slice(&[0, 0, 0, 1, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x11, 0x22]);
+            match decode(LinkType::Raw, &ip).unwrap() {
+                Decoded::Ip(p) => FlowKey::from_packet(&p, KeyOptions::default(), 0).0,
+                other => panic!("{other:?}"),
+            }
+        };
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        // the same security association: one flow
+        assert_eq!(esp(a, b, 0x1234_5678), esp(a, b, 0x1234_5678));
+        // each direction's association (its own SPI) is a flow of its own
+        assert_ne!(esp(a, b, 0x1234_5678), esp(b, a, 0x9abc_def0));
+        assert_ne!(esp(a, b, 0x1234_5678), esp(a, b, 0x1234_5679));
+        assert!(!esp(a, b, 1).has_ports());
     }
 }
