@@ -1112,8 +1112,10 @@ impl<S: Sink> Engine<S> {
         };
         let flow = self.cache.flow_mut(id);
         // Suricata's `FlowGetPacketDirection`: a protocol other than TCP, UDP, SCTP
-        // and ICMP has no notion of a reply, and every packet counts to the server.
-        let dir = if k.transport == Transport::Other && !k.key.has_ports() && !k.key.is_icmp() {
+        // and ICMP has no notion of a reply, and every packet counts to the server
+        // (so does a TCP or UDP packet too short for its header, tracked without
+        // ports, which Suricata does not track at all).
+        let dir = if matches!(k.transport, Transport::Other) {
             crate::flow::Direction::ToServer
         } else {
             flow.direction(reversed)
