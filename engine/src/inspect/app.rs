@@ -1064,8 +1064,9 @@ impl AppFlow {
     }
 
     /// The flow ends at `now`: held TCP data is delivered (holes as gaps), an
-    /// undecided wizard has its last word (see [`Inspection::finish`]), then every
-    /// FlowData's `end` runs.
+    /// undecided wizard has its last word (it may name the service or fail detection;
+    /// if it does neither the flow keeps no service), then every FlowData's `end`
+    /// runs.
     pub fn finish(
         &mut self,
         cfg: &ReassemblyConfig,
