@@ -840,23 +840,19 @@ impl Inspection {
     /// service, as a Suricata TCP flow whose detection never concluded), then every
     /// other FlowData's `end` runs (in id order) and may emit its last events.
     pub fn finish(&mut self, now: Timestamp, stats: &mut InspectStats, emit: &mut Emit<'_>) {
-        if let Some(wid) = self.wizard.map(NonZeroU32::get) {
-            let last = match self.data.remove(wid) {
-                Some(mut slot) => self.end_slot(&mut slot, now, stats, emit),
-                None => None,
-            };
+        if let Some(wid) = self.wizard.take().map(NonZeroU32::get) {
+            self.take_replay();
+            let last = self
+                .data
+                .remove(wid)
+                .and_then(|mut slot| self.end_slot(&mut slot, now, stats, emit));
             match last {
                 Some(Detection::Service(name)) if !self.set.is_disabled(name) => {
-                    self.wizard = None;
-                    self.take_replay();
                     self.proto.app_proto = Some(name);
                     stats.detected += 1;
                 }
                 Some(Detection::Service(_) | Detection::Failed) => self.fail_detection(stats),
-                Some(Detection::Pending) | None => {
-                    self.wizard = None;
-                    self.take_replay();
-                }
+                Some(Detection::Pending) | None => {}
             }
         }
         // Taken out whole (one heap block freed, no id list): `end_slot` does not
