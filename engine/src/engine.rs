@@ -1162,7 +1162,18 @@ impl<S: Sink> Engine<S> {
                         };
                         i.tcp(&mut self.sink, id, reversed, &t, payload, now);
                     }
-                    Transport::Udp { .. } if !payload.is_empty() => {
+                    // An empty datagram matters only to detection (Suricata: it ends
+                    // its direction's), so only while the wizard may still look.
+                    Transport::Udp { .. }
+                        if !payload.is_empty()
+                            || self
+                                .cache
+                                .flow(id)
+                                .ext
+                                .app
+                                .as_ref()
+                                .is_none_or(|a| a.detecting()) =>
+                    {
                         let mut i = Inspect {
                             cache: &mut self.cache,
                             set,
@@ -1349,6 +1360,11 @@ impl Inspect<'_> {
         now: Timestamp,
     ) {
         let mut app = self.app(id, AppTransport::Udp);
+        if payload.is_empty() && !app.detecting() {
+            // A port binding named the service: an empty datagram is nothing to it.
+            self.cache.flow_mut(id).ext.app = Some(app);
+            return;
+        }
         let dir = self.cache.flow(id).direction(reversed);
         let fx = app.chunk(dir, Chunk::Data(payload), now, self.stats, &mut |ev| {
             sink.event(ev)

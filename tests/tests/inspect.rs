@@ -85,12 +85,15 @@ impl Drop for Holder {
 
 /// A wizard: "HELLO" from the client names `toy`; "WORLD" from the side taken for the
 /// client is the server speaking first (swap, then `toy`); "?" alone says nothing yet;
-/// "??" says nothing yet but fails the flow at its end; anything else fails.
+/// "??" says nothing yet but fails the flow at its end; "!" rules its direction out
+/// (reported failed if the other direction names the flow); "SWAP" from either side
+/// swaps and names `toy`; anything else fails.
 struct ToyWizard;
 
 #[derive(Default)]
 struct ToyWizardData {
     fail_at_end: bool,
+    ruled_out: Option<Direction>,
 }
 
 impl Inspector for ToyWizard {
@@ -118,7 +121,17 @@ impl FlowData for ToyWizardData {
             self.fail_at_end = true;
             return;
         }
-        if d.starts_with(b"OTHER") {
+        if d == b"!" {
+            self.ruled_out = Some(dir);
+            return;
+        }
+        if let Some(out) = self.ruled_out.filter(|&o| o != dir) {
+            cx.direction_failed(out);
+        }
+        if d.starts_with(b"SWAP") {
+            cx.swap_direction();
+            cx.set_service("toy");
+        } else if d.starts_with(b"OTHER") {
             cx.set_service("other");
         } else if d.starts_with(b"HELLO") && dir == Direction::ToServer {
             cx.set_service("toy");
@@ -708,6 +721,43 @@ fn the_silent_direction_gets_its_own_look_and_its_own_name() {
     let udp = out.records.iter().find(|r| r.proto == 17).unwrap();
     assert_eq!(
         (udp.app.app_proto, udp.app.ts, udp.app.tc),
+        (Some("toy"), None, None)
+    );
+}
+
+#[test]
+fn a_direction_ruled_out_before_the_other_named_the_flow_is_recorded_failed() {
+    let live = Live::default();
+    let mut e = engine(set("toy", &live));
+    let (a, b) = ((v4(10, 0, 0, 5), 5000), (v4(10, 0, 0, 6), 6000));
+    // A's first datagram rules its direction out; B's answer names the flow.
+    push(&mut e, 1, &frame::udp(a, b, b"!"));
+    push(&mut e, 1, &frame::udp(b, a, b"OTHER answer"));
+    // The same, but the answer turns the flow around: the failed direction is now
+    // the server's.
+    let (c, d) = ((v4(10, 0, 0, 7), 5000), (v4(10, 0, 0, 8), 6000));
+    push(&mut e, 2, &frame::udp(c, d, b"!"));
+    push(&mut e, 2, &frame::udp(d, c, b"SWAP"));
+    // The named direction spoke first: nothing failed.
+    let (f, g) = ((v4(10, 0, 0, 9), 5000), (v4(10, 0, 0, 10), 6000));
+    push(&mut e, 3, &frame::udp(f, g, b"HELLO"));
+    push(&mut e, 3, &frame::udp(g, f, b"!"));
+    let (_, out) = e.finish();
+    let by_src = |ip| out.records.iter().find(|r| r.src_ip == ip).unwrap();
+    let r = by_src(a.0);
+    assert_eq!(
+        (r.app.app_proto, r.app.ts, r.app.tc),
+        (Some("other"), Some("failed"), None)
+    );
+    // The answer's sender is the client now.
+    let r = by_src(d.0);
+    assert_eq!(
+        (r.app.app_proto, r.app.ts, r.app.tc),
+        (Some("toy"), None, Some("failed"))
+    );
+    let r = by_src(f.0);
+    assert_eq!(
+        (r.app.app_proto, r.app.ts, r.app.tc),
         (Some("toy"), None, None)
     );
 }

@@ -456,6 +456,19 @@ impl Inspection {
             self.begin(Some(service), stats);
         }
         let mut fx = Effects::default();
+        if let Chunk::Data([]) = chunk {
+            // An empty datagram is the wizard's business alone (it ends that
+            // direction's detection); no service or passive inspector sees it.
+            self.spoke[dir.index()] = true;
+            if let Some(wid) = self.wizard.map(NonZeroU32::get) {
+                let (detection, _) = self.call(wid, dir, chunk, now, stats, &mut fx, emit);
+                if detection == Some(Detection::Failed) || self.data.get(wid).is_none_or(|s| s.done)
+                {
+                    self.fail_detection(stats);
+                }
+            }
+            return fx;
+        }
         if self.second == Some(dir) {
             self.second = None;
             if let Chunk::Data(d) = chunk {
@@ -680,6 +693,15 @@ impl Inspection {
             self.keep_expectations(actions);
         }
         let detection = actions.detection.take();
+        if let Some(d) = actions.failed_dir.take() {
+            if matches!(detection, Some(Detection::Service(name)) if !self.set.is_disabled(name)) {
+                // The call saw the flow before its own swap.
+                match if swap { d.opposite() } else { d } {
+                    Direction::ToServer => self.proto.more().ts = Some(FAILED),
+                    Direction::ToClient => self.proto.more().tc = Some(FAILED),
+                }
+            }
+        }
         let handover = actions.handover.take();
         if let Some((service, dir)) = actions.upgrade.take() {
             if Some(id) == self.service.map(NonZeroU32::get)
@@ -936,6 +958,11 @@ impl AppFlow {
     /// Number of FlowData on the flow.
     pub fn inspectors(&self) -> usize {
         self.insp.data.len()
+    }
+
+    /// True while the wizard still looks for the flow's service.
+    pub fn detecting(&self) -> bool {
+        self.insp.wizard.is_some()
     }
 
     /// True while some inspector still wants data.

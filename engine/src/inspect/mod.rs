@@ -168,6 +168,9 @@ pub struct Actions {
     pub done_with: Option<Direction>,
     /// Flows announced for later, in the order announced.
     pub expectations: Vec<Expectation>,
+    /// (Wizard, with a service) this direction's own first data fit no service: the
+    /// record shows it as `app_proto_ts`/`app_proto_tc: "failed"`.
+    pub failed_dir: Option<Direction>,
 }
 
 impl Actions {
@@ -181,6 +184,7 @@ impl Actions {
             && !self.done
             && self.done_with.is_none()
             && self.expectations.is_empty()
+            && self.failed_dir.is_none()
     }
 }
 
@@ -216,6 +220,14 @@ impl<'a> Cx<'a> {
     /// (Wizard) detection gave up: the flow's service is `"failed"`.
     pub fn detection_failed(&mut self) {
         self.actions.detection = Some(Detection::Failed);
+    }
+
+    /// (Wizard, with [`Cx::set_service`]) direction `dir` (as this call sees the flow)
+    /// was ruled out on its own data: the service came from the other direction.
+    /// Suricata records such a direction as `app_proto_ts`/`app_proto_tc: "failed"`
+    /// (a UDP flow whose first datagram was junk and whose answer was recognised).
+    pub fn direction_failed(&mut self, dir: Direction) {
+        self.actions.failed_dir = Some(dir);
     }
 
     /// The side taken for the client is the server: swap them, with their counters.

@@ -3,9 +3,11 @@
 //!
 //! Contract: TCP and UDP flows get a [`WizardFlow`]; other transports none. Each chunk
 //! goes to [`Wizard::scan`]; on a decision the flow data reports once through the
-//! [`Cx`] (`set_service` and, if asked, `swap_direction`; or `detection_failed`), then
-//! calls `done`, and ignores anything that still arrives. At flow end an undecided
-//! flow that carried data reports `detection_failed`.
+//! [`Cx`] (`set_service`, with `direction_failed` when a UDP direction's first
+//! datagram was ruled out before the other direction named the service, and
+//! `swap_direction` if asked; or `detection_failed`), then calls `done`, and ignores
+//! anything that still arrives. At flow end [`Wizard::finish`] decides an undecided
+//! flow: a UDP flow fails, a TCP flow stays without a service.
 
 use super::{Outcome, Ports, Wizard, WizardState};
 use flowengine::flow::Direction;
@@ -59,11 +61,25 @@ impl WizardFlow {
         &self.state
     }
 
-    fn report(&mut self, cx: &mut Cx<'_>, outcome: Outcome) {
+    /// Reports `outcome`, reached on data of direction `dir` (none at the flow's end).
+    fn report(&mut self, cx: &mut Cx<'_>, outcome: Outcome, dir: Option<Direction>) {
         match outcome {
             Outcome::Pending => return,
             Outcome::Service { name, swap } => {
                 cx.set_service(name);
+                // UDP: the other direction spoke first and was ruled out (Suricata
+                // records it as failed, app_proto_ts/tc).
+                if let Some(other) = dir.map(Direction::opposite) {
+                    if self.transport == Transport::Udp
+                        && self
+                            .state
+                            .dirs
+                            .get(other.index())
+                            .is_some_and(|d| d.ruled_out)
+                    {
+                        cx.direction_failed(other);
+                    }
+                }
                 if swap {
                     cx.swap_direction();
                 }
@@ -91,7 +107,7 @@ impl FlowData for WizardFlow {
             // more of it can decide; the wizard waits for the other direction's.
             cx.done_with(dir);
         }
-        self.report(cx, outcome);
+        self.report(cx, outcome, Some(dir));
     }
 
     fn end(&mut self, cx: &mut Cx<'_>) {
@@ -99,6 +115,6 @@ impl FlowData for WizardFlow {
             return;
         }
         let outcome = self.wizard.finish(&mut self.state, self.transport);
-        self.report(cx, outcome);
+        self.report(cx, outcome, None);
     }
 }

@@ -42,10 +42,13 @@
 //!   than [`ONE_SIDED_LIMIT`] bytes; when either carried twice that; or on a gap
 //!   before a decision. A TCP flow that ends undecided (say `Hi!` and `Hello!`, or
 //!   one side's junk) has no service, not `failed`.
-//! - **UDP**: each chunk is one datagram, judged whole: the first datagram (either
-//!   direction) names the service or detection fails (Suricata's rule). Empty
-//!   datagrams are ignored. Other transports are not inspected (a direct
-//!   [`Wizard::scan`] on them fails).
+//! - **UDP**: each chunk is one datagram, judged whole, and each direction gets its
+//!   first datagram only (Suricata's rule): an empty one, or one no rule fits, rules
+//!   that direction out. The other direction's first datagram can still name the
+//!   service (the ruled-out direction is then reported `failed` on its own, EVE
+//!   `app_proto_ts`/`_tc`); detection fails when both are ruled out, or when the flow
+//!   ends undecided. Other transports are not inspected (a direct [`Wizard::scan`]
+//!   on them fails).
 //! - **Direction**: each match knows who sends such a message. When the side the
 //!   engine took for the client sent a server's message (an HTTP status line, a TLS
 //!   ServerHello, a DNS response, an `SSH-1.99-` banner, which only servers send), or
@@ -389,7 +392,7 @@ impl Wizard {
         };
         let data = match chunk {
             Chunk::Gap(_) => return state.decide(Outcome::Failed),
-            Chunk::Data([]) => return Outcome::Pending,
+            Chunk::Data([]) if !udp => return Outcome::Pending,
             Chunk::Data(d) => d,
         };
         let ctx = Ctx {
@@ -410,7 +413,13 @@ impl Wizard {
             if ds.ruled_out {
                 return Outcome::Pending;
             }
-            return match self.book.evaluate(window, &ctx, true) {
+            // An empty datagram gives detection nothing: its direction is done.
+            let verdict = if window.is_empty() {
+                Verdict::No
+            } else {
+                self.book.evaluate(window, &ctx, true)
+            };
+            return match verdict {
                 Verdict::Hit(hit) => state.decide(datagram_service(hit, dir)),
                 _ => {
                     ds.ruled_out = true;
@@ -448,15 +457,16 @@ impl Wizard {
         }
     }
 
-    /// The flow over `transport` ends. A UDP flow that carried data and is still
-    /// undecided fails (one side spoke, and was not recognised); a TCP flow still
+    /// The flow over `transport` ends. A UDP flow that sent a datagram (even an
+    /// empty one) and is still undecided fails (one side spoke, and was not
+    /// recognised); a TCP flow still
     /// undecided stays without a service, as in Suricata, whose TCP detection fails
     /// only by its bail conditions (see [`WizardState`]'s contract in the module
     /// docs).
     pub fn finish(&self, state: &mut WizardState, transport: Transport) -> Outcome {
         if state.outcome == Outcome::Pending
             && transport == Transport::Udp
-            && state.dirs.iter().any(|d| d.seen > 0)
+            && state.dirs.iter().any(|d| d.seen > 0 || d.ruled_out)
         {
             return state.decide(Outcome::Failed);
         }

@@ -756,12 +756,46 @@ fn udp_fails_once_each_direction_sent_an_unknown_datagram() {
     let mut st = WizardState::default();
     assert_eq!(w.scan(&mut st, UDP, p, ToServer, junk), Outcome::Pending);
     assert_eq!(w.finish(&mut st, UDP), Outcome::Failed);
-    // an empty datagram decides nothing
+    // an empty datagram is its direction's first: it rules the direction out (the
+    // answer may still name the flow; alone, the flow fails at its end)
     let mut st = WizardState::default();
     assert_eq!(
         w.scan(&mut st, UDP, p, ToServer, Chunk::Data(b"")),
         Outcome::Pending
     );
+    let mut answered = st.clone();
+    assert_eq!(
+        w.scan(
+            &mut answered,
+            UDP,
+            p,
+            ToServer,
+            Chunk::Data(&dns_query("example.com"))
+        ),
+        Outcome::Pending,
+        "the query came after the empty datagram: not looked at"
+    );
+    assert_eq!(
+        w.scan(
+            &mut answered,
+            UDP,
+            p,
+            ToClient,
+            Chunk::Data(&dns_response("example.com"))
+        ),
+        Outcome::Service {
+            name: "dns",
+            swap: false
+        }
+    );
+    assert_eq!(w.finish(&mut st, UDP), Outcome::Failed);
+    // TCP: an empty chunk is nothing at all
+    let mut st = WizardState::default();
+    assert_eq!(
+        w.scan(&mut st, TCP, p, ToServer, Chunk::Data(b"")),
+        Outcome::Pending
+    );
+    assert_eq!(w.finish(&mut st, TCP), Outcome::Pending);
     // a datagram cut inside its question is judged whole: no waiting for more
     let mut st = WizardState::default();
     let q = dns_query("example.com");
@@ -1177,10 +1211,25 @@ fn a_udp_direction_ruled_out_asks_for_no_more_of_its_data_and_the_answer_still_d
     let first = feed(fd.as_mut(), &info, ToServer, b"\x00junk");
     assert_eq!(first.done_with, Some(ToServer));
     assert!(first.detection.is_none() && !first.done, "{first:?}");
-    // A recognisable answer still names the service.
+    // A recognisable answer still names the service, and the request's direction is
+    // reported failed on its own (Suricata's `app_proto_ts: failed`).
     let answer = feed(fd.as_mut(), &info, ToClient, &dns_response("example.com"));
     assert_eq!(answer.detection, Some(Detection::Service("dns")));
+    assert_eq!(answer.failed_dir, Some(ToServer));
     assert!(answer.done);
+    // A direction that named the service first leaves nothing failed.
+    let mut fd = w.start(&info).unwrap();
+    let named = feed(fd.as_mut(), &info, ToServer, &dns_query("example.com"));
+    assert_eq!(named.detection, Some(Detection::Service("dns")));
+    assert_eq!(named.failed_dir, None);
+    // An empty first datagram rules its direction out like junk.
+    let mut fd = w.start(&info).unwrap();
+    assert_eq!(
+        feed(fd.as_mut(), &info, ToServer, b"").done_with,
+        Some(ToServer)
+    );
+    let answer = feed(fd.as_mut(), &info, ToClient, &dns_response("example.com"));
+    assert_eq!(answer.failed_dir, Some(ToServer));
     // TCP keeps counting a ruled-out direction (up to the depth, to fail a one-sided
     // flow), so it never asks.
     let info = flow_info(TCP, 80);
