@@ -1360,15 +1360,14 @@ impl Inspect<'_> {
         now: Timestamp,
     ) {
         let mut app = self.app(id, AppTransport::Udp);
-        if payload.is_empty() && !app.detecting() {
-            // A port binding named the service: an empty datagram is nothing to it.
-            self.cache.flow_mut(id).ext.app = Some(app);
-            return;
-        }
         let dir = self.cache.flow(id).direction(reversed);
-        let fx = app.chunk(dir, Chunk::Data(payload), now, self.stats, &mut |ev| {
-            sink.event(ev)
-        });
+        let mut emit = |ev: &crate::inspect::EventRecord<'_>| sink.event(ev);
+        let fx = if !payload.is_empty() {
+            app.chunk(dir, Chunk::Data(payload), now, self.stats, &mut emit)
+        } else {
+            // Only the wizard sees it (when a port binding named the service, nothing).
+            app.empty_datagram(dir, now, self.stats, &mut emit)
+        };
         self.done(id, app, fx, now);
     }
 

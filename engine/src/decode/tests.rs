@@ -87,6 +87,81 @@ fn ethernet_ipv4_tcp() {
     assert_eq!(p.payload, b"DATA");
 }
 
+/// IPv4 TCP with `options` (a multiple of 4 bytes) and no payload.
+fn ipv4_tcp_options(flags: u8, options: &[u8]) -> Vec<u8> {
+    let total = (40 + options.len()) as u16;
+    let mut v = vec![
+        0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    v[2..4].copy_from_slice(&total.to_be_bytes());
+    v.extend_from_slice(&[0x04, 0xd2, 0, 80, 0, 0, 0, 7, 0, 0, 0, 9]);
+    v.extend_from_slice(&[
+        ((20 + options.len()) / 4 * 16) as u8,
+        flags,
+        0x10,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ]);
+    v.extend_from_slice(options);
+    v
+}
+
+#[test]
+fn the_timestamp_option_is_read_on_rst_segments() {
+    use tcp_flags::{ACK, RST, SYN};
+    let ts = |tsval: u32| {
+        let mut o = vec![1, 1, 8, 10];
+        o.extend_from_slice(&tsval.to_be_bytes());
+        o.extend_from_slice(&77u32.to_be_bytes());
+        o
+    };
+    let mss_then_ts = {
+        let mut o = vec![2, 4, 5, 0xb4];
+        o.extend_from_slice(&ts(0));
+        o
+    };
+    let cases: [(u8, Vec<u8>, TcpTimestamp); 8] = [
+        (RST, ts(12345), TcpTimestamp::PRESENT),
+        (RST | ACK, ts(0), TcpTimestamp::ZERO),
+        (RST | ACK, mss_then_ts, TcpTimestamp::ZERO),
+        (RST, vec![2, 4, 5, 0xb4], TcpTimestamp::ABSENT),
+        // a length byte running past the options: nothing after it is read
+        (
+            RST,
+            vec![1, 3, 40, 0, 8, 10, 0, 0, 0, 0, 0, 0],
+            TcpTimestamp::ABSENT,
+        ),
+        (RST, vec![], TcpTimestamp::ABSENT),
+        // not a reset: not read at all
+        (ACK, ts(0), TcpTimestamp::UNREAD),
+        (SYN, ts(0), TcpTimestamp::UNREAD),
+    ];
+    for (flags, options, want) in cases {
+        let packet = ipv4_tcp_options(flags, &options);
+        // Ethernet with one tag takes the fast decoder, two tags the full one.
+        for tags in [0usize, 2] {
+            let mut f = eth(0x0800, &packet);
+            for _ in 0..tags {
+                f.splice(12..12, [0x81, 0x00, 0, 7]);
+            }
+            let p = ip(decode(LinkType::Ethernet, &f));
+            let Transport::Tcp(t) = p.transport else {
+                panic!("{:?}", p.transport);
+            };
+            assert_eq!(
+                t.ts, want,
+                "flags {flags:#x}, options {options:?}, {tags} tags"
+            );
+            assert_eq!(p.payload, b"", "the options are not payload");
+        }
+    }
+    assert!(TcpTimestamp::ZERO.is_present() && TcpTimestamp::PRESENT.is_present());
+    assert!(!TcpTimestamp::ABSENT.is_present() && !TcpTimestamp::UNREAD.is_present());
+}
+
 #[test]
 fn ethernet_padding_is_cut_by_the_ip_length() {
     let mut f = eth(0x0800, &ipv4_udp([1, 1, 1, 1], [2, 2, 2, 2], 1, 2, b"x"));

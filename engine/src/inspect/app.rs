@@ -456,19 +456,6 @@ impl Inspection {
             self.begin(Some(service), stats);
         }
         let mut fx = Effects::default();
-        if let Chunk::Data([]) = chunk {
-            // An empty datagram is the wizard's business alone (it ends that
-            // direction's detection); no service or passive inspector sees it.
-            self.spoke[dir.index()] = true;
-            if let Some(wid) = self.wizard.map(NonZeroU32::get) {
-                let (detection, _) = self.call(wid, dir, chunk, now, stats, &mut fx, emit);
-                if detection == Some(Detection::Failed) || self.data.get(wid).is_none_or(|s| s.done)
-                {
-                    self.fail_detection(stats);
-                }
-            }
-            return fx;
-        }
         if self.second == Some(dir) {
             self.second = None;
             if let Chunk::Data(d) = chunk {
@@ -540,6 +527,29 @@ impl Inspection {
             }
         }
         self.passives(dir, chunk, now, stats, &mut fx, emit)
+    }
+
+    /// An empty datagram in direction `dir`: the wizard's business alone (it ends
+    /// that direction's detection); no service or passive inspector sees it.
+    #[cold]
+    fn empty_datagram(
+        &mut self,
+        dir: Direction,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+    ) -> Effects {
+        let mut fx = Effects::default();
+        stats.chunks += 1;
+        self.spoke[dir.index()] = true;
+        if let Some(wid) = self.wizard.map(NonZeroU32::get) {
+            let chunk = Chunk::Data(&[]);
+            let (detection, _) = self.call(wid, dir, chunk, now, stats, &mut fx, emit);
+            if detection == Some(Detection::Failed) || self.data.get(wid).is_none_or(|s| s.done) {
+                self.fail_detection(stats);
+            }
+        }
+        fx
     }
 
     /// Calls the service inspector `sid` with one chunk; when it upgraded the flow in
@@ -693,15 +703,13 @@ impl Inspection {
             self.keep_expectations(actions);
         }
         let detection = actions.detection.take();
-        if let Some(d) = actions.failed_dir.take() {
-            if matches!(detection, Some(Detection::Service(name)) if !self.set.is_disabled(name)) {
-                // The call saw the flow before its own swap.
-                match if swap { d.opposite() } else { d } {
-                    Direction::ToServer => self.proto.more().ts = Some(FAILED),
-                    Direction::ToClient => self.proto.more().tc = Some(FAILED),
-                }
+        if let Some(Detection::Service(name)) = detection {
+            if let Some(d) = actions.failed_dir {
+                self.direction_failed(name, d, swap);
             }
         }
+        // Counts only with the service it came with.
+        actions.failed_dir = None;
         let handover = actions.handover.take();
         if let Some((service, dir)) = actions.upgrade.take() {
             if Some(id) == self.service.map(NonZeroU32::get)
@@ -715,6 +723,19 @@ impl Inspection {
         }
         actions.done = false;
         (detection, swap)
+    }
+
+    /// The wizard named `name` and ruled direction `d` out on its own (as its call
+    /// saw the flow: before its `swap`).
+    #[cold]
+    fn direction_failed(&mut self, name: &'static str, d: Direction, swap: bool) {
+        if self.set.is_disabled(name) {
+            return;
+        }
+        match if swap { d.opposite() } else { d } {
+            Direction::ToServer => self.proto.more().ts = Some(FAILED),
+            Direction::ToClient => self.proto.more().tc = Some(FAILED),
+        }
     }
 
     fn keep_expectations(&mut self, actions: &mut Actions) {
@@ -999,6 +1020,18 @@ impl AppFlow {
             self.swap_reassemblers();
         }
         fx
+    }
+
+    /// An empty datagram of direction `dir`: it reaches the wizard only (Suricata
+    /// gives a UDP direction one datagram to detect on, an empty one included).
+    pub fn empty_datagram(
+        &mut self,
+        dir: Direction,
+        now: Timestamp,
+        stats: &mut InspectStats,
+        emit: &mut Emit<'_>,
+    ) -> Effects {
+        self.insp.empty_datagram(dir, now, stats, emit)
     }
 
     /// A TCP segment of direction `dir` with payload at `seq`: reassembled, and what
