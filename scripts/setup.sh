@@ -7,6 +7,7 @@ set -euo pipefail
 declare -A NEED=(
   [python3]=python3   # the verify harnesses and verify/check.py
   [cc]=gcc            # the linker driver rustc uses
+  [c++]=g++           # libfuzzer-sys builds libFuzzer when the fuzz targets are checked
   [ip]=iproute2       # network namespaces for pcap-replay's live-capture test
   [kill]=procps       # the live-capture test stops pcap-replay with SIGTERM
   [nft]=nftables      # the conntrack feed's tests: a `ct state` rule makes a namespace track

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check CI runs: set-up, formatting, lints, the release build, all tests (unit,
-# integration, doc, the example), and both verify harnesses held to verify/floors.json.
+# integration, doc, the example), a check that the fuzz targets build, and both verify
+# harnesses held to verify/floors.json.
 # Needs ../shared beside the repository (or FLOWENGINE_SHARED pointing at it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,11 @@ step "docs";     RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --lo
 # the plugins are built by their tests, in the test profile).
 step "build";    cargo build --release --locked -p pcap-replay -p flowengine --bins --examples
 step "tests";    cargo test --workspace --locked
+# The fuzz targets are workspaces of their own (run with nightly cargo-fuzz); checking
+# them here keeps them building as the APIs they drive change.
+step "fuzz targets"
+cargo check --locked --bins --manifest-path engine/fuzz/Cargo.toml
+cargo check --locked --bins --manifest-path inspectors/fuzz/Cargo.toml
 step "example";  target/release/examples/embed fixtures/sample.pcap >/dev/null
 step "verify";   python3 verify/check.py --jobs 2
 step "done"

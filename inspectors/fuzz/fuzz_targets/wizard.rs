@@ -2,7 +2,9 @@
 //! ports, fed fuzzed chunks in both directions (gaps included) through a `Cx`, then
 //! ended. Checks that nothing panics, that a decision is reported once (with `done`)
 //! and never changes, that the only thing asked without one is `done_with` for a UDP
-//! direction, that named services are Suricata names, and that the per-flow
+//! direction (and a direction reported failed on its own comes only with a UDP
+//! service named by the other one), that named services are Suricata names, and that
+//! the per-flow
 //! buffer never outgrows the search depth.
 
 #![no_main]
@@ -92,6 +94,13 @@ fuzz_target!(|data: &[u8]| {
         if let Some(d) = actions.detection {
             assert!(decided.is_none(), "reported twice: {decided:?} then {d:?}");
             assert!(actions.done, "a decision comes with done");
+            if let Some(f) = actions.failed_dir {
+                // a UDP direction ruled out before the other one named the flow
+                assert!(matches!(d, Detection::Service(_)), "failed_dir with {d:?}");
+                assert_eq!(transport, Transport::Udp, "failed_dir on TCP");
+                assert_eq!(Some(f.opposite()), dir, "failed_dir is the other direction");
+                assert!(done_with[usize::from(f == Direction::ToClient)]);
+            }
             if let Detection::Service(name) = d {
                 assert!(SERVICES.contains(&name), "{name}");
                 if let Some(dir) = dir {
@@ -139,5 +148,5 @@ fuzz_target!(|data: &[u8]| {
     let mut actions = Actions::default();
     flow.end(&mut Cx::new(Timestamp::ZERO, &info, &mut actions));
     check(&mut actions, None);
-    agree(wizard.finish(&mut core), &actions);
+    agree(wizard.finish(&mut core, transport), &actions);
 });
