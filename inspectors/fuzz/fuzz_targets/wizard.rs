@@ -105,7 +105,10 @@ fuzz_target!(|data: &[u8]| {
                 assert!(SERVICES.contains(&name), "{name}");
                 if let Some(dir) = dir {
                     let i = usize::from(dir == Direction::ToClient);
-                    assert!(!done_with[i], "{name} named from a direction it was done with");
+                    assert!(
+                        !done_with[i],
+                        "{name} named from a direction it was done with"
+                    );
                 }
             } else {
                 assert!(!actions.swap, "a failure asks for no swap");
