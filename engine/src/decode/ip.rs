@@ -6,8 +6,7 @@
 //! Suricata and nDPI refuse them); trailing link padding is cut off by the IP length.
 
 use super::{
-    anomaly, DecodeError, Decoded, DecodedPacket, Fragment, IpVersion, Layers, TcpInfo,
-    TcpTimestamp, Transport,
+    anomaly, DecodeError, Decoded, DecodedPacket, Fragment, IpVersion, Layers, TcpInfo, Transport,
 };
 use etherparse::err::{ipv4, ipv6, ipv6_exts, Layer, LenError};
 use etherparse::LenSource;
@@ -249,7 +248,6 @@ pub(super) fn transport<'a>(
                 ack: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
                 flags: h[13],
                 window: u16::from_be_bytes([h[14], h[15]]),
-                ts: TcpTimestamp::of(seg, data_offset),
             };
             (Transport::Tcp(info), &seg[data_offset..])
         }

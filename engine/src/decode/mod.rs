@@ -103,61 +103,6 @@ pub struct TcpInfo {
     pub flags: u8,
     /// Receive window (unscaled).
     pub window: u16,
-    /// The timestamp option, read on RST segments only (the one the stream tracker
-    /// asks about); [`TcpTimestamp::UNREAD`] on the others.
-    pub ts: TcpTimestamp,
-}
-
-/// What a TCP segment's timestamp option (RFC 7323, kind 8) says. The option is read
-/// on RST segments only: a reset whose TSval is 0 is refused by Suricata's PAWS check
-/// (under its default BSD policy) and is all the stream tracker checks. Reading
-/// options on every segment would cost every packet. One plain byte, in
-/// [`TcpInfo`]'s padding: an enum would lend [`Transport`] a niche for its tag, and
-/// telling the variants apart would then cost every packet more than the byte saves.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct TcpTimestamp(u8);
-
-impl TcpTimestamp {
-    /// Not read (not an RST).
-    pub const UNREAD: TcpTimestamp = TcpTimestamp(0);
-    /// No timestamp option (or options that do not parse before one).
-    pub const ABSENT: TcpTimestamp = TcpTimestamp(1);
-    /// A timestamp option with TSval 0.
-    pub const ZERO: TcpTimestamp = TcpTimestamp(2);
-    /// A timestamp option with another TSval.
-    pub const PRESENT: TcpTimestamp = TcpTimestamp(3);
-
-    /// Reads the timestamp option of `segment` (a TCP header and what follows), whose
-    /// header is `header_len` bytes long: its options are the bytes after the fixed
-    /// 20. Only when the flags byte has RST set.
-    #[inline(always)]
-    pub fn of(segment: &[u8], header_len: usize) -> TcpTimestamp {
-        match segment.get(13) {
-            Some(f) if f & tcp_flags::RST != 0 => Self::read(segment, header_len),
-            _ => TcpTimestamp::UNREAD,
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn read(segment: &[u8], header_len: usize) -> TcpTimestamp {
-        use etherparse::TcpOptionElement;
-        let options = segment.get(20..header_len).unwrap_or_default();
-        for opt in etherparse::TcpOptionsIterator::from_slice(options) {
-            match opt {
-                Ok(TcpOptionElement::Timestamp(0, _)) => return TcpTimestamp::ZERO,
-                Ok(TcpOptionElement::Timestamp(..)) => return TcpTimestamp::PRESENT,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        TcpTimestamp::ABSENT
-    }
-
-    /// True when the segment carried a timestamp option.
-    pub fn is_present(self) -> bool {
-        self == TcpTimestamp::ZERO || self == TcpTimestamp::PRESENT
-    }
 }
 
 /// The transport layer of a decoded packet.

@@ -20,18 +20,13 @@
 //!   `close_wait -> last_ack -> closed`, the server's through `fin_wait1 -> fin_wait2
 //!   (or closing) -> time_wait -> closed`;
 //! - an RST closes the session when its sequence number is exactly the one expected
-//!   from its sender (Suricata's default Windows/BSD policy), unless, after the
-//!   handshake, it carries a timestamp option with TSval 0: Suricata's PAWS check
-//!   refuses that in a session that agreed on timestamps (default BSD policy), and a
-//!   sender only puts the option on a reset when its session agreed on them
-//!   (RFC 7323), so the option's presence stands for the agreement (the decoder reads
-//!   options on RST segments only);
+//!   from its sender (Suricata's default Windows/BSD policy);
 //! - a SYN reuses the tuple when there is no session, or the session is `none`,
 //!   `last_ack`, `close_wait`, `closing` or `closed` (not `time_wait`), unless it
 //!   retransmits the session's own SYN; a client SYN also reuses it when the server
 //!   ignored the data of a TCP Fast Open SYN.
 
-use crate::decode::{tcp_flags as tf, TcpInfo, TcpTimestamp};
+use crate::decode::{tcp_flags as tf, TcpInfo};
 use crate::flow::{Direction, Flow, FlowState};
 
 /// Stream options that change TCP tracking.
@@ -527,11 +522,6 @@ impl TcpSession {
     }
 
     fn rst(s: &mut TcpSession, dir: Direction, t: &TcpInfo) {
-        if t.ts == TcpTimestamp::ZERO && s.state >= TcpState::SynRecv {
-            // Suricata's PAWS check (`StreamTcpValidateTimestamp`, BSD policy): a
-            // segment with TSval 0 is refused, and a refused reset changes nothing.
-            return;
-        }
         let valid = match s.state {
             TcpState::None | TcpState::Closed => false,
             TcpState::SynSent => match dir {
@@ -577,7 +567,6 @@ mod tests {
             ack,
             flags,
             window: 1000,
-            ts: TcpTimestamp::UNREAD,
         }
     }
 
@@ -650,43 +639,6 @@ mod tests {
         );
         assert_eq!(r.pkt(S, RA, 501, 101, 0), TcpState::Closed);
         assert_eq!(r.f.state(), FlowState::Closed);
-    }
-
-    #[test]
-    fn a_reset_with_tsval_zero_after_the_handshake_is_refused() {
-        let rst = |r: &mut Run, dir: Direction, flags: u8, seq: u32, ack: u32, ts| {
-            let d = r.f.direction(dir != Direction::ToServer);
-            let up = r.f.ext.track(
-                d,
-                &TcpInfo {
-                    ts,
-                    ..seg(flags, seq, ack)
-                },
-                0,
-                &r.o,
-            );
-            up.apply(&mut r.f);
-            r.f.ext.state()
-        };
-        // Established: TSval 0 is refused (the RST still shows in the flags); a real
-        // TSval, or no option, closes.
-        for (ts, want) in [
-            (TcpTimestamp::ZERO, TcpState::Established),
-            (TcpTimestamp::PRESENT, TcpState::Closed),
-            (TcpTimestamp::ABSENT, TcpState::Closed),
-        ] {
-            let mut r = Run::new(TcpOptions::default());
-            handshake(&mut r);
-            assert_eq!(rst(&mut r, S, RA, 501, 101, ts), want, "{ts:?}");
-            assert_eq!(r.f.ext.flags_tc() & tf::RST, tf::RST);
-        }
-        // Answering the SYN, before any agreement, a reset is not checked.
-        let mut r = Run::new(TcpOptions::default());
-        r.pkt(C, SYN, 100, 0, 0);
-        assert_eq!(
-            rst(&mut r, S, RA, 0, 101, TcpTimestamp::ZERO),
-            TcpState::Closed
-        );
     }
 
     #[test]
