@@ -4,45 +4,20 @@
 //! named the flow shows as `app_proto_ts`/`app_proto_tc: "failed"`; a flow nothing
 //! named fails.
 
-use flowengine::decode::LinkType;
-use flowengine::{ConfigBuilder, Engine, EveOptions, EveWriter, Packet, Timestamp};
 use flowengine_tests::frame::{self, v4};
 use serde_json::Value;
 use std::net::IpAddr;
 
-type Eng = Engine<EveWriter<Vec<u8>>>;
+mod common;
+use common::{push, Eng};
 
 fn engine() -> Eng {
-    let mut b = ConfigBuilder::new();
-    b.set("flow.hash_seed=1").unwrap();
-    b.merge_toml("[app-layer]\npassive = [\"payload-sizes\"]\n", None)
-        .unwrap();
-    let config = b.build().unwrap();
-    let set = flowengine_inspectors::builtin(&config).unwrap();
-    Engine::with_inspectors(
-        &config,
-        EveWriter::new(Vec::new(), EveOptions::default()),
-        set,
-    )
-    .unwrap()
-}
-
-fn push(e: &mut Eng, secs: u64, data: &[u8]) {
-    e.push(&Packet {
-        ts: Timestamp::from_secs_micros(1_700_000_000 + secs, 0),
-        link: LinkType::Ethernet,
-        data,
-    });
+    common::engine(&[], "[app-layer]\npassive = [\"payload-sizes\"]\n")
 }
 
 /// The EVE lines written, parsed.
 fn eve(e: Eng) -> Vec<Value> {
-    let (_, w) = e.finish();
-    String::from_utf8(w.finish().unwrap())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::finish(e).0
 }
 
 /// A DNS message for `example.com` A: the query, or its answer.

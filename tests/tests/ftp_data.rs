@@ -5,13 +5,13 @@
 //! a connection nobody announced, one that comes after the timeout, or one whose
 //! expectation was evicted from a full table does not.
 
-use flowengine::decode::LinkType;
-use flowengine::{ConfigBuilder, Engine, EveOptions, EveWriter, Packet, Stats, Timestamp};
+use flowengine::Stats;
 use flowengine_tests::frame::{self, flags, v4};
 use serde_json::Value;
 use std::net::IpAddr;
 
-type Eng = Engine<EveWriter<Vec<u8>>>;
+mod common;
+use common::{push, Eng};
 
 const CLIENT: [u8; 4] = [10, 0, 0, 1];
 const SERVER: [u8; 4] = [10, 0, 0, 2];
@@ -21,19 +21,7 @@ fn ip(a: [u8; 4]) -> IpAddr {
 }
 
 fn engine(sets: &[&str]) -> Eng {
-    let mut b = ConfigBuilder::new();
-    b.set("flow.hash_seed=1").unwrap();
-    for s in sets {
-        b.set(s).unwrap();
-    }
-    let config = b.build().unwrap();
-    let set = flowengine_inspectors::builtin(&config).unwrap();
-    Engine::with_inspectors(
-        &config,
-        EveWriter::new(Vec::new(), EveOptions::default()),
-        set,
-    )
-    .unwrap()
+    common::engine(sets, "")
 }
 
 /// One TCP connection, written segment by segment at the given second.
@@ -114,14 +102,6 @@ impl Conn {
     }
 }
 
-fn push(e: &mut Eng, secs: u64, data: &[u8]) {
-    e.push(&Packet {
-        ts: Timestamp::from_secs_micros(1_700_000_000 + secs, 0),
-        link: LinkType::Ethernet,
-        data,
-    });
-}
-
 /// A logged-in control connection from CLIENT:40000 to SERVER:21 at second 0.
 fn control(e: &mut Eng) -> Conn {
     let mut c = Conn::open(e, 0, (ip(CLIENT), 40000), (ip(SERVER), 21));
@@ -146,12 +126,9 @@ fn transfer(e: &mut Eng, secs: u64, opener: (IpAddr, u16), acceptor: (IpAddr, u1
 
 /// The flow records (EVE `flow` events) and the counters.
 fn finish(e: Eng) -> (Vec<Value>, Stats) {
-    let (stats, sink) = e.finish();
-    let bytes = sink.finish().unwrap();
-    let flows = String::from_utf8(bytes)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let (lines, stats) = common::finish(e);
+    let flows = lines
+        .into_iter()
         .filter(|v| v["event_type"] == "flow")
         .collect();
     (flows, stats)
