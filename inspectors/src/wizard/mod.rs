@@ -459,10 +459,9 @@ impl Wizard {
 
     /// The flow over `transport` ends. A UDP flow that sent a datagram (even an
     /// empty one) and is still undecided fails (one side spoke, and was not
-    /// recognised); a TCP flow still
-    /// undecided stays without a service, as in Suricata, whose TCP detection fails
-    /// only by its bail conditions (see [`WizardState`]'s contract in the module
-    /// docs).
+    /// recognised); a TCP flow still undecided stays without a service, as in
+    /// Suricata, whose TCP detection fails only by its bail conditions (see
+    /// [`WizardState`]'s contract in the module docs).
     pub fn finish(&self, state: &mut WizardState, transport: Transport) -> Outcome {
         if state.outcome == Outcome::Pending
             && transport == Transport::Udp
