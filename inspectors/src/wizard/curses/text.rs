@@ -1,9 +1,9 @@
-//! Text curses: request lines (http, rtsp, sip), the `220` greeting (ftp, smtp),
-//! IMAP tagged commands, and telnet option negotiation.
+//! Text curses: request lines (http, rtsp, sip), the `220` greeting (ftp, smtp), the
+//! `USER` command (ftp, pop3), IMAP tagged commands, and telnet option negotiation.
 //!
 //! Contract: each reads at most one line (capped: [`REQUEST_LINE_MAX`],
-//! [`BANNER_LINE_MAX`]) or a bounded run of telnet commands, and answers as every
-//! curse does ([`super`]).
+//! [`BANNER_LINE_MAX`], [`USER_LINE_MAX`]) or a bounded run of telnet commands, and
+//! answers as every curse does ([`super`]).
 
 use super::{ensure, hit, lit, lit_ci, u8_at, Cast, Ctx, Miss};
 use crate::wizard::Side;
@@ -102,6 +102,36 @@ pub(crate) fn banner_220(d: &[u8], ctx: &Ctx) -> Cast {
         hit("smtp", Side::Server)
     } else {
         Err(Miss::No)
+    }
+}
+
+/// The longest `USER` command line looked at.
+pub(crate) const USER_LINE_MAX: usize = 256;
+
+/// A client's `USER name` (FTP; POP3 on its port 110): one argument, then the line's
+/// end. IRC's `USER user mode unused :realname` (RFC 2812) has four and is neither:
+/// suricata-verify's `irc` case holds Suricata to "IRC is not FTP".
+pub(crate) fn user_command(d: &[u8], ctx: &Ctx) -> Cast {
+    lit_ci(d, 0, b"user ")?;
+    let rest = d.get(5..).unwrap_or_default();
+    let window = rest
+        .get(..USER_LINE_MAX.min(rest.len()))
+        .unwrap_or_default();
+    let Some(end) = window.iter().position(|&b| b == b'\n') else {
+        // a space inside the argument already makes a second one
+        ensure(!window.trim_ascii().contains(&b' '))?;
+        return Err(if window.len() >= USER_LINE_MAX {
+            Miss::No
+        } else {
+            Miss::More
+        });
+    };
+    let arg = window.get(..end).unwrap_or_default().trim_ascii();
+    ensure(!arg.is_empty() && !arg.contains(&b' '))?;
+    if ctx.port_in(&[110]) {
+        hit("pop3", Side::Client)
+    } else {
+        hit("ftp", Side::Client)
     }
 }
 
@@ -216,6 +246,35 @@ mod tests {
         );
         let long = [b'A'; 30];
         assert_eq!(r(&long), Err(Miss::No));
+    }
+
+    #[test]
+    fn a_user_command_has_one_argument() {
+        let at = |d: &[u8], port: u16| {
+            let ctx = Ctx {
+                server_port: port,
+                ..CTX
+            };
+            user_command(d, &ctx).map(|h| h.service)
+        };
+        assert_eq!(at(b"USER anonymous\r\n", 2121), Ok("ftp"));
+        assert_eq!(at(b"user anonymous\n", 21), Ok("ftp"));
+        assert_eq!(
+            at(b"USER anonymous \r\n", 21),
+            Ok("ftp"),
+            "a trailing space"
+        );
+        assert_eq!(at(b"USER alice\r\n", 110), Ok("pop3"));
+        // IRC's registration: four arguments, known as soon as the second starts
+        assert_eq!(at(b"USER guest 0 * :Ronnie Reagan\r\n", 21), Err(Miss::No));
+        assert_eq!(at(b"USER guest 0", 8000), Err(Miss::No));
+        assert_eq!(at(b"USER \r\n", 21), Err(Miss::No), "no argument");
+        assert_eq!(at(b"USER anon", 21), Err(Miss::More));
+        assert_eq!(at(b"USE", 21), Err(Miss::More));
+        assert_eq!(at(b"PASS x\r\n", 21), Err(Miss::No));
+        let mut long = b"USER ".to_vec();
+        long.extend([b'a'; USER_LINE_MAX]);
+        assert_eq!(at(&long, 21), Err(Miss::No), "no line end within the cap");
     }
 
     #[test]

@@ -867,6 +867,15 @@ fn ports_break_ties_between_rules_that_both_fit() {
         named("ftp"),
         "book order"
     );
+    // an IRC client's registration is neither, on any port (Suricata: IRC is not FTP)
+    let irc = b"USER guest 0 * :Ronnie Reagan\r\nNICK guest\r\n";
+    for port in [21, 110, 6667, 8000] {
+        assert_eq!(
+            at(TCP, port, ToServer, irc),
+            Outcome::Pending,
+            "port {port}"
+        );
+    }
     // 20 bytes that are both a classic STUN request and a DNS query
     assert_eq!(at(UDP, 3478, ToServer, STUN_OR_DNS), named("stun"));
     assert_eq!(at(UDP, 53, ToServer, STUN_OR_DNS), named("dns"));
