@@ -709,49 +709,26 @@ fn udp_fails_once_each_direction_sent_an_unknown_datagram() {
         client: 50000,
         server: 53,
     };
-    let mut st = WizardState::default();
     let junk = Chunk::Data(b"hello, anyone there?");
+    let (query, response) = (dns_query("example.com"), dns_response("example.com"));
+    let scan = |st: &mut WizardState, dir: Direction, bytes: &[u8]| {
+        w.scan(st, UDP, p, dir, Chunk::Data(bytes))
+    };
+    let dns = Outcome::Service {
+        name: "dns",
+        swap: false,
+    };
+    let mut st = WizardState::default();
     // The client's first datagram is junk: that direction is out, the other may still
     // name the flow (Suricata: one try per direction).
     assert_eq!(w.scan(&mut st, UDP, p, ToServer, junk), Outcome::Pending);
     // A later client datagram is not looked at, even a DNS query.
-    assert_eq!(
-        w.scan(
-            &mut st,
-            UDP,
-            p,
-            ToServer,
-            Chunk::Data(&dns_query("example.com"))
-        ),
-        Outcome::Pending
-    );
+    assert_eq!(scan(&mut st, ToServer, &query), Outcome::Pending);
     // The server's first datagram names it.
-    let mut answered = st.clone();
-    assert_eq!(
-        w.scan(
-            &mut answered,
-            UDP,
-            p,
-            ToClient,
-            Chunk::Data(&dns_response("example.com"))
-        ),
-        Outcome::Service {
-            name: "dns",
-            swap: false
-        }
-    );
+    assert_eq!(scan(&mut st.clone(), ToClient, &response), dns);
     // Junk both ways: failed, for good.
     assert_eq!(w.scan(&mut st, UDP, p, ToClient, junk), Outcome::Failed);
-    assert_eq!(
-        w.scan(
-            &mut st,
-            UDP,
-            p,
-            ToClient,
-            Chunk::Data(&dns_response("example.com"))
-        ),
-        Outcome::Failed
-    );
+    assert_eq!(scan(&mut st, ToClient, &response), Outcome::Failed);
     // One direction only, junk: failed when the flow ends.
     let mut st = WizardState::default();
     assert_eq!(w.scan(&mut st, UDP, p, ToServer, junk), Outcome::Pending);
@@ -759,35 +736,14 @@ fn udp_fails_once_each_direction_sent_an_unknown_datagram() {
     // an empty datagram is its direction's first: it rules the direction out (the
     // answer may still name the flow; alone, the flow fails at its end)
     let mut st = WizardState::default();
-    assert_eq!(
-        w.scan(&mut st, UDP, p, ToServer, Chunk::Data(b"")),
-        Outcome::Pending
-    );
+    assert_eq!(scan(&mut st, ToServer, b""), Outcome::Pending);
     let mut answered = st.clone();
     assert_eq!(
-        w.scan(
-            &mut answered,
-            UDP,
-            p,
-            ToServer,
-            Chunk::Data(&dns_query("example.com"))
-        ),
+        scan(&mut answered, ToServer, &query),
         Outcome::Pending,
         "the query came after the empty datagram: not looked at"
     );
-    assert_eq!(
-        w.scan(
-            &mut answered,
-            UDP,
-            p,
-            ToClient,
-            Chunk::Data(&dns_response("example.com"))
-        ),
-        Outcome::Service {
-            name: "dns",
-            swap: false
-        }
-    );
+    assert_eq!(scan(&mut answered, ToClient, &response), dns);
     assert_eq!(w.finish(&mut st, UDP), Outcome::Failed);
     // TCP: an empty chunk is nothing at all
     let mut st = WizardState::default();
