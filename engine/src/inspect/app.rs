@@ -529,29 +529,6 @@ impl Inspection {
         self.passives(dir, chunk, now, stats, &mut fx, emit)
     }
 
-    /// An empty datagram in direction `dir`: the wizard's business alone (it ends
-    /// that direction's detection); no service or passive inspector sees it.
-    #[cold]
-    fn empty_datagram(
-        &mut self,
-        dir: Direction,
-        now: Timestamp,
-        stats: &mut InspectStats,
-        emit: &mut Emit<'_>,
-    ) -> Effects {
-        let mut fx = Effects::default();
-        stats.chunks += 1;
-        self.spoke[dir.index()] = true;
-        if let Some(wid) = self.wizard.map(NonZeroU32::get) {
-            let chunk = Chunk::Data(&[]);
-            let (detection, _) = self.call(wid, dir, chunk, now, stats, &mut fx, emit);
-            if detection == Some(Detection::Failed) || self.data.get(wid).is_none_or(|s| s.done) {
-                self.fail_detection(stats);
-            }
-        }
-        fx
-    }
-
     /// Calls the service inspector `sid` with one chunk; when it upgraded the flow in
     /// the middle of the chunk, the new service's inspector gets the rest. Returns
     /// whether the direction swapped.
@@ -1023,7 +1000,9 @@ impl AppFlow {
     }
 
     /// An empty datagram of direction `dir`: it reaches the wizard only (Suricata
-    /// gives a UDP direction one datagram to detect on, an empty one included).
+    /// gives a UDP direction one datagram to detect on, an empty one included, and
+    /// it ends that direction's detection); no service or passive inspector sees it.
+    #[cold]
     pub fn empty_datagram(
         &mut self,
         dir: Direction,
@@ -1031,7 +1010,18 @@ impl AppFlow {
         stats: &mut InspectStats,
         emit: &mut Emit<'_>,
     ) -> Effects {
-        self.insp.empty_datagram(dir, now, stats, emit)
+        let insp = &mut self.insp;
+        let mut fx = Effects::default();
+        stats.chunks += 1;
+        insp.spoke[dir.index()] = true;
+        if let Some(wid) = insp.wizard.map(NonZeroU32::get) {
+            let chunk = Chunk::Data(&[]);
+            let (detection, _) = insp.call(wid, dir, chunk, now, stats, &mut fx, emit);
+            if detection == Some(Detection::Failed) || insp.data.get(wid).is_none_or(|s| s.done) {
+                insp.fail_detection(stats);
+            }
+        }
+        fx
     }
 
     /// A TCP segment of direction `dir` with payload at `seq`: reassembled, and what
