@@ -21,6 +21,7 @@ use crate::ftp::FtpInspector;
 use crate::http::HttpInspector;
 use crate::http2::Http2Inspector;
 use crate::imap::ImapInspector;
+use crate::mdns::MdnsInspector;
 use crate::pop3::Pop3Inspector;
 use crate::quic::QuicInspector;
 use crate::sizes::PayloadSizes;
@@ -61,6 +62,7 @@ fn services(app: &AppLayerConfig) -> Vec<Arc<dyn Inspector>> {
         Arc::new(Http2Inspector::new().with_doh2(doh2)),
         Arc::new(TlsInspector::new()),
         Arc::new(DnsInspector::new()),
+        Arc::new(MdnsInspector::new()),
         Arc::new(QuicInspector::new()),
         Arc::new(SshInspector::new()),
         Arc::new(SmtpInspector::new()),
@@ -205,7 +207,8 @@ mod tests {
         let set = builtin(&Config::default()).unwrap();
         assert!(set.wizard().is_some());
         for s in [
-            "http", "http2", "doh2", "tls", "dns", "quic", "ssh", "smtp", "imap", "pop3", "ftp",
+            "http", "http2", "doh2", "tls", "dns", "mdns", "quic", "ssh", "smtp", "imap", "pop3",
+            "ftp",
         ] {
             assert!(set.service(s).is_some(), "{s}");
         }

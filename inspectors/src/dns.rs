@@ -173,8 +173,9 @@ pub enum RData {
     },
     /// OPT (EDNS): its options as (code, data).
     Opt(Vec<(u16, Vec<u8>)>),
-    /// Any other type: not rendered.
-    Other,
+    /// Any other type: its raw data (the `dns` event does not render it; the `mdns`
+    /// event does, as Suricata's).
+    Unknown(Vec<u8>),
 }
 
 /// A resource record.
@@ -368,6 +369,19 @@ fn write_record(a: &mut json::Array<'_>, r: &DnsRecord, txt: Option<&[u8]>) {
             }
         }
         RData::Null(b) => m.str("rdata", &eve_string(b)),
+        RData::Soa { .. } | RData::Srv { .. } | RData::Sshfp { .. } | RData::Opt(_) => {
+            write_structured(&mut m, &r.data);
+        }
+        RData::Unknown(_) => {}
+    }
+    m.close();
+}
+
+/// The record data Suricata renders as an object or array of its own (SOA, SRV, SSHFP,
+/// OPT), under the type's lowercase name (`soa`, `srv`, `sshfp`, `opt`), as the `dns`
+/// and `mdns` events both write it. Other data writes nothing.
+pub(crate) fn write_structured(m: &mut json::Object<'_>, data: &RData) {
+    match data {
         RData::Soa {
             mname,
             rname,
@@ -431,9 +445,8 @@ fn write_record(a: &mut json::Array<'_>, r: &DnsRecord, txt: Option<&[u8]>) {
             }
             a.close();
         }
-        RData::Other => {}
+        _ => {}
     }
-    m.close();
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -462,7 +475,7 @@ fn hex_u16(v: u16, buf: &mut [u8; 4]) -> &[u8] {
 
 /// An address as Suricata renders it (dotted quad, or eight fully written hex
 /// groups), in `buf` (no allocation; ASCII text).
-fn addr_text<'b>(a: &[u8], buf: &'b mut [u8; 39]) -> &'b [u8] {
+pub(crate) fn addr_text<'b>(a: &[u8], buf: &'b mut [u8; 39]) -> &'b [u8] {
     let mut n = 0;
     let mut push = |b: u8| {
         buf[n] = b;
@@ -505,7 +518,7 @@ pub fn rrtype_string(t: u16) -> String {
 }
 
 /// The record type's name, when Suricata has one.
-fn rrtype_name(t: u16) -> Option<&'static str> {
+pub(crate) fn rrtype_name(t: u16) -> Option<&'static str> {
     Some(match t {
         1 => "A",
         2 => "NS",
@@ -851,7 +864,7 @@ fn record_data<const KEEP: bool>(
             }
             RData::Opt(opts)
         }
-        _ => RData::Other,
+        _ => RData::Unknown(bytes(rdata)),
     })
 }
 

@@ -17,6 +17,7 @@ pub mod ftp;
 pub mod http;
 pub mod http2;
 pub mod imap;
+pub mod mdns;
 pub mod pop3;
 pub mod smtp;
 pub mod ssh;

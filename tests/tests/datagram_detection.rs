@@ -129,3 +129,42 @@ fn an_empty_datagram_after_detection_reaches_no_inspector() {
     assert_eq!(sent("toserver"), serde_json::json!([dns(false).len()]));
     assert_eq!(sent("toclient"), serde_json::json!([dns(true).len()]));
 }
+
+#[test]
+fn mdns_on_port_5353_is_its_own_protocol_and_a_response_opening_the_flow_keeps_it() {
+    let group = (v4(224, 0, 0, 251), 5353);
+    let host = (v4(10, 0, 0, 7), 5353);
+    // An announcement (QR set) opens a one-way multicast flow; a DNS flow would be
+    // turned around by it, an mDNS one is not.
+    let mut e = engine();
+    push(&mut e, 1, &frame::udp(host, group, &dns(true)));
+    // The same bytes between the same hosts on port 53 are DNS (a different flow).
+    push(&mut e, 1, &frame::udp(client(9), resolver(), &dns(false)));
+    let lines = eve(e);
+    let (flow, events) = flow_of(&lines, group);
+    assert_eq!(flow["app_proto"], "mdns");
+    assert_eq!(
+        flow["src_ip"], "10.0.0.7",
+        "the sender stays the client: {flow}"
+    );
+    let mdns: Vec<_> = events
+        .iter()
+        .filter(|ev| ev["event_type"] == "mdns")
+        .collect();
+    assert_eq!(mdns.len(), 1, "{events:?}");
+    assert_eq!(mdns[0]["mdns"]["type"], "response");
+    assert_eq!(
+        mdns[0]["mdns"]["answers"],
+        serde_json::json!([{"rrname": "example.com", "a": "93.184.216.34"}])
+    );
+    let (dns_flow, _) = flow_of(&lines, client(9));
+    assert_eq!(dns_flow["app_proto"], "dns");
+
+    // Turned off, the wizard does not name it.
+    let mut e = common::engine(&["app-layer.protocols.mdns.enabled=no"], "");
+    push(&mut e, 1, &frame::udp(host, group, &dns(true)));
+    let lines = eve(e);
+    let (flow, events) = flow_of(&lines, group);
+    assert_eq!(flow["app_proto"], "failed");
+    assert!(events.is_empty(), "{events:?}");
+}

@@ -249,7 +249,7 @@ impl<'a> Object<'a> {
     }
 }
 
-/// One JSON array of objects being written to a byte vector.
+/// One JSON array (of objects, or of strings) being written to a byte vector.
 pub struct Array<'a> {
     out: &'a mut Vec<u8>,
     first: bool,
@@ -269,6 +269,15 @@ impl<'a> Array<'a> {
         }
         self.first = false;
         Object::open(self.out)
+    }
+
+    /// Writes the next element, a string (escaped as [`write_str`] does).
+    pub fn str(&mut self, v: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        write_str(self.out, v);
     }
 
     /// Closes the array (`]`).
@@ -330,6 +339,10 @@ mod tests {
         a.close();
         let empty = o.array("none");
         empty.close();
+        let mut s = o.array("strs");
+        s.str("a");
+        s.str("b\"c");
+        s.close();
         let mut c = o.object("child");
         c.bool("f", false);
         c.close();
@@ -337,7 +350,7 @@ mod tests {
         o.close();
         assert_eq!(
             out,
-            br#"{"t":true,"list":[{"i":0},{"i":1}],"none":[],"child":{"f":false},"after":1}"#
+            br#"{"t":true,"list":[{"i":0},{"i":1}],"none":[],"strs":["a","b\"c"],"child":{"f":false},"after":1}"#
         );
     }
 

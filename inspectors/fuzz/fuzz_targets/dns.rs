@@ -1,4 +1,4 @@
-//! Fuzzes the dns service inspector through the real API: the input is a script of
+//! Fuzzes the dns and mdns service inspectors through the real API: the input is a script of
 //! chunks, each `[op, len, bytes...]`: op bit 0 picks the direction, ops with bits
 //! 1-4 all set are a gap of `len * 7 + 1` bytes, the others carry the next `len`
 //! bytes as data. Every event is rendered to JSON; the flow ends with `end`. The same
@@ -24,6 +24,13 @@ fuzz_target!(|data: &[u8]| {
         &flowengine_inspectors::dns::DnsInspector::new(),
         transport,
         53,
+        rest,
+    );
+    // mDNS reads the same messages (UDP only: it starts nothing on TCP).
+    drive(
+        &flowengine_inspectors::mdns::MdnsInspector::new(),
+        transport,
+        5353,
         rest,
     );
     // Whole messages straight into the wire parser too; the wizard's probe (the

@@ -370,7 +370,8 @@ fn record_data_is_taken_as_suricata_takes_it() {
     let ev = one(5, b"\x01c\x00junk").unwrap();
     assert_eq!(ev.to_json()["answers"][0]["rdata"], json!("c"));
     let ev = one(3, b"\x01c\x00").unwrap();
-    assert_eq!(ev.answers[0].data, RData::Other);
+    assert_eq!(ev.answers[0].data, RData::Unknown(b"\x01c\x00".to_vec()));
+    assert!(ev.to_json()["answers"][0].get("rdata").is_none());
     // A name must end inside its record's data, unless a pointer took it elsewhere.
     assert_eq!(one(5, b"\x05c"), Err(DnsError::Truncated));
     let ev = one(5, &[1, b'x', 0xc0, 12]).unwrap();

@@ -540,6 +540,7 @@ const BUILTIN: &[Entry] = &[
     }),
     // --- UDP (and STUN over TCP)
     curse("dns-udp", On::Udp, Require(&[53]), dns::dns_udp, any_byte),
+    curse("mdns", On::Udp, Require(&[5353]), dns::mdns_udp, any_byte),
     curse(
         "dhcp",
         On::Udp,

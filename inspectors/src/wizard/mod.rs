@@ -5,7 +5,7 @@
 //!
 //! - **Names** are Suricata's EVE `app_proto` strings ([`SERVICES`]), plus the
 //!   services plugin inspectors declare ([`WizardConfig::services`]). The wizard names
-//!   http, http2, tls, dns, quic, ssh, smtp, imap, pop3, ftp, dhcp, ntp, snmp, sip,
+//!   http, http2, tls, dns, mdns, quic, ssh, smtp, imap, pop3, ftp, dhcp, ntp, snmp, sip,
 //!   mqtt, rdp, smb, dcerpc, krb5, telnet, ldap, pgsql, mysql, redis, rtsp, stun,
 //!   modbus, dnp3, enip, tftp, nfs, ike and bittorrent-dht. It never names ftp-data
 //!   (known from the FTP control channel, not from bytes), websocket (an HTTP upgrade:
@@ -92,6 +92,7 @@ pub const SERVICES: &[&str] = &[
     "http2",
     "tls",
     "dns",
+    "mdns",
     "doh2",
     "quic",
     "ssh",
@@ -475,9 +476,10 @@ impl Wizard {
 
 /// UDP services whose Suricata probe turns the flow around when it recognises the
 /// other side's message first (the probes that set `rdir`: DNS, IKE, DCERPC, NFS,
-/// SMB, LDAP). Suricata's other UDP probes (DHCP, NTP, SNMP, SIP, TFTP, QUIC, ...)
+/// SMB, LDAP; mDNS's always says "to server", so it turns the flow only when a reply
+/// is what it recognised). Suricata's other UDP probes (DHCP, NTP, SNMP, SIP, TFTP, QUIC, ...)
 /// name the flow and leave its direction as the first packet set it.
-const UDP_SWAPS: [&str; 6] = ["dns", "ike", "dcerpc", "nfs", "smb", "ldap"];
+const UDP_SWAPS: [&str; 7] = ["dns", "mdns", "ike", "dcerpc", "nfs", "smb", "ldap"];
 
 /// [`service`] for a datagram: the swap only for the services in [`UDP_SWAPS`].
 fn datagram_service(hit: curses::Hit, dir: Direction) -> Outcome {

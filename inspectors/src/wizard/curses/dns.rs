@@ -22,6 +22,18 @@ pub(crate) fn dns_udp(d: &[u8], _ctx: &Ctx) -> Cast {
     side(dns::probe(d, d.len()))
 }
 
+/// An mDNS message: a datagram Suricata's DNS probe takes (the rule holds only on port
+/// 5353, where Suricata probes mDNS). Whatever its QR bit, it is the client's: like
+/// Suricata's mDNS probe, which always answers "to server", it never turns the flow
+/// around when the flow's first datagram carries it.
+pub(crate) fn mdns_udp(d: &[u8], _ctx: &Ctx) -> Cast {
+    ensure(d.len() >= HEADER_LEN)?;
+    match dns::probe(d, d.len()) {
+        Some(_) => hit("mdns", Side::Client),
+        None => Err(Miss::No),
+    }
+}
+
 /// A DNS message over TCP: 2-byte length, then the message.
 pub(crate) fn dns_tcp(d: &[u8], _ctx: &Ctx) -> Cast {
     let len = usize::from(be16(d, 0)?);
@@ -83,6 +95,16 @@ mod tests {
             Err(Miss::More)
         );
         assert!(dns_udp(&QUERY[..11], &CTX).is_err());
+    }
+
+    #[test]
+    fn an_mdns_message_is_the_clients_whatever_its_qr_bit() {
+        assert_eq!(mdns_udp(QUERY, &CTX).map(|h| h.service), Ok("mdns"));
+        let mut r = QUERY.to_vec();
+        r[2] |= 0x80;
+        assert_eq!(mdns_udp(&r, &CTX).map(|h| h.side), Ok(Side::Client));
+        assert_eq!(mdns_udp(&QUERY[..20], &CTX), Err(Miss::No));
+        assert_eq!(mdns_udp(&QUERY[..11], &CTX), Err(Miss::No));
     }
 
     #[test]

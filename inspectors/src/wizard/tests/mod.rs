@@ -91,12 +91,17 @@ fn cases() -> Vec<Case> {
         case("dns response", UDP, 53, ToClient, dns_response("www.example.com"), named("dns")),
         case("dns response seen first", UDP, 53, ToServer, dns_response("www.example.com"), swapped("dns")),
         case("dns over tcp", TCP, 53, ToServer, tcp_framed(&dns_query("example.org")), named("dns")),
-        // Suricata's DNS detection-ports: 53 only (mDNS and LLMNR are other protocols).
+        // Suricata's DNS detection-ports: 53 only. mDNS is its own protocol on 5353 (the
+        // DNS probe, but always the client's: it turns the flow only when recognised in
+        // a reply); LLMNR (5355) is not named.
+        case("mdns query", UDP, 5353, ToServer, dns_query("printer.local"), named("mdns")),
+        case("mdns response opening the flow", UDP, 5353, ToServer, dns_response("printer.local"), named("mdns")),
+        case("mdns from the server's side", UDP, 5353, ToClient, dns_response("printer.local"), swapped("mdns")),
+        case("llmnr query", UDP, 5355, ToServer, dns_query("printer"), Outcome::Pending),
         case("rfb server banner", TCP, 5900, ToClient, &b"RFB 003.008\n"[..], named("rfb")),
         case("rfb banner seen from the client side", TCP, 5901, ToServer, &b"RFB 003.003\n"[..], Outcome::Service { name: "rfb", swap: true }),
         case("smtp quit alone", TCP, 25, ToServer, &b"QUIT\r\n"[..], named("smtp")),
         case("ftp quit alone", TCP, 21, ToServer, &b"QUIT\r\n"[..], named("ftp")),
-        case("mdns query", UDP, 5353, ToServer, dns_query("printer.local"), Outcome::Pending),
         case("ldap bind", TCP, 389, ToServer, ldap_bind(), named("ldap")),
         case("ldap bind response", TCP, 389, ToClient, ldap_bind_response(), named("ldap")),
         case("ldap search off-port", TCP, 10389, ToServer, ldap_rootdse_search(), named("ldap")),
