@@ -6,12 +6,12 @@
 //! expectation was evicted from a full table does not.
 
 use flowengine::Stats;
-use flowengine_tests::frame::{self, flags, v4};
+use flowengine_tests::frame::v4;
 use serde_json::Value;
 use std::net::IpAddr;
 
 mod common;
-use common::{push, Eng};
+use common::{Conn, Eng};
 
 const CLIENT: [u8; 4] = [10, 0, 0, 1];
 const SERVER: [u8; 4] = [10, 0, 0, 2];
@@ -22,84 +22,6 @@ fn ip(a: [u8; 4]) -> IpAddr {
 
 fn engine(sets: &[&str]) -> Eng {
     common::engine(sets, "")
-}
-
-/// One TCP connection, written segment by segment at the given second.
-struct Conn {
-    a: (IpAddr, u16),
-    b: (IpAddr, u16),
-    a_seq: u32,
-    b_seq: u32,
-}
-
-impl Conn {
-    /// `a` opens a connection to `b` at `secs` (three-way handshake).
-    fn open(e: &mut Eng, secs: u64, a: (IpAddr, u16), b: (IpAddr, u16)) -> Conn {
-        let mut c = Conn {
-            a,
-            b,
-            a_seq: 1000,
-            b_seq: 9000,
-        };
-        push(e, secs, &frame::tcp(a, b, flags::SYN, c.a_seq, 0, b""));
-        c.a_seq += 1;
-        push(
-            e,
-            secs,
-            &frame::tcp(b, a, flags::SYN | flags::ACK, c.b_seq, c.a_seq, b""),
-        );
-        c.b_seq += 1;
-        push(
-            e,
-            secs,
-            &frame::tcp(a, b, flags::ACK, c.a_seq, c.b_seq, b""),
-        );
-        c
-    }
-
-    /// The opener sends `data`.
-    fn a(&mut self, e: &mut Eng, secs: u64, data: &[u8]) {
-        let f = flags::ACK | flags::PSH;
-        push(
-            e,
-            secs,
-            &frame::tcp(self.a, self.b, f, self.a_seq, self.b_seq, data),
-        );
-        self.a_seq += data.len() as u32;
-    }
-
-    /// The acceptor sends `data`.
-    fn b(&mut self, e: &mut Eng, secs: u64, data: &[u8]) {
-        let f = flags::ACK | flags::PSH;
-        push(
-            e,
-            secs,
-            &frame::tcp(self.b, self.a, f, self.b_seq, self.a_seq, data),
-        );
-        self.b_seq += data.len() as u32;
-    }
-
-    /// Both sides close.
-    fn close(&mut self, e: &mut Eng, secs: u64) {
-        let f = flags::ACK | flags::FIN;
-        push(
-            e,
-            secs,
-            &frame::tcp(self.a, self.b, f, self.a_seq, self.b_seq, b""),
-        );
-        self.a_seq += 1;
-        push(
-            e,
-            secs,
-            &frame::tcp(self.b, self.a, f, self.b_seq, self.a_seq, b""),
-        );
-        self.b_seq += 1;
-        push(
-            e,
-            secs,
-            &frame::tcp(self.a, self.b, flags::ACK, self.a_seq, self.b_seq, b""),
-        );
-    }
 }
 
 /// A logged-in control connection from CLIENT:40000 to SERVER:21 at second 0.

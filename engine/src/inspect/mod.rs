@@ -225,7 +225,8 @@ impl<'a> Cx<'a> {
     /// (Wizard, with [`Cx::set_service`]) direction `dir` (as this call sees the flow)
     /// was ruled out on its own data: the service came from the other direction.
     /// Suricata records such a direction as `app_proto_ts`/`app_proto_tc: "failed"`
-    /// (a UDP flow whose first datagram was junk and whose answer was recognised).
+    /// (a UDP flow whose first datagram was junk and whose answer was recognised; a
+    /// TCP server banner no protocol fits, then a client request that names one).
     pub fn direction_failed(&mut self, dir: Direction) {
         self.actions.failed_dir = Some(dir);
     }

@@ -2,10 +2,10 @@
 //! ports, fed fuzzed chunks in both directions (gaps included) through a `Cx`, then
 //! ended. Checks that nothing panics, that a decision is reported once (with `done`)
 //! and never changes, that the only thing asked without one is `done_with` for a UDP
-//! direction (and a direction reported failed on its own comes only with a UDP
-//! service named by the other one), that named services are Suricata names, and that
-//! the per-flow
-//! buffer never outgrows the search depth.
+//! direction (and a direction reported failed on its own comes only with a service
+//! named by the other one, after the core ruled it out: a UDP direction's first
+//! datagram, or a TCP direction done with), that named services are Suricata names,
+//! and that the per-flow buffer never outgrows the search depth.
 
 #![no_main]
 
@@ -82,7 +82,8 @@ fuzz_target!(|data: &[u8]| {
     let mut decided: Option<Detection> = None;
     // the directions the wizard was done with: no decision may come from one of them
     let mut done_with = [false; 2];
-    let mut check = |actions: &mut Actions, dir: Option<Direction>| {
+    // `other_out`: the core had ruled out the direction opposite `dir` before this call
+    let mut check = |actions: &mut Actions, dir: Option<Direction>, other_out: bool| {
         // the one thing asked without a decision: no more of a UDP direction ruled out
         if let Some(d) = actions.done_with.take() {
             assert_eq!(transport, Transport::Udp, "done_with on TCP");
@@ -95,11 +96,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(decided.is_none(), "reported twice: {decided:?} then {d:?}");
             assert!(actions.done, "a decision comes with done");
             if let Some(f) = actions.failed_dir {
-                // a UDP direction ruled out before the other one named the flow
+                // a direction ruled out before the other one named the flow
                 assert!(matches!(d, Detection::Service(_)), "failed_dir with {d:?}");
-                assert_eq!(transport, Transport::Udp, "failed_dir on TCP");
                 assert_eq!(Some(f.opposite()), dir, "failed_dir is the other direction");
-                assert!(done_with[usize::from(f == Direction::ToClient)]);
+                assert!(other_out, "failed_dir for a direction not ruled out");
+                if transport == Transport::Udp {
+                    assert!(done_with[usize::from(f == Direction::ToClient)]);
+                }
             }
             if let Detection::Service(name) = d {
                 assert!(SERVICES.contains(&name), "{name}");
@@ -136,13 +139,14 @@ fuzz_target!(|data: &[u8]| {
             at = end;
             c
         };
+        let other_out = core.ruled_out(dir.opposite(), transport);
         let mut actions = Actions::default();
         flow.data(
             &mut Cx::new(Timestamp::ZERO, &info, &mut actions),
             dir,
             chunk,
         );
-        check(&mut actions, Some(dir));
+        check(&mut actions, Some(dir), other_out);
         let outcome = wizard.scan(&mut core, transport, ports, dir, chunk);
         agree(outcome, &actions);
         assert!(core.buffered(Direction::ToServer) <= depth);
@@ -150,6 +154,6 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut actions = Actions::default();
     flow.end(&mut Cx::new(Timestamp::ZERO, &info, &mut actions));
-    check(&mut actions, None);
+    check(&mut actions, None, false);
     agree(wizard.finish(&mut core, transport), &actions);
 });

@@ -3,8 +3,9 @@
 //!
 //! Contract: TCP and UDP flows get a [`WizardFlow`]; other transports none. Each chunk
 //! goes to [`Wizard::scan`]; on a decision the flow data reports once through the
-//! [`Cx`] (`set_service`, with `direction_failed` when a UDP direction's first
-//! datagram was ruled out before the other direction named the service, and
+//! [`Cx`] (`set_service`, with `direction_failed` when the other direction was ruled
+//! out before this one named the service: a UDP direction's first datagram, or a TCP
+//! direction done as Suricata's pattern matcher and probes are done with it; and
 //! `swap_direction` if asked; or `detection_failed`), then calls `done`, and ignores
 //! anything that still arrives. At flow end [`Wizard::finish`] decides an undecided
 //! flow: a UDP flow fails, a TCP flow stays without a service.
@@ -67,16 +68,10 @@ impl WizardFlow {
             Outcome::Pending => return,
             Outcome::Service { name, swap } => {
                 cx.set_service(name);
-                // UDP: the other direction spoke first and was ruled out (Suricata
-                // records it as failed, app_proto_ts/tc).
+                // The other direction spoke first and was ruled out (Suricata records
+                // it as failed, app_proto_ts/tc).
                 if let Some(other) = dir.map(Direction::opposite) {
-                    if self.transport == Transport::Udp
-                        && self
-                            .state
-                            .dirs
-                            .get(other.index())
-                            .is_some_and(|d| d.ruled_out)
-                    {
+                    if self.state.ruled_out(other, self.transport) {
                         cx.direction_failed(other);
                     }
                 }
@@ -101,7 +96,7 @@ impl FlowData for WizardFlow {
             .scan(&mut self.state, self.transport, self.ports, dir, chunk);
         if outcome == Outcome::Pending
             && self.transport == Transport::Udp
-            && self.state.dirs[dir.index()].ruled_out
+            && self.state.ruled_out(dir, self.transport)
         {
             // Suricata's rule: a UDP direction gets its first datagram only. Nothing
             // more of it can decide; the wizard waits for the other direction's.

@@ -302,6 +302,17 @@ impl WizardState {
         self.outcome
     }
 
+    /// Whether direction `dir` of a flow over `transport` was ruled out on its own
+    /// data: a UDP direction's first datagram fit no rule; a TCP direction fit none and
+    /// carried enough bytes for Suricata to be done with it ([`DONE_MIN_BYTES`]).
+    pub fn ruled_out(&self, dir: Direction, transport: Transport) -> bool {
+        let i = dir.index();
+        self.dirs.get(i).is_some_and(|d| match transport {
+            Transport::Udp => d.ruled_out,
+            _ => d.done(i),
+        })
+    }
+
     /// Bytes buffered for `dir` while undecided (for tests and statistics).
     pub fn buffered(&self, dir: Direction) -> usize {
         self.dirs.get(dir.index()).map_or(0, |d| d.buf.len())

@@ -1211,6 +1211,37 @@ fn a_udp_direction_ruled_out_asks_for_no_more_of_its_data_and_the_answer_still_d
 }
 
 #[test]
+fn a_tcp_banner_no_rule_fits_is_failed_once_the_request_names_the_flow() {
+    // NATS: the server's `INFO {...}` comes first and fits nothing; the client's
+    // `CONNECT` is an HTTP method. Suricata: `app_proto: http, app_proto_tc: failed`.
+    let w = wizard();
+    let info = flow_info(TCP, 4222);
+    let mut fd = w.start(&info).unwrap();
+    let banner = feed(
+        fd.as_mut(),
+        &info,
+        ToClient,
+        b"INFO {\"server_id\":\"x\",\"version\":\"2.1.0\"}\r\n",
+    );
+    assert!(banner.detection.is_none() && banner.failed_dir.is_none());
+    let request = feed(
+        fd.as_mut(),
+        &info,
+        ToServer,
+        b"CONNECT {\"verbose\":false} HTTP/1.1\r\n\r\n",
+    );
+    assert_eq!(request.detection, Some(Detection::Service("http")));
+    assert_eq!(request.failed_dir, Some(ToClient));
+    // A banner too short for Suricata's pattern matcher to be done with it (fewer than
+    // DONE_MIN_BYTES) stays undecided: no direction is failed.
+    let mut fd = w.start(&info).unwrap();
+    feed(fd.as_mut(), &info, ToClient, b"\x00\x01\x02");
+    let request = feed(fd.as_mut(), &info, ToServer, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(request.detection, Some(Detection::Service("http")));
+    assert_eq!(request.failed_dir, None);
+}
+
+#[test]
 fn a_forked_wizard_has_its_own_book_and_names_every_protocol_alike() {
     let w = wizard();
     let fork = w.fork_book();
