@@ -1063,4 +1063,4 @@ impl DnsFlow {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

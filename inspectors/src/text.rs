@@ -285,6 +285,17 @@ pub(crate) mod harness {
         pub expectations: Vec<Expectation>,
     }
 
+    /// The objects of `o`'s events, each checked to be of type `ty`.
+    pub(crate) fn events_of(o: &Outcome, ty: &str) -> Vec<serde_json::Value> {
+        o.events
+            .iter()
+            .map(|(t, v)| {
+                assert_eq!(*t, ty);
+                v.clone()
+            })
+            .collect()
+    }
+
     pub(crate) fn info(transport: Transport, server_port: u16) -> FlowInfo {
         FlowInfo {
             flow_id: 1,

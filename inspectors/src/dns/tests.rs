@@ -1,10 +1,11 @@
 use super::*;
-use crate::text::harness::{bytewise, cs, info, run, sc, split, Outcome, Piece};
+use crate::text::harness::{bytewise, cs, events_of, info, run, sc, split, Outcome, Piece};
 use flowengine::inspect::Transport;
 use proptest::prelude::*;
 use serde_json::json;
 
-fn name(n: &str) -> Vec<u8> {
+/// `n` in DNS wire form (labels, then the root).
+pub(crate) fn name(n: &str) -> Vec<u8> {
     let mut out = Vec::new();
     for l in n.split('.').filter(|l| !l.is_empty()) {
         out.push(l.len() as u8);
@@ -15,7 +16,7 @@ fn name(n: &str) -> Vec<u8> {
 }
 
 /// A message as a resolver or server writes it: header, then sections.
-fn msg(
+pub(crate) fn msg(
     id: u16,
     flags: u16,
     qs: &[(&str, u16)],
@@ -45,7 +46,7 @@ fn msg(
     m
 }
 
-fn rr(owner: &[u8], t: u16, ttl: u32, rdata: &[u8]) -> Vec<u8> {
+pub(crate) fn rr(owner: &[u8], t: u16, ttl: u32, rdata: &[u8]) -> Vec<u8> {
     let mut r = owner.to_vec();
     r.extend(t.to_be_bytes());
     r.extend(1u16.to_be_bytes());
@@ -75,13 +76,7 @@ fn go_tcp(pieces: &[Piece]) -> Outcome {
 }
 
 fn jsons(o: &Outcome) -> Vec<Value> {
-    o.events
-        .iter()
-        .map(|(t, v)| {
-            assert_eq!(*t, "dns");
-            v.clone()
-        })
-        .collect()
+    events_of(o, "dns")
 }
 
 #[test]

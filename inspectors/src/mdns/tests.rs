@@ -1,51 +1,17 @@
 use super::*;
-use crate::text::harness::{cs, info, run, sc, Outcome, Piece};
+use crate::dns::tests::{self as dns_tests, name};
+use crate::text::harness::{cs, events_of, info, run, sc, Outcome, Piece};
 use serde_json::json;
 
-fn name(n: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for l in n.split('.').filter(|l| !l.is_empty()) {
-        out.push(l.len() as u8);
-        out.extend(l.as_bytes());
-    }
-    out.push(0);
-    out
-}
-
-/// A message: header, questions (name, type; class IN with the unicast-response bit,
-/// as mDNS queriers set it), then records.
+/// A message without an authority section (the DNS tests' builder; class is not
+/// judged, so IN stands for mDNS's class with its top bit too).
 fn msg(id: u16, flags: u16, qs: &[(&str, u16)], an: &[Vec<u8>], ar: &[Vec<u8>]) -> Vec<u8> {
-    let mut m = Vec::new();
-    for v in [
-        id,
-        flags,
-        qs.len() as u16,
-        an.len() as u16,
-        0,
-        ar.len() as u16,
-    ] {
-        m.extend(v.to_be_bytes());
-    }
-    for (n, t) in qs {
-        m.extend(name(n));
-        m.extend(t.to_be_bytes());
-        m.extend(0x8001u16.to_be_bytes());
-    }
-    for rr in an.iter().chain(ar) {
-        m.extend(rr);
-    }
-    m
+    dns_tests::msg(id, flags, qs, an, &[], ar)
 }
 
-/// A record with class IN and the cache-flush bit.
+/// A record with a 120-second TTL (not logged by mDNS).
 fn rr(owner: &str, t: u16, rdata: &[u8]) -> Vec<u8> {
-    let mut r = name(owner);
-    r.extend(t.to_be_bytes());
-    r.extend(0x8001u16.to_be_bytes());
-    r.extend(120u32.to_be_bytes());
-    r.extend((rdata.len() as u16).to_be_bytes());
-    r.extend(rdata);
-    r
+    dns_tests::rr(&name(owner), t, 120, rdata)
 }
 
 fn go(pieces: &[Piece]) -> Outcome {
@@ -53,13 +19,7 @@ fn go(pieces: &[Piece]) -> Outcome {
 }
 
 fn jsons(o: &Outcome) -> Vec<Value> {
-    o.events
-        .iter()
-        .map(|(t, v)| {
-            assert_eq!(*t, "mdns");
-            v.clone()
-        })
-        .collect()
+    events_of(o, "mdns")
 }
 
 #[test]
