@@ -487,9 +487,10 @@ impl Wizard {
 
 /// UDP services whose Suricata probe turns the flow around when it recognises the
 /// other side's message first (the probes that set `rdir`: DNS, IKE, DCERPC, NFS,
-/// SMB, LDAP; mDNS's always says "to server", so it turns the flow only when a reply
-/// is what it recognised). Suricata's other UDP probes (DHCP, NTP, SNMP, SIP, TFTP, QUIC, ...)
-/// name the flow and leave its direction as the first packet set it.
+/// SMB, LDAP; mDNS's always says "to server", so it turns the flow only when it
+/// recognised a datagram of the direction to the client, the first one having been
+/// ruled out). Suricata's other UDP probes (DHCP, NTP, SNMP, SIP, TFTP, QUIC, ...) name
+/// the flow and leave its direction as the first packet set it.
 const UDP_SWAPS: [&str; 7] = ["dns", "mdns", "ike", "dcerpc", "nfs", "smb", "ldap"];
 
 /// [`service`] for a datagram: the swap only for the services in [`UDP_SWAPS`].

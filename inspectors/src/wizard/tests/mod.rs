@@ -93,7 +93,7 @@ fn cases() -> Vec<Case> {
         case("dns over tcp", TCP, 53, ToServer, tcp_framed(&dns_query("example.org")), named("dns")),
         // Suricata's DNS detection-ports: 53 only. mDNS is its own protocol on 5353 (the
         // DNS probe, but always the client's: it turns the flow only when recognised in
-        // a reply); LLMNR (5355) is not named.
+        // the direction to the client); LLMNR (5355) is not named.
         case("mdns query", UDP, 5353, ToServer, dns_query("printer.local"), named("mdns")),
         case("mdns response opening the flow", UDP, 5353, ToServer, dns_response("printer.local"), named("mdns")),
         case("mdns from the server's side", UDP, 5353, ToClient, dns_response("printer.local"), swapped("mdns")),
