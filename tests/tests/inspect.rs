@@ -7,7 +7,8 @@
 use flowengine::decode::LinkType;
 use flowengine::flow::Direction;
 use flowengine::inspect::{
-    AppEvent, Chunk, Cx, EventRecord, FlowData, FlowInfo, Inspector, InspectorKind, InspectorSet,
+    AppEvent, Chunk, Cx, Detection, EventRecord, FlowData, FlowInfo, Inspector, InspectorKind,
+    InspectorSet,
 };
 use flowengine::{Config, Engine, FlowRecord, Packet, Sink, Timestamp};
 use flowengine_tests::frame::{self, flags, v4};
@@ -105,6 +106,41 @@ impl Inspector for ToyWizard {
     }
     fn start(&self, _: &FlowInfo) -> Option<Box<dyn FlowData>> {
         Some(Box::new(ToyWizardData::default()))
+    }
+}
+
+/// The toy wizard with a second look of its own: the silent direction's first chunk
+/// `JUNK...` fits nothing (failed), `SAME...` is the flow's service, `OTHER...` is
+/// `other`; anything else says nothing.
+struct JudgingWizard;
+
+impl Inspector for JudgingWizard {
+    fn name(&self) -> &str {
+        "judging-wizard"
+    }
+    fn kind(&self) -> InspectorKind {
+        InspectorKind::Wizard
+    }
+    fn start(&self, flow: &FlowInfo) -> Option<Box<dyn FlowData>> {
+        ToyWizard.start(flow)
+    }
+    fn second_look(
+        &self,
+        _: &FlowInfo,
+        service: &'static str,
+        _: Direction,
+        data: &[u8],
+        _: Timestamp,
+    ) -> Detection {
+        if data.starts_with(b"JUNK") {
+            Detection::Failed
+        } else if data.starts_with(b"SAME") {
+            Detection::Service(service)
+        } else if data.starts_with(b"OTHER") {
+            Detection::Service("other")
+        } else {
+            Detection::Pending
+        }
     }
 }
 
@@ -723,6 +759,37 @@ fn the_silent_direction_gets_its_own_look_and_its_own_name() {
         (udp.app.app_proto, udp.app.ts, udp.app.tc),
         (Some("toy"), None, None)
     );
+}
+
+#[test]
+fn a_wizards_second_look_names_or_fails_the_silent_direction() {
+    // Each answer is the server's first chunk after the client's HELLO named `toy`.
+    for (answer, tc) in [
+        (&b"JUNK reply"[..], Some("failed")),
+        (b"SAME reply", None),
+        (b"OTHER reply", Some("other")),
+        (b"hmm", None),
+    ] {
+        let live = Live::default();
+        let mut s = InspectorSet::new();
+        s.add(Arc::new(JudgingWizard)).unwrap();
+        s.add(Arc::new(ToyService {
+            name: "toy",
+            live: live.clone(),
+            _me: live.hold(),
+        }))
+        .unwrap();
+        let mut e = engine(s);
+        tcp_session(&mut e, &[(true, b"HELLO"), (false, answer)]);
+        let (_, out) = e.finish();
+        let r = &out.records[0];
+        assert_eq!(
+            (r.app.app_proto, r.app.ts, r.app.tc),
+            (Some("toy"), None, tc),
+            "{}",
+            String::from_utf8_lossy(answer)
+        );
+    }
 }
 
 #[test]

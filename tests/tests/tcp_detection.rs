@@ -1,8 +1,9 @@
 //! Service detection on TCP, through the engine with the built-in inspectors and the
 //! EVE writer, as Suricata detects each direction: a server banner no protocol fits,
 //! followed by a client request that names the flow, is recorded as
-//! `app_proto_tc: "failed"`; a banner too short for detection to be done with it
-//! leaves the server's direction unrecorded.
+//! `app_proto_tc: "failed"`, and so is an answer nothing fits; a banner or answer too
+//! short for detection to be done with it leaves the server's direction unrecorded;
+//! the flow's own protocol's answer fits on any port.
 
 use flowengine_tests::frame::v4;
 use serde_json::Value;
@@ -61,4 +62,30 @@ fn a_recognised_banner_or_a_short_one_records_no_failed_direction() {
     });
     assert_eq!(short["app_proto"], "http", "{short}");
     assert!(short.get("app_proto_tc").is_none(), "{short}");
+}
+
+#[test]
+fn an_answer_nothing_fits_is_failed_and_the_flows_own_protocol_fits_on_any_port() {
+    // An HTTP request answered by bytes no protocol fits, enough of them for
+    // Suricata's detection to be done with them.
+    let junk = record(|e, c| {
+        c.a(e, 1, b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+        c.b(e, 1, &[0xee; 64]);
+    });
+    assert_eq!(junk["app_proto"], "http", "{junk}");
+    assert_eq!(junk["app_proto_tc"], "failed", "{junk}");
+    // HTTP/2 with prior knowledge on a port no rule knows: the server's SETTINGS frame
+    // is HTTP/2's answer.
+    let h2 = record(|e, c| {
+        let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        preface.extend_from_slice(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00");
+        c.a(e, 1, &preface);
+        c.b(
+            e,
+            1,
+            b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64",
+        );
+    });
+    assert_eq!(h2["app_proto"], "http2", "{h2}");
+    assert!(h2.get("app_proto_tc").is_none(), "{h2}");
 }

@@ -244,8 +244,8 @@ struct Inspection {
     /// Directions that carried data so far.
     spoke: [bool; 2],
     /// The direction that had not spoken when the wizard decided: its first chunk is
-    /// shown to a fresh wizard, which may name it differently (`app_proto_ts`/`_tc`,
-    /// as Suricata detects each direction).
+    /// shown to the wizard's second look, which may name it differently or find that
+    /// nothing fits it (`app_proto_ts`/`_tc`, as Suricata detects each direction).
     second: Option<Direction>,
     /// What few flows need (the wizard's replay, expectations announced): one word
     /// per flow, boxed when used.
@@ -556,29 +556,26 @@ impl Inspection {
         swap
     }
 
-    /// Shows the first chunk of the direction that was silent at detection to a fresh
-    /// wizard: a different service there is recorded for that direction.
+    /// Shows the first chunk of the direction that was silent at detection to the
+    /// wizard ([`Inspector::second_look`](super::Inspector::second_look)): a different
+    /// service there, or `failed` when no protocol fits it, is recorded for that
+    /// direction.
     fn second_opinion(&mut self, dir: Direction, data: &[u8], now: Timestamp) {
-        let Some(w) = self.set.wizard().cloned() else {
+        // The service as detected: an upgrade already made (HTTP/2 found to carry DNS
+        // in the first chunk) keeps it as `orig`.
+        let named = self.proto.get();
+        let (Some(w), Some(service)) = (self.set.wizard(), named.orig.or(named.app_proto)) else {
             return;
         };
         let info = self.info.unpack();
-        let Some(mut fd) = w.inspector.start(&info) else {
-            return;
+        let name = match w.inspector.second_look(&info, service, dir, data, now) {
+            Detection::Service(name) if name != service && !self.set.is_disabled(name) => name,
+            Detection::Failed if service != FAILED => FAILED,
+            _ => return,
         };
-        let mut actions = Actions::default();
-        fd.data(
-            &mut Cx::new(now, &info, &mut actions),
-            dir,
-            Chunk::Data(data),
-        );
-        if let Some(Detection::Service(name)) = actions.detection {
-            if Some(name) != self.proto.app_proto && !self.set.is_disabled(name) {
-                match dir {
-                    Direction::ToServer => self.proto.more().ts = Some(name),
-                    Direction::ToClient => self.proto.more().tc = Some(name),
-                }
-            }
+        match dir {
+            Direction::ToServer => self.proto.more().ts = Some(name),
+            Direction::ToClient => self.proto.more().tc = Some(name),
         }
     }
 

@@ -121,6 +121,38 @@ pub trait Inspector: Send + Sync + 'static {
     fn fork(&self) -> Option<std::sync::Arc<dyn Inspector>> {
         None
     }
+
+    /// (Wizard) Direction `dir` of a flow the other direction named `service` starts
+    /// with `data` (its first chunk, at packet time `now`): what this direction says on
+    /// its own, as Suricata detects each direction of a flow.
+    /// [`Detection::Service`] names what it speaks (the same service, or another one,
+    /// which the record shows as `app_proto_ts`/`app_proto_tc`);
+    /// [`Detection::Failed`] says no protocol fits it (recorded as `failed` for that
+    /// direction); [`Detection::Pending`] says nothing. The default shows `data` to a
+    /// fresh [`FlowData`] of this inspector and reports the service it names, if any.
+    fn second_look(
+        &self,
+        flow: &FlowInfo,
+        service: &'static str,
+        dir: Direction,
+        data: &[u8],
+        now: Timestamp,
+    ) -> Detection {
+        let _ = service;
+        let Some(mut fd) = self.start(flow) else {
+            return Detection::Pending;
+        };
+        let mut actions = Actions::default();
+        fd.data(
+            &mut Cx::new(now, flow, &mut actions),
+            dir,
+            Chunk::Data(data),
+        );
+        match actions.detection {
+            Some(Detection::Service(name)) => Detection::Service(name),
+            _ => Detection::Pending,
+        }
+    }
 }
 
 /// An inspector's state on one flow (Snort's FlowData), owned by the flow.

@@ -5,7 +5,9 @@
 //! direction (and a direction reported failed on its own comes only with a service
 //! named by the other one, after the core ruled it out: a UDP direction's first
 //! datagram, or a TCP direction done with), that named services are Suricata names,
-//! and that the per-flow buffer never outgrows the search depth.
+//! that the per-flow buffer never outgrows the search depth, and that the second look
+//! at the input (a silent direction's first chunk) never swaps, fails only on TCP and
+//! is reported as the core says.
 
 #![no_main]
 
@@ -156,4 +158,25 @@ fuzz_target!(|data: &[u8]| {
     flow.end(&mut Cx::new(Timestamp::ZERO, &info, &mut actions));
     check(&mut actions, None, false);
     agree(wizard.finish(&mut core, transport), &actions);
+    // The second look at the whole input as a silent direction's first chunk, on a flow
+    // named one of the services: never a swap, `failed` only on TCP, and the adapter
+    // reports what the core says.
+    let service = SERVICES[usize::from(data[2]) % SERVICES.len()];
+    for dir in [Direction::ToServer, Direction::ToClient] {
+        let core = wizard.second_look(transport, ports, dir, rest, service);
+        assert!(
+            !matches!(core, Outcome::Service { swap: true, .. }),
+            "{core:?}"
+        );
+        if core == Outcome::Failed {
+            assert_eq!(transport, Transport::Tcp, "a failed second look on UDP");
+        }
+        let said =
+            <Wizard as Inspector>::second_look(wizard, &info, service, dir, rest, Timestamp::ZERO);
+        match core {
+            Outcome::Service { name, .. } => assert_eq!(said, Detection::Service(name)),
+            Outcome::Failed => assert_eq!(said, Detection::Failed),
+            Outcome::Pending => assert_eq!(said, Detection::Pending),
+        }
+    }
 });

@@ -13,8 +13,8 @@
 //! Evaluation never allocates.
 
 use super::curses::{
-    any_byte, asn1, datagram, dns, ics, rpc, stores, text, tls, windows, Cast, Ctx, Curse, Hit,
-    Miss,
+    answers, any_byte, asn1, datagram, dns, ics, rpc, stores, text, tls, windows, Cast, Ctx, Curse,
+    Hit, Miss,
 };
 use super::hexes::Hex;
 use super::spells::Spell;
@@ -33,6 +33,9 @@ pub(crate) enum PortRule {
     /// Only on these ports, and below every other rule that fits: a last resort for
     /// bytes that carry almost nothing to check.
     Fallback(&'static [u16]),
+    /// Never in a flow's first detection; on any port for the other direction of a flow
+    /// already named this rule's service ([`Book::fits_service`]).
+    Named,
 }
 
 /// How a rule recognises its bytes.
@@ -104,6 +107,9 @@ pub(crate) struct Book {
     tcp: Vec<Vec<u16>>,
     /// The same for UDP rules.
     udp: Vec<Vec<u16>>,
+    /// The rules tried only for a flow already named ([`PortRule::Named`]), in book
+    /// order; in neither table.
+    named: Vec<u16>,
     /// Every port some rule prefers or requires, as a bitmap: a flow on none of them
     /// (the common case) needs no port look-up per rule.
     hint_ports: Box<[u64; 1024]>,
@@ -136,6 +142,7 @@ impl Book {
                         .iter()
                         .enumerate()
                         .filter(|(_, r)| if udp { r.udp } else { r.tcp })
+                        .filter(|(_, r)| r.ports != PortRule::Named)
                         .filter(|(_, r)| r.may_start_with(b))
                         .filter_map(|(i, _)| u16::try_from(i).ok())
                         .collect()
@@ -152,10 +159,17 @@ impl Book {
                 }
             }
         }
+        let named = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.ports == PortRule::Named)
+            .filter_map(|(i, _)| u16::try_from(i).ok())
+            .collect();
         Ok(Book {
             rules,
             tcp,
             udp,
+            named,
             hint_ports,
         })
     }
@@ -196,6 +210,7 @@ impl Book {
             }
             let hinted = match rule.ports {
                 PortRule::Any => false,
+                PortRule::Named => continue,
                 PortRule::Prefer(p) => hints && ctx.port_in(p),
                 // a fallback needs its ports as much, but outranks nothing
                 PortRule::Require(p) | PortRule::Fallback(p) => {
@@ -227,6 +242,26 @@ impl Book {
         }
     }
 
+    /// Whether a rule that names `service` fits `d`, whatever its ports (the
+    /// [`PortRule::Named`] rules included): Suricata tries the probe of a flow's
+    /// protocol on the other direction's first data on any port. Curses are cast and
+    /// their hit's service compared; rank is not looked at, nor rules that wait for
+    /// more bytes.
+    pub(crate) fn fits_service(&self, d: &[u8], ctx: &Ctx, service: &str) -> bool {
+        let Some(&first) = d.first() else {
+            return false;
+        };
+        let table = if ctx.udp { &self.udp } else { &self.tcp };
+        let candidates = table.get(usize::from(first)).map_or(&[][..], Vec::as_slice);
+        candidates.iter().chain(&self.named).any(|&i| {
+            self.rules.get(usize::from(i)).is_some_and(|rule| {
+                (if ctx.udp { rule.udp } else { rule.tcp })
+                    && (matches!(rule.pattern, Pattern::Curse(_)) || rule.service == service)
+                    && rule.cast(d, ctx).is_ok_and(|hit| hit.service == service)
+            })
+        })
+    }
+
     /// [`Book::evaluate`] as first written: every candidate ranked, with its ports
     /// looked up (the reference its shortcuts are tested against).
     #[cfg(test)]
@@ -244,6 +279,7 @@ impl Book {
             };
             let hinted = match rule.ports {
                 PortRule::Any => false,
+                PortRule::Named => continue,
                 PortRule::Prefer(p) => ctx.port_in(p),
                 // a fallback needs its ports as much, but outranks nothing
                 PortRule::Require(p) | PortRule::Fallback(p) => {
@@ -401,7 +437,7 @@ const fn curse(
     }
 }
 
-use PortRule::{Any, Fallback, Prefer, Require};
+use PortRule::{Any, Fallback, Named, Prefer, Require};
 use Side::{Client as C, Either as E, Server as S};
 
 /// The built-in rules, in book order: exact literals and text globs first (cheap, and
@@ -614,6 +650,28 @@ const BUILTIN: &[Entry] = &[
     hex("bittorrent-dht", S, On::Udp, "d1:rd2:id20:"),
     hex("bittorrent-dht", S, On::Udp, "d2:ip6:??????1:rd2:id20:"),
     hex("bittorrent-dht", S, On::Udp, "d1:eli"),
+    // --- answers: only for the other direction of a flow already named
+    curse(
+        "http2-settings",
+        On::Tcp,
+        Named,
+        answers::http2_settings,
+        |b| b == 0,
+    ),
+    curse(
+        "pgsql-server",
+        On::Tcp,
+        Named,
+        answers::pgsql_server,
+        any_byte,
+    ),
+    curse(
+        "mysql-client",
+        On::Tcp,
+        Named,
+        answers::mysql_client,
+        any_byte,
+    ),
     // --- last resorts
     curse(
         "quic-short",

@@ -8,11 +8,16 @@
 //! direction done as Suricata's pattern matcher and probes are done with it; and
 //! `swap_direction` if asked; or `detection_failed`), then calls `done`, and ignores
 //! anything that still arrives. At flow end [`Wizard::finish`] decides an undecided
-//! flow: a UDP flow fails, a TCP flow stays without a service.
+//! flow: a UDP flow fails, a TCP flow stays without a service. The engine's look at
+//! the direction silent at detection ([`Inspector::second_look`]) is
+//! [`Wizard::second_look`], with no flow data.
 
 use super::{Outcome, Ports, Wizard, WizardState};
 use flowengine::flow::Direction;
-use flowengine::inspect::{Chunk, Cx, FlowData, FlowInfo, Inspector, InspectorKind, Transport};
+use flowengine::inspect::{
+    Chunk, Cx, Detection, FlowData, FlowInfo, Inspector, InspectorKind, Transport,
+};
+use flowengine::Timestamp;
 
 impl Inspector for Wizard {
     fn name(&self) -> &str {
@@ -36,6 +41,26 @@ impl Inspector for Wizard {
                 reported: false,
             })),
             _ => None,
+        }
+    }
+
+    /// [`Wizard::second_look`] on the flow's ports, without a flow data of its own.
+    fn second_look(
+        &self,
+        flow: &FlowInfo,
+        service: &'static str,
+        dir: Direction,
+        data: &[u8],
+        _now: Timestamp,
+    ) -> Detection {
+        let ports = Ports {
+            client: flow.client.1,
+            server: flow.server.1,
+        };
+        match Wizard::second_look(self, flow.transport, ports, dir, data, service) {
+            Outcome::Service { name, .. } => Detection::Service(name),
+            Outcome::Failed => Detection::Failed,
+            Outcome::Pending => Detection::Pending,
         }
     }
 

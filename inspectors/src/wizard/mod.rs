@@ -469,6 +469,61 @@ impl Wizard {
         }
     }
 
+    /// What direction `dir`'s first chunk `data` says on its own, on a flow over
+    /// `transport` with `ports` that the other direction named `service`: Suricata's
+    /// detection of a direction once the other named the flow. A rule that fits names
+    /// its service (the same one, or another); failing that, a rule of `service` that
+    /// fits on any port names it (Suricata tries the flow's protocol's own probe on
+    /// any port); failing that, on TCP, data no rule fits and long enough for
+    /// Suricata to be done with it ([`DONE_MIN_BYTES`]) is [`Outcome::Failed`].
+    /// Anything else is [`Outcome::Pending`]. Never a swap.
+    pub fn second_look(
+        &self,
+        transport: Transport,
+        ports: Ports,
+        dir: Direction,
+        data: &[u8],
+        service: &'static str,
+    ) -> Outcome {
+        let udp = match transport {
+            Transport::Tcp => false,
+            Transport::Udp => true,
+            _ => return Outcome::Pending,
+        };
+        if data.is_empty() {
+            return Outcome::Pending;
+        }
+        let ctx = Ctx {
+            udp,
+            client_port: ports.client,
+            server_port: ports.server,
+        };
+        let window = data.get(..self.depth).unwrap_or(data);
+        let verdict = self
+            .book
+            .evaluate(window, &ctx, udp || window.len() >= self.depth);
+        if let Verdict::Hit(hit) = verdict {
+            return Outcome::Service {
+                name: hit.service,
+                swap: false,
+            };
+        }
+        if self.book.fits_service(window, &ctx, service) {
+            return Outcome::Service {
+                name: service,
+                swap: false,
+            };
+        }
+        let done = DONE_MIN_BYTES
+            .get(dir.index())
+            .is_some_and(|&min| data.len() as u64 >= min);
+        if !udp && verdict == Verdict::No && done {
+            Outcome::Failed
+        } else {
+            Outcome::Pending
+        }
+    }
+
     /// The flow over `transport` ends. A UDP flow that sent a datagram (even an
     /// empty one) and is still undecided fails (one side spoke, and was not
     /// recognised); a TCP flow still undecided stays without a service, as in

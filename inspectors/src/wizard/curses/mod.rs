@@ -8,6 +8,7 @@
 //! through the bounds-checked helpers below (never index), never allocate, never
 //! loop without a bound, and never recurse.
 
+pub(crate) mod answers;
 pub(crate) mod asn1;
 pub(crate) mod datagram;
 pub(crate) mod dns;

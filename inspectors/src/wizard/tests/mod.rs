@@ -1281,3 +1281,100 @@ fn on_udp_only_the_services_whose_suricata_probe_swaps_turn_the_flow_around() {
     // TCP keeps every swap (a stream picked up with the server's side first)
     assert_eq!(first_word(TCP, 40000, 80, HTTP_RESPONSE), swapped("http"));
 }
+
+#[test]
+fn the_second_look_names_the_silent_direction_or_finds_it_failed() {
+    let w = wizard();
+    let on = |server| Ports {
+        client: 40000,
+        server,
+    };
+    let look = |transport, port, dir, data: &[u8], service| {
+        w.second_look(transport, on(port), dir, data, service)
+    };
+    // An HTTP request answered by HTTP, by an SSH banner, by 40 bytes nothing fits,
+    // by 5 such bytes (too few for Suricata to be done with them).
+    assert_eq!(
+        look(TCP, 80, ToClient, b"HTTP/1.1 200 OK\r\n\r\n", "http"),
+        named("http")
+    );
+    assert_eq!(
+        look(TCP, 80, ToClient, b"SSH-2.0-OpenSSH_8.9\r\n", "http"),
+        named("ssh")
+    );
+    assert_eq!(
+        look(TCP, 80, ToClient, &[0xee; 40], "http"),
+        Outcome::Failed
+    );
+    assert_eq!(
+        look(TCP, 80, ToClient, &[0xee; 5], "http"),
+        Outcome::Pending
+    );
+    // A client's junk after a server greeting: done at 17 bytes, not at 12.
+    assert_eq!(
+        look(TCP, 25, ToServer, &[0xee; 17], "smtp"),
+        Outcome::Failed
+    );
+    assert_eq!(
+        look(TCP, 25, ToServer, &[0xee; 12], "smtp"),
+        Outcome::Pending
+    );
+    // The flow's own protocol's answers fit on any port (Suricata's probe of the
+    // flow's protocol): an HTTP/2 server's SETTINGS on 443, a PostgreSQL server's
+    // SSL refusal and authentication request on 6000, a MySQL client's login.
+    let settings = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64";
+    assert_eq!(look(TCP, 443, ToClient, settings, "http2"), named("http2"));
+    assert_eq!(look(TCP, 6000, ToClient, b"N", "pgsql"), named("pgsql"));
+    let auth = b"R\x00\x00\x00\x0c\x00\x00\x00\x05\x01\x02\x03\x04";
+    assert_eq!(look(TCP, 6000, ToClient, auth, "pgsql"), named("pgsql"));
+    let mut login = vec![0x3e, 0, 0, 1, 0x85, 0xa6, 0xff, 0x01, 0, 0, 0, 0x40, 0x21];
+    login.extend_from_slice(&[0; 23]);
+    login.extend_from_slice(b"root\0");
+    assert_eq!(look(TCP, 3306, ToServer, &login, "mysql"), named("mysql"));
+    // Those answers name nothing for a flow of another protocol: the SETTINGS frame
+    // after an HTTP/1 request fits nothing and is long enough to be failed.
+    assert_eq!(look(TCP, 443, ToClient, settings, "http"), Outcome::Failed);
+    // UDP: a datagram nothing fits says nothing (Suricata keeps the named side's).
+    assert_eq!(
+        look(UDP, 53, ToClient, &[0xee; 40], "dns"),
+        Outcome::Pending
+    );
+    assert_eq!(
+        look(UDP, 53, ToClient, &dns_response("example.com"), "dns"),
+        named("dns")
+    );
+}
+
+#[test]
+fn answers_never_name_a_flow_on_their_own() {
+    // The rules tried only on a named flow's silent side are too weak for a first
+    // detection, on any port: an HTTP/2 SETTINGS frame, a PostgreSQL `N`, a MySQL
+    // login.
+    let w = wizard();
+    let settings = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64";
+    let mut login = vec![0x3e, 0, 0, 1, 0x85, 0xa6, 0xff, 0x01, 0, 0, 0, 0x40, 0x21];
+    login.extend_from_slice(&[0; 23]);
+    login.extend_from_slice(b"root\0");
+    for (port, dir, bytes) in [
+        (80, ToClient, &settings[..]),
+        (8080, ToClient, &settings[..]),
+        (5432, ToClient, &b"N"[..]),
+        (3306, ToServer, &login[..]),
+    ] {
+        let mut st = WizardState::default();
+        let got = w.scan(
+            &mut st,
+            TCP,
+            Ports {
+                client: 40000,
+                server: port,
+            },
+            dir,
+            Chunk::Data(bytes),
+        );
+        assert!(
+            !matches!(got, Outcome::Service { .. }),
+            "port {port}: {got:?}"
+        );
+    }
+}
