@@ -65,11 +65,7 @@ mod tests {
     use super::*;
     use crate::wizard::curses::Miss;
 
-    const CTX: Ctx = Ctx {
-        udp: false,
-        client_port: 40000,
-        server_port: 8080,
-    };
+    const CTX: Ctx = crate::wizard::curses::TCP_CTX;
 
     #[test]
     fn an_http2_server_opens_with_a_settings_frame() {

@@ -53,6 +53,14 @@ pub(crate) struct Ctx {
     pub server_port: u16,
 }
 
+/// A TCP flow from port 40000 to 8080 (no port any rule hints at), for curse tests.
+#[cfg(test)]
+pub(crate) const TCP_CTX: Ctx = Ctx {
+    udp: false,
+    client_port: 40000,
+    server_port: 8080,
+};
+
 impl Ctx {
     /// Is either port one of `ports`?
     pub(crate) fn port_in(&self, ports: &[u16]) -> bool {

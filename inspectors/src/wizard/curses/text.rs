@@ -223,11 +223,7 @@ pub(crate) fn telnet(d: &[u8], ctx: &Ctx) -> Cast {
 mod tests {
     use super::*;
 
-    const CTX: Ctx = Ctx {
-        udp: false,
-        client_port: 40000,
-        server_port: 8080,
-    };
+    const CTX: Ctx = crate::wizard::curses::TCP_CTX;
 
     #[test]
     fn request_line_names_by_version() {
